@@ -1,0 +1,175 @@
+"""Strict YAML reading with source positions, shared by every file people edit (profiles, mappings, policies).
+
+PyYAML's default loader turns `on`/`no` into booleans, `1:30` into 90 and `2025-01-01` into a date, and silently
+keeps the last of two duplicate keys. Policy staff and operators must get the text they wrote back, and every error
+must point at a line, so files are read as YAML 1.2 (ruamel.yaml) with duplicate keys rejected and dates kept as text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Located:
+    """One problem in one file, at a JSON pointer and (where known) a 1-based line."""
+
+    file: str
+    line: int | None
+    pointer: str
+    code: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.code} at {self.pointer or '/'}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "pointer": self.pointer, "code": self.code,
+                "message": self.message, "hint": self.hint}
+
+
+class YamlFileError(ValueError):
+    """All the problems of one file, reported together; the file is rejected whole."""
+
+    def __init__(self, problems: Iterable[Located]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class YamlDocument:
+    path: Path
+    data: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, pointer: str) -> int | None:
+        """The line of the deepest known node on the way to `pointer` (a missing key points at its parent)."""
+        while True:
+            if pointer in self.lines:
+                return self.lines[pointer]
+            if not pointer:
+                return None
+            pointer = pointer.rsplit("/", 1)[0]
+
+    def problem(self, pointer: str, code: str, message: str, hint: str | None = None) -> Located:
+        return Located(str(self.path), self.line_of(pointer), pointer, code, message, hint)
+
+
+def _escape(token: Any) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path) -> Any:
+    """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                line = node.lc.key(key)[0] + 1
+                raise YamlFileError([Located(str(path), line, pointer, "E_KEY_TYPE",
+                                             f"key {key!r} must be text; quote it")])
+            child = f"{pointer}/{_escape(key)}"
+            lines[child] = node.lc.key(key)[0] + 1
+            out[key] = _plain(value, child, lines, path)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = f"{pointer}/{index}"
+            lines[child] = node.lc.item(index)[0] + 1
+            items.append(_plain(value, child, lines, path))
+        return items
+    if isinstance(node, (dt.date, dt.datetime)):
+        # Keep what the author wrote: dates are interpreted by the model that reads them, with its time zone.
+        return node.isoformat()
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def load_yaml(path: str | Path) -> YamlDocument:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE", "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise YamlFileError([Located(str(path), None, "", "E_ENCODING",
+                                     f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    yaml.allow_duplicate_keys = False
+    try:
+        raw = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise YamlFileError([Located(str(path), line, "", "E_YAML", message)]) from None
+    lines: dict[str, int] = {"": 1}
+    return YamlDocument(path, _plain(raw, "", lines, path), lines)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None
+
+
+def parse_model(document: YamlDocument, model: type[M], pointer: str = "") -> M:
+    """Validate a document (or the part at `pointer`) with a pydantic model; all errors at once, with lines."""
+    data = document.data
+    for token in [t for t in pointer.split("/") if t]:
+        data = data[int(token)] if isinstance(data, list) else data[token]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise YamlFileError(_locate(document, exc, model, pointer)) from None
+
+
+def _locate(document: YamlDocument, exc: ValidationError, model: type[BaseModel], base: str) -> list[Located]:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        pointer = base + "".join(f"/{_escape(part)}" for part in loc)
+        hint = None
+        if error["type"] == "extra_forbidden":
+            code = "E_UNKNOWN_KEY"
+            hint = did_you_mean(loc[-1], _known_keys(model, loc[:-1]))
+        elif error["type"] == "missing":
+            code = "E_REQUIRED"
+        else:
+            code = "E_TYPE"
+        problems.append(document.problem(pointer, code, error["msg"], hint))
+    return problems
+
+
+def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    """Field names of the (nested) model at `path`, for did-you-mean hints; empty where it cannot be followed."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+            continue
+        args = getattr(current, "__args__", ())
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not models:
+            return []
+        current = models[-1]
+        if part in current.model_fields:
+            current = current.model_fields[part].annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []

@@ -1,0 +1,185 @@
+"""One file through the lakehouse: landing → bronze (as received) → conform → silver or quarantine.
+
+Each file is one batch, named by its source and content hash. Every table write carries the batch id in its
+Iceberg commit, so re-ingesting a file adds nothing and a run killed between two commits finishes the missing
+ones on the next start. Every received line ends in exactly one of silver or quarantine.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from safecity.config.lakehouse import CommitResult, append_once, ensure_table
+from safecity.ingestion.mapping import LoadedMapping
+from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read_csv
+from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, bronze_table,
+                                       silver_schema, silver_table)
+from safecity.standards.catalogue import Catalogue
+from safecity.standards.conform import REASONS_COLUMN, Conformer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileReport:
+    file: str
+    batch_id: str
+    received: int = 0
+    silver: int = 0
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    skipped: bool = False
+    commits: list[CommitResult] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool:
+        return self.received == self.silver + self.quarantined
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _file_batch(source_id: str, data: bytes) -> tuple[str, str]:
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, f"{source_id}:{digest[:32]}"
+
+
+def _rejected_file_rows(exc: UnreadableFile, messages: dict[str, tuple[str, str]]) -> pa.Table:
+    """An unreadable file is kept as one quarantined record carrying the reason, so it is not lost."""
+    zh, en = messages.get(exc.code, ("文件无法读取", "File cannot be read"))
+    record = json.dumps({"_file_error": str(exc)}, ensure_ascii=False)
+    return pa.table({
+        LINE_COLUMN: pa.array([exc.line or 0], pa.int64()),
+        "record": [record],
+        "reasons": pa.array([[{"code": exc.code, "field": "_file", "value": None,
+                               "message_zh": f"文件：{zh}（{exc}）", "message_en": f"file: {en} ({exc})"}]],
+                            pa.list_(pa.struct([(n, pa.string()) for n in
+                                                ("code", "field", "value", "message_zh", "message_en")]))),
+    })
+
+
+class FileIngestor:
+    """Ingests the files of one source mapping; one instance per run."""
+
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing_root: Path):
+        self.catalog = catalog
+        self.catalogue = catalogue
+        self.loaded = loaded
+        self.mapping = loaded.mapping
+        self.entity = catalogue.entities[self.mapping.entity]
+        self.conformer = Conformer(catalogue, self.mapping.entity)
+        self.landing_root = landing_root
+        self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
+        self.messages |= {"E_COLUMNS": ("列数不符", "Wrong number of columns"),
+                          "E_ENCODING": ("文本编码错误", "Wrong text encoding"),
+                          "E_BINARY": ("非文本文件", "Not a text file"),
+                          "E_HEADER": ("表头错误", "Bad header"), "E_FILE": ("文件无法读取", "File cannot be read")}
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.landing_root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def ingest(self, path: Path, now: dt.datetime | None = None) -> FileReport:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        data = Path(path).read_bytes()
+        file_sha, batch_id = _file_batch(self.mapping.id, data)
+        report = FileReport(self._relative(path), batch_id)
+        tables = {
+            "bronze": ensure_table(self.catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
+            "silver": ensure_table(self.catalog, silver_table(self.entity), silver_schema(self.entity)),
+            "quarantine": ensure_table(self.catalog, QUARANTINE_TABLE, QUARANTINE_SCHEMA),
+        }
+        con = duckdb.connect(":memory:")
+        bronze, silver, quarantine = self._split(con, path, report, file_sha, now)
+        # Bronze first: what was received is recorded before any judgement of it.
+        for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
+            report.commits.append(append_once(tables[name], rows, batch_id, {"safecity.file": report.file}))
+        con.close()
+        report.skipped = all(c.skipped for c in report.commits)
+        report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
+        for reasons in quarantine.column("primary_reason").to_pylist():
+            report.reasons[reasons] += 1
+        log.info("%s: %d received, %d silver, %d quarantined%s", report.file, report.received, report.silver,
+                 report.quarantined, " (already ingested)" if report.skipped else "")
+        return report
+
+    def _split(self, con, path: Path, report: FileReport, file_sha: str, now: dt.datetime):
+        lineage = {"_source": self.mapping.id, "_batch_id": report.batch_id, "_file": report.file}
+        try:
+            raw = read_csv(path, self.mapping.encoding)
+        except UnreadableFile as exc:
+            log.warning("%s", exc)
+            rejected = _rejected_file_rows(exc, self.messages)
+            con.register("rejected_file", rejected)
+            return self._finish(con, None, "rejected_file", lineage, file_sha, now)
+        con.register("raw", raw.table)
+        con.register("bad_lines", self._bad_lines(raw))
+        return self._finish(con, raw, "bad_lines", lineage, file_sha, now)
+
+    def _bad_lines(self, raw: RawBatch) -> pa.Table:
+        reasons_type = pa.list_(pa.struct([(n, pa.string()) for n in
+                                           ("code", "field", "value", "message_zh", "message_en")]))
+        rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),
+                 [{"code": r.code, "field": "_line", "value": r.text[:200],
+                   "message_zh": f"第{r.line}行：{self.messages[r.code][0]}（{r.message}）",
+                   "message_en": f"line {r.line}: {self.messages[r.code][1]} ({r.message})"}]) for r in raw.rejected]
+        return pa.table({LINE_COLUMN: pa.array([r[0] for r in rows], pa.int64()),
+                         "record": pa.array([r[1] for r in rows], pa.string()),
+                         "reasons": pa.array([r[2] for r in rows], reasons_type)})
+
+    def _finish(self, con, raw: RawBatch | None, rejected_relation: str, lineage: dict, file_sha: str,
+                now: dt.datetime):
+        lit = {k: "'" + v.replace("'", "''") + "'" for k, v in lineage.items()}
+        lineage_sql = ", ".join(f"{v} AS {k}" for k, v in lit.items())
+        if raw is not None:
+            raw_columns = [c for c in raw.header]
+            record = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in raw_columns) + "))"
+            con.execute(f"CREATE TEMP TABLE received AS SELECT {lineage_sql}, {LINE_COLUMN} AS _line, "
+                        f"CAST({record} AS VARCHAR) AS record FROM raw")
+            # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
+            mapped = []
+            for element in self.conformer.source_columns():
+                column = next((c for c, target in self.mapping.columns.items() if target == element), None)
+                mapped.append(f"{_quote(column)} AS {_quote(element)}" if column in raw_columns
+                              else f"NULL::VARCHAR AS {_quote(element)}")
+            con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM raw")
+            conformed = self.conformer.sql("mapped", ("_line",), "_line").sql
+            con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
+        else:
+            con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
+                        "_line BIGINT, record VARCHAR)")
+            con.execute("CREATE TEMP TABLE conformed AS SELECT NULL::BIGINT AS _line, "
+                        "[]::STRUCT(code VARCHAR, field VARCHAR, value VARCHAR, message_zh VARCHAR, "
+                        f"message_en VARCHAR)[] AS {REASONS_COLUMN} WHERE FALSE")
+        con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")
+        con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
+        ts = f"TIMESTAMPTZ '{now.isoformat()}'"
+        bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{file_sha}' AS _file_sha256, "
+                         f"{ts} AS _received_at, record FROM hashed ORDER BY _line").fetch_arrow_table()
+        elements = ", ".join(_quote(e.id) for e in self.entity.elements)
+        silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
+                         f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 ORDER BY h._line").fetch_arrow_table()
+        quarantine = con.sql(
+            f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
+            f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
+            f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
+            f"  UNION ALL SELECT {LINE_COLUMN}, reasons FROM {rejected_relation}"
+            f") q JOIN hashed h USING (_line) ORDER BY h._line").fetch_arrow_table()
+        return bronze, silver, quarantine
+
+
+def landing_files(landing: Path, loaded: LoadedMapping) -> list[Path]:
+    folder = landing / loaded.mapping.landing
+    return sorted(p for p in folder.glob(loaded.mapping.pattern) if p.is_file())
