@@ -80,3 +80,20 @@ def append_once(table: Table, data: pa.Table, batch_id: str, properties: dict[st
 
 def metadata_location(table: Table) -> str:
     return table.metadata_location
+
+
+def publish_views(con, catalog: Catalog, namespaces: tuple[str, ...] = NAMESPACES) -> list[str]:
+    """Expose every Iceberg table to the DuckDB warehouse as `namespace.table`, at its current snapshot.
+
+    The SQL catalog is not readable by DuckDB itself, so each view pins a metadata file; it is refreshed after
+    every commit that downstream readers (dbt, the rule engine, reports) should see.
+    """
+    published = []
+    for namespace in namespaces:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {namespace}")
+        for identifier in catalog.list_tables(namespace):
+            name = ".".join(identifier[-2:])
+            location = catalog.load_table(identifier).metadata_location.replace("'", "''")
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM iceberg_scan('{location}')")
+            published.append(name)
+    return published

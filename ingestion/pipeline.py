@@ -20,7 +20,7 @@ import pyarrow as pa
 from safecity.config.lakehouse import CommitResult, append_once, ensure_table
 from safecity.ingestion.mapping import LoadedMapping
 from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read_csv
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, bronze_table,
+from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, bronze_table, quarantine_table,
                                        silver_schema, silver_table)
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer
@@ -55,7 +55,7 @@ def _file_batch(source_id: str, data: bytes) -> tuple[str, str]:
 
 def _rejected_file_rows(exc: UnreadableFile, messages: dict[str, tuple[str, str]]) -> pa.Table:
     """An unreadable file is kept as one quarantined record carrying the reason, so it is not lost."""
-    zh, en = messages.get(exc.code, ("文件无法读取", "File cannot be read"))
+    zh, en = messages[exc.code]
     record = json.dumps({"_file_error": str(exc)}, ensure_ascii=False)
     return pa.table({
         LINE_COLUMN: pa.array([exc.line or 0], pa.int64()),
@@ -78,11 +78,13 @@ class FileIngestor:
         self.entity = catalogue.entities[self.mapping.entity]
         self.conformer = Conformer(catalogue, self.mapping.entity)
         self.landing_root = landing_root
+        # Created up front, so that an empty landing folder still yields (empty) tables for readers downstream.
+        self.tables = {
+            "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
+            "silver": ensure_table(catalog, silver_table(self.entity), silver_schema(self.entity)),
+            "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
+        }
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
-        self.messages |= {"E_COLUMNS": ("列数不符", "Wrong number of columns"),
-                          "E_ENCODING": ("文本编码错误", "Wrong text encoding"),
-                          "E_BINARY": ("非文本文件", "Not a text file"),
-                          "E_HEADER": ("表头错误", "Bad header"), "E_FILE": ("文件无法读取", "File cannot be read")}
 
     def _relative(self, path: Path) -> str:
         try:
@@ -95,11 +97,7 @@ class FileIngestor:
         data = Path(path).read_bytes()
         file_sha, batch_id = _file_batch(self.mapping.id, data)
         report = FileReport(self._relative(path), batch_id)
-        tables = {
-            "bronze": ensure_table(self.catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
-            "silver": ensure_table(self.catalog, silver_table(self.entity), silver_schema(self.entity)),
-            "quarantine": ensure_table(self.catalog, QUARANTINE_TABLE, QUARANTINE_SCHEMA),
-        }
+        tables = self.tables
         con = duckdb.connect(":memory:")
         bronze, silver, quarantine = self._split(con, path, report, file_sha, now)
         # Bronze first: what was received is recorded before any judgement of it.
@@ -183,3 +181,46 @@ class FileIngestor:
 def landing_files(landing: Path, loaded: LoadedMapping) -> list[Path]:
     folder = landing / loaded.mapping.landing
     return sorted(p for p in folder.glob(loaded.mapping.pattern) if p.is_file())
+
+
+@dataclass
+class SourceReport:
+    source: str
+    entity: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def received(self) -> int:
+        return sum(f.received for f in self.files)
+
+    @property
+    def silver(self) -> int:
+        return sum(f.silver for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    @property
+    def reasons(self) -> Counter:
+        return sum((f.reasons for f in self.files), Counter())
+
+    @property
+    def reconciled(self) -> bool:
+        return all(f.reconciled for f in self.files)
+
+    @property
+    def conformance_rate(self) -> float | None:
+        return self.silver / self.received if self.received else None
+
+
+def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Path,
+                  paths: list[Path] | None = None) -> SourceReport:
+    """Ingest the given files, or every file of the source's landing folder, in name order."""
+    ingestor = FileIngestor(catalog, catalogue, loaded, landing)
+    report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
+    files = paths if paths is not None else landing_files(landing, loaded)
+    for number, path in enumerate(files, 1):
+        log.info("[%d/%d] %s", number, len(files), path)
+        report.files.append(ingestor.ingest(Path(path)))
+    return report

@@ -7,7 +7,6 @@ from safecity.standards.catalogue import Entity
 from safecity.standards.schemas import arrow_fields
 
 TS = pa.timestamp("us", tz="UTC")
-QUARANTINE_TABLE = "quarantine.records"
 
 REASON_TYPE = pa.struct([
     ("code", pa.string()), ("field", pa.string()), ("value", pa.string()),
@@ -43,6 +42,10 @@ def bronze_table(source_id: str) -> str:
 
 def silver_table(entity: Entity) -> str:
     return f"silver.{entity.entity}"
+
+
+def quarantine_table(entity: Entity) -> str:
+    return f"quarantine.{entity.entity}"
 
 
 def silver_schema(entity: Entity) -> pa.Schema:

@@ -1,0 +1,129 @@
+"""The `safecity` command."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from safecity.config.yamlfile import YamlFileError
+
+app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+rules_app = typer.Typer(help="策略文件 / Policy files: check and test.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
+EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
+
+
+def _settings(env: str | None, home: Path | None):
+    from safecity.config.profiles import load_settings
+    try:
+        return load_settings(env, home)
+    except YamlFileError as exc:
+        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+@app.command()
+def run(as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+        env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """运行主作业 / Run the main job: the whole asset graph, then a summary."""
+    _logging(quiet=as_json)
+    settings = _settings(env, home)
+    from safecity.orchestration.main_job import run_main_job
+    from safecity.orchestration.summary import render_text
+    summary = run_main_job(settings)
+    typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) if as_json else render_text(summary))
+    raise typer.Exit(0 if summary.success else 1)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
+       env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """启动 Dagster 界面 / Start the Dagster UI on the same state as `safecity run`."""
+    settings = _settings(env, home)
+    from safecity.orchestration.main_job import prepare_dagster_home
+    prepare_dagster_home(settings)
+    environment = {**os.environ, "SAFECITY_HOME": str(settings.paths.home),
+                   "SAFECITY_ENV": settings.environment.name}
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-m", "safecity.orchestration.location", "-h", "127.0.0.1", "-p", str(port)]
+    typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (state: {settings.paths.home})")
+    raise typer.Exit(subprocess.call(command, env=environment))
+
+
+@app.command()
+def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/sources/<id>.yaml) or path."),
+           paths: list[Path] = typer.Argument(None, help="Files to ingest (default: the source's landing folder)."),
+           env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """接入数据文件 / Ingest files through bronze into silver and quarantine."""
+    _logging(quiet=False)
+    settings = _settings(env, home)
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.ingestion.mapping import load_mapping, mapping_path
+    from safecity.ingestion.pipeline import ingest_source
+    from safecity.standards.catalogue import load_catalogue
+    catalogue = load_catalogue(settings.city.id)
+    try:
+        loaded = load_mapping(mapping_path(source_mapping), catalogue)
+    except YamlFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    catalog = open_catalog(settings)
+    report = ingest_source(catalog, catalogue, loaded, settings.paths.landing, list(paths) if paths else None)
+    with connect(settings) as con:
+        publish_views(con, catalog)
+    for f in report.files:
+        state = "already ingested" if f.skipped else "ingested"
+        typer.echo(f"{f.file}: {state}: {f.received} received, {f.silver} silver, {f.quarantined} quarantined "
+                   f"{dict(f.reasons) if f.reasons else ''}")
+    typer.echo(f"total: {report.received} received, {report.silver} silver, {report.quarantined} quarantined")
+
+
+@rules_app.command("check")
+def rules_check(path: Path = typer.Argument(None, help="Policy file or folder (default: the shipped policies)."),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """检查策略文件 / Validate policy files; every error as file:line: CODE at /pointer: message."""
+    from safecity.rules.loader import POLICIES_DIR, load_policies
+    try:
+        policies = load_policies(path or POLICIES_DIR)
+    except YamlFileError as exc:
+        typer.echo(json.dumps([p.as_dict() for p in exc.problems], ensure_ascii=False, indent=2) if as_json
+                   else str(exc))
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
+
+
+@rules_app.command("test")
+def rules_test(path: Path = typer.Argument(None, help="Policy file or folder (default: the shipped policies).")) -> None:
+    """运行策略文件内的测试 / Run the tests written inside the policy files."""
+    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.rules.testing import run_policy_tests
+    try:
+        policies = load_policies(path or POLICIES_DIR)
+    except YamlFileError as exc:
+        typer.echo(str(exc))
+        raise typer.Exit(1) from None
+    failed = 0
+    for policy in policies:
+        for result in run_policy_tests(policy):
+            mark = "PASS" if result.passed else "FAIL"
+            failed += not result.passed
+            typer.echo(f"{mark} {policy.policy.id} :: {result.name}" + ("" if result.passed else f" — {result.detail}"))
+    raise typer.Exit(1 if failed else 0)
+
+
+def main() -> None:
+    app()

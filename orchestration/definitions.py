@@ -1,0 +1,31 @@
+"""The asset graph, jobs and resources of the code location, built for given settings."""
+from __future__ import annotations
+
+import dagster as dg
+
+from safecity.config.profiles import Settings, load_settings
+from safecity.orchestration.defs.cameras.assets import camera_registry
+from safecity.orchestration.defs.rules.assets import policy_outbox
+from safecity.orchestration.defs.standards.assets import reference_tables
+from safecity.orchestration.defs.transforms.assets import build_dbt_assets
+from safecity.orchestration.resources import SafeCityResource, dbt_resource, prepare_dbt
+
+MAIN_JOB = "main"
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
+    project = prepare_dbt(settings)
+    assets = [reference_tables, camera_registry, build_dbt_assets(project), policy_outbox]
+    main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
+                               description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
+                                           "conformance, analysis models and policies")
+    return dg.Definitions(
+        assets=assets,
+        jobs=[main],
+        resources={
+            "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home)),
+            "dbt": dbt_resource(),
+        },
+    )
+

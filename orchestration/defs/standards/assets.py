@@ -1,0 +1,30 @@
+"""Reference data generated from the standards catalogue (divisions, code tables) for dbt to join."""
+
+import dagster as dg
+
+from safecity.config.duckdb_session import connect
+from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.standards.catalogue import load_catalogue
+from safecity.standards.publish import publish_reference
+
+DIVISIONS = dg.AssetKey(["reference", "divisions"])
+CODE_VALUES = dg.AssetKey(["reference", "code_values"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(DIVISIONS, group_name="standards", kinds={"duckdb"}, owners=["team:data-platform"],
+                     description="本市行政区划（GB/T 2260，来自城市配置）/ The city's divisions, from the city profile"),
+        dg.AssetSpec(CODE_VALUES, group_name="standards", kinds={"duckdb"}, owners=["team:data-platform"],
+                     description="全部代码表的代码值（来自 standards/）/ Every code table's values, from standards/"),
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def reference_tables(safecity: SafeCityResource):
+    settings = safecity.settings()
+    catalogue = load_catalogue(settings.city.id)
+    with connect(settings) as con:
+        counts = publish_reference(con, catalogue)
+    yield dg.MaterializeResult(asset_key=DIVISIONS, metadata={"dagster/row_count": counts["divisions"]})
+    yield dg.MaterializeResult(asset_key=CODE_VALUES, metadata={"dagster/row_count": counts["code_values"],
+                                                                "code_tables": len(catalogue.code_tables)})
