@@ -143,12 +143,12 @@ def _document(directory: Path, name: str, what: str) -> YamlDocument:
     return load_yaml(path)
 
 
-def load_city(name: str) -> CityProfile:
-    return parse_model(_document(CITIES_DIR, name, "city"), CityProfile)
+def load_city(name: str, directory: Path = CITIES_DIR) -> CityProfile:
+    return parse_model(_document(directory, name, "city"), CityProfile)
 
 
-def load_environment(name: str) -> tuple[EnvironmentProfile, YamlDocument]:
-    document = _document(ENVIRONMENTS_DIR, name, "environment")
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> tuple[EnvironmentProfile, YamlDocument]:
+    document = _document(directory, name, "environment")
     return parse_model(document, EnvironmentProfile), document
 
 

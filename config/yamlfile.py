@@ -139,10 +139,30 @@ def parse_model(document: YamlDocument, model: type[M], pointer: str = "") -> M:
         raise YamlFileError(_locate(document, exc, model, pointer)) from None
 
 
+def _data_path(data: Any, loc: list[str]) -> list[str]:
+    """pydantic puts a tagged union's tag into `loc` (e.g. /storage/s3/bucket); keep only steps that exist in the
+    data, so the pointer is the one the author sees. The last step stays: it may be a missing key."""
+    path, node = [], data
+    for index, part in enumerate(loc):
+        is_last = index == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            path.append(part)
+            node = node[int(part)]
+        elif is_last:
+            path.append(part)
+    return path
+
+
 def _locate(document: YamlDocument, exc: ValidationError, model: type[BaseModel], base: str) -> list[Located]:
     problems = []
+    data = document.data
+    for token in [t for t in base.split("/") if t]:
+        data = data[int(token)] if isinstance(data, list) else data[token]
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
+        loc = _data_path(data, [str(part) for part in error["loc"]])
         pointer = base + "".join(f"/{_escape(part)}" for part in loc)
         hint = None
         if error["type"] == "extra_forbidden":
@@ -156,20 +176,28 @@ def _locate(document: YamlDocument, exc: ValidationError, model: type[BaseModel]
     return problems
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (itself, union members, Annotated/Optional/list contents)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and not getattr(annotation, "__args__", None):
+        found.extend(_models_in(origin))
+    return found
+
+
 def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    """Field names of the (nested) model at `path`, for did-you-mean hints; empty where it cannot be followed."""
-    current: Any = model
+    """Field names of the (nested) models at `path`, for did-you-mean hints; empty where it cannot be followed."""
+    current = [model]
     for part in path:
-        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
-            current = current.model_fields[part].annotation
+        if part.isdigit():
             continue
-        args = getattr(current, "__args__", ())
-        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not models:
-            return []
-        current = models[-1]
-        if part in current.model_fields:
-            current = current.model_fields[part].annotation
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        following = []
+        for candidate in current:
+            if part in candidate.model_fields:
+                following.extend(_models_in(candidate.model_fields[part].annotation))
+        current = following
+    return sorted({name for candidate in current for name in candidate.model_fields})

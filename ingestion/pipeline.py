@@ -140,41 +140,39 @@ class FileIngestor:
                 now: dt.datetime):
         lit = {k: "'" + v.replace("'", "''") + "'" for k, v in lineage.items()}
         lineage_sql = ", ".join(f"{v} AS {k}" for k, v in lit.items())
-        if raw is not None:
-            raw_columns = [c for c in raw.header]
+        raw_columns = list(raw.header) if raw is not None else []
+        if raw_columns:
             record = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in raw_columns) + "))"
             con.execute(f"CREATE TEMP TABLE received AS SELECT {lineage_sql}, {LINE_COLUMN} AS _line, "
                         f"CAST({record} AS VARCHAR) AS record FROM raw")
-            # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-            mapped = []
-            for element in self.conformer.source_columns():
-                column = next((c for c, target in self.mapping.columns.items() if target == element), None)
-                mapped.append(f"{_quote(column)} AS {_quote(element)}" if column in raw_columns
-                              else f"NULL::VARCHAR AS {_quote(element)}")
-            con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM raw")
-            conformed = self.conformer.sql("mapped", ("_line",), "_line").sql
-            con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         else:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
-            con.execute("CREATE TEMP TABLE conformed AS SELECT NULL::BIGINT AS _line, "
-                        "[]::STRUCT(code VARCHAR, field VARCHAR, value VARCHAR, message_zh VARCHAR, "
-                        f"message_en VARCHAR)[] AS {REASONS_COLUMN} WHERE FALSE")
+        # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
+        mapped = []
+        for element in self.conformer.source_columns():
+            column = next((c for c, target in self.mapping.columns.items() if target == element), None)
+            mapped.append(f"{_quote(column)} AS {_quote(element)}" if column in raw_columns
+                          else f"NULL::VARCHAR AS {_quote(element)}")
+        source = "raw" if raw_columns else "(SELECT NULL::BIGINT AS _line WHERE FALSE)"
+        con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM {source}")
+        conformed = self.conformer.sql("mapped", ("_line",), "_line").sql
+        con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")
         con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
         bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{file_sha}' AS _file_sha256, "
-                         f"{ts} AS _received_at, record FROM hashed ORDER BY _line").fetch_arrow_table()
+                         f"{ts} AS _received_at, record FROM hashed ORDER BY _line").to_arrow_table()
         elements = ", ".join(_quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
-                         f"WHERE len(c.{REASONS_COLUMN}) = 0 ORDER BY h._line").fetch_arrow_table()
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 ORDER BY h._line").to_arrow_table()
         quarantine = con.sql(
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
             f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
             f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
             f"  UNION ALL SELECT {LINE_COLUMN}, reasons FROM {rejected_relation}"
-            f") q JOIN hashed h USING (_line) ORDER BY h._line").fetch_arrow_table()
+            f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
         return bronze, silver, quarantine
 
 

@@ -55,6 +55,16 @@ def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str]:
                              f"check the encoding declared in the source mapping", line) from None
 
 
+def _empty_lines(text: str) -> list[int]:
+    """Physical numbers of the empty lines, which the CSV parser skips without telling (found without a Python loop)."""
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.array([], dtype=np.int64)
+    lengths = ends - starts
+    carriage_return_only = (lengths == 1) & (data[np.minimum(starts, max(len(data) - 1, 0))] == 13)
+    return (np.flatnonzero((lengths == 0) | carriage_return_only) + 1).tolist()
+
+
 def read_csv(path: str | Path, encoding: str) -> RawBatch:
     path = Path(path)
     try:
@@ -73,29 +83,34 @@ def read_csv(path: str | Path, encoding: str) -> RawBatch:
         duplicated = sorted({h for h in header if header.count(h) > 1})
         raise UnreadableFile(path, "E_HEADER", f"duplicate column names {duplicated}", 1)
 
-    rejected: list[RejectedLine] = []
-    blank_lines: list[int] = []
+    empty = _empty_lines(text)
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    # The parser numbers rows among the non-empty lines only; this maps its numbers back to physical lines.
+    nonempty = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), np.array(empty, dtype=np.int64))
+    invalid: list[tuple[int, str, str]] = []
+    whitespace_lines: list[int] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
+        line = int(nonempty[row.number - 1])
         if not row.text.strip():
-            blank_lines.append(row.number)
+            whitespace_lines.append(line)
         else:
-            rejected.append(RejectedLine(row.number, row.text, "E_COLUMNS",
-                                         f"expected {row.expected_columns} columns, found {row.actual_columns}"))
+            invalid.append((line, row.text, f"expected {row.expected_columns} columns, found {row.actual_columns}"))
         return "skip"
 
     table = pacsv.read_csv(
         io.BytesIO(text.encode("utf-8")),
-        # Single-threaded parsing is what gives each skipped row its physical line number.
+        # Single-threaded parsing is what gives each skipped row its line number.
         read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
         convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    # Valid rows fill the physical lines that were not skipped, in order (fields with embedded newlines would
-    # shift this; the bureau's exports quote none).
-    skipped = np.array(sorted([r.line for r in rejected] + blank_lines), dtype=np.int64)
-    all_lines = np.arange(2, 2 + table.num_rows + len(skipped), dtype=np.int64)
-    lines = np.setdiff1d(all_lines, skipped, assume_unique=True)
+    rejected = [RejectedLine(line, row_text, "E_COLUMNS", message) for line, row_text, message in invalid]
+    # Valid rows fill the non-empty data lines that were not skipped, in order (fields with embedded newlines
+    # would shift this; the bureau's exports quote none).
+    skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines), dtype=np.int64)
+    lines = np.setdiff1d(nonempty[1:], skipped)
     table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
+    blank_lines = empty + whitespace_lines
     return RawBatch(table, header, used, rejected, len(blank_lines))

@@ -100,7 +100,14 @@ class Conformer:
         lon_el = self.entity.element(self.entity.in_area["longitude"])
         lat_el = self.entity.element(self.entity.in_area["latitude"])
         lon, lat = (f"TRY_CAST({self._value(e)} AS DOUBLE)" for e in (lon_el, lat_el))
-        outside = (f"{lon} IS NOT NULL AND {lat} IS NOT NULL AND NOT ({lon} BETWEEN {extent.min_lon} AND "
+        # A coordinate outside its own valid range already has E_RANGE; the area check judges only real places.
+        valid = [f"{lon} IS NOT NULL", f"{lat} IS NOT NULL"]
+        for value, element in ((lon, lon_el), (lat, lat_el)):
+            if element.minimum is not None:
+                valid.append(f"{value} >= {element.minimum}")
+            if element.maximum is not None:
+                valid.append(f"{value} <= {element.maximum}")
+        outside = (f"{' AND '.join(valid)} AND NOT ({lon} BETWEEN {extent.min_lon} AND "
                    f"{extent.max_lon} AND {lat} BETWEEN {extent.min_lat} AND {extent.max_lat})")
         value = f"concat_ws(',', {self._value(lon_el)}, {self._value(lat_el)})"
         return [self._reason("E_OUT_OF_AREA", lon_el, outside, value)]

@@ -1,0 +1,290 @@
+"""Loading policy files (策略加载): strict YAML → Policy model → checks against the standards and action catalogues.
+
+A file is accepted or rejected whole, and every problem in it is reported at once with its line, so that a
+policy officer fixes a file in one round. Messages carry Chinese for the author and English for the developer.
+Checks on events, fields and actions read the raw document rather than the model, so they still run when the
+schema check has failed elsewhere in the same file.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from safecity.config.yamlfile import Located, YamlDocument, YamlFileError, did_you_mean, load_yaml, parse_model
+from safecity.rules.actions import ACTIONS
+from safecity.rules.compiler import ruleset_name
+from safecity.rules.fields import NUMERIC, value_problem
+from safecity.rules.policy import OPERATORS, ORDERING, Policy
+from safecity.rules.templates import is_whole_placeholder, leftover_braces, placeholders, walk_strings
+from safecity.standards.catalogue import Catalogue, Element, load_catalogue
+
+POLICIES_DIR = Path(__file__).parent / "policies"
+BOUND_ALIASES = ("m",)  # single-event rules bind the matched event as `m`; `all:` will bind its own aliases
+_SCHEMA_ZH = {"E_UNKNOWN_KEY": "未知的键", "E_REQUIRED": "缺少必填项", "E_TYPE": "取值不符合要求"}
+_OPERATOR_POINTER = re.compile(r"^/when/where/[^/]+/([^/]+)$")
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    path: Path
+    sha256: str  # of the exact bytes parsed; stored on every outbox record as the audit link to the file
+
+    @property
+    def id(self) -> str:
+        return self.policy.id
+
+    @property
+    def version(self) -> int:
+        return self.policy.version
+
+    @property
+    def ruleset_name(self) -> str:
+        return ruleset_name(self.policy.id)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None  # load_yaml reports missing or unreadable files with its own codes
+
+
+def load_policy(path: str | Path, *, catalogue: Catalogue | None = None) -> LoadedPolicy:
+    path = Path(path)
+    catalogue = catalogue or load_catalogue()
+    before = _digest(path)
+    document = load_yaml(path)
+    problems: list[Located] = []
+    policy = None
+    try:
+        policy = parse_model(document, Policy)
+    except YamlFileError as exc:
+        problems.extend(_bilingual(p) for p in exc.problems)
+    problems.extend(_CatalogueCheck(document, catalogue).run())
+    if problems:
+        raise YamlFileError(sorted(problems, key=lambda p: p.line or 0))
+    if before is None or _digest(path) != before:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE",
+                                     "文件在读取过程中被修改，请重试 / file changed while it was being read")])
+    assert policy is not None
+    return LoadedPolicy(policy, path, before)
+
+
+def load_policies(directory: str | Path = POLICIES_DIR, *, catalogue: Catalogue | None = None) -> list[LoadedPolicy]:
+    """Every `*.yaml` below `directory`, sorted by path; all problems of all files in one YamlFileError."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise YamlFileError([Located(str(directory), None, "", "E_FILE", "目录不存在 / directory not found")])
+    catalogue = catalogue or load_catalogue()
+    loaded: list[LoadedPolicy] = []
+    problems: list[Located] = []
+    for path in sorted(directory.rglob("*.yaml")):
+        try:
+            loaded.append(load_policy(path, catalogue=catalogue))
+        except YamlFileError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_duplicates(loaded))
+    if problems:
+        raise YamlFileError(problems)
+    return loaded
+
+
+def _duplicates(loaded: list[LoadedPolicy]) -> list[Located]:
+    # Ids name policies in the outbox and the audit trail; ruleset names must be unique inside one engine host.
+    problems = []
+    by_id: dict[str, LoadedPolicy] = {}
+    by_ruleset: dict[str, LoadedPolicy] = {}
+    for item in loaded:
+        first = by_id.get(item.id) or by_ruleset.get(item.ruleset_name)
+        if first is None:
+            by_id[item.id] = by_ruleset[item.ruleset_name] = item
+            continue
+        line = load_yaml(item.path).line_of("/id")
+        if first.id == item.id:
+            message = (f"策略编号 {item.id} 与 {first.path} 重复 / policy id {item.id!r} is already used by "
+                       f"{first.path}")
+        else:
+            message = (f"策略编号 {item.id} 与 {first.path} 的 {first.id} 编译后规则集名相同 / ids {item.id!r} "
+                       f"and {first.id!r} both compile to the ruleset {item.ruleset_name!r}")
+        problems.append(Located(str(item.path), line, "/id", "E_DUPLICATE_ID", message))
+    return problems
+
+
+def _bilingual(problem: Located) -> Located:
+    """Schema problems come from pydantic in English; put the Chinese gist in front and name bad operators."""
+    operator = _OPERATOR_POINTER.match(problem.pointer)
+    if problem.code == "E_UNKNOWN_KEY" and operator:
+        return Located(problem.file, problem.line, problem.pointer, problem.code,
+                       f"未知的比较运算符 {operator.group(1)}，可用 {'、'.join(OPERATORS)} / unknown operator "
+                       f"{operator.group(1)!r}", did_you_mean(operator.group(1), OPERATORS))
+    zh = _SCHEMA_ZH.get(problem.code, "格式错误")
+    return Located(problem.file, problem.line, problem.pointer, problem.code, f"{zh} / {problem.message}",
+                   problem.hint)
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _esc(token: Any) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+class _CatalogueCheck:
+    """Events, fields, values, actions, parameters and templates of one document, against the catalogues."""
+
+    def __init__(self, document: YamlDocument, catalogue: Catalogue):
+        self.document = document
+        self.catalogue = catalogue
+        self.problems: list[Located] = []
+
+    def add(self, pointer: str, code: str, message: str, hint: str | None = None) -> None:
+        self.problems.append(self.document.problem(pointer, code, message, hint))
+
+    def run(self) -> list[Located]:
+        data = _dict(self.document.data)
+        when = _dict(data.get("when"))
+        fields = self.fields_of(when.get("event"), "/when/event")
+        partition_by = data.get("partition_by")
+        if fields is not None and isinstance(partition_by, str) and partition_by not in fields:
+            self.add("/partition_by", "E_UNKNOWN_FIELD",
+                     f"事件 {when['event']} 没有字段 {partition_by} / event {when['event']!r} has no field "
+                     f"{partition_by!r}", did_you_mean(partition_by, fields))
+        if fields is not None:
+            for field, test in _dict(when.get("where")).items():
+                self.where(f"/when/where/{_esc(field)}", when["event"], fields, field, test)
+        for index, call in enumerate(_list(data.get("actions"))):
+            self.action(f"/actions/{index}", _dict(call), fields)
+        for index, test in enumerate(_list(data.get("tests"))):
+            self.test(f"/tests/{index}", _dict(test), when.get("event"), partition_by)
+        return self.problems
+
+    def fields_of(self, event: Any, pointer: str) -> dict[str, Element] | None:
+        if not isinstance(event, str):
+            return None
+        if event not in self.catalogue.events:
+            self.add(pointer, "E_UNKNOWN_EVENT", f"事件目录中没有事件 {event} / unknown event {event!r}",
+                     did_you_mean(event, self.catalogue.events))
+            return None
+        return {element.id: element for element in self.catalogue.event_fields(event)}
+
+    def where(self, pointer: str, event: str, fields: dict[str, Element], field: str, test: Any) -> None:
+        if field not in fields:
+            self.add(pointer, "E_UNKNOWN_FIELD", f"事件 {event} 没有字段 {field} / event {event!r} has no field "
+                     f"{field!r}", did_you_mean(field, fields))
+            return
+        element = fields[field]
+        pairs = test.items() if isinstance(test, dict) else [("eq", test)]
+        for op, value in pairs:
+            if op not in OPERATORS or op == "in" and not isinstance(value, list):
+                continue  # reported by the schema check
+            op_pointer = f"{pointer}/{op}" if isinstance(test, dict) else pointer
+            if op in ORDERING and element.type not in NUMERIC:
+                self.add(op_pointer, "E_TYPE", f"{field}（{element.name_zh}）是{element.type}字段，不能比较大小 / "
+                         f"ordering operator {op!r} needs a numeric field; {field!r} is a {element.type}")
+                continue
+            items = [(f"{op_pointer}/{i}", v) for i, v in enumerate(value)] if op == "in" else [(op_pointer, value)]
+            for item_pointer, item in items:
+                problem = value_problem(element, item, self.catalogue.code_tables) if _is_scalar(item) else None
+                if problem:
+                    self.add(item_pointer, "E_TYPE", problem)
+
+    def action(self, pointer: str, call: dict, fields: dict[str, Element] | None) -> None:
+        name = call.get("action")
+        params = call.get("params", {})
+        if isinstance(params, dict):
+            for sub, text in walk_strings(params):
+                self.template(f"{pointer}/params{sub}", text, fields)
+        if not isinstance(name, str):
+            return
+        spec = ACTIONS.get(name)
+        if spec is None:
+            self.add(f"{pointer}/action", "E_UNKNOWN_ACTION", f"动作目录中没有动作 {name} / unknown action {name!r}",
+                     did_you_mean(name, ACTIONS))
+            return
+        if not isinstance(params, dict):
+            return
+        try:
+            spec.validate(params)
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = str(error["loc"][0]) if error["loc"] else ""
+                if is_whole_placeholder(params.get(key)):
+                    continue  # its type is known only once filled; checked again at fire time
+                self.param_error(f"{pointer}/params", spec.name, spec.params.model_fields, error)
+
+    def param_error(self, pointer: str, action: str, known: Any, error: Any) -> None:
+        loc = [str(part) for part in error["loc"]]
+        where = pointer + "".join(f"/{_esc(part)}" for part in loc)
+        if error["type"] == "extra_forbidden":
+            self.add(where, "E_ACTION_PARAM", f"动作 {action} 没有参数 {loc[-1]} / action {action!r} has no "
+                     f"parameter {loc[-1]!r}", did_you_mean(loc[-1], known))
+        elif error["type"] == "missing":
+            self.add(where, "E_ACTION_PARAM", f"动作 {action} 缺少参数 {'.'.join(loc)} / missing parameter "
+                     f"{'.'.join(loc)!r} of {action!r}")
+        else:
+            self.add(where, "E_ACTION_PARAM", f"动作 {action} 的参数 {'.'.join(loc)} 不符合要求 / {error['msg']}")
+
+    def template(self, pointer: str, text: str, fields: dict[str, Element] | None) -> None:
+        if leftover_braces(text):
+            self.add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ m.字段 }} / placeholders must look like "
+                     "{{ m.field }}; no filters or expressions")
+        for alias, field in placeholders(text):
+            if alias not in BOUND_ALIASES:
+                self.add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {alias} / unknown alias {alias!r} "
+                         f"(bound: {list(BOUND_ALIASES)})", did_you_mean(alias, BOUND_ALIASES))
+            elif fields is not None and field not in fields:
+                self.add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {alias}.{field} / template names "
+                         f"unknown field {alias}.{field}", did_you_mean(field, fields))
+
+    def test(self, pointer: str, test: dict, event: Any, partition_by: Any) -> None:
+        for index, given in enumerate(_list(test.get("given"))):
+            given_pointer = f"{pointer}/given/{index}"
+            given = _dict(given)
+            fields = self.fields_of(given.get("event"), f"{given_pointer}/event")
+            if fields is None:
+                continue
+            for field, value in given.items():
+                if field in ("event", "id"):
+                    continue
+                if field not in fields:
+                    self.add(f"{given_pointer}/{_esc(field)}", "E_UNKNOWN_FIELD",
+                             f"事件 {given['event']} 没有字段 {field} / event {given['event']!r} has no field "
+                             f"{field!r}", did_you_mean(field, fields))
+                elif value is not None:
+                    problem = value_problem(fields[field], value, self.catalogue.code_tables)
+                    if problem:
+                        self.add(f"{given_pointer}/{_esc(field)}", "E_TYPE", problem)
+            if given.get("event") == event and isinstance(partition_by, str) and partition_by in fields \
+                    and given.get(partition_by) is None:
+                self.add(given_pointer, "E_REQUIRED", f"测试事件缺少分区字段 {partition_by} / test event lacks "
+                         f"the partition field {partition_by!r}")
+        for index, expected in enumerate(_list(test.get("expect"))):
+            expected = _dict(expected)
+            name = expected.get("action")
+            if not isinstance(name, str):
+                continue
+            spec = ACTIONS.get(name)
+            if spec is None:
+                self.add(f"{pointer}/expect/{index}/action", "E_UNKNOWN_ACTION",
+                         f"动作目录中没有动作 {name} / unknown action {name!r}", did_you_mean(name, ACTIONS))
+                continue
+            for key in _dict(expected.get("params")):
+                if key not in spec.params.model_fields:
+                    self.add(f"{pointer}/expect/{index}/params/{_esc(key)}", "E_ACTION_PARAM",
+                             f"动作 {name} 没有参数 {key} / action {name!r} has no parameter {key!r}",
+                             did_you_mean(key, spec.params.model_fields))
