@@ -1,6 +1,7 @@
 """The `safecity` command."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -43,7 +44,9 @@ def run(as_json: bool = typer.Option(False, "--json", help="Print the summary as
     settings = _settings(env, home)
     from safecity.orchestration.main_job import run_main_job
     from safecity.orchestration.summary import render_text
-    summary = run_main_job(settings)
+    # With --json, stdout carries the JSON object alone; the job's own output (dbt's log lines) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        summary = run_main_job(settings)
     typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) if as_json else render_text(summary))
     raise typer.Exit(0 if summary.success else 1)
 

@@ -1,0 +1,53 @@
+"""DuckDB from the wheels and the Iceberg commit helper, on the embedded profile."""
+import pyarrow as pa
+
+from safecity.config.duckdb_session import EXTENSIONS, connect, dbt_environment, prepare_extension_directory
+from safecity.config.lakehouse import BATCH_PROPERTY, append_once, committed_batches, ensure_table, open_catalog, \
+    publish_views
+
+
+def test_extensions_load_without_any_download(settings):
+    with connect(settings, ":memory:") as con:
+        loaded = dict(con.execute("SELECT extension_name, loaded FROM duckdb_extensions()").fetchall())
+        assert loaded["iceberg"] and loaded["spatial"] and loaded["avro"]
+        distance = con.execute("SELECT ST_Distance(ST_Point(0, 0), ST_Point(3, 4))").fetchone()[0]
+        assert distance == 5.0
+        assert con.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0] is False
+
+
+def test_extension_directory_links_every_wheel(settings, tmp_path):
+    directory = prepare_extension_directory(tmp_path / "ext")
+    links = sorted(p.name for p in directory.rglob("*.duckdb_extension"))
+    assert links == sorted(f"{name}.duckdb_extension" for name in EXTENSIONS)
+    assert prepare_extension_directory(tmp_path / "ext") == directory  # idempotent
+    env = dbt_environment(settings)
+    assert env["SAFECITY_DUCKDB_PATH"] == str(settings.paths.duckdb_file)
+    assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+
+
+SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("n", pa.int64())])
+
+
+def test_append_once_records_the_batch_and_skips_a_repeat(settings):
+    catalog = open_catalog(settings)
+    table = ensure_table(catalog, "silver.t", SCHEMA)
+    data = pa.table({"id": ["a", "b"], "n": [1, 2]}, schema=SCHEMA)
+    first = append_once(table, data, "batch-1", {"extra": "x"})
+    second = append_once(catalog.load_table("silver.t"), data, "batch-1")
+    assert (first.rows, first.skipped, second.skipped) == (2, False, True)
+    table = catalog.load_table("silver.t")
+    assert committed_batches(table) == {"batch-1"}
+    assert table.current_snapshot().summary.additional_properties[BATCH_PROPERTY] == "batch-1"
+    assert table.scan().to_arrow().num_rows == 2
+
+
+def test_views_show_the_latest_snapshot(settings):
+    catalog = open_catalog(settings)
+    table = ensure_table(catalog, "silver.t", SCHEMA)
+    append_once(table, pa.table({"id": ["a"], "n": [1]}, schema=SCHEMA), "b1")
+    with connect(settings) as con:
+        assert "silver.t" in publish_views(con, catalog)
+        assert con.execute("SELECT count(*) FROM silver.t").fetchone()[0] == 1
+        append_once(table, pa.table({"id": ["b"], "n": [2]}, schema=SCHEMA), "b2")
+        publish_views(con, catalog)
+        assert con.execute("SELECT sum(n) FROM silver.t").fetchone()[0] == 3

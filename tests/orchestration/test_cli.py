@@ -1,0 +1,62 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args, env=None, timeout=120):
+    return subprocess.run([str(BIN / "safecity"), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_help_lists_the_subcommands():
+    completed = run("--help")
+    assert completed.returncode == 0
+    for command in ("run", "ui", "ingest", "rules"):
+        assert f" {command} " in completed.stdout
+
+
+def test_broken_profile_stops_with_file_and_key(tmp_path):
+    completed = run("run", env={"SAFECITY_ENV": "staging", "SAFECITY_HOME": str(tmp_path)})
+    assert completed.returncode == 2
+    assert "environments/staging.yaml" in completed.stderr and "E_PROFILE" in completed.stderr
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_ingest_command_reports_per_file_and_is_idempotent(tmp_path):
+    from tests.conftest import SAMPLE_EXPORT
+    env = {"SAFECITY_HOME": str(tmp_path)}
+    first = run("ingest", "video_platform_catalog_csv", str(SAMPLE_EXPORT), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "ingested: 40 received, 30 silver, 10 quarantined" in first.stdout
+    again = run("ingest", "video_platform_catalog_csv", str(SAMPLE_EXPORT), env=env)
+    assert "already ingested" in again.stdout
+
+
+def test_rules_check_and_test_on_the_shipped_policies():
+    assert "1 policies OK" in run("rules", "check").stdout
+    tested = run("rules", "test")
+    assert tested.returncode == 0 and tested.stdout.count("PASS camera.key_point_offline") == 3
+
+
+def test_rules_check_reports_a_broken_policy_as_json(tmp_path):
+    import json
+    (tmp_path / "bad.yaml").write_text(
+        "id: camera.bad\nversion: 1\ntitle: 坏策略\nowner: 科技信息化处\npriority: 5\npartition_by: device_id\n"
+        "when:\n  event: camera_registred\nactions: []\n", encoding="utf-8")
+    completed = run("rules", "check", str(tmp_path), "--json")
+    assert completed.returncode == 1
+    problems = json.loads(completed.stdout)
+    assert any(p["code"] == "E_UNKNOWN_EVENT" and p["line"] == 8 and "camera_registered" in (p["hint"] or "")
+               for p in problems)
+
+
+def test_code_location_loads_for_dagster(tmp_path):
+    completed = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "safecity.orchestration.location"],
+        capture_output=True, text=True, timeout=180,
+        env={**os.environ, "SAFECITY_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Validation successful" in completed.stdout + completed.stderr
