@@ -32,8 +32,12 @@ def _settings(env: str | None, home: Path | None):
 
 
 def _logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # Our progress lines at INFO; libraries (alembic, dbt adapters) only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    logging.getLogger("safecity").setLevel(logging.WARNING if quiet else logging.INFO)
+    # Dagster prints its run log itself; passing it on to our handler would print every line twice.
+    logging.getLogger("dagster").propagate = False
 
 
 @app.command()

@@ -61,7 +61,9 @@ def run_main_job(settings: Settings, seed: bool = True) -> RunSummary:
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(MAIN_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        # Dagster's console logger at INFO: a line per step and asset, without the DEBUG engine events.
+        run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     checks = {f"{e.asset_key.to_user_string()} · {e.check_name}": e.passed
               for e in result.get_asset_check_evaluations()}
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]

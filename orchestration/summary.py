@@ -1,6 +1,7 @@
 """What a person reads when the main job ends: rows per layer, rejections by reason, marts, actions, time."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from safecity.config.duckdb_session import connect
@@ -24,6 +25,12 @@ class RunSummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, where each Chinese character takes two columns."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - shown, 0)
 
 
 def _tables(con, schema: str) -> list[str]:
@@ -71,7 +78,7 @@ def render_text(summary: RunSummary) -> str:
     lines.append("")
     lines.append("隔离原因 / quarantined by reason")
     for code, entry in summary.quarantine_by_reason.items() or {}:
-        lines.append(f"  {code:<18} {entry['name_zh'] or '':<12} {entry['rows']:>8,}")
+        lines.append(f"  {code:<18} {_pad(entry['name_zh'] or '', 28)} {entry['rows']:>8,}")
     if not summary.quarantine_by_reason:
         lines.append("  none")
     lines.append("")
