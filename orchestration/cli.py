@@ -5,7 +5,6 @@ import contextlib
 import json
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -67,7 +66,8 @@ def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-m", "safecity.orchestration.location", "-h", "127.0.0.1", "-p", str(port)]
     typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (state: {settings.paths.home})")
-    raise typer.Exit(subprocess.call(command, env=environment))
+    # Become `dagster dev`, so that Ctrl-C and signals reach it directly and it stops its own children.
+    os.execve(command[0], command, environment)
 
 
 @app.command()
