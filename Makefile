@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SQLMesh (review only) gets an environment of its own: it cannot be imported beside dagster-dbt's sqlglotc.
+REVIEW_VENV ?= .venv-sqlmesh
+REVIEW_STAMP := $(REVIEW_VENV)/.installed
 
 .PHONY: install run test ui lint clean-state
 
@@ -14,12 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(REVIEW_STAMP): tools/sqlmesh-requirements.txt
+	@test -x $(REVIEW_VENV)/bin/python || $(PYTHON) -m venv $(REVIEW_VENV)
+	$(REVIEW_VENV)/bin/python -m pip install --quiet -r tools/sqlmesh-requirements.txt
+	@touch $(REVIEW_STAMP)
 
-run: $(STAMP)
+install: $(STAMP) $(REVIEW_STAMP)
+
+run: install
 	$(BIN)/safecity run
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)

@@ -60,3 +60,15 @@ def test_code_location_loads_for_dagster(tmp_path):
         env={**os.environ, "SAFECITY_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)})
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Validation successful" in completed.stdout + completed.stderr
+
+
+def test_sqlmesh_review_environment_is_separate_and_imports():
+    """The setup command builds SQLMesh's own environment; the runtime one must not hold sqlmesh."""
+    repo = Path(__file__).resolve().parents[2]
+    review = repo / ".venv-sqlmesh" / "bin" / "python"
+    assert review.exists(), "make install creates .venv-sqlmesh"
+    completed = subprocess.run([str(review), "-c", "import sqlmesh, sqlglot; print(sqlmesh.__version__)"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and completed.stdout.startswith("0.236"), completed.stderr[-2000:]
+    import importlib.util
+    assert importlib.util.find_spec("sqlmesh") is None
