@@ -27,6 +27,8 @@ class SourceMapping(BaseModel):
     landing: str
     pattern: str = "*"
     columns: dict[str, str] = Field(min_length=1)
+    # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
+    defaults: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("encoding")
     @classmethod
@@ -61,7 +63,12 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                 problems.append(document.problem(f"/columns/{column}", "E_UNKNOWN_FIELD",
                                                  f"{mapping.entity} has no element {target!r} to map {column!r} onto",
                                                  did_you_mean(target, writable)))
-        mapped = set(mapping.columns.values())
+        for target in mapping.defaults:
+            if target not in writable:
+                problems.append(document.problem(f"/defaults/{target}", "E_UNKNOWN_FIELD",
+                                                 f"{mapping.entity} has no element {target!r}",
+                                                 did_you_mean(target, writable)))
+        mapped = set(mapping.columns.values()) | set(mapping.defaults)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
                 problems.append(document.problem("/columns", "E_REQUIRED",

@@ -152,8 +152,13 @@ class FileIngestor:
         mapped = []
         for element in self.conformer.source_columns():
             column = next((c for c, target in self.mapping.columns.items() if target == element), None)
-            mapped.append(f"{_quote(column)} AS {_quote(element)}" if column in raw_columns
-                          else f"NULL::VARCHAR AS {_quote(element)}")
+            default = self.mapping.defaults.get(element)
+            fallback = "'" + default.replace("'", "''") + "'" if default is not None else "NULL::VARCHAR"
+            if column in raw_columns:
+                value = f"{_quote(column)}" if default is None else f"coalesce(NULLIF(trim({_quote(column)}), ''), {fallback})"
+            else:
+                value = fallback
+            mapped.append(f"{value} AS {_quote(element)}")
         source = "raw" if raw_columns else "(SELECT NULL::BIGINT AS _line WHERE FALSE)"
         con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM {source}")
         conformed = self.conformer.sql("mapped", ("_line",), "_line").sql

@@ -1,149 +1,207 @@
-"""Vectorised conformance: one SQL statement checks a whole batch against an entity of the catalogue.
+"""Vectorised conformance: the check plan of an entity (checks.py) rendered as one DuckDB statement.
 
-The checks are generated from the element specifications (required, type, pattern, length, code table, range, the
-city's extent, key uniqueness), so no check is written twice by hand. Each row comes back with the list of its
-reasons — code, field, offending value and bilingual message — and with its values cast to the standard's types.
-DuckDB evaluates all of it column-at-a-time; nothing loops over rows in Python.
+A whole batch is judged column-at-a-time; nothing loops over rows in Python. Each row comes back with its values
+cast to the standard's types and the list of its reasons — code, field, offending value and bilingual message.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
 
-from safecity.standards.catalogue import Catalogue, Element, Entity
+from safecity.standards.catalogue import Catalogue
+from safecity.standards.checks import BLANKS, FUTURE_SKEW, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}
 REASONS_COLUMN = "_reasons"
 
 
-def _quote(identifier: str) -> str:
+def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in_list(codes) -> str:
+    return ", ".join(literal(c) for c in sorted(codes))
+
+
+def _trimmed(column: str) -> str:
+    blanks = BLANKS.replace("\t", "' || chr(9) || '").replace("\r", "' || chr(13) || '").replace("\n", "' || chr(10) || '")
+    return f"NULLIF(trim(CAST({quote(column)} AS VARCHAR), '{blanks}'), '')"
 
 
 @dataclass(frozen=True)
 class ConformSql:
-    """The statement and the names it produces, for callers that build on it."""
-
     sql: str
     typed_columns: tuple[str, ...]
 
 
 class Conformer:
-    def __init__(self, catalogue: Catalogue, entity: str):
+    def __init__(self, catalogue: Catalogue, entity: str, now: dt.datetime | None = None):
         self.catalogue = catalogue
-        self.entity: Entity = catalogue.entities[entity]
+        self.plan: EntityPlan = plan(catalogue, entity)
+        self.entity = self.plan.entity
+        self.now = now
         self._messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
 
-    def _reason(self, code: str, element: Element, condition: str, value_sql: str) -> str:
+    # -- values -------------------------------------------------------------------------------------------
+    def text(self, p: ElementPlan) -> str:
+        """The element's text: trimmed, empty as NULL, derived values cut from their source."""
+        if p.derive_from is None:
+            return _trimmed(p.element.id)
+        source = _trimmed(p.derive_from)
+        if p.derive_slice:
+            start, length = p.derive_slice
+            return f"NULLIF(substr({source}, {start}, {length}), '')"
+        return f"NULLIF(regexp_extract({source}, {literal(p.derive_pattern)}, {p.derive_group}), '')"
+
+    def typed(self, p: ElementPlan) -> str:
+        v, kind = self.text(p), p.element.type
+        if kind == "string":
+            return v
+        form = f"regexp_full_match({v}, {literal(TEXT_FORMS[kind])})"
+        if kind == "integer":
+            return f"CASE WHEN {form} THEN TRY_CAST({v} AS BIGINT) END"
+        if kind == "number":
+            number = f"TRY_CAST({v} AS DOUBLE)"
+            return f"CASE WHEN {form} AND isfinite({number}) THEN {number} END"
+        if kind == "boolean":
+            return f"CASE WHEN {form} THEN lower({v}) IN ({_in_list(TRUE_TEXTS)}) END"
+        # Timestamps without an offset are local time of the city.
+        return (f"CASE WHEN NOT {form} THEN NULL "
+                f"WHEN regexp_matches({v}, {literal(OFFSET_SUFFIX)}) THEN TRY_CAST({v} AS TIMESTAMPTZ) "
+                f"ELSE timezone({literal(self.plan.timezone)}, TRY_CAST({v} AS TIMESTAMP)) END")
+
+    # -- reasons ------------------------------------------------------------------------------------------
+    def _struct(self, code: str, field: str, value_sql: str) -> str:
         zh, en = self._messages[code]
-        return (f"CASE WHEN {condition} THEN {{'code': {_literal(code)}, 'field': {_literal(element.id)}, "
-                f"'value': CAST({value_sql} AS VARCHAR), "
-                f"'message_zh': {_literal(f'{element.name_zh}：{zh}')}, "
-                f"'message_en': {_literal(f'{element.name_en}: {en}')}}} END")
+        element = self.entity.element(field)
+        return (f"{{'code': {literal(code)}, 'field': {literal(field)}, 'value': CAST({value_sql} AS VARCHAR), "
+                f"'message_zh': {literal(f'{element.name_zh}：{zh}')}, "
+                f"'message_en': {literal(f'{element.name_en}: {en}')}}}")
 
-    def _value(self, element: Element) -> str:
-        """The element's text value: trimmed, empty as NULL, derived elements cut from their source."""
-        if element.derive:
-            source = f"NULLIF(trim({_quote(element.derive.from_)}), '')"
-            return f"substr({source}, {element.derive.start}, {element.derive.length})"
-        return f"NULLIF(trim({_quote(element.id)}), '')"
+    def _well_formed(self, p: ElementPlan) -> str:
+        v = self.text(p)
+        return f"({v} IS NOT NULL" + (f" AND regexp_full_match({v}, {literal(p.pattern)}))" if p.pattern else ")")
 
-    def _element_checks(self, element: Element) -> list[str]:
-        v = self._value(element)
-        checks = []
-        guard = "TRUE"
-        if element.derive:
-            # A derived value is only judged when its source is itself well-formed; otherwise the source's
-            # own reason says everything and the derived ones would be noise.
-            guard = self._well_formed(self.entity.element(element.derive.from_))
+    def element_reason(self, p: ElementPlan) -> str | None:
+        """One CASE: the first check that fails gives the element's reason (PRECEDENCE in checks.py)."""
+        element, v = p.element, self.text(p)
+        guard = "TRUE" if p.derive_from is None else self._well_formed(self.plan.element(p.derive_from))
+        whens: list[tuple[str, str]] = []
         if element.required:
-            checks.append(self._reason("E_REQUIRED", element, f"({guard}) AND {v} IS NULL", v))
+            whens.append((f"{guard} AND {v} IS NULL", "E_REQUIRED"))
+        whens.append((f"{v} IS NULL", None))
         if element.type != "string":
-            cast = f"TRY_CAST({v} AS {SQL_TYPES[element.type]})"
-            checks.append(self._reason("E_TYPE", element, f"{v} IS NOT NULL AND {cast} IS NULL", v))
-        if element.pattern:
-            checks.append(self._reason("E_FORMAT", element,
-                                       f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_literal(element.pattern)})", v))
+            whens.append((f"{self.typed(p)} IS NULL", "E_TYPE"))
+        if p.pattern:
+            whens.append((f"NOT regexp_full_match({v}, {literal(p.pattern)})", "E_FORMAT"))
         if element.max_length:
-            checks.append(self._reason("E_FORMAT", element, f"length({v}) > {element.max_length}", v))
-        if element.code_table:
-            codes = sorted(self.catalogue.code_tables[element.code_table].codes_set())
-            listed = ", ".join(_literal(c) for c in codes)
-            checks.append(self._reason("E_CODE", element, f"({guard}) AND {v} IS NOT NULL AND {v} NOT IN ({listed})", v))
-        bounds = []
-        number = f"TRY_CAST({v} AS DOUBLE)"
-        if element.minimum is not None:
-            bounds.append(f"{number} < {element.minimum}")
-        if element.maximum is not None:
-            bounds.append(f"{number} > {element.maximum}")
-        if bounds:
-            checks.append(self._reason("E_RANGE", element, " OR ".join(bounds), v))
-        return checks
-
-    def _well_formed(self, element: Element) -> str:
-        v = self._value(element)
-        parts = [f"{v} IS NOT NULL"]
-        if element.pattern:
-            parts.append(f"regexp_full_match({v}, {_literal(element.pattern)})")
-        return " AND ".join(parts)
-
-    def _area_check(self) -> list[str]:
-        if not self.entity.in_area:
-            return []
-        extent = self.catalogue.city.extent
-        lon_el = self.entity.element(self.entity.in_area["longitude"])
-        lat_el = self.entity.element(self.entity.in_area["latitude"])
-        lon, lat = (f"TRY_CAST({self._value(e)} AS DOUBLE)" for e in (lon_el, lat_el))
-        # A coordinate outside its own valid range already has E_RANGE; the area check judges only real places.
-        valid = [f"{lon} IS NOT NULL", f"{lat} IS NOT NULL"]
-        for value, element in ((lon, lon_el), (lat, lat_el)):
+            whens.append((f"length({v}) > {element.max_length}", "E_FORMAT"))
+        for part in p.part_checks:
+            if part.timestamp_format:
+                piece = f"regexp_extract({v}, {literal(p.pattern)}, {part.group})"
+                whens.append((f"try_strptime({piece}, {literal(part.timestamp_format)}) IS NULL", "E_FORMAT"))
+        if p.codes is not None:
+            allowed = f"{v} IN ({_in_list(p.codes[None])})"
+            if p.edition_from:
+                edition = _trimmed(p.edition_from)
+                cases = " ".join(f"WHEN {literal(ed)} THEN {v} IN ({_in_list(codes)})"
+                                 for ed, codes in p.codes.items() if ed is not None)
+                allowed = f"(CASE {edition} {cases} ELSE {allowed} END)" if cases else allowed
+            whens.append((f"{guard} AND NOT {allowed}", "E_CODE"))
+        for part in p.part_checks:
+            if part.codes is not None:
+                piece = f"regexp_extract({v}, {literal(p.pattern)}, {part.group})"
+                whens.append((f"{piece} NOT IN ({_in_list(part.codes)})", "E_CODE"))
+        if element.type in ("integer", "number"):
+            bounds = []
             if element.minimum is not None:
-                valid.append(f"{value} >= {element.minimum}")
+                bounds.append(f"{self.typed(p)} < {element.minimum}")
             if element.maximum is not None:
-                valid.append(f"{value} <= {element.maximum}")
-        outside = (f"{' AND '.join(valid)} AND NOT ({lon} BETWEEN {extent.min_lon} AND "
-                   f"{extent.max_lon} AND {lat} BETWEEN {extent.min_lat} AND {extent.max_lat})")
-        value = f"concat_ws(',', {self._value(lon_el)}, {self._value(lat_el)})"
-        return [self._reason("E_OUT_OF_AREA", lon_el, outside, value)]
-
-    def _key_check(self, order_by: str) -> list[str]:
-        keys = [self.entity.element(k) for k in self.entity.key]
-        values = ", ".join(self._value(k) for k in keys)
-        present = " AND ".join(f"{self._value(k)} IS NOT NULL" for k in keys)
-        later = f"row_number() OVER (PARTITION BY {values} ORDER BY {order_by}) > 1"
-        return [self._reason("E_DUPLICATE_KEY", keys[0], f"{present} AND {later}", f"concat_ws('|', {values})")]
+                bounds.append(f"{self.typed(p)} > {element.maximum}")
+            if bounds:
+                whens.append((" OR ".join(bounds), "E_RANGE"))
+        if element.type == "timestamp" and element.not_future:
+            now = self.now or dt.datetime.now(dt.timezone.utc)
+            limit = (now + FUTURE_SKEW).isoformat()
+            whens.append((f"{self.typed(p)} > TIMESTAMPTZ {literal(limit)}", "E_FUTURE_TIME"))
+        if not any(code for _, code in whens):
+            return None
+        branches = " ".join(f"WHEN {cond} THEN " + (self._struct(code, element.id, v) if code else "NULL")
+                            for cond, code in whens)
+        return f"CASE {branches} END"
 
     def sql(self, relation: str, carry: tuple[str, ...], order_by: str) -> ConformSql:
-        """SELECT over `relation` (text columns named by element id) giving typed columns, carried columns and reasons.
+        """SELECT over `relation` (text columns named by element id): typed columns, carried columns, reasons.
 
-        `carry` are passed through unchanged (lineage); `order_by` decides which of two rows with the same key is the
-        first (the later ones are duplicates).
+        `carry` pass through unchanged (lineage); `order_by` decides which of two rows with the same key is first.
         """
-        checks: list[str] = []
-        typed: list[str] = []
-        for element in self.entity.elements:
-            checks.extend(self._element_checks(element))
-            value = self._value(element)
-            cast = value if element.type == "string" else f"TRY_CAST({value} AS {SQL_TYPES[element.type]})"
-            typed.append(f"{cast} AS {_quote(element.id)}")
-        checks.extend(self._area_check())
-        checks.extend(self._key_check(order_by))
-        carried = [_quote(c) for c in carry]
-        reasons = f"list_filter([{', '.join(checks)}], r -> r IS NOT NULL) AS {REASONS_COLUMN}"
-        sql = f"SELECT {', '.join(typed + carried)}, {reasons} FROM {relation}"
-        return ConformSql(sql, tuple(e.id for e in self.entity.elements))
+        r = {p.element.id: f"__r_{p.element.id}" for p in self.plan.elements}
+        checked = []
+        for p in self.plan.elements:
+            reason = self.element_reason(p)
+            checked.append(f"{reason or 'NULL'} AS {quote(r[p.element.id])}")
+        typed = [f"{self.typed(p)} AS {quote(p.element.id)}" for p in self.plan.elements]
+        carried = [quote(c) for c in carry]
+        entity_level = self._area() + self._order() + self._duplicates(order_by)
+        element_reasons = [quote(r[p.element.id]) for p in self.plan.elements]
+        reasons = (f"list_filter([{', '.join(element_reasons + entity_level)}], x -> x IS NOT NULL) "
+                   f"AS {REASONS_COLUMN}")
+        inner = (f"SELECT *, {', '.join(checked)}, {', '.join(f'{t}' for t in self._typed_helpers())} "
+                 f"FROM {relation}")
+        sql = (f"SELECT {', '.join(typed + carried)}, {reasons} FROM ({inner}) AS checked")
+        return ConformSql(sql, tuple(p.element.id for p in self.plan.elements))
+
+    def _typed_helpers(self) -> list[str]:
+        # Typed values under helper names, so entity-level checks compare them without recomputing.
+        return [f"{self.typed(p)} AS {quote('__t_' + p.element.id)}" for p in self.plan.elements]
+
+    def _ok(self, element_id: str) -> str:
+        return f"{quote('__r_' + element_id)} IS NULL"
+
+    def _area(self) -> list[str]:
+        if not self.plan.area:
+            return []
+        lon_id, lat_id, (min_lon, max_lon, min_lat, max_lat) = self.plan.area
+        lon, lat = quote("__t_" + lon_id), quote("__t_" + lat_id)
+        outside = (f"{self._ok(lon_id)} AND {self._ok(lat_id)} AND {lon} IS NOT NULL AND {lat} IS NOT NULL AND "
+                   f"NOT ({lon} BETWEEN {min_lon} AND {max_lon} AND {lat} BETWEEN {min_lat} AND {max_lat})")
+        value = (f"concat_ws(',', {self.text(self.plan.element(lon_id))}, "
+                 f"{self.text(self.plan.element(lat_id))})")
+        return [f"CASE WHEN {outside} THEN {self._struct('E_OUT_OF_AREA', lon_id, value)} END"]
+
+    def _order(self) -> list[str]:
+        checks = []
+        for sequence in self.plan.sequences:
+            for index, later in enumerate(sequence):
+                if index == 0:
+                    continue
+                t_later = quote("__t_" + later)
+                earlier = " OR ".join(f"({self._ok(e)} AND {t_later} < {quote('__t_' + e)})" for e in sequence[:index])
+                condition = f"{self._ok(later)} AND {t_later} IS NOT NULL AND ({earlier})"
+                checks.append(f"CASE WHEN {condition} THEN "
+                              f"{self._struct('E_ORDER', later, self.text(self.plan.element(later)))} END")
+        return checks
+
+    def _duplicates(self, order_by: str) -> list[str]:
+        keys = [self.plan.element(k) for k in self.entity.key]
+        values = ", ".join(self.text(k) for k in keys)
+        present = " AND ".join(f"{self.text(k)} IS NOT NULL" for k in keys)
+        later = f"row_number() OVER (PARTITION BY {values} ORDER BY {order_by}) > 1"
+        return [f"CASE WHEN {present} AND {later} THEN "
+                f"{self._struct('E_DUPLICATE_KEY', keys[0].element.id, f'concat_ws(chr(124), {values})')} END"]
 
     def source_columns(self) -> tuple[str, ...]:
         """The elements a source must supply (derived ones are computed)."""
-        return tuple(e.id for e in self.entity.elements if not e.derive)
+        return tuple(p.element.id for p in self.plan.elements if p.derive_from is None)
 
 
 def conform(con: duckdb.DuckDBPyConnection, relation: str, catalogue: Catalogue, entity: str,
-            carry: tuple[str, ...] = (), order_by: str = "1") -> duckdb.DuckDBPyRelation:
-    return con.sql(Conformer(catalogue, entity).sql(relation, carry, order_by).sql)
+            carry: tuple[str, ...] = (), order_by: str = "1", now: dt.datetime | None = None) -> duckdb.DuckDBPyRelation:
+    return con.sql(Conformer(catalogue, entity, now).sql(relation, carry, order_by).sql)
