@@ -82,3 +82,29 @@ def mapping_path(name: str) -> Path:
     """A mapping given by id (config/sources/<id>.yaml) or by path."""
     candidate = Path(name)
     return candidate if candidate.suffix in {".yaml", ".yml"} else SOURCES_DIR / f"{name}.yaml"
+
+
+def mapped_select(columns: dict[str, str], defaults: dict[str, str], elements: tuple[str, ...],
+                  present: list[str]) -> list[str]:
+    """SELECT items that turn a file's columns into the entity's elements (`columns`: file column -> element).
+
+    A column the file lacks is a missing value, or the default where one is given; so is an empty cell.
+    """
+    def lit(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def col(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    items = []
+    for element in elements:
+        column = next((c for c, target in columns.items() if target == element and c in present), None)
+        default = defaults.get(element)
+        if column is None:
+            value = lit(default) if default is not None else "NULL::VARCHAR"
+        elif default is None:
+            value = col(column)
+        else:
+            value = f"coalesce(NULLIF(trim({col(column)}), ''), {lit(default)})"
+        items.append(f"{value} AS {col(element)}")
+    return items

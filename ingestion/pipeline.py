@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from safecity.config.lakehouse import CommitResult, append_once, ensure_table
-from safecity.ingestion.mapping import LoadedMapping
+from safecity.ingestion.mapping import LoadedMapping, mapped_select
 from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read_csv
 from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, bronze_table, quarantine_table,
                                        silver_schema, silver_table)
@@ -149,16 +149,8 @@ class FileIngestor:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
         # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-        mapped = []
-        for element in self.conformer.source_columns():
-            column = next((c for c, target in self.mapping.columns.items() if target == element), None)
-            default = self.mapping.defaults.get(element)
-            fallback = "'" + default.replace("'", "''") + "'" if default is not None else "NULL::VARCHAR"
-            if column in raw_columns:
-                value = f"{_quote(column)}" if default is None else f"coalesce(NULLIF(trim({_quote(column)}), ''), {fallback})"
-            else:
-                value = fallback
-            mapped.append(f"{value} AS {_quote(element)}")
+        mapped = mapped_select(self.mapping.columns, self.mapping.defaults, self.conformer.source_columns(),
+                               raw_columns)
         source = "raw" if raw_columns else "(SELECT NULL::BIGINT AS _line WHERE FALSE)"
         con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM {source}")
         conformed = self.conformer.sql("mapped", ("_line",), "_line").sql

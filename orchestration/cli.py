@@ -16,6 +16,8 @@ app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platfo
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 rules_app = typer.Typer(help="策略文件 / Policy files: check and test.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
+app.add_typer(standards_app, name="standards")
 
 HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
 EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
@@ -130,6 +132,63 @@ def rules_test(path: Path = typer.Argument(None, help="Policy file or folder (de
             failed += not result.passed
             typer.echo(f"{mark} {policy.policy.id} :: {result.name}" + ("" if result.passed else f" — {result.detail}"))
     raise typer.Exit(1 if failed else 0)
+
+
+@standards_app.command("check")
+def standards_check(file: Path = typer.Argument(..., help="CSV file to check."),
+                    entity: str = typer.Option(..., "--entity", help="Entity of the standards catalogue."),
+                    encoding: str | None = typer.Option(None, "--encoding", help="Text encoding (default: UTF-8, "
+                                                                                  "else GB18030)."),
+                    mapping: str | None = typer.Option(None, "--mapping", help="Read the file through a source "
+                                                                                 "mapping (config/sources/<id>.yaml)."),
+                    as_json: bool = typer.Option(False, "--json", help="Print {total, accepted, rejected, reasons}.")
+                    ) -> None:
+    """按标准检查文件 / Check a file against an entity; rejected rows are written beside it with their reasons.
+
+    Rejected rows are a result, not an error: the exit code is 0 unless the file cannot be read."""
+    from safecity.ingestion.filecheck import check_file, write_rejected
+    from safecity.ingestion.readers import UnreadableFile
+    from safecity.standards.catalogue import load_catalogue
+    catalogue = load_catalogue()
+    if entity not in catalogue.entities:
+        from safecity.config.yamlfile import did_you_mean
+        hint = did_you_mean(entity, catalogue.entities) or f"known: {', '.join(sorted(catalogue.entities))}"
+        typer.echo(f"unknown entity {entity!r} ({hint})", err=True)
+        raise typer.Exit(2)
+    source = None
+    if mapping:
+        from safecity.ingestion.mapping import load_mapping, mapping_path
+        try:
+            source = load_mapping(mapping_path(mapping), catalogue).mapping
+        except YamlFileError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+    try:
+        result = check_file(catalogue, file, entity, encoding, mapping=source)
+    except UnreadableFile as exc:
+        typer.echo(f"文件无法读取 / cannot read the file: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except LookupError as exc:
+        typer.echo(f"unknown encoding: {exc}", err=True)
+        raise typer.Exit(2) from None
+    target = None
+    if result.rejected:
+        target = write_rejected(result, file.with_name(file.name + ".rejected.csv"))
+    if as_json:
+        typer.echo(json.dumps({"total": result.total, "accepted": result.accepted, "rejected": result.rejected,
+                               "reasons": dict(result.reasons.most_common()),
+                               "rejected_file": str(target) if target else None}, ensure_ascii=False))
+        return
+    messages = {c.code: c for c in catalogue.code_tables["reasons"].codes}
+    typer.echo(f"{file} ({result.encoding}) → {entity}: {result.total} rows, {result.accepted} accepted, "
+               f"{result.rejected} rejected")
+    for code, count in result.reasons.most_common():
+        text = messages.get(code)
+        typer.echo(f"  {code:<18} {count:>8}  {text.name_zh + ' / ' + text.name_en if text else ''}")
+    if result.unmatched_columns:
+        typer.echo(f"  columns not in the standard (ignored): {', '.join(result.unmatched_columns)}")
+    if target:
+        typer.echo(f"rejected rows with reasons: {target}")
 
 
 def main() -> None:

@@ -157,6 +157,8 @@ class Element(_Strict):
     maximum: float | None = None
     # Timestamps later than the time of checking (plus the allowed clock skew) are rejected.
     not_future: bool = False
+    # The value the standard implies when a record leaves the element out.
+    default: str | None = None
     unit: str | None = None
     sensitivity: Sensitivity
     source: str

@@ -160,7 +160,8 @@ class RowChecker:
 
     def value(self, row: dict, p: ElementPlan) -> str | None:
         if p.derive_from is None:
-            return _text(row.get(p.element.id))
+            text = _text(row.get(p.element.id))
+            return p.element.default if text is None else text
         source = _text(row.get(p.derive_from))
         if source is None:
             return None
@@ -225,7 +226,7 @@ class RowChecker:
             if part.timestamp_format and piece is not None and not _strptime(piece, part.timestamp_format):
                 return reason("E_FORMAT")
         if p.codes is not None and guard:
-            edition = _text(row.get(p.edition_from)) if p.edition_from else None
+            edition = self.value(row, self.plan.element(p.edition_from)) if p.edition_from else None
             allowed = p.codes.get(edition, p.codes[None])
             if text not in allowed:
                 return reason("E_CODE")

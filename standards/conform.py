@@ -53,6 +53,8 @@ class Conformer:
     def text(self, p: ElementPlan) -> str:
         """The element's text: trimmed, empty as NULL, derived values cut from their source."""
         if p.derive_from is None:
+            if p.element.default is not None:
+                return f"coalesce({_trimmed(p.element.id)}, {literal(p.element.default)})"
             return _trimmed(p.element.id)
         source = _trimmed(p.derive_from)
         if p.derive_slice:
@@ -110,7 +112,7 @@ class Conformer:
         if p.codes is not None:
             allowed = f"{v} IN ({_in_list(p.codes[None])})"
             if p.edition_from:
-                edition = _trimmed(p.edition_from)
+                edition = self.text(self.plan.element(p.edition_from))
                 cases = " ".join(f"WHEN {literal(ed)} THEN {v} IN ({_in_list(codes)})"
                                  for ed, codes in p.codes.items() if ed is not None)
                 allowed = f"(CASE {edition} {cases} ELSE {allowed} END)" if cases else allowed

@@ -72,3 +72,41 @@ def test_sqlmesh_review_environment_is_separate_and_imports():
     assert completed.returncode == 0 and completed.stdout.startswith("0.236"), completed.stderr[-2000:]
     import importlib.util
     assert importlib.util.find_spec("sqlmesh") is None
+
+
+def test_standards_check_summarises_and_writes_rejected_rows(tmp_path):
+    import json
+    import shutil
+    from tests.conftest import SAMPLE_EXPORT
+    export = tmp_path / "cameras.csv"
+    shutil.copy(SAMPLE_EXPORT, export)
+    completed = run("standards", "check", str(export), "--entity", "camera", "--mapping",
+                    "video_platform_catalog_csv", "--json")
+    assert completed.returncode == 0, completed.stderr
+    summary = json.loads(completed.stdout)
+    assert (summary["total"], summary["accepted"], summary["rejected"]) == (40, 30, 10)
+    assert summary["reasons"] == {"E_CODE": 3, "E_FORMAT": 2, "E_OUT_OF_AREA": 2, "E_COLUMNS": 1,
+                                  "E_REQUIRED": 1, "E_DUPLICATE_KEY": 1}
+    rejected = (tmp_path / "cameras.csv.rejected.csv").read_bytes()
+    assert rejected.startswith(b"\xef\xbb\xbf")
+    lines = rejected.decode("utf-8-sig").splitlines()
+    assert len(lines) == 11 and lines[0].startswith('"line","reason_codes"')
+    assert any('"E_OUT_OF_AREA"' in line and "坐标在北京" in line for line in lines)
+
+
+def test_standards_check_matches_chinese_headers_without_a_mapping(tmp_path):
+    import json
+    export = tmp_path / "plain.csv"
+    export.write_text("设备编码,设备名称,经度,纬度,设备状态\n13030200001320000001,人民广场,119.6,39.94,ON\n"
+                      "13030200001320000002,,119.6,39.94,ON\n", encoding="utf-8")
+    summary = json.loads(run("standards", "check", str(export), "--entity", "camera", "--json").stdout)
+    assert (summary["total"], summary["accepted"], summary["reasons"]) == (2, 1, {"E_REQUIRED": 1})
+
+
+def test_standards_check_refuses_an_unreadable_file_with_the_reason(tmp_path):
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"\x00\x01\x02" * 100)
+    completed = run("standards", "check", str(garbage), "--entity", "camera")
+    assert completed.returncode == 2 and "E_BINARY" in completed.stderr and "garbage.csv" in completed.stderr
+    unknown = run("standards", "check", str(garbage), "--entity", "camra")
+    assert unknown.returncode == 2 and "did you mean 'camera'" in unknown.stderr

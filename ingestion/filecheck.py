@@ -1,0 +1,110 @@
+"""Checking one file against an entity of the standards, without writing to the lakehouse.
+
+For an engineer with an export in hand: which rows would be rejected and why. Columns are matched to elements
+by English identifier or Chinese name; the rejected rows are written beside the file with their reasons.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from safecity.ingestion.mapping import SourceMapping, mapped_select
+from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read_csv
+from safecity.standards.catalogue import Catalogue
+from safecity.standards.conform import REASONS_COLUMN, Conformer, quote
+
+
+@dataclass
+class FileCheck:
+    file: str
+    entity: str
+    encoding: str
+    total: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    unmatched_columns: list[str] = field(default_factory=list)
+    rejected_rows: pa.Table | None = None
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "entity": self.entity, "total": self.total, "accepted": self.accepted,
+                "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
+                "unmatched_columns": self.unmatched_columns}
+
+
+def _read(path: Path, encoding: str | None):
+    if encoding:
+        return read_csv(path, encoding)
+    try:
+        return read_csv(path, "utf-8")
+    except UnreadableFile as exc:
+        if exc.code != "E_ENCODING":
+            raise
+        # The bureau's systems export GB18030 when they do not export UTF-8.
+        return read_csv(path, "gb18030")
+
+
+def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: str | None = None,
+               now: dt.datetime | None = None, mapping: SourceMapping | None = None) -> FileCheck:
+    """Columns are read through `mapping` when given, else matched by element id or Chinese name.
+
+    Raises UnreadableFile (naming the file and line) when the file cannot be read at all."""
+    path = Path(path)
+    raw = _read(path, encoding or (mapping.encoding if mapping else None))
+    conformer = Conformer(catalogue, entity, now)
+    if mapping is not None:
+        names, defaults = dict(mapping.columns), dict(mapping.defaults)
+    else:
+        names = {e.id: e.id for e in catalogue.entities[entity].elements}
+        names |= {e.name_zh: e.id for e in catalogue.entities[entity].elements}
+        defaults = {}
+    result = FileCheck(str(path), entity, raw.encoding,
+                       unmatched_columns=[h for h in raw.header if h not in names])
+    con = duckdb.connect(":memory:")
+    con.register("raw", raw.table)
+    selected = mapped_select(names, defaults, conformer.source_columns(), raw.header)
+    con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(selected + [LINE_COLUMN])} FROM raw")
+    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (LINE_COLUMN,), LINE_COLUMN).sql}")
+    rejected = con.execute(f"""
+        SELECT {LINE_COLUMN} AS line,
+               list_transform({REASONS_COLUMN}, r -> r.code) AS codes,
+               array_to_string(list_transform({REASONS_COLUMN}, r -> r.code), ';') AS reason_codes,
+               array_to_string(list_transform({REASONS_COLUMN}, r -> r.field), ';') AS fields,
+               array_to_string(list_transform({REASONS_COLUMN}, r -> coalesce(r.value, '')), ';') AS "values",
+               array_to_string(list_transform({REASONS_COLUMN}, r -> r.message_zh), '；') AS message_zh,
+               array_to_string(list_transform({REASONS_COLUMN}, r -> r.message_en), '; ') AS message_en
+        FROM conformed WHERE len({REASONS_COLUMN}) > 0 ORDER BY line""").to_arrow_table()
+    bad_lines = pa.table({
+        "line": pa.array([r.line for r in raw.rejected], pa.int64()),
+        "codes": pa.array([[r.code] for r in raw.rejected], pa.list_(pa.string())),
+        "reason_codes": [r.code for r in raw.rejected], "fields": ["_line"] * len(raw.rejected),
+        "values": [r.text for r in raw.rejected], "message_zh": [r.message for r in raw.rejected],
+        "message_en": [r.message for r in raw.rejected]})
+    rejected = pa.concat_tables([rejected, bad_lines.cast(rejected.schema)])
+    # The rejected rows as they were in the file, beside their reasons.
+    con.register("rejected_reasons", rejected)
+    originals = ", ".join(f"raw.{quote(h)}" for h in raw.header)
+    rejected = con.execute(
+        f"SELECT r.*{', ' + originals if originals else ''} FROM rejected_reasons r "
+        f"LEFT JOIN raw ON raw.{LINE_COLUMN} = r.line ORDER BY r.line").to_arrow_table()
+    result.total = raw.table.num_rows + len(raw.rejected)
+    result.rejected = rejected.num_rows
+    result.accepted = result.total - result.rejected
+    for codes in rejected.column("codes").to_pylist():
+        result.reasons.update(set(codes))
+    result.rejected_rows = rejected.drop_columns(["codes"])
+    return result
+
+
+def write_rejected(check: FileCheck, target: Path) -> Path:
+    """The rejected rows with their reasons, as CSV with a BOM so that Excel opens the Chinese text correctly."""
+    with open(target, "wb") as out:
+        out.write(b"\xef\xbb\xbf")
+        pacsv.write_csv(check.rejected_rows, out)
+    return target
