@@ -15,12 +15,20 @@ REASON_TYPE = pa.struct([
 
 # Where a row came from: enough to find the exact line of the exact file again.
 LINEAGE_FIELDS = [
-    pa.field("_source", pa.string()),
-    pa.field("_batch_id", pa.string()),
-    pa.field("_file", pa.string()),
-    pa.field("_line", pa.int64()),
-    pa.field("_record_sha256", pa.string()),
+    pa.field("_source", pa.string(), metadata={"description": "数据源映射 / Source mapping id"}),
+    pa.field("_batch_id", pa.string(), metadata={"description": "批次（来源+文件内容哈希）/ Batch: source and file content hash"}),
+    pa.field("_file", pa.string(), metadata={"description": "落地区中的文件 / File in landing"}),
+    pa.field("_line", pa.int64(), metadata={"description": "文件中的物理行号 / Physical line in the file"}),
+    pa.field("_record_sha256", pa.string(), metadata={"description": "原始记录的哈希 / SHA-256 of the record as received"}),
 ]
+SILVER_INGESTED_AT = pa.field("_ingested_at", pa.timestamp("us", tz="UTC"),
+                              metadata={"description": "写入合格表的时间 / Time written to silver"})
+
+
+def lineage_columns() -> list[tuple[str, str, str]]:
+    """(column, SQL type, description) of the lineage every silver table carries, for dbt sources."""
+    sql = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", SILVER_INGESTED_AT.type: "TIMESTAMPTZ"}
+    return [(f.name, sql[f.type], f.metadata[b"description"].decode()) for f in LINEAGE_FIELDS + [SILVER_INGESTED_AT]]
 
 BRONZE_SCHEMA = pa.schema(LINEAGE_FIELDS + [
     pa.field("_file_sha256", pa.string()),
@@ -49,4 +57,4 @@ def quarantine_table(entity: Entity) -> str:
 
 
 def silver_schema(entity: Entity) -> pa.Schema:
-    return pa.schema(arrow_fields(entity) + LINEAGE_FIELDS + [pa.field("_ingested_at", TS)])
+    return pa.schema(arrow_fields(entity) + LINEAGE_FIELDS + [SILVER_INGESTED_AT])

@@ -191,5 +191,29 @@ def standards_check(file: Path = typer.Argument(..., help="CSV file to check."),
         typer.echo(f"rejected rows with reasons: {target}")
 
 
+@standards_app.command("docs")
+def standards_docs(out: Path = typer.Option(None, "--out", help="Folder (default: docs/ of the repository)."),
+                   ) -> None:
+    """生成数据字典 / Build the bilingual data dictionary (Markdown and a browsable HTML page)."""
+    from safecity.orchestration.generated import REPOSITORY_DOCS, write_dictionary
+    from safecity.standards.catalogue import load_catalogue
+    for path in write_dictionary(load_catalogue(), out or REPOSITORY_DOCS):
+        typer.echo(f"wrote {path}")
+
+
+@standards_app.command("dbt")
+def standards_dbt(check: bool = typer.Option(False, "--check", help="Only say whether the file is current.")) -> None:
+    """生成 dbt 数据源定义 / Write transforms/models/sources.yml from the standards."""
+    from safecity.orchestration.generated import dbt_sources_text, write_dbt_sources
+    from safecity.standards.catalogue import load_catalogue
+    from safecity.transforms.sources import SOURCES_FILE
+    catalogue = load_catalogue()
+    if check:
+        current = SOURCES_FILE.exists() and SOURCES_FILE.read_text(encoding="utf-8") == dbt_sources_text(catalogue)
+        typer.echo(f"{SOURCES_FILE}: {'current' if current else 'out of date: run safecity standards dbt'}")
+        raise typer.Exit(0 if current else 1)
+    typer.echo(f"wrote {write_dbt_sources(catalogue)}")
+
+
 def main() -> None:
     app()

@@ -153,7 +153,7 @@ class PolicyEngine:
         for element in self._catalogue.event_fields(event_type):
             value = event.get(element.id)
             if value is not None:
-                problem = value_problem(element, value, self._catalogue.code_tables, full=False)
+                problem = value_problem(element, value, self._catalogue, full=False)
                 if problem:
                     return problem
         return None

@@ -8,11 +8,12 @@ write into policy files, and by type only for live events, whose content the sil
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Any, Mapping
+from typing import Any
 
-from safecity.standards.catalogue import CodeTable, Element
+from safecity.standards.catalogue import Catalogue, Element
+from safecity.standards.checks import check_value
 
+REASON_TEXT = {"E_FUTURE_TIME": ("晚于当前时间", "in the future"), "E_TYPE": ("类型不符", "wrong type")}
 TYPE_ZH = {"string": "文本", "integer": "整数", "number": "数值", "boolean": "布尔值 true/false",
            "timestamp": "带时区的 ISO 8601 时间文本"}
 NUMERIC = frozenset({"integer", "number"})
@@ -30,8 +31,7 @@ def _fits_type(kind: str, value: Any) -> bool:
     return False
 
 
-def value_problem(element: Element, value: Any, code_tables: Mapping[str, CodeTable], *,
-                  full: bool = True) -> str | None:
+def value_problem(element: Element, value: Any, catalogue: Catalogue, *, full: bool = True) -> str | None:
     """A bilingual description of why `value` cannot be a value of `element`, or None when it fits."""
     label = f"{element.id}（{element.name_zh}）"
     if not _fits_type(element.type, value):
@@ -48,23 +48,24 @@ def value_problem(element: Element, value: Any, code_tables: Mapping[str, CodeTa
         if parsed is None or parsed.tzinfo is None:
             return (f"{label} 应为带时区的 ISO 8601 时间，实际为 {value!r} / "
                     f"{element.id} must be an ISO 8601 time with a zone offset, got {value!r}")
-    if element.type == "string":
-        if element.pattern and not re.fullmatch(element.pattern, value):
-            return (f"{label} 不符合格式 {element.pattern}：{value!r} / "
-                    f"{value!r} does not match {element.id}'s pattern {element.pattern}")
-        if element.max_length and len(value) > element.max_length:
-            return (f"{label} 超过最大长度 {element.max_length} / "
-                    f"{element.id} is longer than {element.max_length} characters")
-        if element.code_table:
-            table = code_tables[element.code_table]
-            if value not in table.codes_set():
-                listing = "，".join(f"{c.code} {c.name_zh}" for c in table.codes[:12])
-                more = " …" if len(table.codes) > 12 else ""
-                return (f"{value!r} 不是代码表 {table.id}（{table.name_zh}）中的代码：{listing}{more} / "
-                        f"{value!r} is not a code of {table.id}")
-    if element.type in NUMERIC:
-        if element.minimum is not None and value < element.minimum or \
-                element.maximum is not None and value > element.maximum:
-            return (f"{label} 超出取值范围 [{element.minimum}, {element.maximum}]：{value!r} / "
-                    f"{value!r} is outside {element.id}'s range [{element.minimum}, {element.maximum}]")
+    # Pattern, format, length, code table and range: the standards' own check of the value, so a policy threshold
+    # is judged exactly as the data it will be compared with.
+    reason = check_value(catalogue, element, value if not isinstance(value, bool) else str(value).lower())
+    if reason is None:
+        return None
+    if reason.code == "E_CODE" and element.code_table:
+        table = catalogue.code_tables[element.code_table]
+        listing = "，".join(f"{c.code} {c.name_zh}" for c in table.codes[:12])
+        more = " …" if len(table.codes) > 12 else ""
+        return (f"{value!r} 不是代码表 {table.id}（{table.name_zh}）中的代码：{listing}{more} / "
+                f"{value!r} is not a code of {table.id}")
+    if reason.code == "E_RANGE":
+        return (f"{label} 超出取值范围 [{element.minimum}, {element.maximum}]：{value!r} / "
+                f"{value!r} is outside {element.id}'s range [{element.minimum}, {element.maximum}]")
+    if reason.code == "E_FORMAT":
+        pattern = catalogue.pattern_of(element)
+        return (f"{label} 不符合格式 {element.format or pattern}：{value!r} / "
+                f"{value!r} does not match {element.id}'s format {element.format or pattern}")
+    zh, en = REASON_TEXT.get(reason.code, ("不符合标准", "does not conform"))
+    return f"{label}：{zh}：{value!r} / {element.id}: {en}: {value!r}"
     return None

@@ -199,7 +199,7 @@ class _CatalogueCheck:
                 continue
             items = [(f"{op_pointer}/{i}", v) for i, v in enumerate(value)] if op == "in" else [(op_pointer, value)]
             for item_pointer, item in items:
-                problem = value_problem(element, item, self.catalogue.code_tables) if _is_scalar(item) else None
+                problem = value_problem(element, item, self.catalogue) if _is_scalar(item) else None
                 if problem:
                     self.add(item_pointer, "E_TYPE", problem)
 
@@ -266,7 +266,7 @@ class _CatalogueCheck:
                              f"事件 {given['event']} 没有字段 {field} / event {given['event']!r} has no field "
                              f"{field!r}", did_you_mean(field, fields))
                 elif value is not None:
-                    problem = value_problem(fields[field], value, self.catalogue.code_tables)
+                    problem = value_problem(fields[field], value, self.catalogue)
                     if problem:
                         self.add(f"{given_pointer}/{_esc(field)}", "E_TYPE", problem)
             if given.get("event") == event and isinstance(partition_by, str) and partition_by in fields \

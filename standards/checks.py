@@ -87,43 +87,53 @@ def _codes(catalogue: Catalogue, table_id: str, edition_aware: bool) -> dict[str
     return codes
 
 
+def element_plan(catalogue: Catalogue, element: Element, entity: Entity | None = None,
+                 covered: frozenset[str] = frozenset()) -> ElementPlan:
+    """The checks of one element; `covered` are parts of its format that derived elements check instead."""
+    derive: dict = {}
+    if element.derive:
+        source = entity.element(element.derive.from_)
+        derive["derive_from"] = source.id
+        if element.derive.part:
+            source_format = catalogue.formats[source.format]
+            derive |= {"derive_pattern": source_format.pattern,
+                       "derive_group": source_format.group_index(element.derive.part)}
+        else:
+            derive["derive_slice"] = (element.derive.start, element.derive.length)
+    parts = []
+    if element.format:
+        fmt = catalogue.formats[element.format]
+        for name, part in fmt.parts.items():
+            if name not in covered and (part.code_table or part.timestamp_format):
+                parts.append(PartCheck(name, fmt.group_index(name),
+                                       catalogue.code_tables[part.code_table].codes_set() if part.code_table else None,
+                                       part.timestamp_format))
+    codes = _codes(catalogue, element.code_table, element.edition_from is not None) if element.code_table else None
+    return ElementPlan(element, catalogue.pattern_of(element), codes=codes, edition_from=element.edition_from,
+                       part_checks=tuple(parts), **derive)
+
+
 def plan(catalogue: Catalogue, entity_name: str) -> EntityPlan:
     entity = catalogue.entities[entity_name]
     covered: dict[str, set[str]] = {}
     for element in entity.elements:
         if element.derive and element.derive.part:
             covered.setdefault(element.derive.from_, set()).add(element.derive.part)
-    plans = []
-    for element in entity.elements:
-        pattern = catalogue.pattern_of(element)
-        derive: dict = {}
-        if element.derive:
-            source = entity.element(element.derive.from_)
-            derive["derive_from"] = source.id
-            if element.derive.part:
-                source_format = catalogue.formats[source.format]
-                derive |= {"derive_pattern": source_format.pattern,
-                           "derive_group": source_format.group_index(element.derive.part)}
-            else:
-                derive["derive_slice"] = (element.derive.start, element.derive.length)
-        parts = []
-        if element.format:
-            fmt = catalogue.formats[element.format]
-            for name, part in fmt.parts.items():
-                if name in covered.get(element.id, set()):
-                    continue  # a derived element of this entity checks that part, with its own field name
-                if part.code_table or part.timestamp_format:
-                    parts.append(PartCheck(name, fmt.group_index(name),
-                                           catalogue.code_tables[part.code_table].codes_set() if part.code_table else None,
-                                           part.timestamp_format))
-        codes = _codes(catalogue, element.code_table, element.edition_from is not None) if element.code_table else None
-        plans.append(ElementPlan(element, pattern, codes=codes, edition_from=element.edition_from,
-                                 part_checks=tuple(parts), **derive))
+    plans = tuple(element_plan(catalogue, e, entity, frozenset(covered.get(e.id, ()))) for e in entity.elements)
     area = None
     if entity.in_area:
         e = catalogue.city.extent
         area = (entity.in_area["longitude"], entity.in_area["latitude"], (e.min_lon, e.max_lon, e.min_lat, e.max_lat))
-    return EntityPlan(entity, catalogue.city.timezone, tuple(plans), area, entity.sequences)
+    return EntityPlan(entity, catalogue.city.timezone, plans, area, entity.sequences)
+
+
+def check_value(catalogue: Catalogue, element: Element, value: object,
+                now: dt.datetime | None = None) -> "Reason | None":
+    """The reason a single value (of an event field, of a policy threshold) fails its element, or None."""
+    single = element_plan(catalogue, element.model_copy(update={"derive": None, "edition_from": None}))
+    entity_plan = EntityPlan(entity=None, timezone=catalogue.city.timezone, elements=(single,))
+    checker = RowChecker(entity_plan, now) if now else RowChecker(entity_plan)
+    return checker.element_reason({element.id: value}, single)
 
 
 @dataclass(frozen=True)
