@@ -44,7 +44,17 @@ def open_catalog(settings: Settings) -> Catalog:
 
 
 def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> Table:
-    return catalog.create_table_if_not_exists(identifier, schema=schema)
+    """The table, created if missing; columns the schema has gained since (a standard's new element) are added.
+
+    Iceberg adds columns without rewriting data: older rows read the new column as null.
+    """
+    table = catalog.create_table_if_not_exists(identifier, schema=schema)
+    existing = {field.name for field in table.schema().fields}
+    if any(name not in existing for name in schema.names):
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+        table = catalog.load_table(identifier)
+    return table
 
 
 def committed_batches(table: Table) -> set[str]:

@@ -63,6 +63,7 @@ def collect(settings: Settings, success: bool, run_id: str, seconds: float, chec
         "ui": "safecity ui  →  http://127.0.0.1:3000 (资产图、运行记录 / asset graph and runs)",
         "warehouse": f"duckdb -readonly {settings.paths.duckdb_file}  (marts.*, silver.*, quarantine.*, ops.outbox)",
         "lakehouse": f"{settings.paths.warehouse} (Iceberg; catalog {settings.paths.catalog_db})",
+        "dictionary": f"{settings.paths.home / 'docs' / 'data-dictionary.html'} (数据字典 / data dictionary)",
         "docs": "README.md, docs/",
     }
     return summary

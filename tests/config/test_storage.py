@@ -51,3 +51,15 @@ def test_views_show_the_latest_snapshot(settings):
         append_once(table, pa.table({"id": ["b"], "n": [2]}, schema=SCHEMA), "b2")
         publish_views(con, catalog)
         assert con.execute("SELECT sum(n) FROM silver.t").fetchone()[0] == 3
+
+
+def test_a_table_gains_the_columns_a_standard_adds(settings):
+    catalog = open_catalog(settings)
+    table = ensure_table(catalog, "silver.t", SCHEMA)
+    append_once(table, pa.table({"id": ["a"], "n": [1]}, schema=SCHEMA), "b1")
+    wider = pa.schema(list(SCHEMA) + [pa.field("edition", pa.string())])
+    table = ensure_table(catalog, "silver.t", wider)
+    assert table.schema().find_field("edition").name == "edition"
+    append_once(table, pa.table({"id": ["b"], "n": [2], "edition": ["2022"]}, schema=wider), "b2")
+    rows = sorted(catalog.load_table("silver.t").scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows == [{"id": "a", "n": 1, "edition": None}, {"id": "b", "n": 2, "edition": "2022"}]

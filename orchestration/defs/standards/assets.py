@@ -3,6 +3,7 @@
 import dagster as dg
 
 from safecity.config.duckdb_session import connect
+from safecity.orchestration.generated import write_dictionary
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue
 from safecity.standards.publish import publish_reference
@@ -28,3 +29,17 @@ def reference_tables(safecity: SafeCityResource):
     yield dg.MaterializeResult(asset_key=DIVISIONS, metadata={"dagster/row_count": counts["divisions"]})
     yield dg.MaterializeResult(asset_key=CODE_VALUES, metadata={"dagster/row_count": counts["code_values"],
                                                                 "code_tables": len(catalogue.code_tables)})
+
+
+@dg.asset(key=dg.AssetKey(["docs", "data_dictionary"]), group_name="standards", kinds={"html"},
+          owners=["team:data-platform"],
+          description="数据字典（中英文，Markdown 与可检索的网页）/ The bilingual data dictionary (Markdown and a "
+                      "searchable HTML page), generated from standards/")
+def data_dictionary(safecity: SafeCityResource) -> dg.MaterializeResult:
+    settings = safecity.settings()
+    catalogue = load_catalogue(settings.city.id)
+    markdown, page = write_dictionary(catalogue, settings.paths.home / "docs")
+    return dg.MaterializeResult(metadata={
+        "html": dg.MetadataValue.path(str(page)), "markdown": dg.MetadataValue.path(str(markdown)),
+        "entities": len(catalogue.entities), "code_tables": len(catalogue.code_tables),
+        "formats": len(catalogue.formats), "events": len(catalogue.events)})
