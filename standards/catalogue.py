@@ -238,10 +238,14 @@ class Catalogue(BaseModel):
 
 
 def _city_divisions(city: CityProfile) -> CodeTable:
+    # The city's own code is a division too: the city bureau's platforms and city-level devices carry it.
+    city_level = Code(code=city.gb2260, name_zh=f"{city.name_zh}（市本级）", name_en=f"{city.name_en} (city level)",
+                      group="city")
     return CodeTable(
         id="city_divisions", name_zh=f"{city.name_zh}行政区划", name_en=f"{city.name_en} divisions",
         standard="GB/T 2260 (city profile)", confidence="H",
-        codes=tuple(Code(code=d.code, name_zh=d.name_zh, name_en=d.name_en) for d in city.divisions),
+        codes=(city_level,) + tuple(Code(code=d.code, name_zh=d.name_zh, name_en=d.name_en, group=d.kind)
+                                    for d in city.divisions),
     )
 
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import duckdb
 
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.checks import BLANKS, FUTURE_SKEW, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
+from safecity.standards.checks import BLANKS, FUTURE_SKEW, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}
 REASONS_COLUMN = "_reasons"
+INPUT_ALIAS = "__input"
+REASON_TYPE = "STRUCT(code VARCHAR, field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)"
 
 
 def quote(identifier: str) -> str:
@@ -31,8 +33,8 @@ def _in_list(codes) -> str:
 
 
 def _trimmed(column: str) -> str:
-    blanks = BLANKS.replace("\t", "' || chr(9) || '").replace("\r", "' || chr(13) || '").replace("\n", "' || chr(10) || '")
-    return f"NULLIF(trim(CAST({quote(column)} AS VARCHAR), '{blanks}'), '')"
+    # DuckDB's trim() takes exactly the BLANKS of checks.py (Unicode space separators).
+    return f"NULLIF(trim(CAST({quote(column)} AS VARCHAR)), '')"
 
 
 @dataclass(frozen=True)
@@ -42,28 +44,67 @@ class ConformSql:
 
 
 class Conformer:
+    """Renders the plan in layers, so that each value is trimmed, matched and typed once per row:
+
+    1. `__v_<id>`  the text of each source element (trimmed, empty as NULL, default applied);
+    2. `__ok_<id>` whether it matches its pattern, `__g_<id>` the pattern's groups (for parts and derivations),
+       and the derived elements' `__v_`;
+    3. `__t_<id>`  each element's value in the standard's type;
+    4. `__r_<id>`  each element's reason (the first failing check), then the entity's own checks.
+    """
+
     def __init__(self, catalogue: Catalogue, entity: str, now: dt.datetime | None = None):
         self.catalogue = catalogue
         self.plan: EntityPlan = plan(catalogue, entity)
         self.entity = self.plan.entity
         self.now = now
         self._messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
+        with_parts = {p.derive_from for p in self.plan.elements if p.derive_pattern}
+        with_parts |= {p.element.id for p in self.plan.elements if p.part_checks}
+        # Parts of fixed-width formats are substrings of a matching value; only the others need regex groups.
+        self._grouped = {e for e in with_parts if fixed_offsets(self.plan.element(e).pattern) is None}
 
-    # -- values -------------------------------------------------------------------------------------------
-    def text(self, p: ElementPlan) -> str:
-        """The element's text: trimmed, empty as NULL, derived values cut from their source."""
-        if p.derive_from is None:
-            if p.element.default is not None:
-                return f"coalesce({_trimmed(p.element.id)}, {literal(p.element.default)})"
-            return _trimmed(p.element.id)
-        source = _trimmed(p.derive_from)
+    @staticmethod
+    def _col(prefix: str, element_id: str) -> str:
+        return quote(f"__{prefix}_{element_id}")
+
+    def v(self, element_id: str) -> str:
+        return self._col("v", element_id)
+
+    # -- layer 1 and 2: text, pattern match, groups, derived text ------------------------------------------
+    def _source_text(self, p: ElementPlan) -> str:
+        if p.element.default is not None:
+            return f"coalesce({_trimmed(p.element.id)}, {literal(p.element.default)})"
+        return _trimmed(p.element.id)
+
+    def _groups(self, element_id: str) -> str:
+        """The pattern's groups as a struct (g1, g2, ...), plus `whole`: the full match, '' when there is none.
+
+        Wrapping the pattern in one more group gives the match and its parts from a single regex evaluation.
+        """
+        pattern = self.plan.element(element_id).pattern
+        count = compiled(pattern).groups
+        names = ", ".join([literal("whole")] + [literal(f"g{i}") for i in range(1, count + 1)])
+        return f"regexp_extract({self.v(element_id)}, {literal('(' + pattern + ')')}, [{names}])"
+
+    def part(self, element_id: str, group: int) -> str:
+        """Group `group` of the element's (matching) value."""
+        offsets = fixed_offsets(self.plan.element(element_id).pattern)
+        if offsets is not None:
+            start, length = offsets[group]
+            return f"substr({self.v(element_id)}, {start}, {length})"
+        return f"{self._col('g', element_id)}.g{group}"
+
+    def _derived_text(self, p: ElementPlan) -> str:
         if p.derive_slice:
             start, length = p.derive_slice
-            return f"NULLIF(substr({source}, {start}, {length}), '')"
-        return f"NULLIF(regexp_extract({source}, {literal(p.derive_pattern)}, {p.derive_group}), '')"
+            return f"NULLIF(substr({self.v(p.derive_from)}, {start}, {length}), '')"
+        return (f"CASE WHEN {self._col('ok', p.derive_from)} THEN "
+                f"NULLIF({self.part(p.derive_from, p.derive_group)}, '') END")
 
-    def typed(self, p: ElementPlan) -> str:
-        v, kind = self.text(p), p.element.type
+    # -- layer 3: typed values ----------------------------------------------------------------------------
+    def typed_from(self, p: ElementPlan, v: str) -> str:
+        kind = p.element.type
         if kind == "string":
             return v
         form = f"regexp_full_match({v}, {literal(TEXT_FORMS[kind])})"
@@ -79,7 +120,7 @@ class Conformer:
                 f"WHEN regexp_matches({v}, {literal(OFFSET_SUFFIX)}) THEN TRY_CAST({v} AS TIMESTAMPTZ) "
                 f"ELSE timezone({literal(self.plan.timezone)}, TRY_CAST({v} AS TIMESTAMP)) END")
 
-    # -- reasons ------------------------------------------------------------------------------------------
+    # -- layer 4: reasons ---------------------------------------------------------------------------------
     def _struct(self, code: str, field: str, value_sql: str) -> str:
         zh, en = self._messages[code]
         element = self.entity.element(field)
@@ -87,52 +128,56 @@ class Conformer:
                 f"'message_zh': {literal(f'{element.name_zh}：{zh}')}, "
                 f"'message_en': {literal(f'{element.name_en}: {en}')}}}")
 
-    def _well_formed(self, p: ElementPlan) -> str:
-        v = self.text(p)
-        return f"({v} IS NOT NULL" + (f" AND regexp_full_match({v}, {literal(p.pattern)}))" if p.pattern else ")")
+    def _matches(self, p: ElementPlan) -> str:
+        if p.derive_from is None and p.pattern:
+            return self._col("ok", p.element.id)
+        return f"regexp_full_match({self.v(p.element.id)}, {literal(p.pattern)})"
 
     def element_reason(self, p: ElementPlan) -> str | None:
         """One CASE: the first check that fails gives the element's reason (PRECEDENCE in checks.py)."""
-        element, v = p.element, self.text(p)
-        guard = "TRUE" if p.derive_from is None else self._well_formed(self.plan.element(p.derive_from))
-        whens: list[tuple[str, str]] = []
+        element, v, t = p.element, self.v(p.element.id), self._col("t", p.element.id)
+        guard = "TRUE" if p.derive_from is None else \
+            f"coalesce({self._col('ok', p.derive_from)}, {self.v(p.derive_from)} IS NOT NULL)"
+        source = self.plan.element(p.derive_from) if p.derive_from else None
+        if source is not None and not source.pattern:
+            guard = f"{self.v(p.derive_from)} IS NOT NULL"
+        whens: list[tuple[str, str | None]] = []
         if element.required:
             whens.append((f"{guard} AND {v} IS NULL", "E_REQUIRED"))
         whens.append((f"{v} IS NULL", None))
         if element.type != "string":
-            whens.append((f"{self.typed(p)} IS NULL", "E_TYPE"))
+            whens.append((f"{t} IS NULL", "E_TYPE"))
         if p.pattern:
-            whens.append((f"NOT regexp_full_match({v}, {literal(p.pattern)})", "E_FORMAT"))
+            whens.append((f"NOT {self._matches(p)}", "E_FORMAT"))
         if element.max_length:
             whens.append((f"length({v}) > {element.max_length}", "E_FORMAT"))
         for part in p.part_checks:
             if part.timestamp_format:
-                piece = f"regexp_extract({v}, {literal(p.pattern)}, {part.group})"
+                piece = self.part(element.id, part.group)
                 whens.append((f"try_strptime({piece}, {literal(part.timestamp_format)}) IS NULL", "E_FORMAT"))
         if p.codes is not None:
             allowed = f"{v} IN ({_in_list(p.codes[None])})"
             if p.edition_from:
-                edition = self.text(self.plan.element(p.edition_from))
                 cases = " ".join(f"WHEN {literal(ed)} THEN {v} IN ({_in_list(codes)})"
                                  for ed, codes in p.codes.items() if ed is not None)
-                allowed = f"(CASE {edition} {cases} ELSE {allowed} END)" if cases else allowed
+                if cases:
+                    allowed = f"(CASE {self.v(p.edition_from)} {cases} ELSE {allowed} END)"
             whens.append((f"{guard} AND NOT {allowed}", "E_CODE"))
         for part in p.part_checks:
             if part.codes is not None:
-                piece = f"regexp_extract({v}, {literal(p.pattern)}, {part.group})"
+                piece = self.part(element.id, part.group)
                 whens.append((f"{piece} NOT IN ({_in_list(part.codes)})", "E_CODE"))
         if element.type in ("integer", "number"):
             bounds = []
             if element.minimum is not None:
-                bounds.append(f"{self.typed(p)} < {element.minimum}")
+                bounds.append(f"{t} < {element.minimum}")
             if element.maximum is not None:
-                bounds.append(f"{self.typed(p)} > {element.maximum}")
+                bounds.append(f"{t} > {element.maximum}")
             if bounds:
                 whens.append((" OR ".join(bounds), "E_RANGE"))
         if element.type == "timestamp" and element.not_future:
-            now = self.now or dt.datetime.now(dt.timezone.utc)
-            limit = (now + FUTURE_SKEW).isoformat()
-            whens.append((f"{self.typed(p)} > TIMESTAMPTZ {literal(limit)}", "E_FUTURE_TIME"))
+            limit = ((self.now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SKEW).isoformat()
+            whens.append((f"{t} > TIMESTAMPTZ {literal(limit)}", "E_FUTURE_TIME"))
         if not any(code for _, code in whens):
             return None
         branches = " ".join(f"WHEN {cond} THEN " + (self._struct(code, element.id, v) if code else "NULL")
@@ -144,38 +189,56 @@ class Conformer:
 
         `carry` pass through unchanged (lineage); `order_by` decides which of two rows with the same key is first.
         """
-        r = {p.element.id: f"__r_{p.element.id}" for p in self.plan.elements}
-        checked = []
-        for p in self.plan.elements:
-            reason = self.element_reason(p)
-            checked.append(f"{reason or 'NULL'} AS {quote(r[p.element.id])}")
-        typed = [f"{self.typed(p)} AS {quote(p.element.id)}" for p in self.plan.elements]
+        sources = [p for p in self.plan.elements if p.derive_from is None]
+        derived = [p for p in self.plan.elements if p.derive_from is not None]
+        layer1 = [f"{self._source_text(p)} AS {self.v(p.element.id)}" for p in sources]
+        layer2 = [f"{self._groups(e)} AS {self._col('g', e)}" for e in sorted(self._grouped)]
+        layer2b = [f"regexp_full_match({self.v(p.element.id)}, {literal(p.pattern)}) AS {self._col('ok', p.element.id)}"
+                   for p in sources if p.pattern and p.element.id not in self._grouped]
+        layer2b += [f"CASE WHEN {self.v(e)} IS NOT NULL THEN {self._col('g', e)}.whole <> '' END "
+                    f"AS {self._col('ok', e)}" for e in sorted(self._grouped)]
+        layer3 = [f"{self._derived_text(p)} AS {self.v(p.element.id)}" for p in derived]
+        layer4 = [f"{self.typed_from(p, self.v(p.element.id))} AS {self._col('t', p.element.id)}"
+                  for p in self.plan.elements]
+        layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
+        # Duplicates: the keys that occur more than once, with their first row (a narrow aggregate, joined back:
+        # a window over the wide rows costs several times the whole check).
+        keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
+        key_names = [f"__k{i}" for i in range(len(keys))]
+        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first "
+                    f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
+        joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
+        layer1.append(f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate")
+        query = (f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS} "
+                 f"LEFT JOIN ({repeated}) AS __dups ON {joined}")
+        for layer in (layer2, layer2b, layer3, layer4, layer5):
+            if layer:
+                query = f"SELECT *, {', '.join(layer)} FROM ({query})"
+        typed = [f"{self._col('t', p.element.id)} AS {quote(p.element.id)}" for p in self.plan.elements]
         carried = [quote(c) for c in carry]
         entity_level = self._area() + self._order() + self._duplicates(order_by)
-        element_reasons = [quote(r[p.element.id]) for p in self.plan.elements]
-        reasons = (f"list_filter([{', '.join(element_reasons + entity_level)}], x -> x IS NOT NULL) "
-                   f"AS {REASONS_COLUMN}")
-        inner = (f"SELECT *, {', '.join(checked)}, {', '.join(f'{t}' for t in self._typed_helpers())} "
-                 f"FROM {relation}")
-        sql = (f"SELECT {', '.join(typed + carried)}, {reasons} FROM ({inner}) AS checked")
+        element_reasons = [self._col("r", p.element.id) for p in self.plan.elements]
+        entity_columns = [f"__e{i}" for i in range(len(entity_level))]
+        all_reasons = element_reasons + entity_columns
+        # Most rows conform: test the reasons for NULL before building a list of them.
+        reasons = (f"CASE WHEN {' AND '.join(f'{r} IS NULL' for r in all_reasons)} THEN []::{REASON_TYPE}[] "
+                   f"ELSE list_filter([{', '.join(all_reasons)}], x -> x IS NOT NULL) END AS {REASONS_COLUMN}")
+        query = f"SELECT *, {', '.join(f'{e} AS {n}' for e, n in zip(entity_level, entity_columns))} FROM ({query})" \
+            if entity_level else query
+        sql = f"SELECT {', '.join(typed + carried)}, {reasons} FROM ({query}) AS checked"
         return ConformSql(sql, tuple(p.element.id for p in self.plan.elements))
 
-    def _typed_helpers(self) -> list[str]:
-        # Typed values under helper names, so entity-level checks compare them without recomputing.
-        return [f"{self.typed(p)} AS {quote('__t_' + p.element.id)}" for p in self.plan.elements]
-
     def _ok(self, element_id: str) -> str:
-        return f"{quote('__r_' + element_id)} IS NULL"
+        return f"{self._col('r', element_id)} IS NULL"
 
     def _area(self) -> list[str]:
         if not self.plan.area:
             return []
         lon_id, lat_id, (min_lon, max_lon, min_lat, max_lat) = self.plan.area
-        lon, lat = quote("__t_" + lon_id), quote("__t_" + lat_id)
+        lon, lat = self._col("t", lon_id), self._col("t", lat_id)
         outside = (f"{self._ok(lon_id)} AND {self._ok(lat_id)} AND {lon} IS NOT NULL AND {lat} IS NOT NULL AND "
                    f"NOT ({lon} BETWEEN {min_lon} AND {max_lon} AND {lat} BETWEEN {min_lat} AND {max_lat})")
-        value = (f"concat_ws(',', {self.text(self.plan.element(lon_id))}, "
-                 f"{self.text(self.plan.element(lat_id))})")
+        value = f"concat_ws(',', {self.v(lon_id)}, {self.v(lat_id)})"
         return [f"CASE WHEN {outside} THEN {self._struct('E_OUT_OF_AREA', lon_id, value)} END"]
 
     def _order(self) -> list[str]:
@@ -184,20 +247,18 @@ class Conformer:
             for index, later in enumerate(sequence):
                 if index == 0:
                     continue
-                t_later = quote("__t_" + later)
-                earlier = " OR ".join(f"({self._ok(e)} AND {t_later} < {quote('__t_' + e)})" for e in sequence[:index])
+                t_later = self._col("t", later)
+                earlier = " OR ".join(f"({self._ok(e)} AND {t_later} < {self._col('t', e)})" for e in sequence[:index])
                 condition = f"{self._ok(later)} AND {t_later} IS NOT NULL AND ({earlier})"
-                checks.append(f"CASE WHEN {condition} THEN "
-                              f"{self._struct('E_ORDER', later, self.text(self.plan.element(later)))} END")
+                checks.append(f"CASE WHEN {condition} THEN {self._struct('E_ORDER', later, self.v(later))} END")
         return checks
 
     def _duplicates(self, order_by: str) -> list[str]:
-        keys = [self.plan.element(k) for k in self.entity.key]
-        values = ", ".join(self.text(k) for k in keys)
-        present = " AND ".join(f"{self.text(k)} IS NOT NULL" for k in keys)
-        later = f"row_number() OVER (PARTITION BY {values} ORDER BY {order_by}) > 1"
-        return [f"CASE WHEN {present} AND {later} THEN "
-                f"{self._struct('E_DUPLICATE_KEY', keys[0].element.id, f'concat_ws(chr(124), {values})')} END"]
+        keys = [self.v(k) for k in self.entity.key]
+        values = ", ".join(keys)
+        present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        return [f"CASE WHEN {present} AND __is_duplicate THEN "
+                f"{self._struct('E_DUPLICATE_KEY', self.entity.key[0], f'concat_ws(chr(124), {values})')} END"]
 
     def source_columns(self) -> tuple[str, ...]:
         """The elements a source must supply (derived ones are computed)."""

@@ -13,14 +13,16 @@ from safecity.standards.catalogue import Catalogue
 
 def reference_tables(catalogue: Catalogue) -> dict[str, pa.Table]:
     city = catalogue.city
+    profile = {d.code: d for d in city.divisions}
+    codes = catalogue.code_tables["city_divisions"].codes
     divisions = pa.table({
-        "division_code": [d.code for d in city.divisions],
-        "name_zh": [d.name_zh for d in city.divisions],
-        "name_en": [d.name_en for d in city.divisions],
-        "kind": [d.kind for d in city.divisions],
-        "is_urban": [d.urban for d in city.divisions],
-        "centre_lon": [d.centre[0] for d in city.divisions],
-        "centre_lat": [d.centre[1] for d in city.divisions],
+        "division_code": [c.code for c in codes],
+        "name_zh": [c.name_zh for c in codes],
+        "name_en": [c.name_en for c in codes],
+        "kind": [c.group for c in codes],
+        "is_urban": pa.array([profile[c.code].urban if c.code in profile else None for c in codes], pa.bool_()),
+        "centre_lon": pa.array([profile[c.code].centre[0] if c.code in profile else None for c in codes], pa.float64()),
+        "centre_lat": pa.array([profile[c.code].centre[1] if c.code in profile else None for c in codes], pa.float64()),
     })
     rows = [(t.id, c.code, c.name_zh, c.name_en, c.group, ",".join(c.editions) if c.editions else None)
             for t in catalogue.code_tables.values() for c in t.codes]

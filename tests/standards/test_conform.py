@@ -65,3 +65,13 @@ def test_messages_are_bilingual(catalogue):
     [reason] = conform(con, "batch", catalogue, "camera", carry=("_line",), order_by="_line").fetchone()[-1]
     assert reason["message_zh"] == "设备状态：代码不在代码表中"
     assert reason["message_en"] == "Status: Code not in the code table"
+
+
+def test_trimming_is_the_same_set_of_blanks_in_sql_and_python():
+    import unicodedata
+    from safecity.standards.checks import BLANKS
+    assert set(BLANKS) == {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs"}
+    con = duckdb.connect()
+    for blank in BLANKS + "\t":
+        trimmed = con.execute("SELECT trim(?)", [f"{blank}x{blank}"]).fetchone()[0]
+        assert (trimmed == "x") == (blank in BLANKS), hex(ord(blank))
