@@ -27,7 +27,7 @@ NOW = "2026-11-26T12:00:00+08:00"
 
 
 def generate(path: Path, rows: int, seed: float = 0.42) -> None:
-    """A deterministic checkpoint export: 600 checkpoints, plates of Qinhuangdao and elsewhere, ~2% faults."""
+    """A deterministic checkpoint export: 600 checkpoints, plates of Qinhuangdao and elsewhere, ~0.8% faulty rows."""
     import duckdb
     con = duckdb.connect()
     con.execute(f"SELECT setseed({seed})")
