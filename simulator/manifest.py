@@ -1,0 +1,42 @@
+"""The ground truth: every injected fault, with the record's key and the reason the platform should give."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Manifest:
+    seed: int
+    scale: str
+    start: str
+    days: int
+    files: dict[str, dict] = field(default_factory=dict)
+    faults: list[dict] = field(default_factory=list)
+
+    def file(self, relative: str, kind: str, records: int, **extra) -> None:
+        """A written file: its kind (catalog_csv, passes_json, ...) and how many records it holds."""
+        self.files[relative] = {"kind": kind, "records": records, **extra}
+
+    def fault(self, kind: str, file: str, key: str, reason: str | None, field_name: str | None = None,
+              line: int | None = None, **extra) -> None:
+        entry = {"kind": kind, "file": file, "key": key, "reason": reason}
+        if field_name:
+            entry["field"] = field_name
+        if line is not None:
+            entry["line"] = line
+        entry.update(extra)
+        self.faults.append(entry)
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(f["kind"] for f in self.faults).items()))
+
+    def write(self, out: Path) -> Path:
+        path = out / "manifest.json"
+        document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days,
+                    "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
+                    "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"]))}
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        return path
