@@ -88,10 +88,6 @@ def append_once(table: Table, data: pa.Table, batch_id: str, properties: dict[st
     return CommitResult(name, batch_id, data.num_rows, skipped=False)
 
 
-def metadata_location(table: Table) -> str:
-    return table.metadata_location
-
-
 def publish_views(con, catalog: Catalog, namespaces: tuple[str, ...] = NAMESPACES) -> list[str]:
     """Expose every Iceberg table to the DuckDB warehouse as `namespace.table`, at its current snapshot.
 

@@ -32,11 +32,6 @@ class FileCheck:
     unmatched_columns: list[str] = field(default_factory=list)
     rejected_rows: pa.Table | None = None
 
-    def as_dict(self) -> dict:
-        return {"file": self.file, "entity": self.entity, "total": self.total, "accepted": self.accepted,
-                "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
-                "unmatched_columns": self.unmatched_columns}
-
 
 def _read(path: Path, encoding: str | None):
     if encoding:

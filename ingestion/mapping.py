@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
 from safecity.standards.catalogue import Catalogue
+from safecity.standards.conform import literal, quote
 
 SOURCES_DIR = CONFIG_DIR / "sources"
 
@@ -90,21 +91,15 @@ def mapped_select(columns: dict[str, str], defaults: dict[str, str], elements: t
 
     A column the file lacks is a missing value, or the default where one is given; so is an empty cell.
     """
-    def lit(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    def col(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
     items = []
     for element in elements:
         column = next((c for c, target in columns.items() if target == element and c in present), None)
         default = defaults.get(element)
         if column is None:
-            value = lit(default) if default is not None else "NULL::VARCHAR"
+            value = literal(default) if default is not None else "NULL::VARCHAR"
         elif default is None:
-            value = col(column)
+            value = quote(column)
         else:
-            value = f"coalesce(NULLIF(trim({col(column)}), ''), {lit(default)})"
-        items.append(f"{value} AS {col(element)}")
+            value = f"coalesce(NULLIF(trim({quote(column)}), ''), {literal(default)})"
+        items.append(f"{value} AS {quote(element)}")
     return items

@@ -20,10 +20,10 @@ import pyarrow as pa
 from safecity.config.lakehouse import CommitResult, append_once, ensure_table
 from safecity.ingestion.mapping import LoadedMapping, mapped_select
 from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read_csv
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, bronze_table, quarantine_table,
+from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, bronze_table, quarantine_table,
                                        silver_schema, silver_table)
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.conform import REASONS_COLUMN, Conformer
+from safecity.standards.conform import REASONS_COLUMN, Conformer, literal, quote
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ class FileReport:
         return self.received == self.silver + self.quarantined
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _file_batch(source_id: str, data: bytes) -> tuple[str, str]:
     digest = hashlib.sha256(data).hexdigest()
     return digest, f"{source_id}:{digest[:32]}"
@@ -62,8 +58,7 @@ def _rejected_file_rows(exc: UnreadableFile, messages: dict[str, tuple[str, str]
         "record": [record],
         "reasons": pa.array([[{"code": exc.code, "field": "_file", "value": None,
                                "message_zh": f"文件：{zh}（{exc}）", "message_en": f"file: {en} ({exc})"}]],
-                            pa.list_(pa.struct([(n, pa.string()) for n in
-                                                ("code", "field", "value", "message_zh", "message_en")]))),
+                            pa.list_(REASON_TYPE)),
     })
 
 
@@ -126,23 +121,20 @@ class FileIngestor:
         return self._finish(con, raw, "bad_lines", lineage, file_sha, now)
 
     def _bad_lines(self, raw: RawBatch) -> pa.Table:
-        reasons_type = pa.list_(pa.struct([(n, pa.string()) for n in
-                                           ("code", "field", "value", "message_zh", "message_en")]))
         rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),
                  [{"code": r.code, "field": "_line", "value": r.text[:200],
                    "message_zh": f"第{r.line}行：{self.messages[r.code][0]}（{r.message}）",
                    "message_en": f"line {r.line}: {self.messages[r.code][1]} ({r.message})"}]) for r in raw.rejected]
         return pa.table({LINE_COLUMN: pa.array([r[0] for r in rows], pa.int64()),
                          "record": pa.array([r[1] for r in rows], pa.string()),
-                         "reasons": pa.array([r[2] for r in rows], reasons_type)})
+                         "reasons": pa.array([r[2] for r in rows], pa.list_(REASON_TYPE))})
 
     def _finish(self, con, raw: RawBatch | None, rejected_relation: str, lineage: dict, file_sha: str,
                 now: dt.datetime):
-        lit = {k: "'" + v.replace("'", "''") + "'" for k, v in lineage.items()}
-        lineage_sql = ", ".join(f"{v} AS {k}" for k, v in lit.items())
+        lineage_sql = ", ".join(f"{literal(v)} AS {k}" for k, v in lineage.items())
         raw_columns = list(raw.header) if raw is not None else []
         if raw_columns:
-            record = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in raw_columns) + "))"
+            record = "to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in raw_columns) + "))"
             con.execute(f"CREATE TEMP TABLE received AS SELECT {lineage_sql}, {LINE_COLUMN} AS _line, "
                         f"CAST({record} AS VARCHAR) AS record FROM raw")
         else:
@@ -160,7 +152,7 @@ class FileIngestor:
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
         bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{file_sha}' AS _file_sha256, "
                          f"{ts} AS _received_at, record FROM hashed ORDER BY _line").to_arrow_table()
-        elements = ", ".join(_quote(e.id) for e in self.entity.elements)
+        elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
                          f"WHERE len(c.{REASONS_COLUMN}) = 0 ORDER BY h._line").to_arrow_table()

@@ -55,9 +55,9 @@ def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str]:
                              f"check the encoding declared in the source mapping", line) from None
 
 
-def _empty_lines(text: str) -> list[int]:
+def _empty_lines(utf8: bytes) -> list[int]:
     """Physical numbers of the empty lines, which the CSV parser skips without telling (found without a Python loop)."""
-    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    data = np.frombuffer(utf8, dtype=np.uint8)
     ends = np.flatnonzero(data == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.array([], dtype=np.int64)
     lengths = ends - starts
@@ -83,7 +83,8 @@ def read_csv(path: str | Path, encoding: str) -> RawBatch:
         duplicated = sorted({h for h in header if header.count(h) > 1})
         raise UnreadableFile(path, "E_HEADER", f"duplicate column names {duplicated}", 1)
 
-    empty = _empty_lines(text)
+    utf8 = text.encode("utf-8")
+    empty = _empty_lines(utf8)
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     # The parser numbers rows among the non-empty lines only; this maps its numbers back to physical lines.
     nonempty = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), np.array(empty, dtype=np.int64))
@@ -99,7 +100,7 @@ def read_csv(path: str | Path, encoding: str) -> RawBatch:
         return "skip"
 
     table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
+        io.BytesIO(utf8),
         # Single-threaded parsing is what gives each skipped row its line number.
         read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),

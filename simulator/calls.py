@@ -49,7 +49,6 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
                [(j.lon, j.lat, j.division, j.name_zh, 1.5, j.summer_factor) for j in junctions]
     division_codes = sorted(world.shares)
     division_weights = np.array([world.shares[d].call_share for d in division_codes])
-    category_codes = [c[0] for c in CATEGORIES]
     category_weights = np.array([c[1] for c in CATEGORIES])
     stats = {"calls": 0, "cases": 0}
     for day_index in range(days):

@@ -52,9 +52,6 @@ class Camera:
     status: str = "ON"
     outages: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
 
-    def as_event_source(self) -> dict:
-        return {"device_id": self.device_id, "division": self.division, "type_code": self.type_code}
-
 
 def _allocate(total: int, shares: dict[str, float]) -> dict[str, int]:
     """Whole numbers per key in proportion to the shares, summing to `total` (largest remainders)."""

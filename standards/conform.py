@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.checks import BLANKS, FUTURE_SKEW, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
+from safecity.standards.checks import FUTURE_SKEW, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}

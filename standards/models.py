@@ -7,7 +7,6 @@ yields values in the standard's types, derived parts (division, type code...) fi
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
@@ -66,8 +65,3 @@ def entity_model(catalogue: Catalogue, entity_name: str, now: dt.datetime | None
         **fields,
     )
     return model
-
-
-@lru_cache(maxsize=64)
-def cached_model(catalogue: Catalogue, entity_name: str) -> type[BaseModel]:
-    return entity_model(catalogue, entity_name)

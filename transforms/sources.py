@@ -5,6 +5,7 @@ Each silver table's columns carry the element's Chinese and English names, its t
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 
 from ruamel.yaml import YAML
@@ -56,7 +57,6 @@ def render_sources(catalogue: Catalogue, entities: Iterable[str],
          "description": "由标准目录生成的参考数据 / Reference data generated from the standards catalogue",
          "tables": reference},
     ]}
-    import io
     yaml = YAML()
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)

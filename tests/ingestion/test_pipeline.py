@@ -1,6 +1,4 @@
 """Guarantees of file ingestion, on the sample export and on broken files: nothing lost, nothing doubled."""
-from collections import Counter
-from pathlib import Path
 
 import pytest
 

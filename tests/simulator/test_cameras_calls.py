@@ -8,7 +8,6 @@ import json
 import statistics
 from collections import Counter
 
-import pytest
 
 from safecity.ingestion.filecheck import check_file
 from safecity.ingestion.mapping import load_mapping, mapping_path
