@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 REVIEW_VENV ?= .venv-sqlmesh
 REVIEW_STAMP := $(REVIEW_VENV)/.installed
 
-.PHONY: install run test ui lint clean-state
+.PHONY: install system-deps run test ui lint clean-state
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,20 @@ install: $(STAMP) $(REVIEW_STAMP)
 run: install
 	$(BIN)/safecity run
 
-test: install
+# The production-profile tests start a real PostgreSQL (the Iceberg catalog); a fresh machine lacks the server.
+# Quick when it is there; `make run` does not need it (the embedded default has no server).
+system-deps:
+	@if compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "system-deps: PostgreSQL server missing; installing the Debian package postgresql (apt-get)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	else \
+		echo "system-deps: the tests need the PostgreSQL server binaries (/usr/lib/postgresql/*/bin)." >&2; \
+		echo "  Install them as root: apt-get install --no-install-recommends postgresql, then re-run." >&2; \
+		exit 1; \
+	fi
+
+test: install system-deps
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)

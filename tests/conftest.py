@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,135 @@ def kafka_bootstrap():
     finally:
         broker.terminate()
         broker.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # host:port, without scheme, as the production profile expects
+    access_key: str
+    secret_key: str
+
+    def client(self):
+        from minio import Minio
+        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-protocol server for the session, the stand-in for MinIO: moto's ThreadedMotoServer on loopback.
+
+    No MinIO server is installable here (shared/reference/dependency-notes.md); production code talks the plain
+    S3 API (path-style, endpoint without scheme), which moto serves. One server per session: it starts in about
+    a second, and tests isolate themselves by bucket or by emptying the bucket they use.
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        # moto accepts any credentials; real-looking ones keep the signing code path of a real MinIO.
+        yield S3Server(f"127.0.0.1:{port}", "safecity-test-key", "safecity-test-secret")
+    finally:
+        server.stop()
+
+
+def _postgres_binaries() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    if not candidates:
+        pytest.fail("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: the production-catalog "
+                    "tests need a real server. Run `make system-deps` (as root it runs "
+                    "`apt-get install postgresql`), or install the Debian package postgresql yourself.",
+                    pytrace=False)
+    return candidates[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL for the session (the production Iceberg catalog): a throw-away cluster on loopback.
+
+    initdb + pg_ctl in a temporary folder on a free port, trust authentication on 127.0.0.1 only. PostgreSQL
+    refuses to run as root, so under root (CI) the cluster belongs to, and runs as, the `postgres` OS user.
+    Yields a SQLAlchemy URL of a database `safecity`; `fresh_database(url, name)` makes more.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    bindir = _postgres_binaries()
+    prefix: list[str] = []
+    # /tmp, not pytest's tmp_path: pytest's base folder is private to root and the postgres user could not enter it.
+    root = Path(tempfile.mkdtemp(prefix="safecity-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(root, ignore_errors=True)
+            pytest.fail("running as root, PostgreSQL needs the `postgres` OS user to run as, and it does not exist: "
+                        "install the Debian package postgresql (`make system-deps`)", pytrace=False)
+        os.chown(root, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, log = root / "data", root / "server.log"
+    port = _free_port()
+
+    def run(*command: str) -> None:
+        # cwd: the postgres user may not be allowed into the caller's working folder.
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, cwd=root)
+        if done.returncode != 0:
+            server_log = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            pytest.fail(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}{server_log}",
+                        pytrace=False)
+
+    started = False
+    try:
+        run(str(bindir / "initdb"), "-D", str(data), "-U", "safecity", "--auth=trust", "--encoding=UTF8",
+            "--no-locale", "--no-sync")
+        # The socket goes into the cluster folder: /var/run/postgresql may not exist or belong to another server.
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off"
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+        started = True
+        url = f"postgresql+psycopg2://safecity@127.0.0.1:{port}/safecity"
+        fresh_database(url, "safecity")
+        yield url
+    finally:
+        if started:
+            subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_database(url: str, name: str) -> str:
+    """Create database `name` (dropping a previous one) on the server of `url`; the URL of the new database."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    con = psycopg2.connect(host=server.host, port=server.port, user=server.username, dbname="postgres")
+    try:
+        con.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        with con.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        con.close()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def production_settings(s3_server, postgres_url, monkeypatch, tmp_path) -> Settings:
+    """The production profile pointed at the session's servers, with an empty bucket and a catalog of its own."""
+    import uuid
+
+    client = s3_server.client()
+    bucket = load_settings("production", tmp_path / "home").environment.storage.bucket
+    if client.bucket_exists(bucket):
+        for item in client.list_objects(bucket, recursive=True):
+            client.remove_object(bucket, item.object_name)
+    else:
+        client.make_bucket(bucket)
+    monkeypatch.setenv("SAFECITY_S3_ENDPOINT", s3_server.endpoint)
+    monkeypatch.setenv("SAFECITY_S3_ACCESS_KEY", s3_server.access_key)
+    monkeypatch.setenv("SAFECITY_S3_SECRET_KEY", s3_server.secret_key)
+    monkeypatch.setenv("SAFECITY_CATALOG_URL", fresh_database(postgres_url, f"catalog_{uuid.uuid4().hex[:12]}"))
+    return load_settings("production", home=tmp_path / "home")
