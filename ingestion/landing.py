@@ -9,7 +9,7 @@ import fnmatch
 from pathlib import Path
 from typing import Protocol
 
-from safecity.config.profiles import Settings
+from safecity.config.profiles import S3Storage, Settings
 
 
 class Landing(Protocol):
@@ -41,6 +41,62 @@ class LocalLanding:
         return str(self.root / name)
 
 
+class BucketLanding:
+    """Objects under `landing/` in an S3/MinIO bucket; names are keys relative to that prefix."""
+
+    PREFIX = "landing/"
+
+    def __init__(self, client, bucket: str):
+        self.client = client  # a minio.Minio
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "BucketLanding":
+        from minio import Minio
+
+        storage = settings.environment.storage
+        # Minio() wants host:port without scheme and addresses non-AWS endpoints path-style, as MinIO expects.
+        client = Minio(settings.secret("/storage/endpoint_env"), access_key=settings.secret("/storage/access_key_env"),
+                       secret_key=settings.secret("/storage/secret_key_env"), secure=storage.secure)
+        return cls(client, storage.bucket)
+
+    def files(self, folder: str, pattern: str = "*") -> list[str]:
+        from minio.error import S3Error
+        from urllib3.exceptions import HTTPError
+
+        prefix = f"{self.PREFIX}{folder.strip('/')}/"
+        try:
+            keys = [item.object_name for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+        except S3Error as exc:
+            raise OSError(f"cannot list s3://{self.bucket}/{prefix}: {exc.code} {exc.message} "
+                          f"(check that the bucket exists and the profile's keys may read it)") from exc
+        except HTTPError as exc:
+            raise OSError(f"cannot list s3://{self.bucket}/{prefix}: {exc} (is the S3 endpoint up?)") from exc
+        return sorted(key[len(self.PREFIX):] for key in keys
+                      if not key.endswith("/") and fnmatch.fnmatch(key.rsplit("/", 1)[-1], pattern))
+
+    def read(self, name: str) -> bytes:
+        from minio.error import S3Error
+        from urllib3.exceptions import HTTPError
+
+        try:
+            response = self.client.get_object(self.bucket, self.PREFIX + name)
+        except S3Error as exc:
+            raise OSError(f"cannot read {self.uri(name)}: {exc.code} {exc.message}") from exc
+        except HTTPError as exc:  # not an OSError: the endpoint is down or unreachable
+            raise OSError(f"cannot read {self.uri(name)}: {exc}") from exc
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def uri(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.PREFIX}{name}"
+
+
 def open_landing(settings: Settings) -> Landing:
     """The landing area of the environment profile."""
+    if isinstance(settings.environment.storage, S3Storage):
+        return BucketLanding.from_settings(settings)
     return LocalLanding(settings.paths.landing)

@@ -1,0 +1,73 @@
+"""The landing area in a bucket (production) behaves like the local folder, against a real S3-protocol server."""
+import io
+
+import pytest
+
+from safecity.ingestion.landing import BucketLanding, LocalLanding, open_landing
+
+
+def _put(client, bucket: str, key: str, data: bytes) -> None:
+    client.put_object(bucket, key, io.BytesIO(data), len(data))
+
+
+def test_production_profile_lands_in_the_bucket(production_settings, s3_server):
+    landing = open_landing(production_settings)
+    assert isinstance(landing, BucketLanding)
+    assert landing.bucket == "safecity"
+    assert landing.uri("cameras/a.csv") == "s3://safecity/landing/cameras/a.csv"
+
+
+def test_local_profile_still_lands_in_a_folder(settings):
+    assert isinstance(open_landing(settings), LocalLanding)
+
+
+def test_files_lists_recursively_matches_names_and_reads_bytes(production_settings, s3_server):
+    client = s3_server.client()
+    objects = {
+        "landing/cameras/2026/11/b.csv": "点位,编号\n".encode("gb18030"),
+        "landing/cameras/a.csv": b"x,y\n1,2\n",
+        "landing/cameras/readme.txt": b"not a csv",
+        "landing/cameras_old/c.csv": b"other folder sharing the prefix",
+        "landing/checkpoints/d.csv": b"other source",
+        "cameras/e.csv": b"outside the landing prefix",
+    }
+    for key, data in objects.items():
+        _put(client, "safecity", key, data)
+    landing = open_landing(production_settings)
+
+    assert landing.files("cameras", "*.csv") == ["cameras/2026/11/b.csv", "cameras/a.csv"]
+    assert landing.files("cameras") == ["cameras/2026/11/b.csv", "cameras/a.csv", "cameras/readme.txt"]
+    assert landing.files("cameras/", "*.txt") == ["cameras/readme.txt"]
+    assert landing.files("nothing-here") == []
+    # the pattern applies to the file name only, as in LocalLanding
+    assert landing.files("cameras", "2026*") == []
+    assert landing.read("cameras/2026/11/b.csv").decode("gb18030") == "点位,编号\n"
+    assert landing.read("cameras/a.csv") == objects["landing/cameras/a.csv"]
+
+
+def test_local_and_bucket_landings_agree(production_settings, s3_server, tmp_path):
+    names = ["cameras/x/1.csv", "cameras/2.csv", "cameras/3.CSV", "cameras/4.txt"]
+    local = LocalLanding(tmp_path / "landing")
+    client = s3_server.client()
+    for name in names:
+        (local.root / name).parent.mkdir(parents=True, exist_ok=True)
+        (local.root / name).write_bytes(name.encode())
+        _put(client, "safecity", "landing/" + name, name.encode())
+    bucket = open_landing(production_settings)
+    for pattern in ("*", "*.csv", "?.*"):
+        assert bucket.files("cameras", pattern) == local.files("cameras", pattern)
+    assert [bucket.read(n) for n in names] == [local.read(n) for n in names]
+
+
+def test_a_missing_object_is_an_oserror_naming_its_uri(production_settings):
+    landing = open_landing(production_settings)
+    with pytest.raises(OSError, match=r"s3://safecity/landing/cameras/gone\.csv.*NoSuchKey"):
+        landing.read("cameras/gone.csv")
+
+
+def test_a_missing_bucket_is_an_oserror_naming_the_bucket(production_settings, s3_server):
+    landing = BucketLanding(s3_server.client(), "no-such-bucket")
+    with pytest.raises(OSError, match=r"s3://no-such-bucket/landing/cameras/.*NoSuchBucket"):
+        landing.files("cameras")
+    with pytest.raises(OSError, match=r"s3://no-such-bucket/landing/cameras/a\.csv"):
+        landing.read("cameras/a.csv")
