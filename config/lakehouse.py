@@ -30,7 +30,11 @@ def open_catalog(settings: Settings) -> Catalog:
             "s3.endpoint": f"{scheme}://{settings.secret('/storage/endpoint_env')}",
             "s3.access-key-id": settings.secret("/storage/access_key_env"),
             "s3.secret-access-key": settings.secret("/storage/secret_key_env"),
-            "s3.path-style-access": "true",
+            # PyArrow's S3 file system addresses a bucket path-style only when told, as MinIO needs.
+            "s3.force-virtual-addressing": "false",
+            # Without a region pyiceberg asks AWS where the bucket lives, which MinIO and an offline site cannot
+            # answer; MinIO accepts any region and defaults to this one.
+            "s3.region": "us-east-1",
         }
     else:
         settings.paths.warehouse.mkdir(parents=True, exist_ok=True)
