@@ -14,8 +14,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from safecity.ingestion.mapping import SourceMapping, mapped_select
-from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read_csv
+from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
+from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer, quote
 
@@ -33,16 +33,19 @@ class FileCheck:
     rejected_rows: pa.Table | None = None
 
 
-def _read(path: Path, encoding: str | None):
+def _read(path: Path, encoding: str | None, mapping: SourceMapping | None):
+    format_ = mapping.format if mapping else {".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}.get(
+        path.suffix.lower(), "csv")
+    records, sheet = (mapping.records, mapping.sheet) if mapping else (None, None)
     if encoding:
-        return read_csv(path, encoding)
+        return read(path, format_, encoding, records=records, sheet=sheet)
     try:
-        return read_csv(path, "utf-8")
+        return read(path, format_, "utf-8", records=records, sheet=sheet)
     except UnreadableFile as exc:
         if exc.code != "E_ENCODING":
             raise
         # The bureau's systems export GB18030 when they do not export UTF-8.
-        return read_csv(path, "gb18030")
+        return read(path, format_, "gb18030", records=records, sheet=sheet)
 
 
 def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: str | None = None,
@@ -51,20 +54,20 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
 
     Raises UnreadableFile (naming the file and line) when the file cannot be read at all."""
     path = Path(path)
-    raw = _read(path, encoding or (mapping.encoding if mapping else None))
+    raw = _read(path, encoding or (mapping.encoding if mapping else None), mapping)
     conformer = Conformer(catalogue, entity, now)
     if mapping is not None:
-        names, defaults = dict(mapping.columns), dict(mapping.defaults)
+        names, defaults, coordinates = mapping.targets, dict(mapping.defaults), mapping.coordinates
     else:
-        names = {e.id: e.id for e in catalogue.entities[entity].elements}
-        names |= {e.name_zh: e.id for e in catalogue.entities[entity].elements}
-        defaults = {}
+        elements = catalogue.entities[entity].elements
+        names = {e.id: ColumnSpec(element=e.id) for e in elements}
+        names |= {e.name_zh: ColumnSpec(element=e.id) for e in elements}
+        defaults, coordinates = {}, None
     result = FileCheck(str(path), entity, raw.encoding,
                        unmatched_columns=[h for h in raw.header if h not in names])
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
-    selected = mapped_select(names, defaults, conformer.source_columns(), raw.header)
-    con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(selected + [LINE_COLUMN])} FROM raw")
+    create_mapped_view(con, "raw", raw.header, names, defaults, coordinates, conformer, LINE_COLUMN)
     con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (LINE_COLUMN,), LINE_COLUMN).sql}")
     rejected = con.execute(f"""
         SELECT {LINE_COLUMN} AS line,

@@ -6,8 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+import zoneinfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
@@ -17,19 +18,88 @@ from safecity.standards.conform import literal, quote
 SOURCES_DIR = CONFIG_DIR / "sources"
 
 
+EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+
+
+class ColumnSpec(BaseModel):
+    """One export column onto one element, with the conversion the export needs."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    element: str
+    # strptime format of the export's times ("%Y%m%d%H%M%S" for GA/T 1400 PassTime), or epoch_s / epoch_ms.
+    time_format: str | None = None
+    # The zone the export's clock is in, when it is not the city's (UTC from some platforms).
+    time_zone: str | None = None
+    # Vendor code -> standard code; a vendor code not listed passes through and is judged by the code table.
+    codes: dict[str, str] | None = None
+    # Unit conversion by a factor (m/s -> km/h: 3.6).
+    scale: float | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (IANA names, e.g. Asia/Shanghai, UTC)") from None
+        return value
+
+    @field_validator("time_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is not None and value not in EPOCH_FORMATS and "%" not in value:
+            raise ValueError(f"time_format {value!r} is neither a strptime format (with %) nor one of {EPOCH_FORMATS}")
+        return value
+
+
+class Coordinates(BaseModel):
+    """The coordinate system of the export's longitude/latitude elements; converted to WGS-84 on the way in."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: Literal["wgs84", "gcj02"]
+    longitude: str = "longitude"
+    latitude: str = "latitude"
+
+
 class SourceMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name_zh: str
     entity: str
-    format: Literal["csv"]
+    format: Literal["csv", "json", "jsonl", "xlsx"]
     encoding: str = "utf-8"
-    landing: str
+    # Files: a folder of the landing area (local or bucket) and a file-name pattern; streams: a Kafka topic.
+    landing: str | None = None
     pattern: str = "*"
-    columns: dict[str, str] = Field(min_length=1)
+    topic: str | None = None
+    # JSON documents: the dotted path to the list of records (GA/T 1400: MotorVehicleListObject.MotorVehicleObject).
+    records: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str | ColumnSpec] = Field(min_length=1)
+    coordinates: Coordinates | None = None
     # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
     defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_a_place(self) -> "SourceMapping":
+        if self.landing is None and self.topic is None:
+            raise ValueError("a source needs a landing folder (files) or a topic (Kafka), or both")
+        if self.records is not None and self.format != "json":
+            raise ValueError("records (the path to the list of records) applies to format json only")
+        if self.topic is not None and self.format not in ("json", "jsonl"):
+            raise ValueError("a Kafka topic carries one JSON object per message: use format json or jsonl")
+        return self
+
+    def spec(self, column: str) -> ColumnSpec:
+        target = self.columns[column]
+        return target if isinstance(target, ColumnSpec) else ColumnSpec(element=target)
+
+    @property
+    def targets(self) -> dict[str, ColumnSpec]:
+        """Export column -> its spec."""
+        return {column: self.spec(column) for column in self.columns}
 
     @field_validator("encoding")
     @classmethod
@@ -59,17 +129,32 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
     else:
         entity = catalogue.entities[mapping.entity]
         writable = [e.id for e in entity.elements if not e.derive]
-        for column, target in mapping.columns.items():
+        for column, spec in mapping.targets.items():
+            target = spec.element
+            pointer = f"/columns/{column}" + ("/element" if isinstance(mapping.columns[column], ColumnSpec) else "")
             if target not in writable:
-                problems.append(document.problem(f"/columns/{column}", "E_UNKNOWN_FIELD",
+                problems.append(document.problem(pointer, "E_UNKNOWN_FIELD",
                                                  f"{mapping.entity} has no element {target!r} to map {column!r} onto",
                                                  did_you_mean(target, writable)))
+            elif spec.time_format and entity.element(target).type != "timestamp":
+                problems.append(document.problem(f"/columns/{column}/time_format", "E_TYPE",
+                                                 f"{target!r} is a {entity.element(target).type}, not a timestamp"))
+            elif spec.scale is not None and entity.element(target).type not in ("integer", "number"):
+                problems.append(document.problem(f"/columns/{column}/scale", "E_TYPE",
+                                                 f"{target!r} is a {entity.element(target).type}, not a number"))
+        if mapping.coordinates:
+            for key in ("longitude", "latitude"):
+                target = getattr(mapping.coordinates, key)
+                if target not in writable:
+                    problems.append(document.problem(f"/coordinates/{key}", "E_UNKNOWN_FIELD",
+                                                     f"{mapping.entity} has no element {target!r}",
+                                                     did_you_mean(target, writable)))
         for target in mapping.defaults:
             if target not in writable:
                 problems.append(document.problem(f"/defaults/{target}", "E_UNKNOWN_FIELD",
                                                  f"{mapping.entity} has no element {target!r}",
                                                  did_you_mean(target, writable)))
-        mapped = set(mapping.columns.values()) | set(mapping.defaults)
+        mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
                 problems.append(document.problem("/columns", "E_REQUIRED",
@@ -85,21 +170,85 @@ def mapping_path(name: str) -> Path:
     return candidate if candidate.suffix in {".yaml", ".yml"} else SOURCES_DIR / f"{name}.yaml"
 
 
-def mapped_select(columns: dict[str, str], defaults: dict[str, str], elements: tuple[str, ...],
-                  present: list[str]) -> list[str]:
-    """SELECT items that turn a file's columns into the entity's elements (`columns`: file column -> element).
+def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
+    """SQL turning one export column into the standard's text form. A value that does not convert passes through
+    as received, so the conformer rejects it with the value the source sent (nothing silently becomes null)."""
+    text = f"trim({value})"
+    out = value
+    if spec.codes:
+        cases = " ".join(f"WHEN {literal(vendor)} THEN {literal(code)}" for vendor, code in spec.codes.items())
+        out = f"(CASE {text} {cases} ELSE {value} END)"
+    if spec.time_format in EPOCH_FORMATS:
+        seconds = f"TRY_CAST({text} AS DOUBLE)" + (" / 1000" if spec.time_format == "epoch_ms" else "")
+        out = f"coalesce(strftime(timezone('UTC', to_timestamp({seconds})), {literal(ISO_UTC)}), {value})"
+    elif spec.time_format or spec.time_zone:
+        local = (f"try_strptime({text}, {literal(spec.time_format)})" if spec.time_format
+                 else f"TRY_CAST({text} AS TIMESTAMP)")
+        if spec.time_zone:
+            form = f"strftime(timezone('UTC', timezone({literal(spec.time_zone)}, {local})), {literal(ISO_UTC)})"
+        else:
+            form = f"strftime({local}, {literal(ISO_LOCAL)})"
+        out = f"coalesce({form}, {value})"
+    if spec.scale is not None:
+        number = f"TRY_CAST({text} AS DOUBLE) * {spec.scale!r}"
+        if element_type == "integer":
+            number = f"CAST(round({number}) AS BIGINT)"
+        out = f"coalesce(CAST({number} AS VARCHAR), {value})"
+    return out
+
+
+ISO_LOCAL = "%Y-%m-%d %H:%M:%S.%f"
+ISO_UTC = "%Y-%m-%d %H:%M:%S.%fZ"
+
+
+def mapped_select(targets: dict[str, ColumnSpec], defaults: dict[str, str], elements: tuple[str, ...],
+                  present: list[str], types: dict[str, str]) -> list[str]:
+    """SELECT items that turn a file's columns into the entity's elements (`targets`: file column -> spec).
 
     A column the file lacks is a missing value, or the default where one is given; so is an empty cell.
+    `types` gives each element's type in the standard.
     """
     items = []
     for element in elements:
-        column = next((c for c, target in columns.items() if target == element and c in present), None)
+        column = next((c for c, spec in targets.items() if spec.element == element and c in present), None)
         default = defaults.get(element)
         if column is None:
             value = literal(default) if default is not None else "NULL::VARCHAR"
-        elif default is None:
-            value = quote(column)
         else:
-            value = f"coalesce(NULLIF(trim({quote(column)}), ''), {literal(default)})"
+            value = _converted(targets[column], quote(column), types.get(element, "string"))
+            if default is not None:
+                value = f"coalesce(NULLIF(trim({value}), ''), {literal(default)})"
         items.append(f"{value} AS {quote(element)}")
     return items
+
+
+def coordinates_select(coordinates: Coordinates | None, relation: str) -> str:
+    """SELECT over the mapped relation that brings GCJ-02 positions to WGS-84 (a no-op for WGS-84 sources).
+
+    Needs the functions of ingestion.coordinates registered on the connection."""
+    if coordinates is None or coordinates.system == "wgs84":
+        return f"SELECT * FROM {relation}"
+    lon, lat = quote(coordinates.longitude), quote(coordinates.latitude)
+    nums = f"TRY_CAST(trim({lon}) AS DOUBLE), TRY_CAST(trim({lat}) AS DOUBLE)"
+    both = f"TRY_CAST(trim({lon}) AS DOUBLE) IS NOT NULL AND TRY_CAST(trim({lat}) AS DOUBLE) IS NOT NULL"
+    return (f"SELECT * REPLACE ("
+            f"CASE WHEN {both} THEN CAST(round(gcj02_to_wgs84_lon({nums}), 7) AS VARCHAR) ELSE {lon} END AS {lon}, "
+            f"CASE WHEN {both} THEN CAST(round(gcj02_to_wgs84_lat({nums}), 7) AS VARCHAR) ELSE {lat} END AS {lat}"
+            f") FROM {relation}")
+
+
+def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, ColumnSpec], defaults: dict[str, str],
+                       coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped") -> None:
+    """The view `name` over the relation `raw` (the export's text columns and `line_column`): the entity's source
+    elements as text in the standard's forms, ready for the conformer."""
+    from safecity.ingestion import coordinates as coordinate_systems
+
+    entity = conformer.entity
+    types = {e.id: e.type for e in entity.elements}
+    items = mapped_select(targets, defaults, conformer.source_columns(), header, types)
+    source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)} WHERE FALSE)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_columns AS "
+                f"SELECT {', '.join(items)}, {quote(line_column)} FROM {source}")
+    if coordinates is not None and coordinates.system == "gcj02":
+        coordinate_systems.register(con)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")

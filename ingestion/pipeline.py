@@ -1,8 +1,9 @@
-"""One file through the lakehouse: landing → bronze (as received) → conform → silver or quarantine.
+"""Batches through the lakehouse: received → bronze (as received) → conform → silver or quarantine.
 
-Each file is one batch, named by its source and content hash. Every table write carries the batch id in its
-Iceberg commit, so re-ingesting a file adds nothing and a run killed between two commits finishes the missing
-ones on the next start. Every received line ends in exactly one of silver or quarantine.
+A batch is a file (named by its source and content hash) or a range of offsets of one Kafka partition. Every
+table write carries the batch id in its Iceberg commit, so re-ingesting a file adds nothing and a run killed
+between two commits finishes the missing ones on the next start. Every received record ends in exactly one of
+silver or quarantine (a duplicate key is quarantined with E_DUPLICATE_KEY, so it is recorded, not dropped).
 """
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from safecity.config.lakehouse import CommitResult, append_once, ensure_table
-from safecity.ingestion.mapping import LoadedMapping, mapped_select
-from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read_csv
+from typing import Callable
+
+from safecity.config.lakehouse import BATCH_PROPERTY, CommitResult, append_once, ensure_table
+from safecity.ingestion.landing import Landing, LocalLanding
+from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
+from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read
 from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, bronze_table, quarantine_table,
                                        silver_schema, silver_table)
 from safecity.standards.catalogue import Catalogue
@@ -62,17 +66,35 @@ def _rejected_file_rows(exc: UnreadableFile, messages: dict[str, tuple[str, str]
     })
 
 
-class FileIngestor:
-    """Ingests the files of one source mapping; one instance per run."""
+def _added_records(table, batch_id: str) -> int | None:
+    """Rows the commit of `batch_id` added to `table`, from its snapshot summary (None if not committed)."""
+    for snapshot in table.snapshots():
+        extra = snapshot.summary.additional_properties if snapshot.summary else {}
+        if extra.get(BATCH_PROPERTY) == batch_id:
+            return int(extra.get("added-records", 0))
+    return None
 
-    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing_root: Path):
+
+@dataclass
+class Batch:
+    """What one commit set covers: a file, or a range of offsets of one Kafka partition."""
+
+    batch_id: str
+    origin: str            # lineage `_file`: the file's name in landing, or kafka:<topic>/<partition>
+    content_sha256: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class BatchIngestor:
+    """Ingests batches of one source mapping into its bronze, silver and quarantine tables; one instance per run."""
+
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping):
         self.catalog = catalog
         self.catalogue = catalogue
         self.loaded = loaded
         self.mapping = loaded.mapping
         self.entity = catalogue.entities[self.mapping.entity]
         self.conformer = Conformer(catalogue, self.mapping.entity)
-        self.landing_root = landing_root
         # Created up front, so that an empty landing folder still yields (empty) tables for readers downstream.
         self.tables = {
             "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
@@ -81,44 +103,45 @@ class FileIngestor:
         }
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
 
-    def _relative(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.landing_root.resolve()))
-        except ValueError:
-            return str(path)
+    def already_done(self, batch: Batch) -> FileReport | None:
+        """The report of a batch every table has committed, read from the commits (the batch is not read again)."""
+        counts = {name: _added_records(table, batch.batch_id) for name, table in self.tables.items()}
+        if any(n is None for n in counts.values()):
+            return None
+        return FileReport(batch.origin, batch.batch_id, counts["bronze"], counts["silver"], counts["quarantine"],
+                          skipped=True)
 
-    def ingest(self, path: Path, now: dt.datetime | None = None) -> FileReport:
+    def ingest(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime | None = None) -> FileReport:
+        """`read` gives the batch's records (or raises UnreadableFile: the whole batch is then one quarantined
+        record). Bronze first: what was received is recorded before any judgement of it."""
         now = now or dt.datetime.now(dt.timezone.utc)
-        data = Path(path).read_bytes()
-        file_sha, batch_id = _file_batch(self.mapping.id, data)
-        report = FileReport(self._relative(path), batch_id)
-        tables = self.tables
+        report = FileReport(batch.origin, batch.batch_id)
         con = duckdb.connect(":memory:")
-        bronze, silver, quarantine = self._split(con, path, report, file_sha, now)
-        # Bronze first: what was received is recorded before any judgement of it.
-        for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
-            report.commits.append(append_once(tables[name], rows, batch_id, {"safecity.file": report.file}))
-        con.close()
+        try:
+            bronze, silver, quarantine = self._split(con, batch, read, now)
+            properties = {"safecity.file": batch.origin, **batch.properties}
+            for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
+                report.commits.append(append_once(self.tables[name], rows, batch.batch_id, properties))
+        finally:
+            con.close()
         report.skipped = all(c.skipped for c in report.commits)
         report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
-        for reasons in quarantine.column("primary_reason").to_pylist():
-            report.reasons[reasons] += 1
+        report.reasons.update(quarantine.column("primary_reason").to_pylist())
         log.info("%s: %d received, %d silver, %d quarantined%s", report.file, report.received, report.silver,
                  report.quarantined, " (already ingested)" if report.skipped else "")
         return report
 
-    def _split(self, con, path: Path, report: FileReport, file_sha: str, now: dt.datetime):
-        lineage = {"_source": self.mapping.id, "_batch_id": report.batch_id, "_file": report.file}
+    def _split(self, con, batch: Batch, read, now: dt.datetime):
+        lineage = {"_source": self.mapping.id, "_batch_id": batch.batch_id, "_file": batch.origin}
         try:
-            raw = read_csv(path, self.mapping.encoding)
+            raw = read()
         except UnreadableFile as exc:
             log.warning("%s", exc)
-            rejected = _rejected_file_rows(exc, self.messages)
-            con.register("rejected_file", rejected)
-            return self._finish(con, None, "rejected_file", lineage, file_sha, now)
+            con.register("rejected_file", _rejected_file_rows(exc, self.messages))
+            return self._finish(con, None, "rejected_file", lineage, batch.content_sha256, now)
         con.register("raw", raw.table)
         con.register("bad_lines", self._bad_lines(raw))
-        return self._finish(con, raw, "bad_lines", lineage, file_sha, now)
+        return self._finish(con, raw, "bad_lines", lineage, batch.content_sha256, now)
 
     def _bad_lines(self, raw: RawBatch) -> pa.Table:
         rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),
@@ -129,7 +152,7 @@ class FileIngestor:
                          "record": pa.array([r[1] for r in rows], pa.string()),
                          "reasons": pa.array([r[2] for r in rows], pa.list_(REASON_TYPE))})
 
-    def _finish(self, con, raw: RawBatch | None, rejected_relation: str, lineage: dict, file_sha: str,
+    def _finish(self, con, raw: RawBatch | None, rejected_relation: str, lineage: dict, content_sha: str,
                 now: dt.datetime):
         lineage_sql = ", ".join(f"{literal(v)} AS {k}" for k, v in lineage.items())
         raw_columns = list(raw.header) if raw is not None else []
@@ -141,16 +164,14 @@ class FileIngestor:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
         # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-        mapped = mapped_select(self.mapping.columns, self.mapping.defaults, self.conformer.source_columns(),
-                               raw_columns)
-        source = "raw" if raw_columns else "(SELECT NULL::BIGINT AS _line WHERE FALSE)"
-        con.execute(f"CREATE TEMP VIEW mapped AS SELECT {', '.join(mapped)}, {LINE_COLUMN} AS _line FROM {source}")
-        conformed = self.conformer.sql("mapped", ("_line",), "_line").sql
+        create_mapped_view(con, "raw", raw_columns, self.mapping.targets, self.mapping.defaults,
+                           self.mapping.coordinates, self.conformer, LINE_COLUMN)
+        conformed = self.conformer.sql("mapped", (LINE_COLUMN,), LINE_COLUMN).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")
         con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
-        bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{file_sha}' AS _file_sha256, "
+        bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{content_sha}' AS _file_sha256, "
                          f"{ts} AS _received_at, record FROM hashed ORDER BY _line").to_arrow_table()
         elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
@@ -165,9 +186,49 @@ class FileIngestor:
         return bronze, silver, quarantine
 
 
-def landing_files(landing: Path, loaded: LoadedMapping) -> list[Path]:
-    folder = landing / loaded.mapping.landing
-    return sorted(p for p in folder.glob(loaded.mapping.pattern) if p.is_file())
+class FileIngestor:
+    """Files of one source mapping from the landing area (a local folder or a bucket); one batch per file."""
+
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path):
+        self.batches = BatchIngestor(catalog, catalogue, loaded)
+        self.mapping = loaded.mapping
+        self.landing = landing if not isinstance(landing, (str, Path)) else LocalLanding(Path(landing))
+
+    @property
+    def tables(self):
+        return self.batches.tables
+
+    def ingest(self, name: str | Path, now: dt.datetime | None = None) -> FileReport:
+        name = self._name(name)
+        where = self.landing.uri(name)
+        try:
+            data = self.landing.read(name)
+        except OSError as exc:
+            raise UnreadableFile(where, "E_FILE", exc.strerror or str(exc)) from None
+        file_sha, batch_id = _file_batch(self.mapping.id, data)
+        batch = Batch(batch_id, name, file_sha)
+        done = self.batches.already_done(batch)
+        if done is not None:
+            log.info("%s: already ingested (%d received, %d silver, %d quarantined)", name, done.received,
+                     done.silver, done.quarantined)
+            return done
+        m = self.mapping
+        return self.batches.ingest(batch, lambda: read(data, m.format, m.encoding, where, m.records, m.sheet), now)
+
+    def _name(self, name: str | Path) -> str:
+        """A name relative to the landing root; a local path outside it is read where it is."""
+        if isinstance(self.landing, LocalLanding) and Path(name).is_absolute():
+            try:
+                return Path(name).resolve().relative_to(self.landing.root.resolve()).as_posix()
+            except ValueError:
+                return str(name)
+        return str(name)
+
+
+def landing_files(landing: Landing, loaded: LoadedMapping) -> list[str]:
+    if loaded.mapping.landing is None:
+        return []
+    return landing.files(loaded.mapping.landing, loaded.mapping.pattern)
 
 
 @dataclass
@@ -201,13 +262,13 @@ class SourceReport:
         return self.silver / self.received if self.received else None
 
 
-def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Path,
-                  paths: list[Path] | None = None) -> SourceReport:
+def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
+                  names: list[str | Path] | None = None) -> SourceReport:
     """Ingest the given files, or every file of the source's landing folder, in name order."""
     ingestor = FileIngestor(catalog, catalogue, loaded, landing)
     report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
-    files = paths if paths is not None else landing_files(landing, loaded)
-    for number, path in enumerate(files, 1):
-        log.info("[%d/%d] %s", number, len(files), path)
-        report.files.append(ingestor.ingest(Path(path)))
+    files = names if names is not None else landing_files(ingestor.landing, loaded)
+    for number, name in enumerate(files, 1):
+        log.info("[%d/%d] %s", number, len(files), name)
+        report.files.append(ingestor.ingest(name))
     return report

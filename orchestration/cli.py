@@ -82,6 +82,7 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
     from safecity.config.duckdb_session import connect
     from safecity.config.lakehouse import open_catalog, publish_views
     from safecity.ingestion.mapping import load_mapping, mapping_path
+    from safecity.ingestion.landing import open_landing
     from safecity.ingestion.pipeline import ingest_source
     from safecity.standards.catalogue import load_catalogue
     catalogue = load_catalogue(settings.city.id)
@@ -91,7 +92,7 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     catalog = open_catalog(settings)
-    report = ingest_source(catalog, catalogue, loaded, settings.paths.landing, list(paths) if paths else None)
+    report = ingest_source(catalog, catalogue, loaded, open_landing(settings), list(paths) if paths else None)
     with connect(settings) as con:
         publish_views(con, catalog)
     for f in report.files:

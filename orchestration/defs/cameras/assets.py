@@ -5,6 +5,7 @@ import dagster as dg
 from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import open_catalog, publish_views
 from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.ingestion.landing import open_landing
 from safecity.ingestion.pipeline import SourceReport, ingest_source
 from safecity.ingestion.reconcile import reconcile
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
@@ -51,7 +52,7 @@ def camera_registry(context: dg.AssetExecutionContext, safecity: SafeCityResourc
     catalogue = load_catalogue(settings.city.id)
     catalog = open_catalog(settings)
     loaded = load_mapping(mapping_path(SOURCE), catalogue)
-    report = ingest_source(catalog, catalogue, loaded, settings.paths.landing)
+    report = ingest_source(catalog, catalogue, loaded, open_landing(settings))
     with connect(settings) as con:
         publish_views(con, catalog)
         balances = reconcile(con, ".".join(BRONZE.path), ".".join(SILVER.path), ".".join(QUARANTINE.path))
