@@ -4,6 +4,9 @@ Every write names its batch (a file's content hash, a range of Kafka offsets). T
 Iceberg snapshot summary of the commit that wrote the data, so "was this batch written?" and the data itself are
 one atomic fact: a crash before the commit leaves nothing, a crash after it is recognised on restart, and a re-run
 adds nothing.
+
+Snapshot expiry (config/maintenance.py) would forget those batch ids, so before it removes a snapshot it copies
+the snapshot's batch id into the ledger table ops.batch_ledger; "was this batch written?" reads both.
 """
 from __future__ import annotations
 
@@ -12,12 +15,21 @@ from dataclasses import dataclass
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 
 from safecity.config.profiles import S3Storage, Settings
 
 BATCH_PROPERTY = "safecity.batch-id"
+# Batch ids of expired snapshots, one row per (table, batch); written only by maintenance, before it expires.
+LEDGER_TABLE = "ops.batch_ledger"
+LEDGER_SCHEMA = pa.schema([
+    pa.field("table_name", pa.string()),
+    pa.field("batch_id", pa.string()),
+    pa.field("snapshot_id", pa.int64()),
+    pa.field("committed_at", pa.timestamp("us", tz="UTC")),
+])
 NAMESPACES = ("bronze", "silver", "quarantine", "gold", "ops")
 
 
@@ -61,15 +73,36 @@ def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> Table:
     return table
 
 
+def table_name(table: Table) -> str:
+    return ".".join(table.name()[-2:])
+
+
+def ledger_batches(catalog: Catalog, name: str) -> set[str]:
+    """Batch ids of `name` ("namespace.table") whose snapshots maintenance has expired."""
+    try:
+        ledger = catalog.load_table(LEDGER_TABLE)
+    except NoSuchTableError:
+        return set()
+    if ledger.current_snapshot() is None:
+        return set()
+    rows = ledger.scan(row_filter=EqualTo("table_name", name), selected_fields=("batch_id",)).to_arrow()
+    return set(rows.column("batch_id").to_pylist())
+
+
 def committed_batches(table: Table) -> set[str]:
-    """Batch ids recorded in the table's snapshot history."""
+    """Batch ids recorded in the table's snapshot history, and those of its expired snapshots (the ledger)."""
     found = set()
     for snapshot in table.snapshots():
         summary = snapshot.summary
         batch = summary.additional_properties.get(BATCH_PROPERTY) if summary else None
         if batch:
             found.add(batch)
-    return found
+    name = table_name(table)
+    if name == LEDGER_TABLE:
+        return found
+    # The ledger is read after the table's metadata, never before: maintenance writes the ledger before it expires,
+    # so a batch missing from this (possibly older) metadata's snapshots is already in the ledger read now.
+    return found | ledger_batches(table.catalog, name)
 
 
 @dataclass(frozen=True)
@@ -82,7 +115,7 @@ class CommitResult:
 
 def append_once(table: Table, data: pa.Table, batch_id: str, properties: dict[str, str] | None = None) -> CommitResult:
     """Append `data` unless `batch_id` was already committed to this table; the batch id is in the same commit."""
-    name = ".".join(table.name()[-2:])
+    name = table_name(table)
     if batch_id in committed_batches(table):
         return CommitResult(name, batch_id, 0, skipped=True)
     summary = {BATCH_PROPERTY: batch_id, **(properties or {})}

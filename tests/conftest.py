@@ -94,8 +94,12 @@ def s3_server():
     S3 API (path-style, endpoint without scheme), which moto serves. One server per session: it starts in about
     a second, and tests isolate themselves by bucket or by emptying the bucket they use.
     """
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # One log line per S3 request would bury the failure of any test that touches the bucket.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
