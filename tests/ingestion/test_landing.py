@@ -71,3 +71,45 @@ def test_a_missing_bucket_is_an_oserror_naming_the_bucket(production_settings, s
         landing.files("cameras")
     with pytest.raises(OSError, match=r"s3://no-such-bucket/landing/cameras/a\.csv"):
         landing.read("cameras/a.csv")
+
+
+# The sample export's planted defects (config/samples/landing/cameras/): 40 rows, 10 of them wrong in these ways.
+SAMPLE_REASONS = {"E_CODE": 3, "E_FORMAT": 2, "E_OUT_OF_AREA": 2, "E_COLUMNS": 1, "E_REQUIRED": 1,
+                  "E_DUPLICATE_KEY": 1}
+
+
+def test_a_gb18030_export_in_the_bucket_is_ingested_through_the_production_profile(production_settings, s3_server,
+                                                                                     catalogue):
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.ingestion.mapping import load_mapping, mapping_path
+    from safecity.ingestion.pipeline import ingest_source
+    from tests.conftest import SAMPLE_EXPORT
+
+    data = SAMPLE_EXPORT.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # the bytes really are GB18030, as the bureau's platform exports them
+    source_ids = {line.split(",")[0] for line in data.decode("gb18030").splitlines()[1:]}
+    _put(s3_server.client(), "safecity", f"landing/cameras/{SAMPLE_EXPORT.name}", data)
+
+    catalog = open_catalog(production_settings)
+    loaded = load_mapping(mapping_path("video_platform_catalog_csv"), catalogue)
+    report = ingest_source(catalog, catalogue, loaded, open_landing(production_settings))
+    [file] = report.files
+    assert file.file == f"cameras/{SAMPLE_EXPORT.name}"
+    assert (file.received, file.silver, file.quarantined, file.skipped) == (40, 30, 10, False)
+    assert dict(file.reasons) == SAMPLE_REASONS
+
+    silver = catalog.load_table("silver.camera").scan().to_arrow()
+    quarantine = catalog.load_table("quarantine.camera").scan().to_arrow()
+    assert (silver.num_rows, quarantine.num_rows) == (30, 10)
+    assert set(silver.column("device_id").to_pylist()) <= source_ids
+    assert "海港区第一中学门口01" in silver.column("name").to_pylist()  # Chinese text decoded, not mangled
+
+    again = ingest_source(open_catalog(production_settings), catalogue, loaded, open_landing(production_settings))
+    assert again.files[0].skipped
+    with connect(production_settings) as con:
+        publish_views(con, catalog)
+        counts = con.execute("SELECT (SELECT count(*) FROM silver.camera), (SELECT count(*) FROM quarantine.camera),"
+                             " (SELECT count(*) FROM bronze.video_platform_catalog_csv)").fetchone()
+    assert counts == (30, 10, 40)
