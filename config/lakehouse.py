@@ -10,6 +10,7 @@ the snapshot's batch id into the ledger table ops.batch_ledger; "was this batch 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -29,6 +30,7 @@ LEDGER_SCHEMA = pa.schema([
     pa.field("batch_id", pa.string()),
     pa.field("snapshot_id", pa.int64()),
     pa.field("committed_at", pa.timestamp("us", tz="UTC")),
+    pa.field("properties", pa.string()),  # JSON: the commit's safecity.* properties (Kafka offsets, file)
 ])
 NAMESPACES = ("bronze", "silver", "quarantine", "gold", "ops")
 
@@ -77,32 +79,43 @@ def table_name(table: Table) -> str:
     return ".".join(table.name()[-2:])
 
 
-def ledger_batches(catalog: Catalog, name: str) -> set[str]:
-    """Batch ids of `name` ("namespace.table") whose snapshots maintenance has expired."""
+def batch_properties(summary) -> dict[str, str]:
+    """The safecity.* properties of a snapshot summary (batch id, file, Kafka offsets): what expiry must keep."""
+    extra = summary.additional_properties if summary else {}
+    return {key: value for key, value in extra.items() if key.startswith("safecity.")}
+
+
+def ledger_entries(catalog: Catalog, name: str) -> dict[str, dict[str, str]]:
+    """Batch id -> commit properties, for the batches of `name` ("namespace.table") whose snapshots were expired."""
     try:
         ledger = catalog.load_table(LEDGER_TABLE)
     except NoSuchTableError:
-        return set()
+        return {}
     if ledger.current_snapshot() is None:
-        return set()
-    rows = ledger.scan(row_filter=EqualTo("table_name", name), selected_fields=("batch_id",)).to_arrow()
-    return set(rows.column("batch_id").to_pylist())
+        return {}
+    rows = ledger.scan(row_filter=EqualTo("table_name", name), selected_fields=("batch_id", "properties")).to_arrow()
+    return {row["batch_id"]: json.loads(row["properties"] or "{}") for row in rows.to_pylist()}
 
 
-def committed_batches(table: Table) -> set[str]:
-    """Batch ids recorded in the table's snapshot history, and those of its expired snapshots (the ledger)."""
-    found = set()
+def committed_properties(table: Table) -> dict[str, dict[str, str]]:
+    """Batch id -> the safecity.* properties of the commit that wrote it, for every batch ever committed to `table`:
+    those in its snapshots and those of expired snapshots (the ledger). Stream offsets are read from here."""
+    found = {}
     for snapshot in table.snapshots():
-        summary = snapshot.summary
-        batch = summary.additional_properties.get(BATCH_PROPERTY) if summary else None
-        if batch:
-            found.add(batch)
+        properties = batch_properties(snapshot.summary)
+        if properties.get(BATCH_PROPERTY):
+            found[properties[BATCH_PROPERTY]] = properties
     name = table_name(table)
     if name == LEDGER_TABLE:
         return found
     # The ledger is read after the table's metadata, never before: maintenance writes the ledger before it expires,
     # so a batch missing from this (possibly older) metadata's snapshots is already in the ledger read now.
-    return found | ledger_batches(table.catalog, name)
+    return ledger_entries(table.catalog, name) | found
+
+
+def committed_batches(table: Table) -> set[str]:
+    """Batch ids recorded in the table's snapshot history, and those of its expired snapshots (the ledger)."""
+    return set(committed_properties(table))
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ and many snapshots (large metadata). Compaction rewrites the small files of each
 rows exactly; expiry drops old snapshots from the metadata.
 
 Exactly-once depends on the batch ids kept in snapshot summaries (config/lakehouse.py). Expiring a snapshot would
-forget its batch id and a re-sent file would be ingested twice, so expiry first copies the batch ids of the
-snapshots it is about to remove into the ledger table ops.batch_ledger, in its own commit, and expires only after
-that commit. `committed_batches` reads summaries and ledger. A crash between the two commits is harmless: the batch
+forget its batch id (and the Kafka offsets stored beside it) and a re-sent file would be ingested twice, so expiry
+first copies the batch id and safecity.* properties of each snapshot it is about to remove into the ledger table
+ops.batch_ledger, in its own commit, and expires only after that commit. `committed_batches` and
+`committed_properties` read summaries and ledger. A crash between the two commits is harmless: the batch
 ids are then in both places, and the next run adds no duplicate ledger rows before it expires. Compaction's own
 commit carries no batch id.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,8 +31,8 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.table import Table, TableProperties
 
-from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_SCHEMA, LEDGER_TABLE, NAMESPACES, ensure_table, \
-    ledger_batches, table_name
+from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_SCHEMA, LEDGER_TABLE, NAMESPACES, batch_properties, \
+    ensure_table, ledger_entries, table_name
 
 # Marks maintenance commits in snapshot summaries, so that history shows why a snapshot exists.
 MAINTENANCE_PROPERTY = "safecity.maintenance"
@@ -124,14 +126,16 @@ def _expirable(table: Table, cutoff: dt.datetime, keep_last: int) -> list:
 def record_batches(catalog: Catalog, table: Table, snapshots: list) -> int:
     """Write to the ledger the batch ids of `snapshots` it does not hold yet; the number of rows written."""
     name = table_name(table)
-    known = ledger_batches(catalog, name)
+    known = set(ledger_entries(catalog, name))
     rows = []
     for snapshot in snapshots:
-        batch = snapshot.summary.additional_properties.get(BATCH_PROPERTY) if snapshot.summary else None
+        properties = batch_properties(snapshot.summary)
+        batch = properties.get(BATCH_PROPERTY)
         if batch and batch not in known:
             known.add(batch)
             rows.append({"table_name": name, "batch_id": batch, "snapshot_id": snapshot.snapshot_id,
-                         "committed_at": dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, dt.timezone.utc)})
+                         "committed_at": dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, dt.timezone.utc),
+                         "properties": json.dumps(properties, ensure_ascii=False, sort_keys=True)})
     if rows:
         ledger = ensure_table(catalog, LEDGER_TABLE, LEDGER_SCHEMA)
         ledger.append(pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA),

@@ -6,8 +6,8 @@ import pytest
 
 from safecity.config import maintenance
 from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_TABLE, append_once, committed_batches, ensure_table, \
-    open_catalog, publish_views
+from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_TABLE, append_once, committed_batches, \
+    committed_properties, ensure_table, open_catalog, publish_views
 from safecity.config.maintenance import MAINTENANCE_PROPERTY, TableMaintenance, compact, format_report, maintain
 
 SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("name", pa.string()), pa.field("n", pa.int64())])
@@ -23,7 +23,9 @@ def _fill(catalog, identifier: str, batches: int) -> tuple[list[dict], list[int]
     table = ensure_table(catalog, identifier, SCHEMA)
     rows, snapshots = [], []
     for i in range(batches):
-        append_once(table, pa.Table.from_pylist(_batch(i), schema=SCHEMA), f"batch-{i}")
+        append_once(table, pa.Table.from_pylist(_batch(i), schema=SCHEMA), f"batch-{i}",
+                    {"safecity.kafka-offsets": f'{{"partition": 0, "first": {i * 10}, "last": {i * 10 + 9}}}',
+                     "other.property": "not ours"})
         table = catalog.load_table(identifier)
         rows += _batch(i)
         snapshots.append(table.current_snapshot().snapshot_id)
@@ -116,6 +118,9 @@ def test_expired_snapshots_leave_their_batch_ids_in_the_ledger(settings):
     assert sorted((r["table_name"], r["batch_id"], r["snapshot_id"]) for r in ledger) == \
         [("silver.t", f"batch-{i}", snapshot_ids[i]) for i in range(3)]
     assert committed_batches(table) == {"batch-0", "batch-1", "batch-2"}
+    # Stream offsets stored beside a batch id survive with it; properties of other writers are not kept.
+    assert committed_properties(table)["batch-2"] == {
+        BATCH_PROPERTY: "batch-2", "safecity.kafka-offsets": '{"partition": 0, "first": 20, "last": 29}'}
 
     again = append_once(table, pa.Table.from_pylist(_batch(1), schema=SCHEMA), "batch-1")
     assert again.skipped and again.rows == 0
