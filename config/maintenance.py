@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.table import Table, TableProperties
@@ -73,8 +73,9 @@ def _data_files(table: Table) -> int:
 def compact(table: Table, min_files: int = 2) -> tuple[int, int]:
     """Rewrite each partition's small data files into as few files as the target size allows, in one commit.
 
-    Returns (data files before, after). The rows are read and written unchanged; a commit by someone else in
-    between makes this commit fail (CommitFailedException) rather than lose their rows.
+    Returns (data files before, after). The rows are read and written unchanged. A concurrent commit that added
+    rows where this one rewrites makes it fail (pyiceberg's conflict check, ValidationException) rather than lose
+    those rows; commits elsewhere in the table are kept and this one is retried on top of them.
     """
     if table.current_snapshot() is None:
         return 0, 0
@@ -188,7 +189,7 @@ def maintain(catalog: Catalog, *, older_than: dt.timedelta, keep_last: int,
         note = ""
         try:
             files_before, files_after = compact(table)
-        except CommitFailedException as exc:
+        except (CommitFailedException, ValidationException) as exc:
             files_before = files_after = _data_files(table)
             note = f"compaction deferred: another commit came first ({exc})"
         table = catalog.load_table(name)

@@ -188,3 +188,19 @@ def test_maintenance_on_the_production_profile(production_settings):
         got = con.execute("SELECT id, name, n FROM silver.t ORDER BY id").fetchall()
         assert got == [(r["id"], r["name"], r["n"]) for r in sorted(written, key=lambda r: r["id"])]
         assert con.execute("SELECT count(*) FROM ops.batch_ledger").fetchone()[0] == 6
+
+
+def test_compaction_racing_an_append_fails_instead_of_losing_the_append(settings):
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+
+    catalog = open_catalog(settings)
+    written, _ = _fill(catalog, "silver.t", 3)
+    stale = catalog.load_table("silver.t")  # compaction plans from this metadata...
+    append_once(catalog.load_table("silver.t"), pa.Table.from_pylist(_batch(5), schema=SCHEMA), "batch-5")
+    with pytest.raises((CommitFailedException, ValidationException)):  # ...and must not drop the append
+        compact(stale)
+    # The next run plans from the current metadata, append included, and goes through.
+    result = {r.table: r for r in maintain(catalog, older_than=dt.timedelta(hours=1), keep_last=1)}["silver.t"]
+    assert (result.files_before, result.files_after, result.note) == (4, 1, "")
+    assert _content(catalog.load_table("silver.t")) == sorted(written + _batch(5), key=lambda r: r["id"])
+    assert _content(catalog.load_table("silver.t")) == sorted(written + _batch(5), key=lambda r: r["id"])
