@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
 from typing import Callable
 
@@ -88,13 +89,14 @@ class Batch:
 class BatchIngestor:
     """Ingests batches of one source mapping into its bronze, silver and quarantine tables; one instance per run."""
 
-    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping):
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, as_of: dt.datetime | None = None):
+        """`as_of` is the clock the checks run on ("not in the future"): now, or the receive time of a replay."""
         self.catalog = catalog
         self.catalogue = catalogue
         self.loaded = loaded
         self.mapping = loaded.mapping
         self.entity = catalogue.entities[self.mapping.entity]
-        self.conformer = Conformer(catalogue, self.mapping.entity)
+        self.conformer = Conformer(catalogue, self.mapping.entity, as_of)
         # Created up front, so that an empty landing folder still yields (empty) tables for readers downstream.
         self.tables = {
             "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
@@ -143,6 +145,40 @@ class BatchIngestor:
         con.register("bad_lines", self._bad_lines(raw))
         return self._finish(con, raw, "bad_lines", lineage, batch.content_sha256, now)
 
+    def _already_in_silver(self, con) -> None:
+        """`silver_duplicates`: conforming rows whose key an earlier batch already put in silver (a record sent
+        twice in two files, or again on a stream). They are quarantined as recorded duplicates, not dropped.
+
+        Only keys in the batch's time range are read back, so the cost follows the batch, not the table."""
+        keys = list(self.entity.key)
+        time_field = self.entity.time_field
+        ok = f"len({REASONS_COLUMN}) = 0"
+        scan_filter = None
+        if time_field:
+            low, high = con.execute(f"SELECT min({quote(time_field)}), max({quote(time_field)}) FROM conformed "
+                                    f"WHERE {ok}").fetchone()
+            if low is not None:
+                scan_filter = And(GreaterThanOrEqual(time_field, low.isoformat()),
+                                  LessThanOrEqual(time_field, high.isoformat()))
+        silver = self.tables["silver"]
+        if silver.current_snapshot() is None:
+            schema = silver.schema().as_arrow()
+            existing = pa.table({k: pa.array([], schema.field(k).type) for k in keys})
+        else:
+            scan = silver.scan(row_filter=scan_filter, selected_fields=tuple(keys)) if scan_filter is not None \
+                else silver.scan(selected_fields=tuple(keys))
+            existing = scan.to_arrow()
+        con.register("silver_keys", existing)
+        zh, en = self.messages["E_DUPLICATE_KEY"]
+        key_text = " || '/' || ".join(f"CAST(c.{quote(k)} AS VARCHAR)" for k in keys)
+        join = " AND ".join(f"c.{quote(k)} = e.{quote(k)}" for k in keys)
+        con.execute(
+            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, [{{'code': 'E_DUPLICATE_KEY', "
+            f"'field': {literal(keys[0])}, 'value': {key_text}, "
+            f"'message_zh': {literal(f'{zh}：已由先前批次写入合格表')}, "
+            f"'message_en': {literal(f'{en}: already in silver from an earlier batch')}}}] AS reasons "
+            f"FROM conformed c WHERE {ok} AND EXISTS (SELECT 1 FROM silver_keys e WHERE {join})")
+
     def _bad_lines(self, raw: RawBatch) -> pa.Table:
         rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),
                  [{"code": r.code, "field": "_line", "value": r.text[:200],
@@ -168,6 +204,7 @@ class BatchIngestor:
                            self.mapping.coordinates, self.conformer, LINE_COLUMN)
         conformed = self.conformer.sql("mapped", (LINE_COLUMN,), LINE_COLUMN).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
+        self._already_in_silver(con)
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")
         con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
@@ -176,12 +213,14 @@ class BatchIngestor:
         elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
-                         f"WHERE len(c.{REASONS_COLUMN}) = 0 ORDER BY h._line").to_arrow_table()
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND _line NOT IN (SELECT _line FROM silver_duplicates) "
+                         f"ORDER BY h._line").to_arrow_table()
         quarantine = con.sql(
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
             f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
             f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
             f"  UNION ALL SELECT {LINE_COLUMN}, reasons FROM {rejected_relation}"
+            f"  UNION ALL SELECT _line, reasons FROM silver_duplicates"
             f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
         return bronze, silver, quarantine
 
@@ -189,8 +228,9 @@ class BatchIngestor:
 class FileIngestor:
     """Files of one source mapping from the landing area (a local folder or a bucket); one batch per file."""
 
-    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path):
-        self.batches = BatchIngestor(catalog, catalogue, loaded)
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
+                 as_of: dt.datetime | None = None):
+        self.batches = BatchIngestor(catalog, catalogue, loaded, as_of)
         self.mapping = loaded.mapping
         self.landing = landing if not isinstance(landing, (str, Path)) else LocalLanding(Path(landing))
 
@@ -263,9 +303,9 @@ class SourceReport:
 
 
 def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
-                  names: list[str | Path] | None = None) -> SourceReport:
+                  names: list[str | Path] | None = None, as_of: dt.datetime | None = None) -> SourceReport:
     """Ingest the given files, or every file of the source's landing folder, in name order."""
-    ingestor = FileIngestor(catalog, catalogue, loaded, landing)
+    ingestor = FileIngestor(catalog, catalogue, loaded, landing, as_of)
     report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
     files = names if names is not None else landing_files(ingestor.landing, loaded)
     for number, name in enumerate(files, 1):

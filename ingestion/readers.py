@@ -293,3 +293,25 @@ def read(source: Path | str | bytes, format: str, encoding: str = "utf-8", where
     if format == "xlsx":
         return read_xlsx(source, where, sheet)
     raise ValueError(f"unknown format {format!r}; one of {FORMATS}")
+
+
+def read_messages(messages: Iterable[tuple[int, bytes | None]], encoding: str = "utf-8") -> RawBatch:
+    """Stream messages (offset, value), one JSON object each; `_line` is the offset. A message that is not
+    text, not JSON or not an object is rejected alone, with its offset."""
+    good, rejected = [], []
+    for offset, value in messages:
+        try:
+            text = (value or b"").decode(encoding)
+            item = json.loads(text)
+        except UnicodeDecodeError as exc:
+            rejected.append(RejectedLine(offset, repr(value[:200]), "E_ENCODING", f"not {encoding} text ({exc.reason})"))
+            continue
+        except json.JSONDecodeError as exc:
+            rejected.append(RejectedLine(offset, text[:1000], "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        if isinstance(item, dict):
+            good.append((offset, _flatten(item)))
+        else:
+            rejected.append(RejectedLine(offset, text[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
+    table, header = _records_table(good)
+    return RawBatch(table, header, encoding, rejected)

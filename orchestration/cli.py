@@ -6,11 +6,14 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.orchestration.cameras_cli import cameras_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
@@ -18,6 +21,7 @@ rules_app = typer.Typer(help="策略文件 / Policy files: check and test.", no_
 app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
+app.add_typer(cameras_app, name="cameras")
 
 HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
 EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
@@ -75,8 +79,13 @@ def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
 @app.command()
 def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/sources/<id>.yaml) or path."),
            paths: list[Path] = typer.Argument(None, help="Files to ingest (default: the source's landing folder)."),
+           stream: bool = typer.Option(False, "--stream", help="读取映射的 Kafka 主题 / Read the mapping's Kafka "
+                                                               "topic instead of files."),
+           kafka: str | None = typer.Option(None, help="Kafka bootstrap host:port (default: the profile's)."),
+           as_of: datetime | None = typer.Option(None, "--as-of", help="检查时钟 / Clock for the 'not in the "
+                                                                       "future' check (replays); default now."),
            env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
-    """接入数据文件 / Ingest files through bronze into silver and quarantine."""
+    """接入数据 / Ingest files or a Kafka topic through bronze into silver and quarantine."""
     _logging(quiet=False)
     settings = _settings(env, home)
     from safecity.config.duckdb_session import connect
@@ -84,6 +93,7 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
     from safecity.ingestion.mapping import load_mapping, mapping_path
     from safecity.ingestion.landing import open_landing
     from safecity.ingestion.pipeline import ingest_source
+    from safecity.ingestion.streams import StreamIngestor
     from safecity.standards.catalogue import load_catalogue
     catalogue = load_catalogue(settings.city.id)
     try:
@@ -91,8 +101,19 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
     except YamlFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=ZoneInfo(settings.city.timezone))
     catalog = open_catalog(settings)
-    report = ingest_source(catalog, catalogue, loaded, open_landing(settings), list(paths) if paths else None)
+    if stream:
+        bootstrap = kafka or (settings.secret("/kafka/bootstrap_servers_env") if settings.environment.kafka else None)
+        if not bootstrap or not loaded.mapping.topic:
+            typer.echo(f"{loaded.path}: --stream needs a topic in the mapping and a Kafka bootstrap "
+                       f"(--kafka or the profile's kafka section)", err=True)
+            raise typer.Exit(2)
+        report = StreamIngestor(catalog, catalogue, loaded, bootstrap, as_of=as_of).run()
+    else:
+        report = ingest_source(catalog, catalogue, loaded, open_landing(settings), list(paths) if paths else None,
+                               as_of=as_of)
     with connect(settings) as con:
         publish_views(con, catalog)
     for f in report.files:
