@@ -6,7 +6,8 @@ one atomic fact: a crash before the commit leaves nothing, a crash after it is r
 adds nothing.
 
 Snapshot expiry (config/maintenance.py) would forget those batch ids, so before it removes a snapshot it copies
-the snapshot's batch id into the ledger table ops.batch_ledger; "was this batch written?" reads both.
+the snapshot's batch id and safecity.* properties (Kafka offsets) into the ledger table ops.batch_ledger;
+"was this batch written?" (committed_batches, committed_properties) reads both.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pyiceberg.table import Table
 from safecity.config.profiles import S3Storage, Settings
 
 BATCH_PROPERTY = "safecity.batch-id"
-# Batch ids of expired snapshots, one row per (table, batch); written only by maintenance, before it expires.
+# Batch ids of expired snapshots, one row per (table, batch); written by maintenance only, before it expires.
 LEDGER_TABLE = "ops.batch_ledger"
 LEDGER_SCHEMA = pa.schema([
     pa.field("table_name", pa.string()),
