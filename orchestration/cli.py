@@ -14,6 +14,7 @@ import typer
 
 from safecity.config.yamlfile import YamlFileError
 from safecity.orchestration.cameras_cli import cameras_app
+from safecity.orchestration.cameras_cli import cameras_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
@@ -21,6 +22,7 @@ rules_app = typer.Typer(help="策略文件 / Policy files: check and test.", no_
 app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
+app.add_typer(cameras_app, name="cameras")
 app.add_typer(cameras_app, name="cameras")
 
 HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")

@@ -1,0 +1,107 @@
+"""`safecity cameras`: video quality diagnosis of snapshots from the command line, and its accuracy."""
+import json
+from pathlib import Path
+
+import typer
+
+from safecity.config.yamlfile import YamlFileError
+
+cameras_app = typer.Typer(help="摄像机 / Cameras: video quality diagnosis (VQD) of snapshots and its accuracy.",
+                          no_args_is_help=True)
+
+ConfigOption = typer.Option(None, "--config", help="Thresholds file (default: config/video_quality.yaml).")
+
+
+def _config(path: Path | None):
+    from safecity.ingestion.video_quality.thresholds import load_thresholds
+    try:
+        return load_thresholds(path)
+    except YamlFileError as exc:
+        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _text(path: Path, result: dict) -> str:
+    if result.get("error"):
+        return f"{path}: 错误 / error: {result['error']}"
+    defect = result["defect"]
+    lines = [f"{path}: {'正常 / ok' if defect is None else '异常 / defect: ' + ', '.join(result['defects'])}"]
+    for c in result["checks"]:
+        score = "-" if c["score"] is None else f"{c['score']:.3f}"
+        rule = f"{'<' if c['fault_when'] == 'below' else '>'} {c['threshold']:g}"
+        note = f"  ({c['note']})" if c["note"] else ""
+        lines.append(f"  {c['check']:<13} {c['name_zh']:<12} {score:>10}  {rule:<8} "
+                     f"{c['verdict_zh']} / {c['verdict_en']}{note}")
+    return "\n".join(lines)
+
+
+@cameras_app.command("diagnose")
+def diagnose_command(
+        files: list[Path] = typer.Argument(..., help="Snapshot files (JPEG/PNG). A camera's files in time order: "
+                                                     "each is checked for frozen against the one before."),
+        reference: Path | None = typer.Option(None, "--reference", help="Reference frame of the camera(s), for "
+                                                                        "scene_change."),
+        as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
+        config_path: Path | None = ConfigOption) -> None:
+    """诊断快照 / Diagnose snapshots: each check's score, threshold and verdict.
+
+    Unreadable files are reported (an error object with --json) and the others still diagnosed; the exit code is 1
+    if any file failed."""
+    from safecity.ingestion.video_quality.batch import diagnose_files
+    from safecity.ingestion.video_quality.references import ReferenceStore
+    from safecity.ingestion.video_quality.snapshots import SnapshotError, read_snapshot
+    config = _config(config_path)
+    store = None
+    if reference is not None:
+        try:
+            picture = read_snapshot(reference)
+        except SnapshotError as exc:
+            typer.echo(f"参考帧无法读取 / cannot read the reference frame: {exc}", err=True)
+            raise typer.Exit(2) from None
+        store = _OneReference(picture, config)
+    failed = 0
+    # Given order is kept in the output; files of one camera are compared in time order (diagnose_files).
+    results = {item.path: item for item in diagnose_files(files, store, config)}
+    for path in files:
+        item = results[Path(path)]
+        if item.diagnosis is None:
+            failed += 1
+            result = {"file": str(path), "error": item.error}
+        else:
+            result = {"file": str(path), "device_id": item.device_id,
+                      "captured_at": item.captured_at.isoformat() if item.captured_at else None,
+                      **item.diagnosis.as_dict(config), "error": None}
+        typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _text(path, result))
+    raise typer.Exit(1 if failed else 0)
+
+
+class _OneReference:
+    """A reference store that gives every camera the one reference frame named on the command line."""
+
+    def __init__(self, picture, config):
+        from safecity.ingestion.video_quality.checks import Frame
+        self.frame = Frame.of(picture)
+
+    def get(self, device_id):
+        return self.frame
+
+    def observe(self, *args) -> bool:
+        return False
+
+
+@cameras_app.command("accuracy")
+def accuracy_command(
+        folders: list[Path] = typer.Argument(..., help="Simulator output folder(s) with manifest.json."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
+        config_path: Path | None = ConfigOption) -> None:
+    """诊断准确率 / Precision, recall and F1 per defect class, false-positive rate per condition, on labelled
+    simulator snapshots."""
+    from safecity.ingestion.video_quality.accuracy import ManifestError, evaluate, render_table
+    config = _config(config_path)
+    try:
+        report = evaluate(list(folders), config)
+    except ManifestError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else render_table(report, config))
+    raise typer.Exit(1 if report.errors else 0)
