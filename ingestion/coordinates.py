@@ -70,7 +70,7 @@ def _arrow_udf(index: int):
 
 def register(con) -> None:
     """gcj02_to_wgs84_lon(lon, lat) and gcj02_to_wgs84_lat(lon, lat) as DuckDB functions on `con`."""
-    import duckdb.typing as t
+    import duckdb.sqltypes as t
     import pyarrow.compute  # noqa: F401  (pa.compute is used inside the functions)
 
     existing = {row[0] for row in con.execute(
@@ -79,4 +79,4 @@ def register(con) -> None:
         if name in existing:
             continue
         con.create_function(name, _arrow_udf(index), [t.DOUBLE, t.DOUBLE], t.DOUBLE, type="arrow",
-                            null_handling="special", exception_handling="throw")
+                            null_handling="special")

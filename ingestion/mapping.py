@@ -77,10 +77,19 @@ class SourceMapping(BaseModel):
     # JSON documents: the dotted path to the list of records (GA/T 1400: MotorVehicleListObject.MotorVehicleObject).
     records: str | None = None
     sheet: str | None = None
-    columns: dict[str, str | ColumnSpec] = Field(min_length=1)
+    # An export column maps to an element id, or to {element: ..., conversions} (a ColumnSpec).
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
     coordinates: Coordinates | None = None
     # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
     defaults: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, value):
+        # The short form `column: element` is a spec without conversions; errors then point into the spec itself.
+        if isinstance(value, dict):
+            return {k: {"element": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _has_a_place(self) -> "SourceMapping":
@@ -92,14 +101,10 @@ class SourceMapping(BaseModel):
             raise ValueError("a Kafka topic carries one JSON object per message: use format json or jsonl")
         return self
 
-    def spec(self, column: str) -> ColumnSpec:
-        target = self.columns[column]
-        return target if isinstance(target, ColumnSpec) else ColumnSpec(element=target)
-
     @property
     def targets(self) -> dict[str, ColumnSpec]:
         """Export column -> its spec."""
-        return {column: self.spec(column) for column in self.columns}
+        return dict(self.columns)
 
     @field_validator("encoding")
     @classmethod
@@ -131,7 +136,8 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
         writable = [e.id for e in entity.elements if not e.derive]
         for column, spec in mapping.targets.items():
             target = spec.element
-            pointer = f"/columns/{column}" + ("/element" if isinstance(mapping.columns[column], ColumnSpec) else "")
+            short = document.line_of(f"/columns/{column}/element") == document.line_of(f"/columns/{column}")
+            pointer = f"/columns/{column}" + ("" if short else "/element")
             if target not in writable:
                 problems.append(document.problem(pointer, "E_UNKNOWN_FIELD",
                                                  f"{mapping.entity} has no element {target!r} to map {column!r} onto",
@@ -182,8 +188,9 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
         seconds = f"TRY_CAST({text} AS DOUBLE)" + (" / 1000" if spec.time_format == "epoch_ms" else "")
         out = f"coalesce(strftime(timezone('UTC', to_timestamp({seconds})), {literal(ISO_UTC)}), {value})"
     elif spec.time_format or spec.time_zone:
-        local = (f"try_strptime({text}, {literal(spec.time_format)})" if spec.time_format
-                 else f"TRY_CAST({text} AS TIMESTAMP)")
+        # A vendor that mixes its own format with ISO text still means its own zone for the ISO values.
+        iso = f"TRY_CAST({text} AS TIMESTAMP)"
+        local = f"coalesce(try_strptime({text}, {literal(spec.time_format)}), {iso})" if spec.time_format else iso
         if spec.time_zone:
             form = f"strftime(timezone('UTC', timezone({literal(spec.time_zone)}, {local})), {literal(ISO_UTC)})"
         else:

@@ -256,7 +256,9 @@ def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str |
         first = next(rows, None)
         if first is None or all(v is None for v in first):
             return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], "xlsx")
-        header = [_cell(v) or f"column_{i}" for i, v in enumerate(first, 1)]
+        # A sheet's rows are as wide as its widest row: the header ends at its last named cell.
+        width = max(i for i, v in enumerate(first, 1) if v is not None)
+        header = [_cell(v) or f"column_{i}" for i, v in enumerate(first[:width], 1)]
         if len(set(header)) != len(header):
             duplicated = sorted({h for h in header if header.count(h) > 1})
             raise UnreadableFile(where, "E_HEADER", f"duplicate column names {duplicated}", 1)

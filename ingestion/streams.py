@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
 
-from safecity.config.lakehouse import BATCH_PROPERTY
+from safecity.config.lakehouse import committed_properties
 from safecity.ingestion.mapping import LoadedMapping
 from safecity.ingestion.pipeline import Batch, BatchIngestor, FileReport, SourceReport
 from safecity.ingestion.readers import read_messages
@@ -38,14 +38,14 @@ class OffsetRange:
 
 
 def committed_ranges(table, topic: str) -> dict[str, OffsetRange]:
-    """Batch id -> offset range, for every stream batch committed to `table` from `topic`."""
+    """Batch id -> offset range, for every stream batch ever committed to `table` from `topic` (expired
+    snapshots included: table maintenance keeps their properties in its ledger)."""
     found = {}
-    for snapshot in table.snapshots():
-        extra = snapshot.summary.additional_properties if snapshot.summary else {}
-        if OFFSETS_PROPERTY in extra:
-            offsets = json.loads(extra[OFFSETS_PROPERTY])
+    for batch_id, properties in committed_properties(table).items():
+        if OFFSETS_PROPERTY in properties:
+            offsets = json.loads(properties[OFFSETS_PROPERTY])
             if offsets["topic"] == topic:
-                found[extra[BATCH_PROPERTY]] = OffsetRange(offsets["partition"], offsets["first"], offsets["last"])
+                found[batch_id] = OffsetRange(offsets["partition"], offsets["first"], offsets["last"])
     return found
 
 

@@ -123,3 +123,17 @@ def test_a_run_killed_between_commits_is_finished_without_loss_or_doubling(make_
     assert len(ids) == 90 and len(set(ids)) == 90
     assert table_rows(ingestor, "bronze").num_rows == 90
     assert table_rows(ingestor, "quarantine").num_rows == 0
+
+
+def test_offsets_survive_snapshot_expiry(make_ingestor, kafka_bootstrap, topic, settings):
+    from safecity.config.maintenance import maintain
+
+    produce(kafka_bootstrap, topic, [json.dumps(pass_record(n), ensure_ascii=False).encode() for n in range(30)])
+    make_ingestor(max_batch=10).run()
+    results = maintain(open_catalog(settings), older_than=dt.timedelta(0), keep_last=1)
+    assert sum(r.snapshots_expired for r in results if r.table.startswith("bronze.")) > 0
+    again = make_ingestor().run()
+    assert again.files == []
+    produce(kafka_bootstrap, topic, [json.dumps(pass_record(n), ensure_ascii=False).encode() for n in range(30, 35)])
+    assert make_ingestor().run().received == 5
+    assert table_rows(make_ingestor(), "silver").num_rows == 35
