@@ -255,3 +255,13 @@ def test_cli_accuracy_prints_the_table_and_json(batch):
     assert figures["classes"]["stripes"]["f1"] >= 0.95 and figures["false_positive_rate"] <= 0.02
     missing = CliRunner().invoke(app, ["cameras", "accuracy", str(out / "snapshots")])
     assert missing.exit_code == 2 and "manifest.json" in missing.output
+
+
+# --- the speed benchmark runs (timings are not asserted: that is the benchmark's job) -------------------------
+
+def test_the_benchmark_diagnoses_full_hd_snapshots_and_decodes_them_at_a_quarter(tmp_path):
+    from benchmarks import video_quality as bench
+    bench.generate(tmp_path, cameras=1, per_camera=3)
+    results = {m: bench.run(m, tmp_path, limit=3) for m in bench.METHODS}
+    assert all(r["images"] == 3 and r["seconds"] > 0 for r in results.values())
+    assert results["diagnose"]["defects"] == results["diagnose_full"]["defects"]
