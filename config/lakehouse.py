@@ -20,6 +20,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
 
 from safecity.config.profiles import S3Storage, Settings
 
@@ -62,16 +63,22 @@ def open_catalog(settings: Settings) -> Catalog:
     return catalog
 
 
-def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> Table:
+def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema, day_partition: str | None = None) -> Table:
     """The table, created if missing; columns the schema has gained since (a standard's new element) are added.
 
-    Iceberg adds columns without rewriting data: older rows read the new column as null.
+    Iceberg adds columns without rewriting data: older rows read the new column as null. `day_partition` names a
+    timestamp column whose day partitions the table (high-volume facts): a reader of one day opens that day's
+    files only, and maintenance compacts day by day. An existing table gains the partitioning for new data.
     """
     table = catalog.create_table_if_not_exists(identifier, schema=schema)
     existing = {field.name for field in table.schema().fields}
     if any(name not in existing for name in schema.names):
         with table.update_schema() as update:
             update.union_by_name(schema)
+        table = catalog.load_table(identifier)
+    if day_partition and not any(f.name == f"{day_partition}_day" for f in table.spec().fields):
+        with table.update_spec() as spec:
+            spec.add_field(day_partition, DayTransform(), f"{day_partition}_day")
         table = catalog.load_table(identifier)
     return table
 

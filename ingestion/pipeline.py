@@ -98,9 +98,12 @@ class BatchIngestor:
         self.entity = catalogue.entities[self.mapping.entity]
         self.conformer = Conformer(catalogue, self.mapping.entity, as_of)
         # Created up front, so that an empty landing folder still yields (empty) tables for readers downstream.
+        daily = self.entity.partition == "day"
         self.tables = {
-            "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA),
-            "silver": ensure_table(catalog, silver_table(self.entity), silver_schema(self.entity)),
+            "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA,
+                                   "_received_at" if daily else None),
+            "silver": ensure_table(catalog, silver_table(self.entity), silver_schema(self.entity),
+                                   self.entity.time_field if daily else None),
             "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
         }
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}

@@ -177,6 +177,8 @@ class Entity(_Strict):
     key: tuple[str, ...] = Field(min_length=1)
     # The event time of a record: what daily partitions and windows use.
     time_field: str | None = None
+    # High-volume facts are stored in daily partitions of their time field.
+    partition: Literal["day"] | None = None
     in_area: dict[Literal["longitude", "latitude"], str] | None = None
     # Timestamps that must not go backwards, in order (a 110 call is received, then dispatched, then arrived...).
     sequences: tuple[tuple[str, ...], ...] = ()
@@ -192,6 +194,8 @@ class Entity(_Strict):
         referenced += [e.edition_from for e in self.elements if e.edition_from]
         referenced += [field for sequence in self.sequences for field in sequence]
         referenced += [self.time_field] if self.time_field else []
+        if self.partition and not self.time_field:
+            raise ValueError("partition: day needs a time_field to partition by")
         missing = [k for k in referenced if k not in ids]
         if missing:
             raise ValueError(f"unknown elements referenced: {missing}")

@@ -125,3 +125,16 @@ def test_reingesting_the_whole_day_adds_nothing(day, catalogue):
     assert all(f.skipped for f in again.files)
     assert again.received == day["reports"]["viid_motor_vehicles"].received
     assert {ident: len(day["catalog"].load_table(ident).snapshots()) for ident in snapshots} == snapshots
+
+
+def test_high_volume_facts_are_stored_in_daily_partitions(day):
+    table = day["catalog"].load_table("silver.vehicle_pass")
+    assert [(f.name, str(f.transform)) for f in table.spec().fields] == [("pass_time_day", "day")]
+    every_file = list(table.scan().plan_files())
+    one_day = list(table.scan(row_filter="pass_time >= '2026-07-01T00:00:00+00:00' AND "
+                                         "pass_time < '2026-07-02T00:00:00+00:00'").plan_files())
+    # The simulated local day spans two UTC days: a one-day read opens only that day's files.
+    assert 0 < len(one_day) < len(every_file)
+    days = {task.file.partition[0] for task in one_day}
+    assert days == {(dt.date(2026, 7, 1) - dt.date(1970, 1, 1)).days}
+    assert day["catalog"].load_table("quarantine.vehicle_pass").spec().fields == ()
