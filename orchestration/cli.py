@@ -14,15 +14,13 @@ import typer
 
 from safecity.config.yamlfile import YamlFileError
 from safecity.orchestration.cameras_cli import cameras_app
-from safecity.orchestration.cameras_cli import cameras_app
+from safecity.orchestration.rules_cli import rules_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
-rules_app = typer.Typer(help="策略文件 / Policy files: check and test.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
-app.add_typer(cameras_app, name="cameras")
 app.add_typer(cameras_app, name="cameras")
 
 HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
@@ -123,39 +121,6 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
         typer.echo(f"{f.file}: {state}: {f.received} received, {f.silver} silver, {f.quarantined} quarantined "
                    f"{dict(f.reasons) if f.reasons else ''}")
     typer.echo(f"total: {report.received} received, {report.silver} silver, {report.quarantined} quarantined")
-
-
-@rules_app.command("check")
-def rules_check(path: Path = typer.Argument(None, help="Policy file or folder (default: the shipped policies)."),
-                as_json: bool = typer.Option(False, "--json")) -> None:
-    """检查策略文件 / Validate policy files; every error as file:line: CODE at /pointer: message."""
-    from safecity.rules.loader import POLICIES_DIR, load_policies
-    try:
-        policies = load_policies(path or POLICIES_DIR)
-    except YamlFileError as exc:
-        typer.echo(json.dumps([p.as_dict() for p in exc.problems], ensure_ascii=False, indent=2) if as_json
-                   else str(exc))
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
-
-
-@rules_app.command("test")
-def rules_test(path: Path = typer.Argument(None, help="Policy file or folder (default: the shipped policies).")) -> None:
-    """运行策略文件内的测试 / Run the tests written inside the policy files."""
-    from safecity.rules.loader import POLICIES_DIR, load_policies
-    from safecity.rules.testing import run_policy_tests
-    try:
-        policies = load_policies(path or POLICIES_DIR)
-    except YamlFileError as exc:
-        typer.echo(str(exc))
-        raise typer.Exit(1) from None
-    failed = 0
-    for policy in policies:
-        for result in run_policy_tests(policy):
-            mark = "PASS" if result.passed else "FAIL"
-            failed += not result.passed
-            typer.echo(f"{mark} {policy.policy.id} :: {result.name}" + ("" if result.passed else f" — {result.detail}"))
-    raise typer.Exit(1 if failed else 0)
 
 
 @app.command()

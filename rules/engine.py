@@ -1,25 +1,30 @@
 """Running policies on events with durable-rules (规则引擎运行时), in process.
 
-`PolicyEngine` owns one durable Host with one ruleset per policy. It takes plain event dicts and keeps plain
-results (outbox records, rule errors, rejected events, counters), so it can later run unchanged inside a
-supervised worker process that receives events from a queue; nothing here assumes the caller shares its memory.
+`PolicyEngine` owns one durable Host with one ruleset per policy (per shard). It takes plain event dicts and keeps
+plain results (outbox records, rule errors, rejected events, counters), so it runs unchanged inside the
+supervised worker process (worker.py), which feeds it from a pipe.
 
 durable-rules quirks handled here (shared/reference/rule-engine-notes.md):
 - Host starts two background threads that dispatch queued actions and timers concurrently with callers (#291,
-  error 307). Our actions are synchronous and we use no engine timers (a platform scheduler will post deadline
-  events), so `_PolicyHost._run` starts none: every action runs inside `post`, on the caller's thread, in order.
-- An event matching no rule raises MessageNotHandledException: normal, counted per (policy, event type).
+  error 307). Our actions are synchronous and we use no engine timers (event time drives windows), so
+  `_PolicyHost._run` starts none: every action runs inside `post`, on the caller's thread, in order.
+- An event matching no rule raises MessageNotHandledException: normal, counted per (policy, event type), as are
+  events consumed by a policy's catch-all rule (see compiler.py).
 - An exception inside an action is swallowed into the sid's state['exception']: read after every post.
 - Without an explicit `id` durable hashes the content and drops identical events: events must carry an `id`.
-- At most 1024 live sids per ruleset (MemoryError after that). A policy without windows never needs earlier
-  events, so the sid's state is deleted right after each post; windowed policies (a later issue) will need
-  sharding by hash(sid) and an idle-sid sweeper instead.
+- At most 1024 live sids per ruleset (MemoryError after that). A policy without windows, facts or states never needs
+  earlier events, so its sid's state is deleted right after each post. Stateful policies are sharded over several
+  rulesets by a stable hash of the sid, and idle sids are evicted (`sweep`), which also bounds the memory held by
+  window events that never complete a match.
+- Rulesets cannot be replaced, so a changed policy is registered under a new generation's name, its facts are
+  asserted again, and the old ruleset is deleted (`replace`); the other policies keep their state.
 - Text and numbers are coerced when compared, so event field types are checked against the catalogue first.
 """
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -29,14 +34,18 @@ from durable import engine as durable
 from pydantic import ValidationError
 
 from safecity.rules.actions import ACTIONS
-from safecity.rules.compiler import compile_policies, parse_action_ref
+from safecity.rules.compiler import EVICT, TS, TS_END, compile_policy, parse_action_ref, ruleset_name
 from safecity.rules.fields import value_problem
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
+from safecity.rules.shape import DISCARD, Rule, policy_rules
 from safecity.rules.templates import RenderError, render
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 Clock = Callable[[], dt.datetime]
+EVENT_TIME = "event"  # clock= this: an action's time is the event time of its latest matched event (replay)
+DEFAULT_SHARDS = 4  # 4 x 1024 live partitions per stateful policy before eviction must keep up
+SWEEP_EVERY = 1000  # events between idle-partition sweeps
 
 
 def utc_now() -> dt.datetime:
@@ -51,13 +60,13 @@ class RuleError:
     policy_version: int
     partition_key: str
     event_ids: list[str]
-    code: str  # E_RENDER, E_ACTION_PARAM or E_ACTION_EXCEPTION
+    code: str  # E_RENDER, E_ACTION_PARAM, E_ACTION_EXCEPTION, E_PARTITION_LIMIT or E_WORKER_CRASH
     message: str
 
 
 @dataclass(frozen=True)
 class RejectedEvent:
-    """拒收事件: an event the engine would misread (no id, no partition value, wrong field type)."""
+    """拒收事件: an event the engine would misread (no id, no partition value, wrong field type, no event time)."""
 
     event_id: str | None
     event_type: str | None
@@ -72,12 +81,21 @@ class EvaluationResult:
     rejected: list[RejectedEvent] = field(default_factory=list)
     unhandled: Counter = field(default_factory=Counter)  # (policy id, event type) -> events no rule matched
     unrouted: Counter = field(default_factory=Counter)  # event type -> events no policy subscribes to
+    evicted: Counter = field(default_factory=Counter)  # policy id -> idle partitions deleted
 
     def unhandled_by_type(self) -> dict[str, int]:
         totals: Counter = Counter()
         for (_, event_type), count in self.unhandled.items():
             totals[event_type] += count
         return dict(totals)
+
+    def extend(self, other: "EvaluationResult") -> None:
+        self.outbox.extend(other.outbox)
+        self.errors.extend(other.errors)
+        self.rejected.extend(other.rejected)
+        self.unhandled.update(other.unhandled)
+        self.unrouted.update(other.unrouted)
+        self.evicted.update(other.evicted)
 
 
 class _PolicyHost(durable.Host):
@@ -91,25 +109,110 @@ class _PolicyHost(durable.Host):
     def get_action(self, action_name: str) -> Callable[[Any], None]:
         return self._resolve(action_name)
 
+    def drop_ruleset(self, name: str) -> None:
+        # durable has no unregister (#121, #262); this is the private route the notes verified.
+        ruleset = self._ruleset_directory.pop(name)
+        self._ruleset_list.remove(ruleset)
+        durable_rules_engine.delete_ruleset(ruleset._handle)
+
+
+def shard_of(sid: str, shards: int) -> int:
+    # crc32, not hash(): stable across processes, so a restarted worker routes a partition to the same shard.
+    return zlib.crc32(sid.encode("utf-8")) % shards
+
+
+@dataclass
+class _Slot:
+    """One policy's place in the host: its rulesets (one per shard) and the partitions they hold."""
+
+    loaded: LoadedPolicy
+    rules: tuple[Rule, ...]
+    names: list[str]
+    generation: int
+    last_seen: dict[str, float] = field(default_factory=dict)  # sid -> latest event time (epoch s)
+    facts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> fact id -> message
+
+    @property
+    def policy(self):
+        return self.loaded.policy
+
+    def ruleset(self, sid: str) -> str:
+        return self.names[shard_of(sid, len(self.names))]
+
+
+def event_seconds(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo else None
+
 
 class PolicyEngine:
-    def __init__(self, policies: Sequence[LoadedPolicy], *, clock: Clock = utc_now,
-                 catalogue: Catalogue | None = None):
+    def __init__(self, policies: Sequence[LoadedPolicy], *, clock: Clock | str = utc_now,
+                 catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS, sweep_every: int = SWEEP_EVERY):
         self._catalogue = catalogue or load_catalogue()
         self._clock = clock
-        self._policies: dict[str, LoadedPolicy] = {}
-        self._routes: dict[str, list[LoadedPolicy]] = {}
-        for loaded in policies:
-            if loaded.id in self._policies:
-                raise ValueError(f"policy {loaded.id!r} given twice")
-            self._policies[loaded.id] = loaded
-            for event_type in sorted(loaded.policy.subscribed_events):
-                self._routes.setdefault(event_type, []).append(loaded)
+        self._shards = shards
+        self._sweep_every = sweep_every
+        self._slots: dict[str, _Slot] = {}
         self._result = EvaluationResult()
         self._host = _PolicyHost(self._dispatcher)
-        # durable deletes "run" from the dict it is given; a copy keeps the compiled form reusable.
-        self._host.set_rulesets(copy.deepcopy(compile_policies(p.policy for p in policies)))
         self._closed = False
+        self._current: dict[str, Any] = {}
+        self._posted = 0
+        self._firings: list[tuple[_Slot, int, dict[str, dict[str, Any]], str]] = []
+        self.now: float | None = None  # event-time clock: the latest event time seen
+        self.before_post: Callable[[str, Mapping[str, Any]], None] | None = None  # worker's crash marker
+        for loaded in policies:
+            if loaded.id in self._slots:
+                raise ValueError(f"policy {loaded.id!r} given twice")
+            self._register(loaded, 0)
+
+    # -- policies ----------------------------------------------------------------------------------------------
+    def _register(self, loaded: LoadedPolicy, generation: int) -> _Slot:
+        rules = loaded.rules or policy_rules(loaded.policy)
+        compiled = compile_policy(loaded.policy, rules)
+        [(key, ruleset)] = compiled.items()
+        base, _, suffix = key.partition("$")
+        shards = 1 if loaded.policy.stateless else self._shards
+        names = [base if shards == 1 and generation == 0 else f"{base}__g{generation}s{k}" for k in range(shards)]
+        taken = {n for slot in self._slots.values() if slot.loaded.id != loaded.id for n in slot.names}
+        if taken & set(names):
+            raise ValueError(f"two policies compile to the ruleset name {base!r}")
+        # durable deletes "run" from the dict it is given; a copy keeps the compiled form reusable.
+        self._host.set_rulesets({(f"{n}${suffix}" if suffix else n): copy.deepcopy(ruleset) for n in names})
+        slot = _Slot(loaded, rules, names, generation)
+        self._slots[loaded.id] = slot
+        return slot
+
+    @property
+    def policies(self) -> list[LoadedPolicy]:
+        return [slot.loaded for slot in self._slots.values()]
+
+    def replace(self, loaded: LoadedPolicy) -> None:
+        """Hot reload: the new version takes over the policy's facts; every other policy keeps its state."""
+        old = self._slots.pop(loaded.id, None)
+        try:
+            slot = self._register(loaded, old.generation + 1 if old else 0)
+        except Exception:
+            if old is not None:
+                self._slots[loaded.id] = old
+            raise
+        if old is not None:
+            for name in old.names:
+                self._host.drop_ruleset(name)
+            for sid, facts in old.facts.items():
+                for fact in facts.values():
+                    if fact["type"] in slot.policy.fact_types:
+                        self._assert(slot, sid, fact)
+
+    def remove(self, policy_id: str) -> None:
+        slot = self._slots.pop(policy_id)
+        for name in slot.names:
+            self._host.drop_ruleset(name)
 
     def __enter__(self) -> "PolicyEngine":
         return self
@@ -127,6 +230,15 @@ class PolicyEngine:
     def result(self) -> EvaluationResult:
         return copy.deepcopy(self._result)
 
+    def take_result(self) -> EvaluationResult:
+        """The results since the last take, and a fresh collector (the worker sends each batch's results back)."""
+        result, self._result = self._result, EvaluationResult()
+        return result
+
+    def live_partitions(self) -> dict[str, int]:
+        return {pid: len(slot.last_seen) for pid, slot in self._slots.items()}
+
+    # -- events ------------------------------------------------------------------------------------------------
     def post_many(self, events: Iterable[Mapping[str, Any]]) -> None:
         for event in events:
             self.post(event)
@@ -138,16 +250,30 @@ class PolicyEngine:
         if not isinstance(event_type, str) or not isinstance(event_id, str) or not event_id:
             self._reject(event, None, "事件缺少文本 type 或 id / event needs text `type` and `id`")
             return
-        subscribers = self._routes.get(event_type)
-        if not subscribers:
+        events_to = [s for s in self._slots.values() if event_type in s.policy.subscribed_events]
+        facts_to = [s for s in self._slots.values() if event_type in s.policy.fact_types]
+        if not events_to and not facts_to:
             self._result.unrouted[event_type] += 1
             return
         problem = self._type_problem(event_type, event)
         if problem:
             self._reject(event, None, problem)
             return
-        for loaded in subscribers:
-            self._post_to(loaded, event)
+        message = dict(event)
+        time_field = self._catalogue.events[event_type].time_field
+        seconds = event_seconds(event.get(time_field)) if time_field else None
+        if seconds is not None:
+            message[TS] = seconds
+            self.now = seconds if self.now is None else max(self.now, seconds)
+        retract = event.get("op") == "retract"
+        for slot in facts_to:
+            self._fact_to(slot, message, retract)
+        if not retract:
+            for slot in events_to:
+                self._post_to(slot, message)
+        self._posted += 1
+        if self._posted % self._sweep_every == 0:
+            self.sweep()
 
     def _type_problem(self, event_type: str, event: Mapping[str, Any]) -> str | None:
         for element in self._catalogue.event_fields(event_type):
@@ -158,28 +284,135 @@ class PolicyEngine:
                     return problem
         return None
 
-    def _post_to(self, loaded: LoadedPolicy, event: Mapping[str, Any]) -> None:
-        key = event.get(loaded.policy.partition_by)
+    def _partition(self, slot: _Slot, message: Mapping[str, Any]) -> str | None:
+        key = message.get(slot.policy.partition_by)
         if key is None:
-            self._reject(event, loaded.id, f"事件缺少分区字段 {loaded.policy.partition_by} / event has no value "
-                                           f"for the partition field {loaded.policy.partition_by!r}")
+            self._reject(message, slot.loaded.id, f"事件缺少分区字段 {slot.policy.partition_by} / event has no "
+                                                  f"value for the partition field {slot.policy.partition_by!r}")
+            return None
+        if not slot.policy.stateless and TS not in message and slot.policy.window_seconds:
+            self._reject(message, slot.loaded.id, "窗口策略需要事件时间 / a windowed policy needs the event's time")
+            return None
+        return str(key)
+
+    def _fact_to(self, slot: _Slot, message: dict[str, Any], retract: bool) -> None:
+        sid = self._partition(slot, message)
+        if sid is None:
             return
-        sid, name = str(key), loaded.ruleset_name
+        held = slot.facts.setdefault(sid, {})
+        if retract:
+            stored = held.pop(message["id"], None)
+            if stored is not None:
+                self._call(slot, sid, message, lambda name: self._host.retract_fact(name, stored))
+            if not held:
+                slot.facts.pop(sid, None)
+            return
+        if message["id"] in held:
+            return  # the same fact again: durable would refuse it as observed
+        fact = {k: v for k, v in message.items() if k != "op"}
+        held[message["id"]] = {**fact, "sid": sid}
+        self._assert(slot, sid, fact)
+
+    def _assert(self, slot: _Slot, sid: str, fact: dict[str, Any]) -> None:
+        self._call(slot, sid, fact, lambda name: self._host.assert_fact(name, {**fact, "sid": sid}))
+
+    def _post_to(self, slot: _Slot, message: dict[str, Any]) -> None:
+        sid = self._partition(slot, message)
+        if sid is None:
+            return
+        posted = {**message, "sid": sid}
+        if slot.policy.window_seconds and TS in message:
+            posted[TS_END] = message[TS] + slot.policy.window_seconds
+        self._call(slot, sid, message, lambda name: self._host.post(name, posted))
+
+    def _call(self, slot: _Slot, sid: str, message: Mapping[str, Any], operation: Callable[[str], Any]) -> None:
+        name = slot.ruleset(sid)
+        if self.before_post is not None:
+            self.before_post(slot.loaded.id, message)
+        self._current = dict(message)
+        self._firings = []
         try:
-            self._host.post(name, {**event, "sid": sid})
+            operation(name)
         except durable.MessageNotHandledException:
-            self._result.unhandled[(loaded.id, event["type"])] += 1
+            self._result.unhandled[(slot.loaded.id, message["type"])] += 1
         except durable.MessageObservedException:
-            self._reject(event, loaded.id, "事件 id 重复 / an event with this id was already seen")
+            self._reject(message, slot.loaded.id, "事件 id 重复 / an event with this id was already seen")
+        except MemoryError:
+            # durable's cap of 1024 live partitions per ruleset: more shards or a shorter idle_after are needed.
+            self._result.errors.append(RuleError(
+                slot.loaded.id, slot.loaded.version, sid, [str(message["id"])], "E_PARTITION_LIMIT",
+                f"规则集 {name} 的分区数已达上限 1024 / ruleset {name} holds 1024 live partitions"))
+            return
+        # Firings are rendered only now, outside durable's callback: allocating much Python memory inside the
+        # action (rendering, pydantic) crashed the process with SIGSEGV in later posts in our tests.
+        firings, self._firings = self._firings, []
+        for firing in firings:
+            try:
+                self._fire(*firing)
+            except Exception as exc:  # noqa: BLE001 - recorded like an exception inside a durable action
+                self._result.errors.append(RuleError(firing[0].loaded.id, firing[0].loaded.version, firing[3],
+                                                     sorted(str(m["id"]) for m in firing[2].values()),
+                                                     "E_ACTION_EXCEPTION", f"{type(exc).__name__}: {exc}"))
+        if not slot.policy.stateless:
+            slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), message.get(TS, self.now or 0.0))
         state = self._host.get_state(name, sid)
         if state.get("exception"):
-            self._result.errors.append(RuleError(loaded.id, loaded.version, sid, [event["id"]],
+            self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
-        if loaded.policy.stateless:
-            self._host.delete_state(name, sid)  # also clears the exception
+        if slot.policy.stateless:
+            self._host.delete_state(name, sid)  # safe: a rule (maybe the catch-all) ran; clears the exception
         elif state.get("exception"):
             self._host.update_state(name, {"sid": sid, "exception": None})
 
+    # -- eviction ----------------------------------------------------------------------------------------------
+    def sweep(self) -> None:
+        """Delete partitions idle for longer than their policy's idle time, on the event-time clock. A window's
+        events older than the window can never complete a match; with them gone the partition holds only recent
+        events. Partitions that hold facts stay: the facts are the platform's current state."""
+        if self.now is None:
+            return
+        for slot in self._slots.values():
+            idle = slot.policy.idle_seconds
+            if idle is None:
+                continue
+            for sid, seen in list(slot.last_seen.items()):
+                if seen < self.now - idle and sid not in slot.facts:
+                    self._delete_partition(slot.ruleset(sid), sid)
+                    del slot.last_seen[sid]
+                    self._result.evicted[slot.loaded.id] += 1
+                elif slot.policy.window_seconds:
+                    self._compact(slot, sid)
+
+    def _compact(self, slot: _Slot, sid: str) -> None:
+        name = slot.ruleset(sid)
+        window = slot.policy.window_seconds or 0
+        pending = self._host.get_pending_events(name, sid)
+        stale = [e for e in pending if e.get(TS, 0) < (self.now or 0) - window]
+        if not stale:
+            return
+        # A subset of events that did not complete a match cannot complete one: posting the fresh ones again
+        # into an empty partition fires nothing and leaves only them pending.
+        self._delete_partition(name, sid)
+        for event in sorted((e for e in pending if e not in stale), key=lambda e: e.get(TS, 0)):
+            self._call(slot, sid, event, lambda n, e=event: self._host.post(n, e))
+        for fact in slot.facts.get(sid, {}).values():
+            self._call(slot, sid, fact, lambda n, f=fact: self._host.assert_fact(n, f))
+
+    def _delete_partition(self, name: str, sid: str) -> None:
+        # durable crashes (SIGSEGV) deleting a partition in which no action has run yet; the marker's rule runs one.
+        self._evictions = getattr(self, "_evictions", 0) + 1
+        self._current = {"type": EVICT}
+        try:
+            self._host.post(name, {"id": f"{EVICT}:{self._evictions}", "sid": sid, "type": EVICT})
+        except durable.MessageNotHandledException:
+            pass  # a statechart's final state has no rules, but its start transition already ran an action
+        self._host.delete_state(name, sid)
+
+    def pending_events(self, policy_id: str, sid: str) -> list[dict[str, Any]]:
+        slot = self._slots[policy_id]
+        return self._host.get_pending_events(slot.ruleset(sid), sid)
+
+    # -- firing ------------------------------------------------------------------------------------------------
     def _reject(self, event: Mapping[str, Any], policy_id: str | None, reason: str) -> None:
         event_id, event_type = event.get("id"), event.get("type")
         self._result.rejected.append(RejectedEvent(
@@ -188,27 +421,47 @@ class PolicyEngine:
 
     def _dispatcher(self, ref: str) -> Callable[[Any], None]:
         policy_id, rule_index = parse_action_ref(ref)
-        loaded = self._policies[policy_id]
 
         def fire(c: Any) -> None:
+            slot = self._slots.get(policy_id)
+            if slot is None or rule_index in ("start", EVICT):
+                return
+            if rule_index == DISCARD:
+                if self._current.get("type") != EVICT:
+                    self._result.unhandled[(policy_id, self._current.get("type"))] += 1
+                return
             # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
-            self._fire(loaded, rule_index, dict(c._m), str(c.s.sid))
+            matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}
+            self._firings.append((slot, rule_index, matched, str(c.s.sid)))
 
         return fire
 
-    def _fire(self, loaded: LoadedPolicy, rule_index: int, matched: dict[str, dict[str, Any]], sid: str) -> None:
-        """All of a rule's actions become outbox records, or none do: a half-done firing would disagree with the
-        policy text in the audit trail."""
-        now = self._clock()
+    def _fired_at(self, matched: dict[str, dict[str, Any]]) -> dt.datetime:
+        if self._clock == EVENT_TIME:
+            times = [m[TS] for m in matched.values() if TS in m] or [self.now]
+            if times[0] is None:
+                raise ValueError("event-time clock: the matched events carry no event time")
+            return dt.datetime.fromtimestamp(max(times), dt.timezone.utc)
+        now = self._clock()  # type: ignore[operator]
         if now.tzinfo is None:
             raise ValueError("the engine clock must return an aware datetime")  # recorded as E_ACTION_EXCEPTION
-        fired_at = now.astimezone(dt.timezone.utc)
+        return now.astimezone(dt.timezone.utc)
+
+    def _fire(self, slot: _Slot, rule_index: int, matched: dict[str, dict[str, Any]], sid: str) -> None:
+        """All of a rule's actions become outbox records, or none do: a half-done firing would disagree with the
+        policy text in the audit trail."""
+        loaded, rule = slot.loaded, slot.rules[rule_index]
+        fired_at = self._fired_at(matched)
         event_ids = sorted(str(message["id"]) for message in matched.values())
+        bindings = matched
+        if rule.window:
+            ordered = [matched[f"m_{i}"] for i in range(rule.window.count)]
+            bindings = {**matched, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
         records = []
-        for index, call in enumerate(loaded.policy.actions):
+        for index, call in enumerate(rule.actions):
             spec = ACTIONS[call.action]
             try:
-                params = spec.validate(render(call.params, matched))
+                params = spec.validate(render(call.params, bindings))
             except RenderError as exc:
                 self._result.errors.append(RuleError(loaded.id, loaded.version, sid, event_ids, "E_RENDER",
                                                      f"动作 {index}（{call.action}）: {exc}"))
@@ -219,17 +472,19 @@ class PolicyEngine:
                     loaded.id, loaded.version, sid, event_ids, "E_ACTION_PARAM",
                     f"动作 {index}（{call.action}）参数填入后不符合要求 / rendered parameters invalid: {detail}"))
                 return
+            key_index = index if len(slot.rules) == 1 else f"{rule_index}.{index}"
             records.append(OutboxRecord(
                 policy_id=loaded.id, policy_version=loaded.version, policy_file_sha256=loaded.sha256,
                 action=spec.name, action_name_zh=spec.name_zh, params=params.model_dump(mode="json"),
                 message=spec.summary_zh(params), matched_event_ids=event_ids, partition_key=sid,
-                idempotency_key=idempotency_key(loaded.id, loaded.version, index, event_ids), fired_at=fired_at))
+                idempotency_key=idempotency_key(loaded.id, loaded.version, key_index, event_ids),
+                fired_at=fired_at))
         self._result.outbox.extend(records)
 
 
-def evaluate(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *, clock: Clock = utc_now,
-             catalogue: Catalogue | None = None) -> EvaluationResult:
+def evaluate(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *, clock: Clock | str = utc_now,
+             catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS) -> EvaluationResult:
     """Run `events`, in order, through a fresh engine holding `policies`; each event goes to every subscriber."""
-    with PolicyEngine(policies, clock=clock, catalogue=catalogue) as engine:
+    with PolicyEngine(policies, clock=clock, catalogue=catalogue, shards=shards) as engine:
         engine.post_many(events)
         return engine.result()

@@ -19,21 +19,24 @@ from safecity.config.yamlfile import Located, YamlDocument, YamlFileError, did_y
 from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import ruleset_name
 from safecity.rules.fields import NUMERIC, value_problem
-from safecity.rules.policy import OPERATORS, ORDERING, Policy
+from safecity.rules.charts import check_chart
+from safecity.rules.policy import ActionCall, OPERATORS, ORDERING, Comparison, Policy, kind_problems
+from safecity.rules.shape import Match, Rule, policy_rules
+from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, read_sheet, typed
 from safecity.rules.templates import is_whole_placeholder, leftover_braces, placeholders, walk_strings
 from safecity.standards.catalogue import Catalogue, Element, load_catalogue
 
 POLICIES_DIR = Path(__file__).parent / "policies"
-BOUND_ALIASES = ("m",)  # single-event rules bind the matched event as `m`; `all:` will bind its own aliases
 _SCHEMA_ZH = {"E_UNKNOWN_KEY": "未知的键", "E_REQUIRED": "缺少必填项", "E_TYPE": "取值不符合要求"}
-_OPERATOR_POINTER = re.compile(r"^/when/where/[^/]+/([^/]+)$")
+_OPERATOR_POINTER = re.compile(r"^(?:/.*)?/where/[^/]+/([^/]+)$")
 
 
 @dataclass(frozen=True)
 class LoadedPolicy:
     policy: Policy
     path: Path
-    sha256: str  # of the exact bytes parsed; stored on every outbox record as the audit link to the file
+    sha256: str  # of the exact bytes parsed (and of its decision table); the outbox's audit link to the file
+    rules: tuple[Rule, ...] = ()
 
     @property
     def id(self) -> str:
@@ -66,25 +69,32 @@ def load_policy(path: str | Path, *, catalogue: Catalogue | None = None) -> Load
         policy = parse_model(document, Policy)
     except YamlFileError as exc:
         problems.extend(_bilingual(p) for p in exc.problems)
-    problems.extend(_CatalogueCheck(document, catalogue).run())
+    check = _CatalogueCheck(document, catalogue)
+    checked = check.run()
+    if check.kind_problem:
+        problems = [p for p in problems if p.pointer]  # the model's own summary of the same kind problems
+    problems.extend(checked)
     if problems:
-        raise YamlFileError(sorted(problems, key=lambda p: p.line or 0))
+        raise YamlFileError(sorted(problems, key=lambda p: (p.file != str(path), p.line or 0)))
+    digest = before
+    if check.sheet is not None:
+        digest = hashlib.sha256(((before or "") + (_digest(check.sheet.path) or "")).encode()).hexdigest()
     if before is None or _digest(path) != before:
         raise YamlFileError([Located(str(path), None, "", "E_FILE",
                                      "文件在读取过程中被修改，请重试 / file changed while it was being read")])
     assert policy is not None
-    return LoadedPolicy(policy, path, before)
+    return LoadedPolicy(policy, path, digest, policy_rules(policy, tuple(check.table_rules)))
 
 
 def load_policies(directory: str | Path = POLICIES_DIR, *, catalogue: Catalogue | None = None) -> list[LoadedPolicy]:
     """Every `*.yaml` below `directory`, sorted by path; all problems of all files in one YamlFileError."""
     directory = Path(directory)
-    if not directory.is_dir():
+    if not directory.exists():
         raise YamlFileError([Located(str(directory), None, "", "E_FILE", "目录不存在 / directory not found")])
     catalogue = catalogue or load_catalogue()
     loaded: list[LoadedPolicy] = []
     problems: list[Located] = []
-    for path in sorted(directory.rglob("*.yaml")):
+    for path in sorted(directory.rglob("*.yaml")) if directory.is_dir() else [directory]:
         try:
             loaded.append(load_policy(path, catalogue=catalogue))
         except YamlFileError as exc:
@@ -144,36 +154,102 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
+Fields = dict[str, Element]
+
+
 class _CatalogueCheck:
-    """Events, fields, values, actions, parameters and templates of one document, against the catalogues."""
+    """Events, fields, values, actions, parameters, templates, charts and tables of one document, against the
+    catalogues. Reads the raw document so that it still runs where the schema check failed."""
 
     def __init__(self, document: YamlDocument, catalogue: Catalogue):
         self.document = document
         self.catalogue = catalogue
         self.problems: list[Located] = []
+        self.sheet: Sheet | None = None
+        self.table_rules: list[Rule] = []
+        self.kind_problem = False
 
     def add(self, pointer: str, code: str, message: str, hint: str | None = None) -> None:
         self.problems.append(self.document.problem(pointer, code, message, hint))
 
     def run(self) -> list[Located]:
         data = _dict(self.document.data)
-        when = _dict(data.get("when"))
-        fields = self.fields_of(when.get("event"), "/when/event")
+        kind = data.get("kind", "rule")
+        for key, code, message in kind_problems(kind, {k: data.get(k) for k in ("when", "actions", "table",
+                                                                                "initial", "states")}):
+            self.kind_problem = True
+            self.add(f"/{key}", code, message)
         partition_by = data.get("partition_by")
-        if fields is not None and isinstance(partition_by, str) and partition_by not in fields:
-            self.add("/partition_by", "E_UNKNOWN_FIELD",
-                     f"事件 {when['event']} 没有字段 {partition_by} / event {when['event']!r} has no field "
-                     f"{partition_by!r}", did_you_mean(partition_by, fields))
-        if fields is not None:
-            for field, test in _dict(when.get("where")).items():
-                self.where(f"/when/where/{_esc(field)}", when["event"], fields, field, test)
-        for index, call in enumerate(_list(data.get("actions"))):
-            self.action(f"/actions/{index}", _dict(call), fields)
+        subscribed: dict[str, Fields] = {}  # type -> fields, for the partition and test checks
+        if kind == "statechart":
+            self.chart(data, subscribed)
+        else:
+            when = _dict(data.get("when"))
+            if "all" in when:
+                bindings = self.correlation(when, subscribed)
+            else:
+                bindings = self.single(when, "/when", subscribed)
+            if kind == "decision_table":
+                self.table(data, when, bindings, partition_by)
+            else:
+                self.actions("/actions", data.get("actions"), bindings)
+        if isinstance(partition_by, str):
+            for event, fields in subscribed.items():
+                if partition_by not in fields:
+                    self.add("/partition_by", "E_UNKNOWN_FIELD",
+                             f"事件 {event} 没有分区字段 {partition_by} / event {event!r} has no field "
+                             f"{partition_by!r}", did_you_mean(partition_by, fields))
         for index, test in enumerate(_list(data.get("tests"))):
-            self.test(f"/tests/{index}", _dict(test), when.get("event"), partition_by)
+            self.test(f"/tests/{index}", _dict(test), subscribed, partition_by)
         return self.problems
 
-    def fields_of(self, event: Any, pointer: str) -> dict[str, Element] | None:
+    # -- conditions ------------------------------------------------------------------------------------------
+    def single(self, when: dict, pointer: str, subscribed: dict[str, Fields]) -> dict[str, Fields | None]:
+        fields = self.fields_of(when.get("event"), f"{pointer}/event")
+        if fields is not None:
+            subscribed[when["event"]] = fields
+            for field, test in _dict(when.get("where")).items():
+                self.where(f"{pointer}/where/{_esc(field)}", when["event"], fields, field, test)
+        window = when.get("window")
+        if isinstance(window, dict):
+            event_type = self.catalogue.events.get(when.get("event")) if isinstance(when.get("event"), str) else None
+            if event_type is not None and not event_type.time_field:
+                self.add(f"{pointer}/window", "E_WINDOW",
+                         f"事件 {when['event']} 没有事件时间字段，不能按时间窗口计数 / event {when['event']!r} has no "
+                         f"event-time field, so it cannot be counted in a time window")
+            return {"m": fields, "first": fields, "last": fields}
+        return {"m": fields}
+
+    def correlation(self, when: dict, subscribed: dict[str, Fields]) -> dict[str, Fields | None]:
+        bindings: dict[str, Fields | None] = {}
+        for index, pattern in enumerate(_list(when.get("all"))):
+            pattern = _dict(pattern)
+            pointer = f"/when/all/{index}"
+            key = "fact" if "fact" in pattern else "event"
+            fields = self.fields_of(pattern.get(key), f"{pointer}/{key}")
+            if fields is not None:
+                subscribed[pattern[key]] = fields
+                for field, test in _dict(pattern.get("where")).items():
+                    self.where(f"{pointer}/where/{_esc(field)}", pattern[key], fields, field, test)
+            if isinstance(pattern.get("as"), str):
+                bindings[pattern["as"]] = fields
+        return bindings
+
+    def chart(self, data: dict, subscribed: dict[str, Fields]) -> None:
+        states = data.get("states")
+        check_chart(data.get("initial"), states,
+                    lambda pointer, code, message, hint: self.add(pointer, code, message, hint))
+        for name, state in _dict(states).items():
+            for index, transition in enumerate(_list(_dict(state).get("transitions"))):
+                pointer = f"/states/{_esc(name)}/transitions/{index}"
+                transition = _dict(transition)
+                bindings = self.single(_dict(transition.get("when")), f"{pointer}/when", subscribed)
+                if "window" in _dict(transition.get("when")):
+                    self.add(f"{pointer}/when/window", "E_WINDOW", "状态图迁移不支持时间窗口 / a statechart "
+                             "transition cannot count events in a window")
+                self.actions(f"{pointer}/actions", transition.get("actions"), bindings)
+
+    def fields_of(self, event: Any, pointer: str) -> Fields | None:
         if not isinstance(event, str):
             return None
         if event not in self.catalogue.events:
@@ -182,7 +258,7 @@ class _CatalogueCheck:
             return None
         return {element.id: element for element in self.catalogue.event_fields(event)}
 
-    def where(self, pointer: str, event: str, fields: dict[str, Element], field: str, test: Any) -> None:
+    def where(self, pointer: str, event: str, fields: Fields, field: str, test: Any) -> None:
         if field not in fields:
             self.add(pointer, "E_UNKNOWN_FIELD", f"事件 {event} 没有字段 {field} / event {event!r} has no field "
                      f"{field!r}", did_you_mean(field, fields))
@@ -203,18 +279,25 @@ class _CatalogueCheck:
                 if problem:
                     self.add(item_pointer, "E_TYPE", problem)
 
-    def action(self, pointer: str, call: dict, fields: dict[str, Element] | None) -> None:
+    # -- actions and templates -------------------------------------------------------------------------------
+    def actions(self, pointer: str, calls: Any, bindings: dict[str, Fields | None]) -> None:
+        for index, call in enumerate(_list(calls)):
+            self.action(f"{pointer}/{index}", _dict(call), bindings)
+
+    def action(self, pointer: str, call: dict, bindings: dict[str, Fields | None], *,
+               add: Any = None) -> None:
+        add = add or self.add
         name = call.get("action")
         params = call.get("params", {})
         if isinstance(params, dict):
             for sub, text in walk_strings(params):
-                self.template(f"{pointer}/params{sub}", text, fields)
+                self.template(f"{pointer}/params{sub}", text, bindings, add)
         if not isinstance(name, str):
             return
         spec = ACTIONS.get(name)
         if spec is None:
-            self.add(f"{pointer}/action", "E_UNKNOWN_ACTION", f"动作目录中没有动作 {name} / unknown action {name!r}",
-                     did_you_mean(name, ACTIONS))
+            add(f"{pointer}/action", "E_UNKNOWN_ACTION", f"动作目录中没有动作 {name} / unknown action {name!r}",
+                did_you_mean(name, ACTIONS))
             return
         if not isinstance(params, dict):
             return
@@ -225,51 +308,128 @@ class _CatalogueCheck:
                 key = str(error["loc"][0]) if error["loc"] else ""
                 if is_whole_placeholder(params.get(key)):
                     continue  # its type is known only once filled; checked again at fire time
-                self.param_error(f"{pointer}/params", spec.name, spec.params.model_fields, error)
+                self.param_error(f"{pointer}/params", spec.name, spec.params.model_fields, error, add)
 
-    def param_error(self, pointer: str, action: str, known: Any, error: Any) -> None:
+    def param_error(self, pointer: str, action: str, known: Any, error: Any, add: Any) -> None:
         loc = [str(part) for part in error["loc"]]
         where = pointer + "".join(f"/{_esc(part)}" for part in loc)
         if error["type"] == "extra_forbidden":
-            self.add(where, "E_ACTION_PARAM", f"动作 {action} 没有参数 {loc[-1]} / action {action!r} has no "
-                     f"parameter {loc[-1]!r}", did_you_mean(loc[-1], known))
+            add(where, "E_ACTION_PARAM", f"动作 {action} 没有参数 {loc[-1]} / action {action!r} has no "
+                f"parameter {loc[-1]!r}", did_you_mean(loc[-1], known))
         elif error["type"] == "missing":
-            self.add(where, "E_ACTION_PARAM", f"动作 {action} 缺少参数 {'.'.join(loc)} / missing parameter "
-                     f"{'.'.join(loc)!r} of {action!r}")
+            add(where, "E_ACTION_PARAM", f"动作 {action} 缺少参数 {'.'.join(loc)} / missing parameter "
+                f"{'.'.join(loc)!r} of {action!r}")
         else:
-            self.add(where, "E_ACTION_PARAM", f"动作 {action} 的参数 {'.'.join(loc)} 不符合要求 / {error['msg']}")
+            add(where, "E_ACTION_PARAM", f"动作 {action} 的参数 {'.'.join(loc)} 不符合要求 / {error['msg']}")
 
-    def template(self, pointer: str, text: str, fields: dict[str, Element] | None) -> None:
+    def template(self, pointer: str, text: str, bindings: dict[str, Fields | None], add: Any) -> None:
         if leftover_braces(text):
-            self.add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ m.字段 }} / placeholders must look like "
-                     "{{ m.field }}; no filters or expressions")
+            add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ m.字段 }} / placeholders must look like "
+                "{{ m.field }}; no filters or expressions")
         for alias, field in placeholders(text):
-            if alias not in BOUND_ALIASES:
-                self.add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {alias} / unknown alias {alias!r} "
-                         f"(bound: {list(BOUND_ALIASES)})", did_you_mean(alias, BOUND_ALIASES))
-            elif fields is not None and field not in fields:
-                self.add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {alias}.{field} / template names "
-                         f"unknown field {alias}.{field}", did_you_mean(field, fields))
+            if alias not in bindings:
+                add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {alias} / unknown alias {alias!r} "
+                    f"(bound: {list(bindings)})", did_you_mean(alias, bindings))
+                continue
+            fields = bindings[alias]
+            if fields is not None and field not in fields:
+                add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {alias}.{field} / template names "
+                    f"unknown field {alias}.{field}", did_you_mean(field, fields))
 
-    def test(self, pointer: str, test: dict, event: Any, partition_by: Any) -> None:
+    # -- decision tables -------------------------------------------------------------------------------------
+    def table(self, data: dict, when: dict, bindings: dict[str, Fields | None], partition_by: Any) -> None:
+        name = data.get("table")
+        if not isinstance(name, str) or "/" in name or not name.endswith((".csv", ".xlsx")):
+            return  # reported by the schema check
+        path = self.document.path.parent / name
+        try:
+            sheet = read_sheet(path)
+        except TableError as exc:
+            self.problems.extend(exc.problems)
+            return
+        self.sheet = sheet
+        fields = bindings.get("m")
+        event = when.get("event")
+        table_problems: list[Located] = []
+        conditions, params = columns(sheet, table_problems)
+        if fields is not None:
+            for column in conditions:
+                if column.field not in fields:
+                    table_problems.append(Located(str(path), sheet.header_line, f"/header/{column.index}",
+                                                  "E_UNKNOWN_FIELD", f"事件 {event} 没有字段 {column.field} / event "
+                                                  f"{event!r} has no field {column.field!r}",
+                                                  did_you_mean(column.field, fields)))
+        if not sheet.rows:
+            table_problems.append(Located(str(path), sheet.header_line, "/rows", "E_TABLE",
+                                          "决策表没有数据行 / the table has no rows"))
+        action_index = [h.strip() for h in sheet.header].index(ACTION_COLUMN) if not table_problems or conditions \
+            or params else None
+        base = {k: v for k, v in _dict(when.get("where")).items()}
+        for row_number, (line, cells) in enumerate(sheet.rows):
+            def add(pointer: str, code: str, message: str, hint: str | None = None, _line: int = line) -> None:
+                table_problems.append(Located(str(path), _line, pointer, code, message, hint))
+            cells = cells + [""] * (len(sheet.header) - len(cells))
+            where = dict(base)
+            for column in conditions:
+                text = cells[column.index]
+                if not text or fields is None or column.field not in fields:
+                    continue
+                element = fields[column.field]
+                values = [typed(element.type, v.strip()) for v in text.split("|")] if column.operator == "in" \
+                    else typed(element.type, text)
+                test = {column.operator: values}
+                self.where_into(add, f"/rows/{row_number}/{_esc(column.name)}", event, fields, column.field, test)
+                where[column.field] = {**_dict(where.get(column.field)), **test} \
+                    if isinstance(where.get(column.field), dict) else test
+            if action_index is None:
+                continue
+            call = {"action": cells[action_index],
+                    "params": {c.field: cells[c.index] for c in params if cells[c.index]}}
+            if not call["action"]:
+                add(f"/rows/{row_number}/{ACTION_COLUMN}", "E_REQUIRED", "该行缺少动作 / the row names no action")
+                continue
+            self.action(f"/rows/{row_number}", call, {"m": fields}, add=add)
+            if not table_problems and event is not None:
+                self.table_rules.append(self.row_rule(data, event, where, call, row_number, f"{name}:{line}"))
+        self.problems.extend(table_problems)
+
+    def where_into(self, add: Any, pointer: str, event: str, fields: Fields, field: str, test: dict) -> None:
+        saved, self.problems = self.problems, []
+        self.where(pointer, event, fields, field, test)
+        for problem in self.problems:
+            # The operator is in the column's header, not in the cell: point at the cell.
+            cell = pointer if problem.pointer.startswith(pointer) else problem.pointer
+            index = problem.pointer[len(pointer):].split("/")[2:]  # an `in` cell's item number
+            add(cell + "".join(f"/{i}" for i in index), problem.code, problem.message, problem.hint)
+        self.problems = saved
+
+    def row_rule(self, data: dict, event: str, where: dict, call: dict, row: int, origin: str) -> Rule:
+        comparisons = {field: Comparison.model_validate(test) for field, test in where.items()}
+        priority = row + 1  # first matching row wins: durable runs the lowest pri first
+        return Rule((Match("m", event, False, comparisons),), (ActionCall.model_validate(call),), priority,
+                    origin=origin)
+
+    # -- tests -----------------------------------------------------------------------------------------------
+    def test(self, pointer: str, test: dict, subscribed: dict[str, Fields], partition_by: Any) -> None:
         for index, given in enumerate(_list(test.get("given"))):
             given_pointer = f"{pointer}/given/{index}"
             given = _dict(given)
-            fields = self.fields_of(given.get("event"), f"{given_pointer}/event")
+            key = "fact" if "fact" in given else "event"
+            fields = self.fields_of(given.get(key), f"{given_pointer}/{key}")
             if fields is None:
                 continue
             for field, value in given.items():
-                if field in ("event", "id"):
+                if field in ("event", "fact", "id", "retract"):
                     continue
                 if field not in fields:
                     self.add(f"{given_pointer}/{_esc(field)}", "E_UNKNOWN_FIELD",
-                             f"事件 {given['event']} 没有字段 {field} / event {given['event']!r} has no field "
+                             f"事件 {given[key]} 没有字段 {field} / event {given[key]!r} has no field "
                              f"{field!r}", did_you_mean(field, fields))
                 elif value is not None:
                     problem = value_problem(fields[field], value, self.catalogue)
                     if problem:
                         self.add(f"{given_pointer}/{_esc(field)}", "E_TYPE", problem)
-            if given.get("event") == event and isinstance(partition_by, str) and partition_by in fields \
+            if given[key] in subscribed and isinstance(partition_by, str) and partition_by in fields \
                     and given.get(partition_by) is None:
                 self.add(given_pointer, "E_REQUIRED", f"测试事件缺少分区字段 {partition_by} / test event lacks "
                          f"the partition field {partition_by!r}")

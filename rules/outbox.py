@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 
-def idempotency_key(policy_id: str, policy_version: int, action_index: int, matched_event_ids: Iterable[str]) -> str:
+def idempotency_key(policy_id: str, policy_version: int, action_index: int | str, matched_event_ids: Iterable[str]) -> str:
     # JSON keeps the parts apart: no id can be chosen to collide with another split of the same characters.
     payload = json.dumps([policy_id, policy_version, action_index, sorted(matched_event_ids)], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -11,12 +11,14 @@ and action catalogues by the loader, which also turns every problem into a file:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 
 POLICY_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+STATE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"  # level_IV reads better than level_iv
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
 ORDERING = frozenset({"gt", "gte", "lt", "lte"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -66,11 +68,79 @@ class Comparison(_Strict):
         return [(op, values[op]) for op in OPERATORS if values[op] is not None]
 
 
+DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d)$"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WINDOW_COUNT = 8  # a window is a durable sequence of this many aliases; longer ones cost memory per partition
+
+
+def duration_seconds(text: str) -> int:
+    return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
+
+
+class Window(_Strict):
+    """计数窗口: `count` matching events of one partition within `within`, measured on event time (not arrival)."""
+
+    count: Annotated[int, Field(ge=2, le=MAX_WINDOW_COUNT)]
+    within: Annotated[str, Field(pattern=DURATION_PATTERN)]
+
+    @property
+    def seconds(self) -> int:
+        return duration_seconds(self.within)
+
+
 class Condition(_Strict):
-    """触发条件: one event type and field tests that must all hold."""
+    """触发条件: one event type and field tests that must all hold; with `window`, N such events in a time span."""
 
     event: Annotated[str, Field(pattern=NAME_PATTERN)]
     where: dict[str, Comparison] = Field(default_factory=dict)
+    window: Window | None = None
+
+
+class Pattern(_Strict):
+    """关联条件中的一项: an event, or a fact that the platform asserts and retracts (e.g. camera_down)."""
+
+    as_: Annotated[str, Field(alias="as", pattern=NAME_PATTERN)]
+    event: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    fact: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    where: dict[str, Comparison] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _event_or_fact(self) -> "Pattern":
+        if (self.event is None) == (self.fact is None):
+            raise ValueError("give exactly one of event or fact (event 与 fact 二选一)")
+        return self
+
+    @property
+    def type(self) -> str:
+        return self.event or self.fact or ""
+
+
+class Correlation(_Strict):
+    """关联: one event joined with facts of the same partition; fires when the event arrives while the facts hold."""
+
+    all: list[Pattern] = Field(min_length=2, max_length=MAX_WINDOW_COUNT)
+
+    @model_validator(mode="after")
+    def _one_event(self) -> "Correlation":
+        events = [p for p in self.all if p.event is not None]
+        if len(events) != 1:
+            raise ValueError("a correlation joins exactly one event with facts (关联条件应恰好包含一个事件，其余为事实)")
+        aliases = [p.as_ for p in self.all]
+        if len(set(aliases)) != len(aliases):
+            raise ValueError("aliases (as) must differ (别名不能重复)")
+        return self
+
+    @property
+    def trigger(self) -> Pattern:
+        return next(p for p in self.all if p.event is not None)
+
+
+def _when_kind(value: Any) -> str:
+    return "all" if isinstance(value, dict) and "all" in value else "one"
+
+
+When = Annotated[Union[Annotated[Condition, Tag("one")], Annotated[Correlation, Tag("all")]],
+                 Discriminator(_when_kind)]
 
 
 class ActionCall(_Strict):
@@ -81,12 +151,27 @@ class ActionCall(_Strict):
 
 
 class GivenEvent(BaseModel):
-    """测试输入事件: its fields are open here and checked against the event catalogue by the loader."""
+    """测试输入: an event, or a fact asserted (or, with `retract: true`, retracted). Its fields are open here and
+    checked against the event catalogue by the loader."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    event: Annotated[str, Field(pattern=NAME_PATTERN)]
+    event: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    fact: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    retract: bool = False
     id: str | None = None
+
+    @model_validator(mode="after")
+    def _event_or_fact(self) -> "GivenEvent":
+        if (self.event is None) == (self.fact is None):
+            raise ValueError("give exactly one of event or fact (event 与 fact 二选一)")
+        if self.retract and self.fact is None:
+            raise ValueError("only a fact can be retracted (只有事实可以撤销)")
+        return self
+
+    @property
+    def type(self) -> str:
+        return self.event or self.fact or ""
 
     def fields(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -107,16 +192,40 @@ class PolicyTest(_Strict):
     expect: list[Expectation] = Field(default_factory=list)
 
 
+class Transition(_Strict):
+    """状态迁移: on an event matching `when`, move to `to` and run the actions (escalation steps)."""
+
+    to: Annotated[str, Field(pattern=STATE_PATTERN)]
+    when: Condition
+    priority: Annotated[int, Field(ge=1, le=9)] | None = None  # lower wins when two transitions match one event
+    actions: list[ActionCall] = Field(default_factory=list)
+
+
+class State(_Strict):
+    """状态: a state without transitions is final."""
+
+    transitions: list[Transition] = Field(default_factory=list)
+
+
+KINDS = ("rule", "statechart", "decision_table")
+_KIND_FIELDS = {"rule": ("when", "actions"), "statechart": ("initial", "states"), "decision_table": ("when", "table")}
+
+
 class Policy(_Strict):
     id: Annotated[str, Field(pattern=POLICY_ID_PATTERN)]
     version: Annotated[int, Field(ge=1)]
+    kind: Literal["rule", "statechart", "decision_table"] = "rule"
     title: Annotated[str, Field(min_length=2)]
     owner: Annotated[str, Field(min_length=1)]
     priority: Annotated[int, Field(ge=1, le=9)]  # 1 fires first: durable's `pri`, lower first
     partition_by: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: str | None = None
-    when: Condition
-    actions: list[ActionCall] = Field(min_length=1)
+    idle_after: Annotated[str, Field(pattern=DURATION_PATTERN)] | None = None  # evict a partition idle this long
+    when: When | None = None
+    actions: list[ActionCall] = Field(default_factory=list)
+    table: Annotated[str, Field(pattern=r"^[^/\\]+\.(csv|xlsx)$")] | None = None  # beside the policy file
+    initial: Annotated[str, Field(pattern=STATE_PATTERN)] | None = None
+    states: dict[Annotated[str, Field(pattern=STATE_PATTERN)], State] | None = None
     tests: list[PolicyTest] = Field(default_factory=list)
 
     @field_validator("title")
@@ -127,11 +236,58 @@ class Policy(_Strict):
             raise ValueError("title must be written in Chinese (标题应使用中文)")
         return value
 
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> "Policy":
+        # The loader reports the same problems with their lines; this keeps hand-built models consistent.
+        problems = kind_problems(self.kind, {name: getattr(self, name) for name in
+                                             ("when", "actions", "table", "initial", "states")})
+        if problems:
+            raise ValueError("; ".join(message for _, _, message in problems))
+        return self
+
     @property
     def stateless(self) -> bool:
-        """True when no rule needs earlier events of the same partition, so its engine state may be dropped."""
-        return True
+        """True when no rule needs earlier events or facts of the partition, so its engine state may be dropped."""
+        return self.kind in ("rule", "decision_table") and isinstance(self.when, Condition) \
+            and self.when.window is None
+
+    @property
+    def conditions(self) -> list[Condition | Pattern]:
+        if self.kind == "statechart":
+            return [t.when for state in (self.states or {}).values() for t in state.transitions]
+        if isinstance(self.when, Correlation):
+            return list(self.when.all)
+        return [self.when] if self.when is not None else []
 
     @property
     def subscribed_events(self) -> frozenset[str]:
-        return frozenset({self.when.event})
+        return frozenset(c.event for c in self.conditions if c.event is not None)
+
+    @property
+    def fact_types(self) -> frozenset[str]:
+        return frozenset(c.fact for c in self.conditions if isinstance(c, Pattern) and c.fact is not None)
+
+    @property
+    def window_seconds(self) -> int | None:
+        return self.when.window.seconds if isinstance(self.when, Condition) and self.when.window else None
+
+    @property
+    def idle_seconds(self) -> int | None:
+        if self.idle_after:
+            return duration_seconds(self.idle_after)
+        return 2 * self.window_seconds if self.window_seconds else None
+
+
+def kind_problems(kind: Any, present: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, code, bilingual message) for keys a policy of this kind needs or must not have."""
+    if kind not in _KIND_FIELDS:
+        return []
+    needed = _KIND_FIELDS[kind]
+    problems = []
+    for key in needed:
+        if present.get(key) in (None, [], {}):
+            problems.append((key, "E_REQUIRED", f"{kind} 类策略必须写 {key} / a {kind} policy needs {key!r}"))
+    for key in ("when", "actions", "table", "initial", "states"):
+        if key not in needed and present.get(key) not in (None, [], {}):
+            problems.append((key, "E_KIND", f"{kind} 类策略不能写 {key} / a {kind} policy has no {key!r}"))
+    return problems

@@ -7,10 +7,11 @@ ones. Rule errors and rejected events fail a test even when the expected actions
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from safecity.rules.engine import evaluate
+from safecity.rules.worker import evaluate_supervised
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.policy import PolicyTest
 from safecity.standards.catalogue import Catalogue
@@ -29,16 +30,32 @@ class TestResult:
     fired: list[tuple[str, dict[str, Any]]]
 
 
+def _test_clock() -> dt.datetime:
+    return TEST_CLOCK_TIME
+
+
 def scenario_events(test: PolicyTest, test_index: int) -> list[dict[str, Any]]:
-    return [{**given.fields(), "type": given.event, "id": given.id or f"test{test_index}-event{index}"}
-            for index, given in enumerate(test.given)]
+    events = []
+    for index, given in enumerate(test.given):
+        event = {**given.fields(), "type": given.type, "id": given.id or _default_id(given, test_index, index)}
+        if given.retract:
+            event["op"] = "retract"
+        events.append(event)
+    return events
+
+
+def _default_id(given: Any, test_index: int, index: int) -> str:
+    if given.fact is None:
+        return f"test{test_index}-event{index}"
+    # A fact's default id comes from its content, so a retraction written with the same fields finds it.
+    return f"{given.fact}:" + json.dumps(given.fields(), sort_keys=True, ensure_ascii=False)
 
 
 def run_policy_tests(loaded: LoadedPolicy, *, catalogue: Catalogue | None = None) -> list[TestResult]:
     results = []
     for test_index, test in enumerate(loaded.policy.tests):
-        outcome = evaluate([loaded], scenario_events(test, test_index), clock=lambda: TEST_CLOCK_TIME,
-                           catalogue=catalogue)
+        # In a child process: durable-rules can crash natively (worker.py); a crash reruns the test there.
+        outcome, _ = evaluate_supervised([loaded], scenario_events(test, test_index), clock=_test_clock)
         fired = [(record.action, record.params) for record in outcome.outbox]
         failures = [f"{e.code}: {e.message}" for e in outcome.errors]
         failures += [f"rejected event {r.event_id}: {r.reason}" for r in outcome.rejected]

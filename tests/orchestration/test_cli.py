@@ -36,9 +36,12 @@ def test_ingest_command_reports_per_file_and_is_idempotent(tmp_path):
 
 
 def test_rules_check_and_test_on_the_shipped_policies():
-    assert "1 policies OK" in run("rules", "check").stdout
+    from safecity.rules.loader import POLICIES_DIR
+    files = list(POLICIES_DIR.rglob("*.yaml"))
+    assert f"{len(files)} policies OK" in run("rules", "check").stdout
     tested = run("rules", "test")
     assert tested.returncode == 0 and tested.stdout.count("PASS camera.key_point_offline") == 3
+    assert "FAIL" not in tested.stdout and tested.stdout.count("PASS ") >= 3 * len(files)
 
 
 def test_rules_check_reports_a_broken_policy_as_json(tmp_path):
@@ -50,6 +53,7 @@ def test_rules_check_reports_a_broken_policy_as_json(tmp_path):
     assert completed.returncode == 1
     problems = json.loads(completed.stdout)
     assert any(p["code"] == "E_UNKNOWN_EVENT" and p["line"] == 8 and "camera_registered" in (p["hint"] or "")
+               and p["message_zh"].startswith("事件目录中没有事件") and p["message_en"] == "unknown event 'camera_registred'"
                for p in problems)
 
 

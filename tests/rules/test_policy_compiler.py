@@ -8,14 +8,18 @@ from safecity.rules.loader import load_policy
 from safecity.rules.policy import Condition
 
 
-def test_shipped_policy_compiles_to_one_rule(shipped):
+def test_shipped_policy_compiles_to_one_rule_and_a_catch_all(shipped):
     assert compile_policy(shipped.policy) == {
         "camera_key_point_offline": {
             "r0": {
                 "all": [{"m": {"$and": [{"type": "camera_registered"}, {"use_type": "3"}, {"status": "OFF"}]}}],
                 "pri": 5,
                 "run": "camera.key_point_offline#0",
-            }
+            },
+            "r_evict": {"all": [{"m": {"type": "_evict"}}], "pri": 0, "run": "camera.key_point_offline#_evict"},
+            "r_discard_camera_registered": {
+                "all": [{"m": {"type": "camera_registered"}}], "pri": 100, "run": "camera.key_point_offline#discard",
+            },
         }
     }
 
@@ -42,6 +46,7 @@ def test_multi_action_policy_is_still_one_rule(good_policy):
     policy = load_policy(good_policy).policy
     compiled = compile_policy(policy)
     assert list(compiled) == ["camera_any_offline"]
+    assert [k for k in compiled["camera_any_offline"] if not k.startswith(("r_discard", "r_evict"))] == ["r0"]
     assert compiled["camera_any_offline"]["r0"]["run"] == "camera.any_offline#0"
     assert compiled["camera_any_offline"]["r0"]["pri"] == 3
 

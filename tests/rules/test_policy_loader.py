@@ -148,7 +148,7 @@ def test_english_only_title_and_missing_keys(write_policy):
         actions: []
     """)
     got = [(p.line, p.code, p.pointer) for p in _problems(path)]
-    assert got == [(1, "E_REQUIRED", "/priority"), (3, "E_TYPE", "/title"), (7, "E_TYPE", "/actions")]
+    assert got == [(1, "E_REQUIRED", "/priority"), (3, "E_TYPE", "/title"), (7, "E_REQUIRED", "/actions")]
 
 
 def test_whole_placeholder_params_are_checked_at_fire_time_not_load_time(write_policy):
@@ -178,9 +178,12 @@ def test_good_policy_loads_with_hash_and_normalised_conditions(good_policy):
 
 def test_shipped_policies_load():
     loaded = load_policies()
-    assert [p.path.relative_to(POLICIES_DIR).as_posix() for p in loaded] == ["camera/key_point_offline.yaml"]
-    [policy] = loaded
-    assert len(policy.policy.tests) >= 3
+    on_disk = sorted(p.relative_to(POLICIES_DIR).as_posix() for p in POLICIES_DIR.rglob("*.yaml"))
+    assert [p.path.relative_to(POLICIES_DIR).as_posix() for p in loaded] == on_disk
+    packs = {p.id.split(".")[0] for p in loaded}
+    assert {"command", "emergency", "security"} <= packs
+    assert {p.policy.kind for p in loaded} == {"rule", "statechart", "decision_table"}
+    assert all(len(p.policy.tests) >= 3 for p in loaded)
 
 
 def test_duplicate_ids_across_files(write_policy, good_policy):

@@ -1,0 +1,240 @@
+"""The engine in a supervised worker process (受监护的引擎进程).
+
+durable-rules is a C extension that can crash the whole process with SIGSEGV (jruizgit/rules#381; in our own tests
+a windowed policy crashed it after a few dozen engines, depending on memory layout). The engine therefore runs in
+a child process; this module's supervisor sends it events and takes back results. Before each post the child
+writes the index of the policy it is about to call into shared memory, so when the child dies the supervisor
+knows which policy was running. It restarts the child, asserts the facts again, and after `max_crashes` crashes
+in the same policy version it sets that version aside (recorded in `set_aside`) and goes on without it.
+
+Two ways to use it:
+- `evaluate_supervised(policies, events)`: a whole, deterministic evaluation (tests, replay, batch). After a crash
+  the evaluation starts again from the first event in a fresh child, so the result is exactly what an
+  uncrashed run gives (less the set-aside policies).
+- `SupervisedEngine`: long-running (streaming). After a crash the current batch is sent again to the new child;
+  window and statechart state of the earlier batches is lost, facts are not (the supervisor keeps them).
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from safecity.rules.engine import DEFAULT_SHARDS, EvaluationResult, PolicyEngine, RuleError, utc_now
+from safecity.rules.loader import LoadedPolicy
+
+_CTX = mp.get_context("fork")  # policies, catalogue and clock reach the child without pickling; starts in ms
+MAX_CRASHES = 2
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """搁置的策略版本: a policy version that crashed the engine and no longer runs."""
+
+    policy_id: str
+    policy_version: int
+    policy_file_sha256: str
+    crashes: int
+    exit_code: int | None
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class CrashDrill:
+    """Deliberately crash the worker natively when `policy_id` is about to see `event_id`: for tests and drills
+    of the supervisor, with a real SIGSEGV rather than a Python exception."""
+
+    policy_id: str
+    event_id: str
+    times: int = 1_000_000  # crash on the first this many attempts
+
+
+def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int, marker: Any,
+           drill: CrashDrill | None, attempt: int) -> None:
+    engine = PolicyEngine(policies, clock=clock, shards=shards)
+    ids = [p.id for p in policies]
+
+    def before_post(policy_id: str, message: Mapping[str, Any]) -> None:
+        marker[0] = ids.index(policy_id)
+        if drill and policy_id == drill.policy_id and message.get("id") == drill.event_id and attempt < drill.times:
+            ctypes.string_at(0)  # SIGSEGV: a native crash, as durable's own would be
+
+    engine.before_post = before_post
+    while True:
+        command, payload = conn.recv()
+        if command == "post":
+            for position, event in enumerate(payload):
+                marker[1] = position
+                engine.post(event)
+            conn.send(engine.take_result())
+        elif command == "replace":
+            marker[0] = -1
+            engine.replace(payload)
+            conn.send(None)
+        elif command == "remove":
+            engine.remove(payload)
+            conn.send(None)
+        elif command == "sweep":
+            engine.sweep()
+            conn.send(engine.take_result())
+        elif command == "stats":
+            conn.send(engine.live_partitions())
+        elif command == "stop":
+            engine.close()
+            conn.send(None)
+            return
+
+
+class WorkerCrashed(RuntimeError):
+    pass
+
+
+@dataclass
+class SupervisedEngine:
+    policies: list[LoadedPolicy]
+    clock: Any = utc_now
+    shards: int = DEFAULT_SHARDS
+    max_crashes: int = MAX_CRASHES
+    drill: CrashDrill | None = None
+    set_aside: list[SetAside] = field(default_factory=list)
+    crashes: dict[tuple[str, int], int] = field(default_factory=dict)
+    restarts: int = 0
+    _facts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (type, id) -> latest assertion
+
+    def __post_init__(self) -> None:
+        self.policies = list(self.policies)
+        self._process = None
+        self._start()
+
+    # -- process -----------------------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._marker = _CTX.Array("i", [-1, -1], lock=False)
+        self._conn, child_conn = _CTX.Pipe()
+        self._process = _CTX.Process(target=_child, daemon=True, args=(
+            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts))
+        self._process.start()
+        child_conn.close()
+        facts = self._fact_events()
+        if facts:
+            self._request("post", facts)  # results of re-asserted facts were recorded when first asserted
+
+    def _fact_events(self) -> list[dict[str, Any]]:
+        return list(self._facts.values())
+
+    def _request(self, command: str, payload: Any = None) -> Any:
+        try:
+            self._conn.send((command, payload))
+            return self._conn.recv()
+        except (EOFError, ConnectionError, BrokenPipeError):
+            raise WorkerCrashed(command) from None
+
+    def _crashed(self, events: Sequence[Mapping[str, Any]] | None) -> RuleError:
+        """Record the crash, set the policy version aside when it has crashed too often, restart the child."""
+        self._process.join(5)
+        code = self._process.exitcode
+        index, position = self._marker[0], self._marker[1]
+        suspect = self.policies[index] if 0 <= index < len(self.policies) else None
+        event_id = None
+        if events is not None and 0 <= position < len(events):
+            event_id = events[position].get("id")
+        self.restarts += 1
+        error = RuleError(suspect.id if suspect else "", suspect.version if suspect else 0, "",
+                          [str(event_id)] if event_id else [], "E_WORKER_CRASH",
+                          f"引擎进程崩溃（退出码 {code}），已重启 / engine worker died (exit code {code}), restarted")
+        if suspect is not None:
+            key = (suspect.id, suspect.version)
+            self.crashes[key] = self.crashes.get(key, 0) + 1
+            if self.crashes[key] >= self.max_crashes:
+                self.policies = [p for p in self.policies if p.id != suspect.id]
+                self.set_aside.append(SetAside(suspect.id, suspect.version, suspect.sha256, self.crashes[key],
+                                               code, str(event_id) if event_id else None))
+        self._start()
+        return error
+
+    def close(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            try:
+                self._request("stop")
+            except WorkerCrashed:
+                pass
+            self._process.join(5)
+        self._process = None
+
+    def __enter__(self) -> "SupervisedEngine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- work --------------------------------------------------------------------------------------------------
+    def post(self, events: Sequence[Mapping[str, Any]]) -> EvaluationResult:
+        """Evaluate one batch; after a crash the batch is sent again to the restarted child."""
+        events = list(events)
+        crash_errors: list[RuleError] = []
+        while True:
+            try:
+                result = self._request("post", events)
+                break
+            except WorkerCrashed:
+                crash_errors.append(self._crashed(events))
+        self._remember_facts(events)
+        result.errors[:0] = crash_errors
+        return result
+
+    def _remember_facts(self, events: Iterable[Mapping[str, Any]]) -> None:
+        fact_types = {t for p in self.policies for t in p.policy.fact_types}
+        for event in events:
+            if event.get("type") not in fact_types:
+                continue
+            key = (str(event["type"]), str(event.get("id")))
+            if event.get("op") == "retract":
+                self._facts.pop(key, None)
+            else:
+                self._facts[key] = dict(event)
+
+    def replace(self, loaded: LoadedPolicy) -> bool:
+        """Hot reload of one policy; False when the new version crashed the worker and was set aside (the other
+        policies then continue in the restarted worker, without the changed one)."""
+        try:
+            self._request("replace", loaded)
+        except WorkerCrashed:
+            self._crashed(None)
+            return False
+        self.policies = [p for p in self.policies if p.id != loaded.id] + [loaded]
+        return True
+
+    def remove(self, policy_id: str) -> None:
+        self._request("remove", policy_id)
+        self.policies = [p for p in self.policies if p.id != policy_id]
+
+    def sweep(self) -> EvaluationResult:
+        return self._request("sweep")
+
+    def live_partitions(self) -> dict[str, int]:
+        return self._request("stats")
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+
+def evaluate_supervised(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *,
+                        clock: Any = utc_now, shards: int = DEFAULT_SHARDS, max_crashes: int = MAX_CRASHES,
+                        drill: CrashDrill | None = None) -> tuple[EvaluationResult, list[SetAside]]:
+    """A whole evaluation in a child process; after a crash it starts again from the first event."""
+    events = list(events)
+    supervisor = SupervisedEngine(list(policies), clock=clock, shards=shards, max_crashes=max_crashes, drill=drill)
+    crash_errors: list[RuleError] = []
+    try:
+        while True:
+            try:
+                result = supervisor._request("post", events)
+                break
+            except WorkerCrashed:
+                crash_errors.append(supervisor._crashed(events))  # the restarted child gets every event again
+        result.errors[:0] = crash_errors
+        return result, list(supervisor.set_aside)
+    finally:
+        supervisor.close()
+
