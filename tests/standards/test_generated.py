@@ -1,6 +1,7 @@
 """Files derived from the standards are never stale: the committed copies equal what the catalogue gives."""
 import re
 
+from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.generated import REPOSITORY_DOCS, DICTIONARY_MD, dbt_sources_text, ingested_entities
 from safecity.standards.dictionary import render_html, render_markdown
 from safecity.transforms.sources import SOURCES_FILE
@@ -18,7 +19,10 @@ def test_committed_dictionary_is_current(catalogue):
 
 def test_dbt_sources_carry_sensitivity_and_both_names(catalogue):
     text = dbt_sources_text(catalogue)
-    assert ingested_entities() == ["camera"]
+    mapped = {line.split(":", 1)[1].strip() for path in SOURCES_DIR.glob("*.yaml")
+              for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("entity:")}
+    assert ingested_entities() == sorted(mapped)
+    assert {"camera", "vehicle_pass", "alarm_call", "device_status"} <= mapped
     assert "description: 设备编码 / Device ID" in text
     assert re.search(r"name: device_id\n\s+description: .*\n\s+data_type: varchar\n\s+meta:\n\s+name_zh: 设备编码\n"
                      r"\s+sensitivity: internal", text)
