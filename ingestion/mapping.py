@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
+from safecity.ingestion.id_allocation import IdAllocation
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import literal, quote
 
@@ -80,6 +81,8 @@ class SourceMapping(BaseModel):
     # An export column maps to an element id, or to {element: ..., conversions} (a ColumnSpec).
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     coordinates: Coordinates | None = None
+    # Devices exported without a conforming GB/T 28181 ID get a stable allocated one (ingestion/id_allocation.py).
+    allocate_ids: IdAllocation | None = None
     # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
     defaults: dict[str, str] = Field(default_factory=dict)
 
@@ -160,6 +163,14 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                 problems.append(document.problem(f"/defaults/{target}", "E_UNKNOWN_FIELD",
                                                  f"{mapping.entity} has no element {target!r}",
                                                  did_you_mean(target, writable)))
+        if mapping.allocate_ids:
+            a = mapping.allocate_ids
+            for key in ("id_element", "source_element", "kind_element", "longitude", "latitude"):
+                target = getattr(a, key)
+                if target is not None and target not in writable:
+                    problems.append(document.problem(f"/allocate_ids/{key}", "E_UNKNOWN_FIELD",
+                                                     f"{mapping.entity} has no element {target!r}",
+                                                     did_you_mean(target, writable)))
         mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:

@@ -22,6 +22,7 @@ from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 from typing import Callable
 
 from safecity.config.lakehouse import BATCH_PROPERTY, CommitResult, append_once, ensure_table
+from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read
@@ -107,6 +108,8 @@ class BatchIngestor:
             "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
         }
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
+        self.allocator = IdAllocator(catalog, catalogue.city, self.mapping.id, self.mapping.allocate_ids) \
+            if self.mapping.allocate_ids else None
 
     def already_done(self, batch: Batch) -> FileReport | None:
         """The report of a batch every table has committed, read from the commits (the batch is not read again)."""
@@ -149,13 +152,18 @@ class BatchIngestor:
         return self._finish(con, raw, "bad_lines", lineage, batch.content_sha256, now)
 
     def _already_in_silver(self, con) -> None:
-        """`silver_duplicates`: conforming rows whose key an earlier batch already put in silver (a record sent
-        twice in two files, or again on a stream). They are quarantined as recorded duplicates, not dropped.
+        """`silver_duplicates`: conforming event rows whose key an earlier batch already put in silver (a record
+        sent twice in two files, or again on a stream). They are quarantined as recorded duplicates, not dropped.
 
         Only keys in the batch's time range are read back, so the cost follows the batch, not the table."""
         keys = list(self.entity.key)
         time_field = self.entity.time_field
         ok = f"len({REASONS_COLUMN}) = 0"
+        if self.entity.updates:
+            # Every version of an updated record is kept; there is no earlier copy to be a duplicate of.
+            con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, reasons STRUCT(code VARCHAR, "
+                        "field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)[])")
+            return
         scan_filter = None
         if time_field:
             low, high = con.execute(f"SELECT min({quote(time_field)}), max({quote(time_field)}) FROM conformed "
@@ -205,7 +213,10 @@ class BatchIngestor:
         # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
         create_mapped_view(con, "raw", raw_columns, self.mapping.targets, self.mapping.defaults,
                            self.mapping.coordinates, self.conformer, LINE_COLUMN)
-        conformed = self.conformer.sql("mapped", (LINE_COLUMN,), LINE_COLUMN).sql
+        mapped = "mapped"
+        if self.allocator is not None:
+            mapped = self.allocator.allocate(con, mapped, LINE_COLUMN, lineage["_batch_id"], now)
+        conformed = self.conformer.sql(mapped, (LINE_COLUMN,), LINE_COLUMN).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         self._already_in_silver(con)
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")

@@ -179,6 +179,10 @@ class Entity(_Strict):
     time_field: str | None = None
     # High-volume facts are stored in daily partitions of their time field.
     partition: Literal["day"] | None = None
+    # Records the source sends again whenever they change (a registry, a call whose dispatch chain grows): silver
+    # keeps every version and the latest wins downstream. Otherwise a record is an event: its key is unique for
+    # good, and a key already in silver is a recorded duplicate.
+    updates: bool = False
     in_area: dict[Literal["longitude", "latitude"], str] | None = None
     # Timestamps that must not go backwards, in order (a 110 call is received, then dispatched, then arrived...).
     sequences: tuple[tuple[str, ...], ...] = ()
