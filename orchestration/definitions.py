@@ -4,9 +4,12 @@ from __future__ import annotations
 import dagster as dg
 
 from safecity.config.profiles import Settings, load_settings
-from safecity.orchestration.defs.cameras.assets import camera_registry
+from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+from safecity.orchestration.defs.cases.assets import cases
+from safecity.orchestration.defs.incidents.assets import alarm_calls
 from safecity.orchestration.defs.rules.assets import policy_outbox
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
+from safecity.orchestration.defs.traffic.assets import detector_flows, traffic_incidents, vehicle_passes
 from safecity.orchestration.defs.transforms.assets import build_dbt_assets
 from safecity.orchestration.resources import SafeCityResource, dbt_resource, prepare_dbt
 
@@ -16,7 +19,8 @@ MAIN_JOB = "main"
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     project = prepare_dbt(settings)
-    assets = [reference_tables, data_dictionary, camera_registry, build_dbt_assets(project), policy_outbox]
+    ingestion = [camera_registry, device_status, vehicle_passes, detector_flows, traffic_incidents, alarm_calls, cases]
+    assets = [reference_tables, data_dictionary, *ingestion, build_dbt_assets(project), policy_outbox]
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")

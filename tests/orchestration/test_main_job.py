@@ -11,6 +11,7 @@ import pytest
 from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import open_catalog
 from safecity.config.profiles import load_settings
+from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.main_job import run_main_job
 
 pytestmark = pytest.mark.integration
@@ -44,8 +45,11 @@ def test_run_succeeds_with_every_check_passing(first_run):
 
 def test_layers_hold_the_exact_rows(first_run):
     settings, summary = first_run
-    assert summary.layers == {"bronze": {"video_platform_catalog_csv": 40}, "silver": {"camera": 30},
-                              "quarantine": {"camera": 10}}
+    filled = {layer: {t: n for t, n in tables.items() if n} for layer, tables in summary.layers.items()}
+    assert filled == {"bronze": {"video_platform_catalog_csv": 40}, "silver": {"camera": 30},
+                      "quarantine": {"camera": 10}}
+    # Every source's tables exist from the first run on, empty until its data lands.
+    assert set(summary.layers["bronze"]) == {p.stem for p in SOURCES_DIR.glob("*.yaml")}
     reasons = dict(query(settings, "SELECT primary_reason, count(*) FROM quarantine.camera GROUP BY 1"))
     assert reasons == {"E_CODE": 3, "E_FORMAT": 2, "E_OUT_OF_AREA": 2, "E_COLUMNS": 1, "E_REQUIRED": 1,
                        "E_DUPLICATE_KEY": 1}
@@ -88,7 +92,8 @@ def test_second_run_through_the_cli_changes_nothing(first_run):
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = json.loads(completed.stdout)
     assert summary["success"] is True
-    assert summary["layers"]["silver"] == {"camera": 30} and summary["layers"]["quarantine"] == {"camera": 10}
+    assert summary["layers"]["silver"]["camera"] == 30 and summary["layers"]["quarantine"]["camera"] == 10
+    assert sum(summary["layers"]["silver"].values()) == 30
     assert summary["actions_by_policy"] == {"camera.key_point_offline": 2}
     assert snapshot_counts(settings) == before
 
