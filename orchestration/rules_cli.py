@@ -53,3 +53,157 @@ def rules_test(path: Path = PathArgument) -> None:
             typer.echo(f"{'PASS' if result.passed else 'FAIL'} {policy.policy.id} :: {result.name}{detail}")
     typer.echo(f"{passed} passed, {failed} failed in {len(policies)} policies")
     raise typer.Exit(1 if failed else 0)
+
+
+HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
+EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
+EventsOption = typer.Option(None, "--events", help="Events from a JSON Lines file instead of the silver tables.")
+
+
+def _moment(text: str, option: str):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        typer.echo(f"{option} 应为 ISO 8601 时间 / {option} must be an ISO 8601 time, got {text!r}", err=True)
+        raise typer.Exit(2) from None
+    # A time without a zone is the city's local time, as duty officers write it.
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _settings(env: str | None, home: Path | None):
+    from safecity.config.profiles import load_settings
+    try:
+        return load_settings(env, home)
+    except YamlFileError as exc:
+        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _events(events_file: Path | None, start, end, env: str | None, home: Path | None) -> list[dict]:
+    from safecity.rules.events import read_events_file, silver_events
+    from safecity.standards.catalogue import load_catalogue
+    catalogue = load_catalogue()
+    if events_file is not None:
+        return read_events_file(events_file, catalogue, start, end)
+    from safecity.config.duckdb_session import connect
+    settings = _settings(env, home)
+    with connect(settings, read_only=True) as con:
+        return silver_events(con, catalogue, start, end)
+
+
+def _write_records(out: Path, records) -> None:
+    from safecity.rules.executor import payload
+    from safecity.rules.sinks import payload_text
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(payload_text(payload(r)) + "\n" for r in records), encoding="utf-8")
+
+
+@rules_app.command("replay")
+def rules_replay(start: str = typer.Option(..., "--from", help="First event time (ISO 8601; local time if no zone)."),
+                 end: str = typer.Option(..., "--to", help="End of the period, exclusive."),
+                 policies_dir: Path = typer.Option(None, "--policies", help="Policy set (default: the live one)."),
+                 events_file: Path = EventsOption,
+                 out: Path = typer.Option(None, "--out", help="Write the actions as JSON Lines."),
+                 as_json: bool = typer.Option(False, "--json"),
+                 env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """回放历史 / Run the events of a period through a policy set on an event-time clock."""
+    from safecity.rules.replay import replay
+    policies = _load(policies_dir)
+    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home)
+    run = replay(policies, events)
+    if out:
+        _write_records(out, run.result.outbox)
+    summary = {"events": run.events, "actions": len(run.result.outbox),
+               "by_policy_action": {f"{p} {a}": n for (p, a), n in run.by_policy_action().items()},
+               "rule_errors": len(run.result.errors), "rejected_events": len(run.result.rejected),
+               "unhandled_events": run.result.unhandled_by_type(),
+               "set_aside": [f"{s.policy_id}@{s.policy_version}" for s in run.set_aside]}
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"回放 / replayed {run.events} events: {len(run.result.outbox)} actions")
+    for key, count in summary["by_policy_action"].items():
+        typer.echo(f"  {key:<60} {count:>8}")
+    typer.echo(f"  rule errors {summary['rule_errors']}, rejected events {summary['rejected_events']}, "
+               f"set aside {summary['set_aside'] or 'none'}")
+
+
+@rules_app.command("diff")
+def rules_diff(policies_dir: Path = typer.Option(..., "--policies", help="The changed policy set."),
+               start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
+               live_dir: Path = typer.Option(None, "--live", help="The live policy set (default: the shipped one)."),
+               events_file: Path = EventsOption, as_json: bool = typer.Option(False, "--json"),
+               env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """比较策略集 / Actions a changed policy set would add or drop compared with the live one over a period."""
+    from safecity.rules.executor import payload
+    from safecity.rules.replay import diff
+    live, candidate = _load(live_dir), _load(policies_dir)
+    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home)
+    result = diff(live, candidate, events)
+    if as_json:
+        typer.echo(json.dumps({"added": [payload(r) for r in result.added],
+                               "dropped": [payload(r) for r in result.dropped],
+                               "unchanged": result.unchanged}, ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(f"{len(events)} events: +{len(result.added)} added, -{len(result.dropped)} dropped, "
+               f"{result.unchanged} unchanged")
+    for sign, records in (("+", result.added), ("-", result.dropped)):
+        for r in records:
+            typer.echo(f"{sign} {r.policy_id} {r.action} {json.dumps(r.params, ensure_ascii=False)} "
+                       f"← {','.join(r.matched_event_ids)}")
+
+
+@rules_app.command("serve")
+def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bootstrap servers."),
+                topics: list[str] = typer.Option(..., "--topic", help="Event topic (repeat for several)."),
+                group: str = typer.Option("safecity-rules", "--group", help="Consumer group: workers share it."),
+                policies_dir: Path = typer.Option(None, "--policies"),
+                outbox: str = typer.Option("iceberg", "--outbox", help="iceberg, kafka (topic "
+                                                                        "safecity.rules.outbox) or file:PATH."),
+                max_messages: int | None = typer.Option(None, "--max-messages"),
+                idle_seconds: float | None = typer.Option(None, "--idle-seconds"),
+                env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """流式运行 / Consume event topics as a consumer group and write fired actions to the outbox."""
+    from safecity.rules.sinks import FileSink, KafkaSink
+    from safecity.rules.streaming import OUTBOX_TOPIC, iceberg_outbox, serve, sink_outbox
+    policies = _load(policies_dir)
+    if outbox == "iceberg":
+        from safecity.config.lakehouse import open_catalog
+        writer = iceberg_outbox(open_catalog(_settings(env, home)))
+    elif outbox == "kafka":
+        writer = sink_outbox(KafkaSink("outbox", bootstrap, OUTBOX_TOPIC))
+    elif outbox.startswith("file:"):
+        writer = sink_outbox(FileSink("outbox", outbox[5:]))
+    else:
+        typer.echo(f"--outbox: iceberg, kafka or file:PATH, got {outbox!r}", err=True)
+        raise typer.Exit(2)
+    stats = serve(bootstrap, topics, group, policies, writer, max_messages=max_messages, idle_seconds=idle_seconds)
+    typer.echo(f"{stats.messages} events in {stats.batches} batches: {stats.actions} actions, "
+               f"{len(stats.result.errors)} rule errors, reloads {stats.reloads or 'none'}")
+
+
+@rules_app.command("deliver")
+def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configuration (YAML)."),
+                  ledger: Path = typer.Option(None, "--ledger", help="Delivery ledger (default: in the state "
+                                                                      "folder)."),
+                  env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """投递动作 / Deliver the outbox's actions to the configured sinks, at least once."""
+    from safecity.config.lakehouse import open_catalog
+    from safecity.rules.executor import executor_from_config, load_executor_config
+    settings = _settings(env, home)
+    try:
+        config = load_executor_config(sinks)
+    except (YamlFileError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    rows = open_catalog(settings).load_table("ops.outbox").scan().to_arrow().sort_by("fired_at").to_pylist()
+    executor = executor_from_config(config, ledger or settings.paths.home / "rules" / "delivery-ledger.jsonl")
+    try:
+        report = executor.deliver(rows)
+    finally:
+        executor.close()
+    typer.echo(f"delivered {dict(report.delivered)}, already delivered {dict(report.skipped)}, "
+               f"failed {report.failed or 'none'}")
+    raise typer.Exit(1 if report.failed else 0)

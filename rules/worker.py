@@ -24,7 +24,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from safecity.rules.engine import DEFAULT_SHARDS, EvaluationResult, PolicyEngine, RuleError, utc_now
 from safecity.rules.loader import LoadedPolicy
 
-_CTX = mp.get_context("fork")  # policies, catalogue and clock reach the child without pickling; starts in ms
+# fork: policies and clock reach the child without pickling and it starts in milliseconds. Callers inside a
+# threaded host (Dagster) pass start_method="spawn"; their clock must then be picklable (EVENT_TIME, utc_now).
+DEFAULT_START = "fork"
 MAX_CRASHES = 2
 
 
@@ -97,6 +99,8 @@ class SupervisedEngine:
     shards: int = DEFAULT_SHARDS
     max_crashes: int = MAX_CRASHES
     drill: CrashDrill | None = None
+    start_method: str = DEFAULT_START
+    max_restarts: int = 20
     set_aside: list[SetAside] = field(default_factory=list)
     crashes: dict[tuple[str, int], int] = field(default_factory=dict)
     restarts: int = 0
@@ -109,9 +113,10 @@ class SupervisedEngine:
 
     # -- process -----------------------------------------------------------------------------------------------
     def _start(self) -> None:
-        self._marker = _CTX.Array("i", [-1, -1], lock=False)
-        self._conn, child_conn = _CTX.Pipe()
-        self._process = _CTX.Process(target=_child, daemon=True, args=(
+        context = mp.get_context(self.start_method)
+        self._marker = context.Array("i", [-1, -1], lock=False)
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=_child, daemon=True, args=(
             child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts))
         self._process.start()
         child_conn.close()
@@ -149,6 +154,10 @@ class SupervisedEngine:
                 self.policies = [p for p in self.policies if p.id != suspect.id]
                 self.set_aside.append(SetAside(suspect.id, suspect.version, suspect.sha256, self.crashes[key],
                                                code, str(event_id) if event_id else None))
+        if suspect is None or self.restarts > self.max_restarts:
+            # Not a policy's crash (the child could not start, or died between posts): restarting cannot help.
+            raise WorkerCrashed(f"engine worker died (exit code {code}) outside any policy; "
+                                f"{self.restarts} restarts") from None
         self._start()
         return error
 
@@ -221,10 +230,12 @@ class SupervisedEngine:
 
 def evaluate_supervised(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *,
                         clock: Any = utc_now, shards: int = DEFAULT_SHARDS, max_crashes: int = MAX_CRASHES,
-                        drill: CrashDrill | None = None) -> tuple[EvaluationResult, list[SetAside]]:
+                        drill: CrashDrill | None = None, start_method: str = DEFAULT_START
+                        ) -> tuple[EvaluationResult, list[SetAside]]:
     """A whole evaluation in a child process; after a crash it starts again from the first event."""
     events = list(events)
-    supervisor = SupervisedEngine(list(policies), clock=clock, shards=shards, max_crashes=max_crashes, drill=drill)
+    supervisor = SupervisedEngine(list(policies), clock=clock, shards=shards, max_crashes=max_crashes, drill=drill,
+                                  start_method=start_method)
     crash_errors: list[RuleError] = []
     try:
         while True:

@@ -1,6 +1,11 @@
-"""Policies over silver: the batch mode of the rule engine, writing fired actions to the outbox."""
+"""Policies over silver: the batch mode of the rule engine, writing fired actions to the outbox.
 
-import datetime as dt
+Every entity-backed event in silver (safecity.rules.events.silver_events: camera_registered from silver.camera,
+alarm_received from silver.alarm_call, … whichever silver tables exist) runs in event-time order through the policy
+set in the supervised worker process. The whole history is evaluated each time, so windows and statecharts see
+earlier events; records whose idempotency key the outbox already holds are not written again.
+"""
+
 import hashlib
 from collections import Counter
 
@@ -10,26 +15,15 @@ from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import append_once, ensure_table, open_catalog, publish_views
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
-from safecity.rules.engine import evaluate
+from safecity.rules.engine import utc_now
+from safecity.rules.events import silver_events
 from safecity.rules.loader import POLICIES_DIR, load_policies
 from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
+from safecity.rules.worker import evaluate_supervised
 from safecity.standards.catalogue import load_catalogue
 
 OUTBOX = dg.AssetKey(["ops", "outbox"])
 OUTBOX_TABLE = "ops.outbox"
-
-
-def camera_events(con, catalogue) -> list[dict]:
-    """camera_registered events, one per silver row, identified by the row's batch and line."""
-    fields = [e.id for e in catalogue.event_fields("camera_registered")]
-    cursor = con.execute(f"SELECT {', '.join(fields)}, _batch_id, _line FROM silver.camera ORDER BY _batch_id, _line")
-    names = [d[0] for d in cursor.description]
-    events = []
-    for row in cursor.fetchall():
-        record = dict(zip(names, row))
-        event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
-        events.append({"type": "camera_registered", "id": event_id, **record})
-    return events
 
 
 @dg.asset(key=OUTBOX, deps=[SILVER], group_name="rules", kinds={"iceberg"}, owners=["team:policy"],
@@ -41,8 +35,9 @@ def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource)
     catalogue = load_catalogue(settings.city.id)
     policies = load_policies(POLICIES_DIR)
     with connect(settings, read_only=True) as con:
-        events = camera_events(con, catalogue)
-    result = evaluate(policies, events, clock=lambda: dt.datetime.now(dt.timezone.utc))
+        events = silver_events(con, catalogue)
+    # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
+    result, set_aside = evaluate_supervised(policies, events, clock=utc_now, start_method="spawn")
     catalog = open_catalog(settings)
     outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
     recorded = set(outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist())
@@ -64,4 +59,6 @@ def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource)
         "unhandled_events": dg.MetadataValue.json(result.unhandled_by_type()),
         "rule_errors": len(result.errors),
         "rejected_events": len(result.rejected),
+        "events_by_type": dg.MetadataValue.json(dict(Counter(e["type"] for e in events))),
+        "policies_set_aside": dg.MetadataValue.json([f"{s.policy_id}@{s.policy_version}" for s in set_aside]),
     })
