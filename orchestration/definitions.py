@@ -7,6 +7,7 @@ from safecity.config.profiles import Settings, load_settings
 from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
 from safecity.orchestration.defs.cases.assets import cases
 from safecity.orchestration.defs.incidents.assets import alarm_calls
+from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
 from safecity.orchestration.defs.rules.assets import policy_outbox
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
 from safecity.orchestration.defs.traffic.assets import detector_flows, traffic_incidents, vehicle_passes
@@ -26,7 +27,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                                            "conformance, analysis models and policies")
     return dg.Definitions(
         assets=assets,
-        jobs=[main],
+        jobs=[main, lakehouse_maintenance],
+        schedules=[nightly_maintenance],
         resources={
             "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home)),
             "dbt": dbt_resource(),
