@@ -124,20 +124,25 @@ class BatchIngestor:
         record). Bronze first: what was received is recorded before any judgement of it."""
         now = now or dt.datetime.now(dt.timezone.utc)
         report = FileReport(batch.origin, batch.batch_id)
-        con = duckdb.connect(":memory:")
-        try:
-            bronze, silver, quarantine = self._split(con, batch, read, now)
-            properties = {"safecity.file": batch.origin, **batch.properties}
-            for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
-                report.commits.append(append_once(self.tables[name], rows, batch.batch_id, properties))
-        finally:
-            con.close()
+        bronze, silver, quarantine = self.split(batch, read, now)
+        properties = {"safecity.file": batch.origin, **batch.properties}
+        for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
+            report.commits.append(append_once(self.tables[name], rows, batch.batch_id, properties))
         report.skipped = all(c.skipped for c in report.commits)
         report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
         report.reasons.update(quarantine.column("primary_reason").to_pylist())
         log.info("%s: %d received, %d silver, %d quarantined%s", report.file, report.received, report.silver,
                  report.quarantined, " (already ingested)" if report.skipped else "")
         return report
+
+    def split(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime
+              ) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The batch's bronze, silver and quarantine rows, judged but not written."""
+        con = duckdb.connect(":memory:")
+        try:
+            return self._split(con, batch, read, now)
+        finally:
+            con.close()
 
     def _split(self, con, batch: Batch, read, now: dt.datetime):
         lineage = {"_source": self.mapping.id, "_batch_id": batch.batch_id, "_file": batch.origin}

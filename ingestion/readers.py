@@ -169,7 +169,7 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _records_table(records: Iterable[tuple[int, dict]], header: list[str] | None = None) -> tuple[pa.Table, list[str]]:
+def records_table(records: Iterable[tuple[int, dict]], header: list[str] | None = None) -> tuple[pa.Table, list[str]]:
     """Rows (position, flat record) as an all-text table; columns in order of first appearance."""
     rows = list(records)
     columns: dict[str, None] = dict.fromkeys(header or [])
@@ -213,7 +213,7 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
         else:
             rejected.append(RejectedLine(number, json.dumps(item, ensure_ascii=False)[:1000], "E_RECORD",
                                          f"record {number} is a {type(item).__name__}, not an object"))
-    table, header = _records_table(good)
+    table, header = records_table(good)
     return RawBatch(table, header, used, rejected)
 
 
@@ -234,7 +234,7 @@ def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = No
             good.append((number, _flatten(item)))
         else:
             rejected.append(RejectedLine(number, line[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
-    table, header = _records_table(good)
+    table, header = records_table(good)
     return RawBatch(table, header, used, rejected, blank)
 
 
@@ -274,7 +274,7 @@ def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str |
                                              f"expected {len(header)} columns, found {len(header) + len(extra)}"))
                 continue
             good.append((number, dict(zip(header, values))))
-        table, _ = _records_table(good, header)
+        table, _ = records_table(good, header)
         return RawBatch(table, header, "xlsx", rejected, blank)
     finally:
         book.close()
@@ -315,5 +315,5 @@ def read_messages(messages: Iterable[tuple[int, bytes | None]], encoding: str = 
             good.append((offset, _flatten(item)))
         else:
             rejected.append(RejectedLine(offset, text[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
-    table, header = _records_table(good)
+    table, header = records_table(good)
     return RawBatch(table, header, encoding, rejected)

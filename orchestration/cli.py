@@ -22,6 +22,9 @@ app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
 app.add_typer(cameras_app, name="cameras")
+quarantine_app = typer.Typer(help="隔离区 / Quarantine: what was rejected and why; re-judge it after a fix.",
+                             no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
 
 HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
 EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
@@ -76,6 +79,70 @@ def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
     os.execve(command[0], command, environment)
 
 
+def _load_mapping(settings, source_mapping: str):
+    from safecity.ingestion.mapping import load_mapping, mapping_path
+    from safecity.standards.catalogue import load_catalogue
+    catalogue = load_catalogue(settings.city.id)
+    try:
+        return catalogue, load_mapping(mapping_path(source_mapping), catalogue)
+    except YamlFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@quarantine_app.command("summary")
+def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default: all)."),
+                       as_json: bool = typer.Option(False, "--json"),
+                       env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """隔离记录按原因统计 / Quarantined records by entity, source, reason and field, with an example value."""
+    settings = _settings(env, home)
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    catalog = open_catalog(settings)
+    tables = [".".join(t[-2:]) for t in catalog.list_tables("quarantine")
+              if entity is None or t[-1] == entity]
+    rows = []
+    with connect(settings) as con:
+        publish_views(con, catalog, ("quarantine",))
+        for table in tables:
+            rows += con.execute(
+                f"SELECT entity, _source, primary_reason, reasons[1].field, count(*), any_value(reasons[1].value), "
+                f"any_value(reasons[1].message_zh), any_value(_file || ':' || _line) FROM {table} "
+                f"GROUP BY ALL ORDER BY 5 DESC").fetchall()
+    keys = ("entity", "source", "reason", "field", "rows", "example_value", "message_zh", "example_at")
+    records = [dict(zip(keys, r)) for r in rows]
+    if as_json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    for r in records or [{"entity": "–", "source": "none", "reason": "", "field": "", "rows": 0, "example_value": "",
+                          "message_zh": "", "example_at": ""}]:
+        typer.echo(f"{r['entity']:<18} {r['source']:<28} {r['reason']:<16} {r['field'] or '':<18} {r['rows']:>8,}  "
+                   f"{r['message_zh'] or ''}  e.g. {r['example_value']!r} at {r['example_at']}")
+
+
+@quarantine_app.command("reprocess")
+def quarantine_reprocess(source_mapping: str = typer.Argument(..., help="Mapping id or path (after a fix)."),
+                         as_json: bool = typer.Option(False, "--json"),
+                         env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """按修正后的映射与标准重新判定隔离记录 / Re-judge a source's quarantined records with the current mapping and
+    standard; those that now conform move to silver."""
+    _logging(quiet=as_json)
+    settings = _settings(env, home)
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.ingestion.reprocess import reprocess_quarantine
+    catalogue, loaded = _load_mapping(settings, source_mapping)
+    catalog = open_catalog(settings)
+    report = reprocess_quarantine(catalog, catalogue, loaded)
+    with connect(settings) as con:
+        publish_views(con, catalog)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(f"{report.source}: {report.examined} re-judged, {report.recovered} moved to silver, "
+                   f"still rejected {dict(report.still_rejected)}")
+
+
 @app.command()
 def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/sources/<id>.yaml) or path."),
            paths: list[Path] = typer.Argument(None, help="Files to ingest (default: the source's landing folder)."),
@@ -90,17 +157,10 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
     settings = _settings(env, home)
     from safecity.config.duckdb_session import connect
     from safecity.config.lakehouse import open_catalog, publish_views
-    from safecity.ingestion.mapping import load_mapping, mapping_path
     from safecity.ingestion.landing import open_landing
     from safecity.ingestion.pipeline import ingest_source
     from safecity.ingestion.streams import StreamIngestor
-    from safecity.standards.catalogue import load_catalogue
-    catalogue = load_catalogue(settings.city.id)
-    try:
-        loaded = load_mapping(mapping_path(source_mapping), catalogue)
-    except YamlFileError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    catalogue, loaded = _load_mapping(settings, source_mapping)
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=ZoneInfo(settings.city.timezone))
     catalog = open_catalog(settings)
