@@ -158,6 +158,7 @@ class PolicyEngine:
         self._shards = shards
         self._sweep_every = sweep_every
         self._slots: dict[str, _Slot] = {}
+        self._route_cache: dict[str, tuple[list[_Slot], list[_Slot]]] | None = None
         self._result = EvaluationResult()
         self._host = _PolicyHost(self._dispatcher)
         self._closed = False
@@ -186,7 +187,20 @@ class PolicyEngine:
         self._host.set_rulesets({(f"{n}${suffix}" if suffix else n): copy.deepcopy(ruleset) for n in names})
         slot = _Slot(loaded, rules, names, generation)
         self._slots[loaded.id] = slot
+        self._route_cache = None
         return slot
+
+    def _routes(self) -> dict[str, tuple[list[_Slot], list[_Slot]]]:
+        """Event type -> (slots that read it as an event, slots that hold it as a fact); rebuilt on any change."""
+        if self._route_cache is None:
+            routes: dict[str, tuple[list[_Slot], list[_Slot]]] = {}
+            for slot in self._slots.values():
+                for event_type in slot.policy.subscribed_events:
+                    routes.setdefault(event_type, ([], []))[0].append(slot)
+                for event_type in slot.policy.fact_types:
+                    routes.setdefault(event_type, ([], []))[1].append(slot)
+            self._route_cache = routes
+        return self._route_cache
 
     @property
     def policies(self) -> list[LoadedPolicy]:
@@ -195,6 +209,7 @@ class PolicyEngine:
     def replace(self, loaded: LoadedPolicy) -> None:
         """Hot reload: the new version takes over the policy's facts; every other policy keeps its state."""
         old = self._slots.pop(loaded.id, None)
+        self._route_cache = None
         try:
             slot = self._register(loaded, old.generation + 1 if old else 0)
         except Exception:
@@ -211,6 +226,7 @@ class PolicyEngine:
 
     def remove(self, policy_id: str) -> None:
         slot = self._slots.pop(policy_id)
+        self._route_cache = None
         for name in slot.names:
             self._host.drop_ruleset(name)
 
@@ -250,8 +266,7 @@ class PolicyEngine:
         if not isinstance(event_type, str) or not isinstance(event_id, str) or not event_id:
             self._reject(event, None, "事件缺少文本 type 或 id / event needs text `type` and `id`")
             return
-        events_to = [s for s in self._slots.values() if event_type in s.policy.subscribed_events]
-        facts_to = [s for s in self._slots.values() if event_type in s.policy.fact_types]
+        events_to, facts_to = self._routes().get(event_type, ((), ()))
         if not events_to and not facts_to:
             self._result.unrouted[event_type] += 1
             return
@@ -386,7 +401,10 @@ class PolicyEngine:
     def _compact(self, slot: _Slot, sid: str) -> None:
         name = slot.ruleset(sid)
         window = slot.policy.window_seconds or 0
-        pending = self._host.get_pending_events(name, sid)
+        try:
+            pending = self._host.get_pending_events(name, sid)
+        except durable_rules_engine.error:
+            return  # error 309: the partition holds no event store yet (only discarded events so far)
         stale = [e for e in pending if e.get(TS, 0) < (self.now or 0) - window]
         if not stale:
             return

