@@ -110,3 +110,13 @@ def test_gcj02_inverse_is_exact_to_the_millimetre_and_shifts_hundreds_of_metres(
     # Outside China nothing is shifted.
     assert wgs84_to_gcj02(2.35, 48.85) == (2.35, 48.85)
 
+
+
+def test_the_documented_example_mapping_is_valid(tmp_path, catalogue):
+    from pathlib import Path
+    doc = (Path(__file__).parents[2] / "docs" / "source-mappings.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.yaml").write_text(example, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "example.yaml", catalogue).mapping
+    assert mapping.topic == "vendor.incidents" and mapping.coordinates.system == "gcj02"
+    assert mapping.targets["kind"].codes == {"1": "accident", "2": "congestion"}
