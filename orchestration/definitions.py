@@ -5,6 +5,7 @@ import dagster as dg
 
 from safecity.config.profiles import Settings, load_settings
 from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
 from safecity.orchestration.defs.cases.assets import cases
 from safecity.orchestration.defs.incidents.assets import alarm_calls
 from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
@@ -21,7 +22,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     project = prepare_dbt(settings)
     ingestion = [camera_registry, device_status, vehicle_passes, detector_flows, traffic_incidents, alarm_calls, cases]
-    assets = [reference_tables, data_dictionary, *ingestion, build_dbt_assets(project), policy_outbox]
+    health = [snapshot_diagnosis, camera_state]
+    assets = [reference_tables, data_dictionary, *ingestion, *health, build_dbt_assets(project), policy_outbox]
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")

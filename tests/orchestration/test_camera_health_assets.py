@@ -1,0 +1,76 @@
+"""Camera health through Dagster on a simulated day: diagnoses equal the simulator's labels, and the state machine
+finds its outages, reading only what ingestion put in silver."""
+import datetime as dt
+import json
+import shutil
+
+import dagster as dg
+import pytest
+
+from safecity.config.duckdb_session import connect
+from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
+from safecity.orchestration.resources import SafeCityResource
+from safecity.simulator.run import simulate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
+    home = tmp_path_factory.mktemp("home")
+    landing = home / "landing"
+    for folder in ("snapshots", "heartbeats", "catalog"):
+        shutil.copytree(out / folder, landing / folder)
+    resources = {"safecity": SafeCityResource(environment="local", home=str(home))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
+                                resources=resources, instance=instance)
+    assert result.success
+    from safecity.config.profiles import load_settings
+    settings = load_settings("local", home)
+    return {"manifest": json.loads((out / "manifest.json").read_text(encoding="utf-8")), "result": result,
+            "settings": settings}
+
+
+def query(day, sql):
+    settings = day["settings"]
+    with connect(settings) as con:
+        publish_views(con, open_catalog(settings), ("silver",))
+        return con.execute(sql).fetchall()
+
+
+def test_every_snapshot_is_judged_as_the_simulator_labelled_it(day):
+    labels = {name: (entry["label"] if entry["label"] != "clean" else None)
+              for name, entry in day["manifest"]["files"].items() if entry["kind"] == "snapshot"}
+    found = dict(query(day, "SELECT file, any_value(defect) FROM silver.snapshot_diagnosis GROUP BY file"))
+    assert found == labels
+    assert len({v for v in labels.values() if v}) >= 9
+
+
+def test_outages_of_the_manifest_are_offline_changes_near_their_start(day):
+    changes = query(day, "SELECT device_id, changed_at FROM silver.camera_state_change WHERE to_state = 'offline'")
+    offline = {}
+    for device, when in changes:
+        offline.setdefault(device, []).append(when)
+    interval = day["result"].asset_materializations_for_node("camera_state")[0].metadata["keepalive_seconds"].value
+    outages = [f for f in day["manifest"]["faults"] if f["kind"] in ("camera_outage", "nvr_outage")]
+    assert outages
+    for outage in outages:
+        start = dt.datetime.fromisoformat(outage["start"])
+        assert any(start <= t <= start + dt.timedelta(seconds=3 * interval + 1) for t in offline.get(outage["key"], [])), \
+            outage
+
+
+def test_current_state_covers_the_catalog_and_names_states_in_chinese(day):
+    catalog_devices = query(day, "SELECT count(DISTINCT device_id) FROM silver.camera")[0][0]
+    rows = query(day, "SELECT state, state_zh, count(*) FROM silver.camera_state GROUP BY ALL")
+    assert sum(n for _, _, n in rows) >= catalog_devices
+    names = {s: zh for s, zh, _ in rows}
+    assert names.get("online") == "在线正常"
+    assert set(names) <= {"online", "degraded", "offline", "never_streamed", "decommissioned"}
+    degraded = query(day, "SELECT count(*) FROM silver.camera_state WHERE state = 'degraded'")[0][0]
+    assert degraded > 0
