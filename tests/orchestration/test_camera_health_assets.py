@@ -49,6 +49,8 @@ def test_every_snapshot_is_judged_as_the_simulator_labelled_it(day):
     found = dict(query(day, "SELECT file, any_value(defect) FROM silver.snapshot_diagnosis GROUP BY file"))
     assert found == labels
     assert len({v for v in labels.values() if v}) >= 9
+    # The small city's cameras deliver 640x360 pictures (not HD); the size is read from each JPEG.
+    assert query(day, "SELECT DISTINCT width, height FROM silver.snapshot_diagnosis") == [(640, 360)]
 
 
 def test_outages_of_the_manifest_are_offline_changes_near_their_start(day):
