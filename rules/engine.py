@@ -131,6 +131,12 @@ class _Slot:
     generation: int
     last_seen: dict[str, float] = field(default_factory=dict)  # sid -> latest event time (epoch s)
     facts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> fact id -> message
+    started: set[str] = field(default_factory=set)  # statechart partitions that have left their initial state
+    finished: dict[str, float] = field(default_factory=dict)  # statechart partitions in a final state -> seen
+
+    @property
+    def final_states(self) -> frozenset[str]:
+        return frozenset(n for n, s in (self.policy.states or {}).items() if not s.transitions)
 
     @property
     def policy(self):
@@ -152,11 +158,11 @@ def event_seconds(value: Any) -> float | None:
 
 class PolicyEngine:
     def __init__(self, policies: Sequence[LoadedPolicy], *, clock: Clock | str = utc_now,
-                 catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS, sweep_every: int = SWEEP_EVERY):
+                 catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS, sweep_every: int | None = None):
         self._catalogue = catalogue or load_catalogue()
         self._clock = clock
         self._shards = shards
-        self._sweep_every = sweep_every
+        self._sweep_every = sweep_every or SWEEP_EVERY
         self._slots: dict[str, _Slot] = {}
         self._route_cache: dict[str, tuple[list[_Slot], list[_Slot]]] | None = None
         self._result = EvaluationResult()
@@ -335,6 +341,11 @@ class PolicyEngine:
         sid = self._partition(slot, message)
         if sid is None:
             return
+        if sid in slot.finished:
+            # A chart that reached a final state is kept as this one entry, not as a durable partition.
+            slot.finished[sid] = max(slot.finished[sid], message.get(TS, self.now or 0.0))
+            self._result.unhandled[(slot.loaded.id, message["type"])] += 1
+            return
         posted = {**message, "sid": sid}
         if slot.policy.window_seconds and TS in message:
             posted[TS_END] = message[TS] + slot.policy.window_seconds
@@ -368,16 +379,35 @@ class PolicyEngine:
                 self._result.errors.append(RuleError(firing[0].loaded.id, firing[0].loaded.version, firing[3],
                                                      sorted(str(m["id"]) for m in firing[2].values()),
                                                      "E_ACTION_EXCEPTION", f"{type(exc).__name__}: {exc}"))
-        if not slot.policy.stateless:
-            slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), message.get(TS, self.now or 0.0))
         state = self._host.get_state(name, sid)
         if state.get("exception"):
             self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
+        if slot.policy.kind == "statechart" and self._chart_done(slot, sid, firings, message):
+            return
+        if not slot.policy.stateless:
+            slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), message.get(TS, self.now or 0.0))
         if slot.policy.stateless:
             self._host.delete_state(name, sid)  # safe: a rule (maybe the catch-all) ran; clears the exception
         elif state.get("exception"):
             self._host.update_state(name, {"sid": sid, "exception": None})
+
+    def _chart_done(self, slot: _Slot, sid: str, firings: list, message: Mapping[str, Any]) -> bool:
+        """Drop a chart's durable partition when it holds nothing worth ~750 KB of engine memory (measured per
+        partition of the escalation chart): still in its initial state (as good as a fresh start), or in a final
+        state (remembered here in a few bytes). True when the partition was dropped."""
+        targets = [slot.rules[index].target for _, index, _, _ in firings if isinstance(index, int)]
+        if targets:
+            slot.started.add(sid)
+        final = any(target in slot.final_states for target in targets)
+        if sid in slot.started and not final:
+            return False
+        self._delete_partition(slot.ruleset(sid), sid)
+        slot.started.discard(sid)
+        slot.last_seen.pop(sid, None)
+        if final:
+            slot.finished[sid] = message.get(TS, self.now or 0.0)
+        return True
 
     # -- eviction ----------------------------------------------------------------------------------------------
     def sweep(self) -> None:
@@ -390,10 +420,14 @@ class PolicyEngine:
             idle = slot.policy.idle_seconds
             if idle is None:
                 continue
+            for sid, seen in list(slot.finished.items()):
+                if seen < self.now - idle:
+                    del slot.finished[sid]
             for sid, seen in list(slot.last_seen.items()):
                 if seen < self.now - idle and sid not in slot.facts:
                     self._delete_partition(slot.ruleset(sid), sid)
                     del slot.last_seen[sid]
+                    slot.started.discard(sid)
                     self._result.evicted[slot.loaded.id] += 1
                 elif slot.policy.window_seconds:
                     self._compact(slot, sid)
