@@ -50,6 +50,7 @@ class Division(_Strict):
     kind: Literal["district", "county"]
     urban: bool
     centre: tuple[float, float]
+    area_km2: float | None = None
 
 
 class CityProfile(_Strict):

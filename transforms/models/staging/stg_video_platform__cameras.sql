@@ -23,6 +23,8 @@ select
     latitude,
     ptz_type,
     use_type,
+    position_type,
+    parent_id,
     status,
     status = 'ON' as is_online,
     use_type = '3' as is_key_point,

@@ -1,0 +1,44 @@
+-- Per detector and local day, the signals the health verdict reads: intervals reported, all-zero days, values that
+-- never change, implausible occupancy. Detectors known = every detector seen in silver on any day.
+with flows as (
+    select *, interval_start::date as flow_date from {{ ref('stg_detectors__flows') }}
+),
+
+known as (
+    select detector_id, any_value(division_code) as division_code from flows group by detector_id
+),
+
+days as (
+    select distinct flow_date from flows
+),
+
+per_day as (
+    select
+        detector_id,
+        flow_date,
+        count(distinct interval_start) as intervals_reported,
+        count(distinct lane_no) as lanes,
+        count(*) as rows_reported,
+        sum(volume) as volume,
+        count(distinct (lane_no, volume, occupancy, mean_speed)) as distinct_lane_values,
+        count(*) filter (where occupancy > 100) as occupancy_over_100,
+        count(*) filter (where volume > 0 and occupancy = 0) as occupancy_zero_with_traffic
+    from flows
+    group by detector_id, flow_date
+)
+
+select
+    k.detector_id,
+    k.division_code,
+    d.flow_date,
+    (24 * 60) // {{ var('detector_interval_minutes') }} as intervals_expected,
+    coalesce(p.intervals_reported, 0) as intervals_reported,
+    coalesce(p.rows_reported, 0) as rows_reported,
+    p.lanes,
+    p.volume,
+    p.distinct_lane_values,
+    coalesce(p.occupancy_over_100, 0) as occupancy_over_100,
+    coalesce(p.occupancy_zero_with_traffic, 0) as occupancy_zero_with_traffic
+from known as k
+cross join days as d
+left join per_day as p on p.detector_id = k.detector_id and p.flow_date = d.flow_date

@@ -1,0 +1,32 @@
+-- One row per 110 call (its latest version): dispatch chain intervals, arrival target, grid cell and police levels.
+-- Caller name, phone and address stay here for cleared roles; gold_masked.fct_alarm_calls masks them.
+select
+    call_id,
+    received_at,
+    dispatched_at,
+    arrived_at,
+    closed_at,
+    received_date,
+    received_hour,
+    category,
+    alarm_priority,
+    urgency,
+    status,
+    division_code,
+    is_urban,
+    station_code,
+    branch_code,
+    city_code,
+    received_to_dispatched_s,
+    dispatched_to_arrived_s,
+    received_to_arrived_s,
+    arrival_target_s,
+    arrived_within_target,
+    longitude,
+    latitude,
+    grid_x,
+    grid_y,
+    caller_name,
+    caller_phone,
+    address
+from {{ ref('int_alarm_calls__dispatch_chain') }}

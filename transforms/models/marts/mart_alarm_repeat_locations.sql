@@ -1,0 +1,16 @@
+-- Repeat locations: grid cells with at least the configured number of calls of one category on one day.
+select
+    received_date,
+    grid_x,
+    grid_y,
+    category,
+    any_value(division_code) as division_code,
+    count(*)::bigint as calls,
+    list(call_id order by received_at) as call_ids,
+    min(received_at) as first_received_at,
+    max(received_at) as last_received_at
+from {{ ref('int_alarm_calls__dispatch_chain') }}
+where grid_x is not null
+group by received_date, grid_x, grid_y, category
+having count(*) >= {{ var('repeat_location_min_calls') }}
+order by received_date, calls desc, grid_x, grid_y, category

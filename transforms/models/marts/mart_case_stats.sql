@@ -1,0 +1,35 @@
+-- Cases per filing day, level (city 市局 / branch 分局 / station 派出所) and category: filed, solved (破案) and
+-- closed, and the clearance rate (solved ÷ filed). Each level's rows cover the levels below it.
+with cases as (
+    select
+        *,
+        filed_at::date as filed_date,
+        solved_at is not null or status in ('solved', 'closed') as is_solved,
+        coalesce(handling_unit, division_code || '000000') as station_code,
+        coalesce(substr(handling_unit, 1, 6), division_code) as branch_code,
+        '{{ safecity_var("city_code") }}' as city_code
+    from {{ ref('stg_cases__cases') }}
+),
+
+levels as (
+    select 'city' as level, city_code as unit_code, null::varchar as parent_code, * from cases
+    union all
+    select 'branch', branch_code, city_code, * from cases
+    union all
+    select 'station', station_code, branch_code, * from cases
+)
+
+select
+    level,
+    unit_code,
+    parent_code,
+    filed_date,
+    case_type,
+    category,
+    count(*)::bigint as cases_filed,
+    count(*) filter (where is_solved)::bigint as cases_solved,
+    count(*) filter (where closed_at is not null or status = 'closed')::bigint as cases_closed,
+    (count(*) filter (where is_solved) / count(*))::double as clearance_rate
+from levels
+group by all
+order by level, unit_code, filed_date, case_type, category
