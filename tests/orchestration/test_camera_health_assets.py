@@ -76,3 +76,21 @@ def test_current_state_covers_the_catalog_and_names_states_in_chinese(day):
     assert set(names) <= {"online", "degraded", "offline", "never_streamed", "decommissioned"}
     degraded = query(day, "SELECT count(*) FROM silver.camera_state WHERE state = 'degraded'")[0][0]
     assert degraded > 0
+
+
+def test_rule_engine_events_follow_the_states(day):
+    from safecity.standards.catalogue import load_catalogue
+    down = query(day, "SELECT camera_id, grid_id, since FROM silver.camera_down ORDER BY camera_id")
+    offline_now = query(day, "SELECT device_id FROM silver.camera_state WHERE state = 'offline' ORDER BY device_id")
+    assert [d[0] for d in down] == [o[0] for o in offline_now]
+    assert all(g is not None and g.startswith("G") for _, g, _ in down)
+    changes = query(day, "SELECT count(*) FROM silver.camera_state_change")[0][0]
+    cameras = query(day, "SELECT count(*) FROM silver.camera_state")[0][0]
+    assert query(day, "SELECT count(*) FROM silver.camera_health")[0][0] == changes + cameras
+    codes = {c.code for c in load_catalogue("qinhuangdao").code_tables["device_fault_type"].codes}
+    used = {r[0] for r in query(day, "SELECT DISTINCT reason_code FROM silver.camera_health WHERE reason_code IS NOT NULL")}
+    assert used and used <= codes
+    levels = {r[0] for r in query(day, "SELECT DISTINCT point_level FROM silver.camera_health")}
+    assert levels <= {"key", "important", "normal"} and "key" in levels
+    minutes = query(day, "SELECT max(offline_minutes) FROM silver.camera_health WHERE status = 'offline'")[0][0]
+    assert minutes > 0
