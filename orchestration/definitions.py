@@ -4,22 +4,27 @@ from __future__ import annotations
 import dagster as dg
 
 from safecity.config.profiles import Settings, load_settings
+from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
 from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
 from safecity.orchestration.defs.cases.assets import cases
 from safecity.orchestration.defs.incidents.assets import alarm_calls
+from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
 from safecity.orchestration.defs.rules.assets import policy_outbox
+from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
 from safecity.orchestration.defs.traffic.assets import detector_flows, traffic_incidents, vehicle_passes
 from safecity.orchestration.defs.transforms.assets import build_dbt_assets
 from safecity.orchestration.resources import SafeCityResource, dbt_resource, prepare_dbt
+from safecity.standards.catalogue import load_catalogue
 
 MAIN_JOB = "main"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
+    catalogue = load_catalogue(settings.city.id)
     project = prepare_dbt(settings)
     ingestion = [camera_registry, device_status, vehicle_passes, detector_flows, traffic_incidents, alarm_calls, cases]
     health = [snapshot_diagnosis, camera_state]
@@ -27,8 +32,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")
+    env, home = settings.environment.name, str(settings.paths.home)
+    sensors = [landing_sensor(a, sources_of(a), env, home) for a in ingestion]
+    sensors += [lag_sensor(a, sources_of(a), env, home) for a in ingestion if any(
+        load_mapping(mapping_path(s), catalogue).mapping.topic for s in sources_of(a))]
     return dg.Definitions(
         assets=assets,
+        sensors=sensors,
         jobs=[main, lakehouse_maintenance],
         schedules=[nightly_maintenance],
         resources={

@@ -18,6 +18,11 @@ from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
+SOURCES_TAG = "safecity/sources"
+
+
+def sources_of(asset: dg.AssetsDefinition) -> list[str]:
+    return asset.op.tags[SOURCES_TAG].split(",")
 
 
 def _rate(received: int, silver: int) -> str:
@@ -69,6 +74,8 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                                        description="每条接收记录恰好进入合格表或隔离表 / Every received record is in "
                                                    "exactly one of silver or quarantine, per batch")],
         pool=WAREHOUSE_POOL,
+        # Sensors read which sources an asset ingests from here.
+        op_tags={SOURCES_TAG: ",".join(sources)},
     )
     def _ingest(context: dg.AssetExecutionContext, safecity: SafeCityResource):
         settings = safecity.settings()
