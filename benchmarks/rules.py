@@ -143,7 +143,7 @@ def run_supervised(events: list[dict], policies, batch: int = 1000) -> int:
     return len(events)
 
 
-def run_memory(count: int, evict: bool, step: int) -> dict:
+def run_memory(count: int, evict: bool, step: int, without: tuple[str, ...] = ()) -> dict:
     """The worker process's RSS after every `step` events of a long run, with eviction every 1000 events or never.
     Runs in the supervised worker, as production does: a native crash restarts it (counted in `restarts`)."""
     from safecity.rules.engine import EVENT_TIME
@@ -157,7 +157,8 @@ def run_memory(count: int, evict: bool, step: int) -> dict:
     import safecity.rules.engine as engine_module
     engine_module.SWEEP_EVERY = 1000 if evict else 10**12  # read when the (forked) worker builds its engine
     samples, peak = [], 0.0
-    with SupervisedEngine(load_policies(), clock=EVENT_TIME) as engine:
+    policies = [p for p in load_policies() if p.policy.kind not in without]
+    with SupervisedEngine(policies, clock=EVENT_TIME) as engine:
         # Fresh ids over the whole run, and event time moving on: a city's partitions come and go.
         for first in range(0, count, step):
             events = workload(step, seed=first, start=T0 + dt.timedelta(seconds=first // 2))
@@ -186,9 +187,9 @@ def measure_throughput(method: str, count: int) -> dict:
         "print(json.dumps({'seconds': s, 'events': n, 'peak_mb': peak / 1024}))")
 
 
-def measure_memory(count: int, evict: bool) -> dict:
+def measure_memory(count: int, evict: bool, without: tuple[str, ...] = ()) -> dict:
     return _measure(f"import json; import benchmarks.rules as b; "
-                    f"print(json.dumps(b.run_memory({count}, {evict}, {max(1, count // 10)})))")
+                    f"print(json.dumps(b.run_memory({count}, {evict}, {max(1, count // 10)}, {without!r})))")
 
 
 def start_broker() -> tuple[subprocess.Popen, str]:
@@ -293,11 +294,15 @@ def main(argv: list[str] | None = None) -> dict:
                          "peak_mb": max(r["peak_mb"] for r in rs)} for m, rs in runs.items()}
     summary["ratios"] = {f"{m}_vs_baseline": summary[m]["median_events_per_s"] /
                          summary["baseline"]["median_events_per_s"] for m in ("engine", "supervised")}
-    for evict in (True, False):
-        memory = measure_memory(args.long, evict)
-        summary[f"memory_{'evicting' if evict else 'no_eviction'}"] = memory
-        print(f"  memory {'with' if evict else 'without'} eviction: RSS MB per {args.long // 10:,} events "
-              f"{memory['rss_mb']}, live partitions at the end {memory['live_partitions']:,}", flush=True)
+    # The statechart's live partitions (open incidents) cost ~750 KB each in durable and last until the incident
+    # closes or idles for 7 days; without it the runs show what pending events and partitions of windows cost.
+    for without in ((), ("statechart",)):
+        for evict in (True, False):
+            memory = measure_memory(args.long, evict, without)
+            label = f"memory_{'evicting' if evict else 'no_eviction'}{'_without_statechart' if without else ''}"
+            summary[label] = memory
+            print(f"  {label}: RSS MB per {args.long // 10:,} events {memory['rss_mb']}, live partitions at the "
+                  f"end {memory['live_partitions']:,}, restarts {memory['restarts']}", flush=True)
     if not args.skip_latency:
         with tempfile.TemporaryDirectory(prefix="safecity-bench-") as work:
             summary["latency"] = measure_latency(args.rate, args.seconds, Path(work))
