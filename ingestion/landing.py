@@ -5,7 +5,9 @@ Ingestion sees only names relative to the landing root and the bytes behind them
 """
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
+import json
 from pathlib import Path
 from typing import Protocol
 
@@ -100,3 +102,17 @@ def open_landing(settings: Settings) -> Landing:
     if isinstance(settings.environment.storage, S3Storage):
         return BucketLanding.from_settings(settings)
     return LocalLanding(settings.paths.landing)
+
+
+CLOCK_FILE = "manifest.json"
+
+
+def data_clock(landing: Landing) -> dt.datetime | None:
+    """The "now" of a replayed landing area: a simulated or archived day carries it as `clock` in manifest.json at
+    the landing root, so that its checks ("not in the future") mean what they meant that day. None: the wall clock."""
+    try:
+        document = json.loads(landing.read(CLOCK_FILE))
+    except (OSError, ValueError):
+        return None
+    clock = document.get("clock") if isinstance(document, dict) else None
+    return dt.datetime.fromisoformat(clock) if clock else None

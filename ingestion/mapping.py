@@ -63,6 +63,22 @@ class Coordinates(BaseModel):
     latitude: str = "latitude"
 
 
+class SourceChecks(BaseModel):
+    """How the source's data is judged in Dagster: conformance below `warn_below` warns, below `block_below` fails
+    and stops what depends on it; no new data for `fresh_within_hours` is stale."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warn_below: float = Field(0.95, ge=0, le=1)
+    block_below: float = Field(0.5, ge=0, le=1)
+    fresh_within_hours: float = Field(26.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SourceChecks":
+        if self.block_below > self.warn_below:
+            raise ValueError(f"block_below ({self.block_below}) must not be above warn_below ({self.warn_below})")
+        return self
+
+
 class SourceMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +101,7 @@ class SourceMapping(BaseModel):
     allocate_ids: IdAllocation | None = None
     # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
     defaults: dict[str, str] = Field(default_factory=dict)
+    checks: SourceChecks = SourceChecks()
 
     @field_validator("columns", mode="before")
     @classmethod

@@ -102,7 +102,9 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
                          category, "1" if urgent and rng.random() < 0.2 else ("2" if urgent else "3"), "1", division,
                          unit, text.format(place=where), "closed"])
             if category in ("010000", "020000") and rng.random() < 0.6:
-                cases.append(_case(rng, call_id, category, when, division, unit, where, lon, lat, now))
+                case = _case(rng, call_id, category, when, division, unit, where, lon, lat, now)
+                if case is not None:
+                    cases.append(case)
         write_encoded(out / name, csv_text(CALL_HEADER, rows), "gb18030")
         manifest.file(name, "calls_csv", len(rows), encoding="gb18030", urban_divisions=sorted(
             d.code for d in world.city.divisions if d.urban))
@@ -116,7 +118,9 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
 
 
 def _case(rng, call_id: str, category: str, when: dt.datetime, division: str, unit: str, where: str, lon: float,
-          lat: float, now: dt.datetime) -> list[str]:
+          lat: float, now: dt.datetime) -> list[str] | None:
+    """The case a call led to, or None when it is filed after `now` (not in the export yet). Every draw happens
+    either way, so the rest of the day's stream does not depend on the clock."""
     filed = when + dt.timedelta(hours=float(rng.uniform(1, 20)))
     solved = filed + dt.timedelta(days=float(rng.lognormal(np.log(6), 1.0))) if rng.random() < 0.55 else None
     solved = solved if solved and solved < now else None
@@ -124,7 +128,9 @@ def _case(rng, call_id: str, category: str, when: dt.datetime, division: str, un
     closed = closed if closed and closed < now else None
     status = "closed" if closed else ("solved" if solved else "investigating")
     case_type = "criminal" if category == "010000" else "administrative"
+    loss = f"{rng.lognormal(np.log(3000), 1.2):.2f}" if category == "010000" else "0"
+    if filed >= now:
+        return None
     return [f"A{unit}{filed:%Y%m%d}{call_id[-5:]}", case_type, category, filed.strftime(TIME), status,
             solved.strftime(TIME) if solved else "", closed.strftime(TIME) if closed else "", division,
-            f"河北省秦皇岛市{where}", f"{lon:.6f}", f"{lat:.6f}", unit, call_id,
-            f"{rng.lognormal(np.log(3000), 1.2):.2f}" if category == "010000" else "0"]
+            f"河北省秦皇岛市{where}", f"{lon:.6f}", f"{lat:.6f}", unit, call_id, loss]

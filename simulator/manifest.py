@@ -13,6 +13,8 @@ class Manifest:
     scale: str
     start: str
     days: int
+    # The data's "now" (ISO, with offset): checks of the simulated files run on this clock, not the wall clock.
+    clock: str | None = None
     files: dict[str, dict] = field(default_factory=dict)
     faults: list[dict] = field(default_factory=list)
 
@@ -35,7 +37,7 @@ class Manifest:
 
     def write(self, out: Path) -> Path:
         path = out / "manifest.json"
-        document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days,
+        document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days, "clock": self.clock,
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
                     "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"]))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from safecity.simulator import calls as calls_module
 from safecity.simulator import cameras as cameras_module
@@ -73,7 +74,8 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
     last_day = start + dt.timedelta(days=days - 1)
     # "Now" for the data: the morning after the last simulated day, so that future timestamps are really future.
     now = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(6))
-    manifest = Manifest(seed, scale_name, start.isoformat(), days)
+    manifest = Manifest(seed, scale_name, start.isoformat(), days,
+                        clock=now.replace(tzinfo=ZoneInfo(world.city.timezone)).isoformat())
     sink, close = kafka_sink(kafka) if kafka else (None, lambda: None)
     summary = SimulationSummary(str(out), 0.0)
     try:

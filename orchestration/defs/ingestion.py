@@ -5,11 +5,13 @@ One asset per entity, not per source, because several sources feed one silver ta
 as CSV, as GB/T 28181 Catalog JSON and as community Excel ledgers) and a table has one producing asset.
 """
 
+import datetime as dt
+
 import dagster as dg
 
 from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import open_catalog, publish_views
-from safecity.ingestion.landing import open_landing
+from safecity.ingestion.landing import data_clock, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import SourceReport, ingest_source
 from safecity.ingestion.reconcile import reconcile
@@ -70,9 +72,18 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
     @dg.multi_asset(
         name=f"ingest_{entity_id}",
         specs=specs,
-        check_specs=[dg.AssetCheckSpec("reconciliation", asset=silver, blocking=True,
-                                       description="每条接收记录恰好进入合格表或隔离表 / Every received record is in "
-                                                   "exactly one of silver or quarantine, per batch")],
+        check_specs=[
+            dg.AssetCheckSpec("reconciliation", asset=silver, blocking=True,
+                              description="每条接收记录恰好进入合格表或隔离表 / Every received record is in exactly "
+                                          "one of silver or quarantine, per batch"),
+            dg.AssetCheckSpec("conformance", asset=silver, blocking=True,
+                              description="本次接入的合格率不低于各数据源的门限（低于警告线告警，低于阻断线阻断下游）/ "
+                                          "Conformance of this run per source against its thresholds (warn below "
+                                          "warn_below, block downstream below block_below)"),
+            dg.AssetCheckSpec("freshness", asset=silver,
+                              description="各数据源在规定时间内有新数据 / Every source delivered within its "
+                                          "fresh_within_hours"),
+        ],
         pool=WAREHOUSE_POOL,
         # Sensors read which sources an asset ingests from here.
         op_tags={SOURCES_TAG: ",".join(sources)},
@@ -82,15 +93,17 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
         catalogue = load_catalogue(settings.city.id)
         catalog = open_catalog(settings)
         landing = open_landing(settings)
+        clock = data_clock(landing)
         bootstrap = settings.secret("/kafka/bootstrap_servers_env") if settings.environment.kafka else None
         reports: list[SourceReport] = []
+        mappings = {}
         for source in sources:
-            loaded = load_mapping(mapping_path(source), catalogue)
-            report = ingest_source(catalog, catalogue, loaded, landing)
+            loaded = mappings[source] = load_mapping(mapping_path(source), catalogue)
+            report = ingest_source(catalog, catalogue, loaded, landing, as_of=clock)
             context.log.info("%s: %d files, %d received, %d silver, %d quarantined", source, len(report.files),
                              report.received, report.silver, report.quarantined)
             if bootstrap and loaded.mapping.topic:
-                stream = StreamIngestor(catalog, catalogue, loaded, bootstrap).run()
+                stream = StreamIngestor(catalog, catalogue, loaded, bootstrap, as_of=clock).run()
                 context.log.info("%s: %d stream batches, %d received", loaded.mapping.topic, len(stream.files),
                                  stream.received)
                 report.files.extend(stream.files)
@@ -99,6 +112,7 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
             publish_views(con, catalog)
             bronze_union = "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM bronze.{s}" for s in sources) + ")"
             balances = reconcile(con, bronze_union, f"silver.{entity_id}", f"quarantine.{entity_id}")
+            latest = {s: con.execute(f"SELECT max(_received_at) FROM bronze.{s}").fetchone()[0] for s in sources}
         names = {c.code: c.name_zh for c in catalogue.code_tables["reasons"].codes}
         for source, report in zip(sources, reports):
             yield dg.MaterializeResult(asset_key=bronze[source], metadata={
@@ -115,6 +129,47 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                       "unbalanced": dg.MetadataValue.md("\n".join(
                           f"- {b.file}: bronze {b.bronze} ≠ silver {b.silver} + quarantine {b.quarantine}"
                           for b in unbalanced) or "none")})
+        yield conformance_check(silver, reports, mappings)
+        yield freshness_check(silver, latest, mappings)
 
     return _ingest
+
+
+def conformance_check(silver: dg.AssetKey, reports: list[SourceReport], mappings: dict) -> dg.AssetCheckResult:
+    rows, worst = [], None
+    for report in reports:
+        limits = mappings[report.source].mapping.checks
+        rate = report.conformance_rate
+        verdict = "ok"
+        if rate is not None and rate < limits.block_below:
+            verdict = "block"
+        elif rate is not None and rate < limits.warn_below:
+            verdict = "warn"
+        if verdict != "ok" and worst != "block":
+            worst = verdict
+        rows.append(f"| {report.source} | {report.received:,} | {_rate(report.received, report.silver)} | "
+                    f"{limits.warn_below:.0%} / {limits.block_below:.0%} | {verdict} |")
+    severity = dg.AssetCheckSeverity.ERROR if worst == "block" else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name="conformance", asset_key=silver, passed=worst is None, severity=severity,
+        metadata={"sources": dg.MetadataValue.md(
+            "| 数据源 source | 本次接收 received | 合格率 conformance | 警告/阻断 warn/block | 结论 |\n"
+            "|---|---|---|---|---|\n" + "\n".join(rows))})
+
+
+def freshness_check(silver: dg.AssetKey, latest: dict, mappings: dict) -> dg.AssetCheckResult:
+    now = dt.datetime.now(dt.timezone.utc)
+    rows, stale = [], []
+    for source, received in latest.items():
+        limit = dt.timedelta(hours=mappings[source].mapping.checks.fresh_within_hours)
+        age = (now - received) if received is not None else None
+        # A source that never delivered is not connected yet, not late: it is listed, not failed.
+        if age is not None and age > limit:
+            stale.append(source)
+        shown = f"{age.total_seconds() / 3600:.1f} h" if age is not None else "未接入 not connected yet"
+        rows.append(f"| {source} | {shown} | {limit.total_seconds() / 3600:.0f} h |")
+    return dg.AssetCheckResult(
+        check_name="freshness", asset_key=silver, passed=not stale, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"stale_sources": dg.MetadataValue.json(stale), "sources": dg.MetadataValue.md(
+            "| 数据源 source | 最近接收距今 last received | 时限 limit |\n|---|---|---|\n" + "\n".join(rows))})
 

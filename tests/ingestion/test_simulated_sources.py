@@ -138,3 +138,10 @@ def test_high_volume_facts_are_stored_in_daily_partitions(day):
     days = {task.file.partition[0] for task in one_day}
     assert days == {(dt.date(2026, 7, 1) - dt.date(1970, 1, 1)).days}
     assert day["catalog"].load_table("quarantine.vehicle_pass").spec().fields == ()
+
+
+def test_cases_carry_no_fault_and_none_is_filed_after_the_clock(day):
+    assert not [f for f in day["manifest"]["faults"] if f["file"].startswith("cases/")]
+    assert day["reports"]["cases_csv"].quarantined == 0
+    latest = day["con"].execute("SELECT max(filed_at) FROM silver.case").fetchone()[0]
+    assert latest < dt.datetime.fromisoformat(day["manifest"]["clock"])
