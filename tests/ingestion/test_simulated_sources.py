@@ -23,6 +23,7 @@ SOURCES = {  # mapping -> (folder in the simulator's output, file pattern)
     "viid_motor_vehicles": None, "detector_flows_csv": None, "traffic_incidents_jsonl": None,
     "alarm_calls_csv": None, "cases_csv": None, "gb28181_device_status": None,
     "video_platform_catalog_json": None, "video_platform_catalog_csv": ("catalog", "*.csv"),
+    "duty_rosters_csv": None, "maintenance_work_orders_csv": None, "maintenance_budgets_csv": None,
 }
 
 
@@ -54,7 +55,8 @@ def expected_records(manifest, kinds) -> int:
     ("viid_motor_vehicles", {"passes_json"}), ("detector_flows_csv", {"detector_flows_csv"}),
     ("traffic_incidents_jsonl", {"incidents_jsonl"}), ("alarm_calls_csv", {"calls_csv"}),
     ("cases_csv", {"cases_csv"}), ("gb28181_device_status", {"heartbeats_jsonl"}),
-    ("video_platform_catalog_csv", {"catalog_csv"}),
+    ("video_platform_catalog_csv", {"catalog_csv"}), ("duty_rosters_csv", {"duty_roster_csv"}),
+    ("maintenance_work_orders_csv", {"work_orders_csv"}), ("maintenance_budgets_csv", {"budgets_csv"}),
 ])
 def test_every_record_of_every_source_is_in_exactly_one_place(day, source, kinds):
     report = day["reports"][source]
