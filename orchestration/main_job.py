@@ -1,6 +1,7 @@
 """The main job: the whole asset graph on the embedded default, then a summary a person reads in a minute."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -9,12 +10,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from safecity.config.profiles import CONFIG_DIR, Settings
+from safecity.config.profiles import Settings
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
 from safecity.orchestration.summary import RunSummary, collect
 
 log = logging.getLogger(__name__)
-SAMPLE_LANDING = CONFIG_DIR / "samples" / "landing"
+# The day the main job shows on a fresh install: a summer day, Beidaihe's tourist season.
+SIMULATED_DAY = dt.date(2026, 7, 15)
+SIMULATED_SCALE = "small"
+SIMULATED_SEED = 1
 
 DAGSTER_YAML = """\
 # Written by safecity on first use. Runs and event logs live in SQLite under this folder.
@@ -37,20 +41,22 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def seed_landing(settings: Settings) -> list[Path]:
-    """Give an empty landing folder the bundled sample exports, so the first run has the city's data to show."""
-    copied = []
-    for sample in sorted(p for p in SAMPLE_LANDING.rglob("*") if p.is_file()):
-        relative = sample.relative_to(SAMPLE_LANDING)
-        folder = settings.paths.landing / relative.parent
-        if folder.exists() and any(p.is_file() for p in folder.iterdir()):
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(sample, folder / relative.name)
-        copied.append(folder / relative.name)
-    for path in copied:
-        log.info("landing was empty: seeded %s with the bundled sample export", path)
-    return copied
+def seed_landing(settings: Settings) -> Path | None:
+    """Give an empty landing area a simulated day of the city (the simulator's small scale), delivered as the
+    bureau's systems deliver it: each export in its folder, the catalog CSVs where the CSV mapping expects them, and
+    the day's manifest (its clock and ground truth) at the root. Returns the manifest, or None if landing had data."""
+    landing = settings.paths.landing
+    if landing.exists() and any(p.is_file() for p in landing.rglob("*")):
+        return None
+    from safecity.simulator.run import simulate
+    log.info("landing is empty: simulating %s (scale %s, seed %d) into %s", SIMULATED_DAY, SIMULATED_SCALE,
+             SIMULATED_SEED, landing)
+    simulate(settings.city.id, SIMULATED_DAY, 1, SIMULATED_SCALE, SIMULATED_SEED, landing)
+    # The platform drops its per-district CSV exports in cameras/ (config/sources/video_platform_catalog_csv.yaml).
+    (landing / "cameras").mkdir(exist_ok=True)
+    for export in sorted((landing / "catalog").glob("*.csv")):
+        shutil.move(str(export), landing / "cameras" / export.name)
+    return landing / "manifest.json"
 
 
 def run_main_job(settings: Settings, seed: bool = True) -> RunSummary:
