@@ -81,8 +81,8 @@ def _settings(env: str | None, home: Path | None):
         raise typer.Exit(2) from None
 
 
-def _events(events_file: Path | None, start, end, env: str | None, home: Path | None) -> list[dict]:
-    from safecity.rules.events import read_events_file, silver_events
+def _events(events_file: Path | None, start, end, env: str | None, home: Path | None, policies=()) -> list[dict]:
+    from safecity.rules.events import fact_types, read_events_file, silver_events
     from safecity.standards.catalogue import load_catalogue
     catalogue = load_catalogue()
     if events_file is not None:
@@ -90,7 +90,7 @@ def _events(events_file: Path | None, start, end, env: str | None, home: Path | 
     from safecity.config.duckdb_session import connect
     settings = _settings(env, home)
     with connect(settings, read_only=True) as con:
-        return silver_events(con, catalogue, start, end)
+        return silver_events(con, catalogue, start, end, facts=fact_types(policies))
 
 
 def _write_records(out: Path, records) -> None:
@@ -111,7 +111,7 @@ def rules_replay(start: str = typer.Option(..., "--from", help="First event time
     """回放历史 / Run the events of a period through a policy set on an event-time clock."""
     from safecity.rules.replay import replay
     policies = _load(policies_dir)
-    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home)
+    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home, policies)
     run = replay(policies, events)
     if out:
         _write_records(out, run.result.outbox)
@@ -140,7 +140,7 @@ def rules_diff(policies_dir: Path = typer.Option(..., "--policies", help="The ch
     from safecity.rules.executor import payload
     from safecity.rules.replay import diff
     live, candidate = _load(live_dir), _load(policies_dir)
-    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home)
+    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home, [*live, *candidate])
     result = diff(live, candidate, events)
     if as_json:
         typer.echo(json.dumps({"added": [payload(r) for r in result.added],

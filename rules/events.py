@@ -2,15 +2,21 @@
 
 An event type of the catalogue that is derived from an entity (alarm_received from alarm_call, camera_registered
 from camera, …) is read from that entity's silver table, one event per row, identified by the row's batch and
-line, so an outbox record names the exact silver rows that fired it. Events are ordered by event time; types
-without an event time (the camera register) come first, in load order.
+line, so an outbox record names the exact silver rows that fired it. A type with fields of its own (camera_health,
+camera_down, incident_reported, …) is read from the silver table of the same name when a producer writes one
+(cameras/health.py writes camera_health and camera_down), with the same `_batch_id:_line` ids. Events are ordered
+by event time; types without an event time (the camera register) come first, in load order.
+
+Facts (类型由策略的 `fact:` 决定, e.g. camera_down) are current state, not history: their table holds what is true
+now. With `start` they are still read (a camera down since before `start` is down inside the window too), placed
+at their own time so that an incident earlier than the outage does not join it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from safecity.standards.catalogue import Catalogue
 
@@ -41,23 +47,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def silver_source(catalogue: Catalogue, event_type: str, present: set[str]) -> str | None:
+    """The silver table an event type is read from: its entity's table, or for a derived type the table named
+    like the event; None when that table does not exist (yet)."""
+    table = catalogue.events[event_type].entity or event_type
+    return table if table in present else None
+
+
+def fact_types(policies: Iterable[Any]) -> frozenset[str]:
+    """The types some policy holds as facts (`fact:` in its conditions): the catalogue does not say which are."""
+    return frozenset(t for loaded in policies for t in loaded.policy.fact_types)
+
+
 def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
-                  end: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Every entity-backed event in silver, ordered by event time; with start/end only timed events in [start, end)."""
+                  end: dt.datetime | None = None, facts: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Every event in silver, ordered by event time; with start/end only timed events in [start, end). Types in
+    `facts` ignore `start` (see the module docstring)."""
     present = silver_tables(con)
+    facts = frozenset(facts)
     timeless: list[dict[str, Any]] = []
     timed: list[tuple[dt.datetime, int, dict[str, Any]]] = []
     for name, event_type in sorted(catalogue.events.items()):
-        if event_type.entity is None or event_type.entity not in present:
+        table = silver_source(catalogue, name, present)
+        if table is None:
             continue
         if event_type.time_field is None and (start or end):
             continue
         fields = [e.id for e in catalogue.event_fields(name)]
-        columns = {r[0] for r in con.execute(f"DESCRIBE silver.{event_type.entity}").fetchall()}
+        columns = {r[0] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
         chosen = [f for f in fields if f in columns]
-        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{event_type.entity} "
+        if not chosen or not {"_batch_id", "_line"} <= columns:
+            continue  # not an event table: without stable row ids an outbox record could not name its events
+        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
                              f"ORDER BY _batch_id, _line")
         names = [d[0] for d in cursor.description]
+        since = None if name in facts else start
         for row in cursor.fetchall():
             record = dict(zip(names, row))
             event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
@@ -66,7 +90,7 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
                 timeless.append(event)
                 continue
             moment = _moment(record.get(event_type.time_field))
-            if moment is None or (start and moment < start) or (end and moment >= end):
+            if moment is None or (since and moment < since) or (end and moment >= end):
                 continue
             timed.append((moment, len(timed), event))
     return timeless + [event for _, _, event in sorted(timed, key=lambda item: (item[0], item[1]))]

@@ -1,7 +1,8 @@
 """Policies over silver: the batch mode of the rule engine, writing fired actions to the outbox.
 
-Every entity-backed event in silver (safecity.rules.events.silver_events: camera_registered from silver.camera,
-alarm_received from silver.alarm_call, … whichever silver tables exist) runs in event-time order through the policy
+Every event in silver (safecity.rules.events.silver_events: camera_registered from silver.camera, alarm_received
+from silver.alarm_call, camera_health and the camera_down facts from the camera health asset, … whichever silver
+tables exist) runs in event-time order through the policy
 set in the supervised worker process. The whole history is evaluated each time, so windows and statecharts see
 earlier events; records whose idempotency key the outbox already holds are not written again.
 """
@@ -16,7 +17,7 @@ from safecity.config.lakehouse import append_once, ensure_table, open_catalog, p
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.rules.engine import utc_now
-from safecity.rules.events import silver_events
+from safecity.rules.events import fact_types, silver_events
 from safecity.rules.loader import POLICIES_DIR, load_policies
 from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
 from safecity.rules.worker import evaluate_supervised
@@ -35,7 +36,7 @@ def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource)
     catalogue = load_catalogue(settings.city.id)
     policies = load_policies(POLICIES_DIR)
     with connect(settings, read_only=True) as con:
-        events = silver_events(con, catalogue)
+        events = silver_events(con, catalogue, facts=fact_types(policies))
     # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
     result, set_aside = evaluate_supervised(policies, events, clock=utc_now, start_method="spawn")
     catalog = open_catalog(settings)

@@ -1,0 +1,80 @@
+"""The shipped policies on a simulated day's camera silver tables (written by the Dagster camera assets): the
+repair-deadline table fires for exactly the offline cameras its thresholds name, and the blind-spot policy joins
+incidents with the real camera_down facts. Expectations are SQL over the same silver tables."""
+import datetime as dt
+import shutil
+
+import dagster as dg
+import pytest
+from test_policy_silver_events import BLIND_SPOT, BLIND_SPOT_SQL, REPAIR, REPAIR_SQL
+
+from safecity.config.duckdb_session import connect
+from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.config.profiles import load_settings
+from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
+from safecity.orchestration.resources import SafeCityResource
+from safecity.rules.engine import EVENT_TIME
+from safecity.rules.events import fact_types, silver_events
+from safecity.rules.loader import load_policies
+from safecity.rules.worker import evaluate_supervised
+from safecity.simulator.run import simulate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def silver(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
+    home = tmp_path_factory.mktemp("home")
+    for folder in ("snapshots", "heartbeats", "catalog"):
+        shutil.copytree(out / folder, home / "landing" / folder)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
+                                resources={"safecity": SafeCityResource(environment="local", home=str(home))},
+                                instance=instance)
+    assert result.success
+    settings = load_settings("local", home)
+    con = connect(settings, ":memory:")
+    publish_views(con, open_catalog(settings), ("silver",))
+    # The day has no 110 incidents: one in each cell with a single camera down, 10 minutes after it went down,
+    # one an hour before, and one in a cell with no camera down.
+    con.execute("""CREATE TABLE silver.incident_reported AS
+        SELECT 'A' || row_number() OVER (ORDER BY grid_id) AS incident_id, '010000' AS category, grid_id,
+               min(since) + INTERVAL 10 MINUTE AS ts, 'incidents' AS _batch_id,
+               row_number() OVER (ORDER BY grid_id) AS _line
+        FROM silver.camera_down GROUP BY grid_id HAVING count(*) = 1
+        UNION ALL
+        SELECT 'B' || row_number() OVER (ORDER BY grid_id), '020000', grid_id, min(since) - INTERVAL 1 HOUR,
+               'incidents', 1000 + row_number() OVER (ORDER BY grid_id)
+        FROM silver.camera_down GROUP BY grid_id HAVING count(*) = 1
+        UNION ALL
+        SELECT 'C1', '010000', 'G0', TIMESTAMPTZ '2026-07-01 12:00:00+08', 'incidents', 2000""")
+    yield con
+    con.close()
+
+
+def test_camera_policies_fire_for_exactly_the_cameras_silver_names(silver, catalogue):
+    policies = load_policies()
+    events = silver_events(silver, catalogue, facts=fact_types(policies))
+    result, set_aside = evaluate_supervised(policies, events, clock=EVENT_TIME)
+    assert set_aside == [] and result.errors == [] and result.rejected == []
+
+    expected_repairs = sorted(silver.execute(REPAIR_SQL).fetchall())
+    assert {h for _, _, h in expected_repairs} >= {4, 24}  # the day has a key and an important camera down
+    repairs = sorted((r.matched_event_ids[0], r.params["device_id"], r.params["sla_hours"])
+                     for r in result.outbox if r.policy_id == REPAIR)
+    assert repairs == expected_repairs
+
+    expected_dispatches = sorted(tuple(sorted(p)) for p in silver.execute(BLIND_SPOT_SQL).fetchall())
+    assert expected_dispatches and all(i.startswith("incidents:") and f.startswith("camera_down:")
+                                       for f, i in expected_dispatches)
+    dispatches = sorted(tuple(sorted(r.matched_event_ids)) for r in result.outbox
+                        if r.policy_id == BLIND_SPOT and r.action == "dispatch_order")
+    assert dispatches == expected_dispatches
+
+    key_offline = sorted(r[0] for r in silver.execute(
+        "SELECT _batch_id || ':' || _line FROM silver.camera WHERE use_type = '3' AND status = 'OFF'").fetchall())
+    assert sorted(r.matched_event_ids[0] for r in result.outbox
+                  if r.policy_id == "camera.key_point_offline") == key_offline
