@@ -15,6 +15,7 @@ import typer
 from safecity.config.yamlfile import YamlFileError
 from safecity.orchestration.cameras_cli import cameras_app
 from safecity.orchestration.rules_cli import rules_app
+from safecity.orchestration.transforms_cli import transforms_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
@@ -22,6 +23,7 @@ app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
 app.add_typer(cameras_app, name="cameras")
+app.add_typer(transforms_app, name="transforms")
 quarantine_app = typer.Typer(help="隔离区 / Quarantine: what was rejected and why; re-judge it after a fix.",
                              no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
