@@ -191,7 +191,7 @@ def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configur
                   env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
     """投递动作 / Deliver the outbox's actions to the configured sinks, at least once."""
     from safecity.config.lakehouse import open_catalog
-    from safecity.rules.executor import executor_from_config, load_executor_config
+    from safecity.rules.executor import LEDGER_PATH, executor_from_config, load_executor_config
     settings = _settings(env, home)
     try:
         config = load_executor_config(sinks)
@@ -199,7 +199,7 @@ def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configur
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     rows = open_catalog(settings).load_table("ops.outbox").scan().to_arrow().sort_by("fired_at").to_pylist()
-    executor = executor_from_config(config, ledger or settings.paths.home / "rules" / "delivery-ledger.jsonl")
+    executor = executor_from_config(config, ledger or settings.paths.home / LEDGER_PATH)
     try:
         report = executor.deliver(rows)
     finally:

@@ -71,6 +71,9 @@ def payload(record: OutboxRecord | Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+LEDGER_PATH = Path("rules") / "delivery-ledger.jsonl"  # under the state folder, unless `rules deliver --ledger`
+
+
 class Ledger:
     """(sink, idempotency key) pairs already delivered, in a JSON Lines file that is only ever appended to."""
 
@@ -83,6 +86,10 @@ class Ledger:
                 if line.strip():
                     entry = json.loads(line)
                     self._done.add((entry["sink"], entry["key"]))
+
+    def keys(self) -> set[str]:
+        """Idempotency keys that at least one sink accepted."""
+        return {key for _, key in self._done}
 
     def __contains__(self, item: tuple[str, str]) -> bool:
         return item in self._done

@@ -2,11 +2,16 @@
 
 Every event in silver (safecity.rules.events.silver_events: camera_registered from silver.camera, alarm_received
 from silver.alarm_call, camera_health and the camera_down facts from the camera health asset, … whichever silver
-tables exist) runs in event-time order through the policy
-set in the supervised worker process. The whole history is evaluated each time, so windows and statecharts see
-earlier events; records whose idempotency key the outbox already holds are not written again.
+tables exist) runs in event-time order through the policy set in the supervised worker process. The whole history
+is evaluated each time, so windows and statecharts see earlier events; records whose idempotency key the outbox
+already holds are not written again.
+
+The asset checks are the engine's health for the Dagster UI (issue #9): rule errors, events no rule handled,
+policy versions the supervisor set aside after native crashes (also kept in ops.policy_set_aside), and the
+outbox records no sink has taken yet.
 """
 
+import datetime as dt
 import hashlib
 from collections import Counter
 
@@ -16,22 +21,44 @@ from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import append_once, ensure_table, open_catalog, publish_views
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
-from safecity.rules.engine import utc_now
+from safecity.rules.batch import SET_ASIDE_TABLE, record_set_aside, undelivered
+from safecity.rules.engine import EvaluationResult, utc_now
 from safecity.rules.events import fact_types, silver_events
+from safecity.rules.executor import LEDGER_PATH
 from safecity.rules.loader import POLICIES_DIR, load_policies
 from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
-from safecity.rules.worker import evaluate_supervised
+from safecity.rules.worker import SetAside, evaluate_supervised
 from safecity.standards.catalogue import load_catalogue
 
 OUTBOX = dg.AssetKey(["ops", "outbox"])
 OUTBOX_TABLE = "ops.outbox"
+SHOWN = 20  # errors listed in a check's metadata; the counts cover all of them
+
+
+class OutboxConfig(dg.Config):
+    # Undelivered outbox records above which outbox_backlog warns: the executor (`rules deliver`) is behind.
+    backlog_warn: int = 100
 
 
 @dg.asset(key=OUTBOX, deps=[SILVER], group_name="rules", kinds={"iceberg"}, owners=["team:policy"],
           pool=WAREHOUSE_POOL,
           description="策略触发的动作（发件箱，含策略版本与匹配记录）/ Actions fired by the policies: the outbox, "
-                      "with policy version and matched records")
-def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource) -> dg.MaterializeResult:
+                      "with policy version and matched records",
+          check_specs=[
+              dg.AssetCheckSpec("rule_errors", asset=OUTBOX,
+                                description="本次运行无规则错误（动作异常、参数不合规、引擎崩溃）/ No rule errors in this "
+                                            "run (action exceptions, invalid rendered parameters, worker crashes)"),
+              dg.AssetCheckSpec("unhandled_events", asset=OUTBOX,
+                                description="未被任何规则处理的事件数（按类型，仅报告）/ Events no rule handled, by "
+                                            "type (reported, never fails)"),
+              dg.AssetCheckSpec("policies_set_aside", asset=OUTBOX,
+                                description="没有策略版本因引擎崩溃被搁置 / No policy version was set aside after "
+                                            "crashing the engine worker"),
+              dg.AssetCheckSpec("outbox_backlog", asset=OUTBOX,
+                                description="尚未投递的动作不超过门限 / Outbox records not yet delivered to any sink "
+                                            "stay below the threshold"),
+          ])
+def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safecity: SafeCityResource):
     settings = safecity.settings()
     catalogue = load_catalogue(settings.city.id)
     policies = load_policies(POLICIES_DIR)
@@ -46,12 +73,13 @@ def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource)
     if new:
         batch = hashlib.sha256("\n".join(sorted(r.idempotency_key for r in new)).encode()).hexdigest()[:32]
         append_once(outbox, to_arrow(new), f"rules:{batch}")
+    record_set_aside(catalog, set_aside, dt.datetime.now(dt.timezone.utc), context.run_id)
     with connect(settings) as con:
         publish_views(con, catalog, ("ops",))
     by_policy = Counter(r.policy_id for r in result.outbox)
     context.log.info("%d policies, %d events, %d actions (%d new)", len(policies), len(events),
                      len(result.outbox), len(new))
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "policies": len(policies),
         "events_evaluated": len(events),
         "actions_fired": len(result.outbox),
@@ -63,3 +91,48 @@ def policy_outbox(context: dg.AssetExecutionContext, safecity: SafeCityResource)
         "events_by_type": dg.MetadataValue.json(dict(Counter(e["type"] for e in events))),
         "policies_set_aside": dg.MetadataValue.json([f"{s.policy_id}@{s.policy_version}" for s in set_aside]),
     })
+    yield rule_errors_check(result)
+    yield unhandled_check(result)
+    yield set_aside_check(set_aside)
+    keys = recorded | {r.idempotency_key for r in new}
+    yield backlog_check(undelivered(sorted(keys), settings.paths.home / LEDGER_PATH), len(keys), config.backlog_warn)
+
+
+def rule_errors_check(result: EvaluationResult) -> dg.AssetCheckResult:
+    errors = result.errors
+    return dg.AssetCheckResult(
+        check_name="rule_errors", asset_key=OUTBOX, passed=not errors, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rule_errors": len(errors), "rejected_events": len(result.rejected),
+                  "by_code": dg.MetadataValue.json(dict(Counter(e.code for e in errors))),
+                  "by_policy": dg.MetadataValue.json(dict(Counter(e.policy_id for e in errors))),
+                  "errors": dg.MetadataValue.md("\n".join(
+                      f"- {e.policy_id}@{e.policy_version} [{e.code}] {e.partition_key} "
+                      f"{','.join(e.event_ids)}: {e.message}" for e in errors[:SHOWN]) or "none")})
+
+
+def unhandled_check(result: EvaluationResult) -> dg.AssetCheckResult:
+    # Unhandled events are normal (most readings break no rule); the counts show a policy that stopped matching.
+    return dg.AssetCheckResult(
+        check_name="unhandled_events", asset_key=OUTBOX, passed=True,
+        metadata={"unhandled_by_type": dg.MetadataValue.json(result.unhandled_by_type()),
+                  "unrouted_by_type": dg.MetadataValue.json(dict(result.unrouted)),
+                  "unhandled_total": sum(result.unhandled.values())})
+
+
+def set_aside_check(set_aside: list[SetAside]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name="policies_set_aside", asset_key=OUTBOX, passed=not set_aside,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"set_aside": dg.MetadataValue.json([
+            {"policy_id": s.policy_id, "policy_version": s.policy_version, "policy_file_sha256": s.policy_file_sha256,
+             "crashes": s.crashes, "exit_code": s.exit_code, "event_id": s.event_id} for s in set_aside]),
+            "table": SET_ASIDE_TABLE})
+
+
+def backlog_check(backlog: int | None, total: int, threshold: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name="outbox_backlog", asset_key=OUTBOX, passed=backlog is None or backlog <= threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"undelivered": -1 if backlog is None else backlog, "outbox_records": total,
+                  "threshold": threshold, "ledger": "present" if backlog is not None else
+                  "无投递台账（执行器未运行）/ no delivery ledger: the executor has not run here"})
