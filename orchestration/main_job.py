@@ -12,6 +12,7 @@ import dagster as dg
 
 from safecity.config.profiles import Settings
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
+from safecity.orchestration.report import write_report
 from safecity.orchestration.summary import RunSummary, collect
 
 log = logging.getLogger(__name__)
@@ -73,4 +74,8 @@ def run_main_job(settings: Settings, seed: bool = True) -> RunSummary:
     checks = {f"{e.asset_key.to_user_string()} · {e.check_name}": e.passed
               for e in result.get_asset_check_evaluations()}
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
-    return collect(settings, result.success, result.run_id, time.monotonic() - started, checks, failed)
+    summary = collect(settings, result.success, result.run_id, time.monotonic() - started, checks, failed)
+    if settings.paths.duckdb_file.exists():
+        report = write_report(settings, summary)
+        summary.where_next = {"report": f"{report} (地图与图表 / map and charts)", **summary.where_next}
+    return summary

@@ -14,6 +14,7 @@ from safecity.config.lakehouse import open_catalog
 from safecity.config.profiles import load_settings
 from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.main_job import run_main_job
+from tests.orchestration.ui_server import free_port as _free_port
 
 pytestmark = pytest.mark.integration
 SAFECITY = str(Path(sys.executable).with_name("safecity"))
@@ -134,13 +135,6 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(first_run):
     assert results and all(r["status"] == "pass" for r in results)
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_ui_serves_the_graph_and_the_runs_of_the_main_job(first_run):
     import time
     import urllib.request
@@ -181,3 +175,19 @@ def test_ui_serves_the_graph_and_the_runs_of_the_main_job(first_run):
                 os.killpg(ui.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_html_report_draws_every_camera_hotspot_and_district(first_run):
+    settings, summary = first_run
+    assert summary.where_next["report"].startswith(str(settings.paths.reports / "main_job.html"))
+    page = (settings.paths.reports / "main_job.html").read_text(encoding="utf-8")
+    cameras = query(settings, "SELECT count(*) FROM silver.camera_state s JOIN (SELECT DISTINCT device_id FROM "
+                              "silver.camera WHERE longitude IS NOT NULL) USING (device_id)")[0][0]
+    hotspots = query(settings, "SELECT count(*) FROM (SELECT DISTINCT centre_longitude, centre_latitude "
+                               "FROM marts.mart_alarm_hotspots)")[0][0]
+    assert page.count('r="2.6"') == cameras > 0
+    assert page.count("起警情 calls</title>") == hotspots > 0
+    districts = query(settings, "SELECT count(DISTINCT division_code) FROM marts.mart_scorecard_district")[0][0]
+    assert page.count(" 分</text>") == districts == len(settings.city.divisions)
+    for name in ("城市概览", "交通拥堵指数", "信息化建设评分", "隔离原因", "策略动作"):
+        assert name in page
