@@ -28,15 +28,21 @@ run: install
 	$(BIN)/safecity run
 
 # The production-profile tests start a real PostgreSQL (the Iceberg catalog); a fresh machine lacks the server.
-# Quick when it is there; `make run` does not need it (the embedded default has no server).
+# The UI browser test (tests/orchestration/test_ui_browser.py) drives Debian's headless Chromium via chromedriver.
+# Quick when they are there; `make run` does not need them (the embedded default has no server, no browser).
 system-deps:
-	@if compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then :; \
+	@missing=""; \
+	compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "system-deps: PostgreSQL server missing; installing the Debian package postgresql (apt-get)"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+		echo "system-deps: missing Debian packages:$$missing; installing them (apt-get)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	else \
-		echo "system-deps: the tests need the PostgreSQL server binaries (/usr/lib/postgresql/*/bin)." >&2; \
-		echo "  Install them as root: apt-get install --no-install-recommends postgresql, then re-run." >&2; \
+		echo "system-deps: the tests need the Debian packages:$$missing" >&2; \
+		echo "  (PostgreSQL server binaries in /usr/lib/postgresql/*/bin, /usr/bin/chromium, /usr/bin/chromedriver)." >&2; \
+		echo "  Install them as root: apt-get install --no-install-recommends$$missing, then re-run." >&2; \
 		exit 1; \
 	fi
 
