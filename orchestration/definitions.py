@@ -11,6 +11,7 @@ from safecity.orchestration.defs.cases.assets import cases
 from safecity.orchestration.defs.incidents.assets import alarm_calls
 from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
+from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
 from safecity.orchestration.defs.rules.assets import policy_outbox
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
@@ -38,11 +39,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     sensors = [landing_sensor(a, sources_of(a), env, home) for a in ingestion]
     sensors += [lag_sensor(a, sources_of(a), env, home) for a in ingestion if any(
         load_mapping(mapping_path(s), catalogue).mapping.topic for s in sources_of(a))]
+    sensors.append(run_failure_reporter(env, home))
+    streams, every_five_minutes = stream_micro_batches([vehicle_passes, device_status])
     return dg.Definitions(
         assets=assets,
         sensors=sensors,
-        jobs=[main, lakehouse_maintenance],
-        schedules=[nightly_maintenance],
+        jobs=[main, lakehouse_maintenance, streams],
+        schedules=[nightly_maintenance, daily_build(MAIN_JOB), every_five_minutes],
         resources={
             "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home)),
             "dbt": dbt_resource(),
