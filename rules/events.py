@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from safecity.standards.catalogue import Catalogue
 
@@ -59,19 +59,28 @@ def fact_types(policies: Iterable[Any]) -> frozenset[str]:
     return frozenset(t for loaded in policies for t in loaded.policy.fact_types)
 
 
+def event_time(event: Mapping[str, Any], catalogue: Catalogue) -> dt.datetime | None:
+    event_type = catalogue.events.get(event.get("type"))
+    return _moment(event.get(event_type.time_field)) if event_type and event_type.time_field else None
+
+
 def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
-                  end: dt.datetime | None = None, facts: Iterable[str] = ()) -> list[dict[str, Any]]:
+                  end: dt.datetime | None = None, facts: Iterable[str] = (),
+                  starts: Mapping[str, dt.datetime | None] | None = None,
+                  keep_timeless: bool = False) -> list[dict[str, Any]]:
     """Every event in silver, ordered by event time; with start/end only timed events in [start, end). Types in
-    `facts` ignore `start` (see the module docstring)."""
+    `facts` ignore `start` (see the module docstring); `starts` gives some types a start of their own (None: all
+    of them); `keep_timeless` keeps the types without an event time even with a start or end."""
     present = silver_tables(con)
     facts = frozenset(facts)
+    starts = starts or {}
     timeless: list[dict[str, Any]] = []
     timed: list[tuple[dt.datetime, int, dict[str, Any]]] = []
     for name, event_type in sorted(catalogue.events.items()):
         table = silver_source(catalogue, name, present)
         if table is None:
             continue
-        if event_type.time_field is None and (start or end):
+        if event_type.time_field is None and (start or end or starts) and not keep_timeless:
             continue
         fields = [e.id for e in catalogue.event_fields(name)]
         columns = {r[0] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
@@ -81,7 +90,7 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
         cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
                              f"ORDER BY _batch_id, _line")
         names = [d[0] for d in cursor.description]
-        since = None if name in facts else start
+        since = None if name in facts else starts[name] if name in starts else start
         for row in cursor.fetchall():
             record = dict(zip(names, row))
             event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"

@@ -99,3 +99,95 @@ def test_a_policy_that_crashes_the_worker_is_set_aside_recorded_and_fails_its_ch
     assert [(r["policy_id"], r["policy_version"], r["policy_file_sha256"], r["crashes"], r["exit_code"],
              r["event_id"]) for r in rows] == [(REPAIR, shipped.version, shipped.sha256, 2, -11, "health:2")]
     assert json.loads(json.dumps(failed.metadata["set_aside"].value))[0]["policy_id"] == REPAIR
+
+
+# -- watermark: two runs over growing silver against one run over everything -------------------------------------
+DOWN = pa.schema([("camera_id", pa.string()), ("grid_id", pa.string()), ("since", pa.timestamp("us", tz="UTC")),
+                  ("_batch_id", pa.string()), ("_line", pa.int64())])
+INCIDENT = pa.schema([("incident_id", pa.string()), ("category", pa.string()), ("grid_id", pa.string()),
+                      ("ts", pa.timestamp("us", tz="UTC")), ("_batch_id", pa.string()), ("_line", pa.int64())])
+READING = pa.schema([("junction_id", pa.string()), ("congestion_index", pa.float64()),
+                     ("ts", pa.timestamp("us", tz="UTC")), ("_batch_id", pa.string()), ("_line", pa.int64())])
+
+
+def at(hour, minute):
+    return dt.datetime(2025, 3, 1, hour, minute, tzinfo=CST)
+
+
+def reading(junction, when, line, batch):
+    return {"junction_id": junction, "congestion_index": 9.0, "ts": when, "_batch_id": batch, "_line": line}
+
+
+FIRST = {
+    "camera_health": (HEALTH, HEALTH_ROWS),
+    "camera_down": (DOWN, [{"camera_id": "13030200001320000001", "grid_id": "G0712", "since": at(7, 0),
+                            "_batch_id": "down", "_line": 1}]),
+    "incident_reported": (INCIDENT, [{"incident_id": "I1", "category": "010000", "grid_id": "G0712",
+                                      "ts": at(8, 30), "_batch_id": "inc1", "_line": 1}]),
+    # J2 fires in the first run; J1's first two readings wait for a third that arrives with the second run.
+    "congestion_reading": (READING, [reading("J2", at(8, 10), 1, "r1"), reading("J2", at(8, 12), 2, "r1"),
+                                     reading("J2", at(8, 14), 3, "r1"), reading("J1", at(8, 50), 4, "r1"),
+                                     reading("J1", at(8, 55), 5, "r1"),
+                                     # J3 fires with 08:38-08:44 and leaves 08:47 waiting; the second run reads it
+                                     # from 08:40 and pairs 08:41-08:47, an action before the watermark that one
+                                     # run over everything never takes: it must not be written.
+                                     reading("J3", at(8, 38), 6, "r1"), reading("J3", at(8, 41), 7, "r1"),
+                                     reading("J3", at(8, 44), 8, "r1"), reading("J3", at(8, 47), 9, "r1")]),
+}
+SECOND = {
+    "camera_health": (HEALTH, [camera_health(70, 1, "13030200001320000009", "offline", 40, "key", "health2"),
+                               camera_health(71, 2, "13030200001320000010", "online", 0, "key", "health2")]),
+    "incident_reported": (INCIDENT, [{"incident_id": "I2", "category": "010000", "grid_id": "G0712",
+                                      "ts": at(9, 30), "_batch_id": "inc2", "_line": 1}]),
+    "congestion_reading": (READING, [reading("J1", at(9, 2), 1, "r2")]),
+}
+
+
+def outbox_keys(settings):
+    rows = open_catalog(settings).load_table("ops.outbox").scan().to_arrow().to_pylist()
+    return [r["idempotency_key"] for r in rows], rows
+
+
+def test_second_run_evaluates_fewer_events_and_both_runs_equal_one_run_over_everything(settings, tmp_path):
+    from safecity.config.profiles import load_settings
+    from safecity.rules.batch import WATERMARK_PROPERTY
+
+    for name, (schema, rows) in FIRST.items():
+        write_silver(settings, name, schema, rows)
+    first, _ = materialize(settings)
+    first_keys, _ = outbox_keys(settings)
+    assert first["watermark"].value == at(8, 55).isoformat() and first["previous_watermark"].value == ""
+    for name, (schema, rows) in SECOND.items():
+        write_silver(settings, name, schema, rows)
+    second, _ = materialize(settings)
+    keys, rows = outbox_keys(settings)
+
+    everything = load_settings("local", tmp_path / "everything")
+    for name in FIRST:
+        write_silver(everything, name, FIRST[name][0], FIRST[name][1] + SECOND.get(name, (None, []))[1])
+    once, _ = materialize(everything)
+    once_keys, once_rows = outbox_keys(everything)
+
+    total = sum(len(rows) for _, rows in FIRST.values()) + sum(len(rows) for _, rows in SECOND.values())
+    assert once["events_evaluated"].value == total
+    # The second run reads the new rows, the camera_down fact, the readings within 15 minutes of 08:55 (J1's three,
+    # J3's last three) and both incidents (the escalation chart reads incident_reported over its idle time, 7 days).
+    assert second["events_by_type"].value == {"camera_health": 2, "camera_down": 1, "incident_reported": 2,
+                                              "congestion_reading": 6}
+    assert second["events_evaluated"].value == 11 < total
+    assert len(keys) == len(set(keys)) and sorted(keys) == sorted(once_keys)
+    assert len(first_keys) < len(keys)  # the second run wrote something: the J1 window, I2, the new camera
+    fired = {(r["policy_id"], tuple(r["matched_event_ids"])) for r in rows}
+    assert ("command.junction_congestion", ("r1:4", "r1:5", "r2:1")) in fired
+    assert ("command.blind_spot_incident", ("down:1", "inc2:1")) in fired
+    assert ("command.junction_congestion", ("r1:6", "r1:7", "r1:8")) in fired
+    assert not any(ids == ("r1:7", "r1:8", "r1:9") for _, ids in fired)
+    assert fired == {(r["policy_id"], tuple(r["matched_event_ids"])) for r in once_rows}
+
+    # The watermark is in the outbox commit that wrote the actions: the latest event time in silver.
+    outbox = open_catalog(settings).load_table("ops.outbox")
+    assert outbox.current_snapshot().summary[WATERMARK_PROPERTY] == at(9, 30).isoformat()
+    third, _ = materialize(settings)  # nothing new: no commit, nothing written
+    assert third["actions_new"].value == 0
+    assert open_catalog(settings).load_table("ops.outbox").current_snapshot().snapshot_id == \
+        outbox.current_snapshot().snapshot_id

@@ -2,9 +2,10 @@
 
 Every event in silver (safecity.rules.events.silver_events: camera_registered from silver.camera, alarm_received
 from silver.alarm_call, camera_health and the camera_down facts from the camera health asset, … whichever silver
-tables exist) runs in event-time order through the policy set in the supervised worker process. The whole history
-is evaluated each time, so windows and statecharts see earlier events; records whose idempotency key the outbox
-already holds are not written again.
+tables exist) runs in event-time order through the policy set in the supervised worker process. Each run reads
+silver from the previous run's watermark less the policies' horizons (so windows and statecharts see their
+history) and writes the actions triggered after the watermark, with the new watermark in the same commit
+(safecity.rules.batch); records whose idempotency key the outbox already holds are not written again.
 
 The asset checks are the engine's health for the Dagster UI (issue #9): rule errors, events no rule handled,
 policy versions the supervisor set aside after native crashes (also kept in ops.policy_set_aside), and the
@@ -12,21 +13,19 @@ outbox records no sink has taken yet.
 """
 
 import datetime as dt
-import hashlib
 from collections import Counter
 
 import dagster as dg
 
 from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import append_once, ensure_table, open_catalog, publish_views
+from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
-from safecity.rules.batch import SET_ASIDE_TABLE, record_set_aside, undelivered
+from safecity.rules.batch import SET_ASIDE_TABLE, commit_run, evaluate_new, record_set_aside, undelivered
 from safecity.rules.engine import EvaluationResult, utc_now
-from safecity.rules.events import fact_types, silver_events
 from safecity.rules.executor import LEDGER_PATH
 from safecity.rules.loader import POLICIES_DIR, load_policies
-from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
+from safecity.rules.outbox import OUTBOX_SCHEMA
 from safecity.rules.worker import SetAside, evaluate_supervised
 from safecity.standards.catalogue import load_catalogue
 
@@ -62,17 +61,14 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
     settings = safecity.settings()
     catalogue = load_catalogue(settings.city.id)
     policies = load_policies(POLICIES_DIR)
-    with connect(settings, read_only=True) as con:
-        events = silver_events(con, catalogue, facts=fact_types(policies))
-    # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
-    result, set_aside = evaluate_supervised(policies, events, clock=utc_now, start_method="spawn")
     catalog = open_catalog(settings)
     outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
-    recorded = set(outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist())
-    new = [r for r in result.outbox if r.idempotency_key not in recorded]
-    if new:
-        batch = hashlib.sha256("\n".join(sorted(r.idempotency_key for r in new)).encode()).hexdigest()[:32]
-        append_once(outbox, to_arrow(new), f"rules:{batch}")
+    with connect(settings, read_only=True) as con:
+        # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
+        run = evaluate_new(con, catalogue, policies, outbox, clock=utc_now, start_method="spawn",
+                           evaluate=evaluate_supervised)
+    events, result, set_aside = run.events, run.result, run.set_aside
+    new = commit_run(outbox, run)
     record_set_aside(catalog, set_aside, dt.datetime.now(dt.timezone.utc), context.run_id)
     with connect(settings) as con:
         publish_views(con, catalog, ("ops",))
@@ -82,6 +78,9 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
     yield dg.MaterializeResult(metadata={
         "policies": len(policies),
         "events_evaluated": len(events),
+        "watermark": run.watermark.isoformat() if run.watermark else "",
+        "previous_watermark": run.previous.isoformat() if run.previous else "",
+        "actions_after_previous_watermark": len(run.fresh),
         "actions_fired": len(result.outbox),
         "actions_new": len(new),
         "actions_by_policy": dg.MetadataValue.json(dict(by_policy)),
@@ -94,8 +93,10 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
     yield rule_errors_check(result)
     yield unhandled_check(result)
     yield set_aside_check(set_aside)
-    keys = recorded | {r.idempotency_key for r in new}
-    yield backlog_check(undelivered(sorted(keys), settings.paths.home / LEDGER_PATH), len(keys), config.backlog_warn)
+    outbox = outbox.refresh()
+    keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
+        if outbox.current_snapshot() else []
+    yield backlog_check(undelivered(keys, settings.paths.home / LEDGER_PATH), len(set(keys)), config.backlog_warn)
 
 
 def rule_errors_check(result: EvaluationResult) -> dg.AssetCheckResult:
