@@ -155,9 +155,27 @@ def rules_diff(policies_dir: Path = typer.Option(..., "--policies", help="The ch
                        f"← {','.join(r.matched_event_ids)}")
 
 
+@rules_app.command("route")
+def rules_route(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bootstrap servers."),
+                topics: list[str] = typer.Option(..., "--topic", help="Raw event topic (repeat for several)."),
+                group: str = typer.Option("safecity-rules-router", "--group", help="Consumer group of routers."),
+                policies_dir: Path = typer.Option(None, "--policies"),
+                keyed_partitions: int = typer.Option(3, "--partitions", help="Partitions of new keyed topics."),
+                max_messages: int | None = typer.Option(None, "--max-messages"),
+                idle_seconds: float | None = typer.Option(None, "--idle-seconds")) -> None:
+    """按策略分区键重新分发事件 / Re-publish raw events to <topic>.by.<key>, keyed by each reading policy's key."""
+    from safecity.rules.streaming import route
+    policies = _load(policies_dir)
+    stats = route(bootstrap, topics, group, policies, keyed_partitions=keyed_partitions,
+                  max_messages=max_messages, idle_seconds=idle_seconds)
+    typer.echo(f"{stats.messages} events in {stats.batches} batches: {stats.published} re-published, "
+               f"dropped {stats.dropped or 'none'}, unreadable {stats.undecodable}")
+
+
 @rules_app.command("serve")
 def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bootstrap servers."),
-                topics: list[str] = typer.Option(..., "--topic", help="Event topic (repeat for several)."),
+                topics: list[str] = typer.Option(..., "--topic", help="Raw event topic (repeat for several); "
+                                                                      "serve reads its keyed topics."),
                 group: str = typer.Option("safecity-rules", "--group", help="Consumer group: workers share it."),
                 policies_dir: Path = typer.Option(None, "--policies"),
                 outbox: str = typer.Option("iceberg", "--outbox", help="iceberg, kafka (topic "
@@ -165,7 +183,8 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                 max_messages: int | None = typer.Option(None, "--max-messages"),
                 idle_seconds: float | None = typer.Option(None, "--idle-seconds"),
                 env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
-    """流式运行 / Consume event topics as a consumer group and write fired actions to the outbox."""
+    """流式运行 / Consume the keyed topics `rules route` fills as a consumer group; write fired actions to the
+    outbox."""
     from safecity.rules.sinks import FileSink, KafkaSink
     from safecity.rules.streaming import OUTBOX_TOPIC, iceberg_outbox, serve, sink_outbox
     policies = _load(policies_dir)

@@ -1,8 +1,14 @@
-"""Streaming mode (流式模式): `safecity rules serve` consumes Kafka topics as a consumer group.
+"""Streaming mode (流式模式): `safecity rules route` re-keys event topics, `safecity rules serve` consumes them as
+a consumer group.
 
-Producers key each event by the partition key of the policies that read its topic, so Kafka puts every event of
-one partition (a junction, a grid cell, an incident) in one topic partition, and a consumer group spreads topic
-partitions over workers: more `serve` processes share the load and each partition's state lives in one of them.
+One topic can feed policies with different partition keys (incident_reported: the blind-spot policy by grid_id,
+the escalation chart by incident_id), and one producer key cannot put every event of both kinds of partition in one
+topic partition. The router (`route`) therefore reads each raw topic and re-publishes every event once per key
+that some policy reads its type by, to `<topic>.by.<key>`, keyed by that field's value; it commits its input
+offsets only after the producer has every re-published event (at least once: a crash re-publishes, and the
+idempotency keys make the repeats harmless). `serve` reads the keyed topics, each with an engine holding only the
+policies partitioned by that key, so a consumer group spreads topic partitions over workers and each partition's
+state (a junction, a grid cell, an incident) lives in one of them.
 Offsets are committed after the batch's outbox rows are written, so a crash re-reads the batch and the outbox
 drops records whose idempotency key it already holds (at least once in, effectively once out). A changed policy
 file is tested and swapped in without a restart (`PolicyWatcher`).
@@ -44,6 +50,114 @@ def publish_events(bootstrap: str, topic: str, events: Iterable[Mapping[str, Any
     producer.flush()
     producer.close()
     return sent
+
+
+KEYED = ".by."
+
+
+def keyed_topic(topic: str, key: str) -> str:
+    return f"{topic}{KEYED}{key}"
+
+
+def topic_key(topic: str) -> str | None:
+    """The partition key a keyed topic is keyed by (None for a raw topic)."""
+    return topic.rpartition(KEYED)[2] if KEYED in topic else None
+
+
+def subscriptions(policies: Sequence[LoadedPolicy]) -> dict[str, set[str]]:
+    """Event or fact type -> the partition keys of the policies that read it."""
+    keys: dict[str, set[str]] = {}
+    for loaded in policies:
+        for event_type in loaded.policy.subscribed_events | loaded.policy.fact_types:
+            keys.setdefault(event_type, set()).add(loaded.policy.partition_by)
+    return keys
+
+
+def keyed_topics(topics: Sequence[str], policies: Sequence[LoadedPolicy]) -> list[str]:
+    return sorted({keyed_topic(t, loaded.policy.partition_by) for t in topics for loaded in policies})
+
+
+def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another router created them meanwhile
+    finally:
+        admin.close()
+
+
+@dataclass
+class RouteStats:
+    messages: int = 0
+    published: int = 0
+    batches: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # event type no policy reads -> messages
+    undecodable: int = 0  # sent to <topic>.unreadable, for someone to look at
+
+
+def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequence[LoadedPolicy], *,
+          partitions: Sequence[tuple[str, int]] | None = None, keyed_partitions: int = 3,
+          max_messages: int | None = None, idle_seconds: float | None = None, poll_ms: int = 100) -> RouteStats:
+    """Re-publish the events of `topics` to their keyed topics until `max_messages` or `idle_seconds` (both
+    unset: forever). `partitions` assigns raw topic partitions by hand instead of joining the group."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    wanted = subscriptions(policies)
+    ensure_topics(bootstrap, keyed_topics(topics, policies), keyed_partitions)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_poll_records=500)
+    if partitions:
+        consumer.assign([TopicPartition(t, p) for t, p in partitions])
+    else:
+        consumer.subscribe(list(topics))
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    stats = RouteStats()
+    last_message = time.monotonic()
+    try:
+        while max_messages is None or stats.messages < max_messages:
+            polled = consumer.poll(timeout_ms=poll_ms)
+            if not polled:
+                if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
+                    break
+                continue
+            last_message = time.monotonic()
+            for partition, records in sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition)):
+                for record in records:
+                    stats.messages += 1
+                    try:
+                        event = json.loads(record.value)
+                        event_type = event.get("type")
+                    except (ValueError, UnicodeDecodeError, AttributeError):
+                        stats.undecodable += 1
+                        producer.send(f"{record.topic}.unreadable", key=record.key, value=record.value)
+                        continue
+                    keys = wanted.get(event_type) if isinstance(event_type, str) else None
+                    if not keys:
+                        stats.dropped[str(event_type)] = stats.dropped.get(str(event_type), 0) + 1
+                        continue
+                    for key in sorted(keys):
+                        value = event.get(key)
+                        # The bytes and timestamp as received: the router never changes an event, it only chooses
+                        # its partition; serve's latency then counts from the first produce, the routing hop included.
+                        producer.send(keyed_topic(record.topic, key), value=record.value,
+                                      key=None if value is None else str(value).encode("utf-8"),
+                                      timestamp_ms=record.timestamp)
+                        stats.published += 1
+            producer.flush()  # every re-published event is acknowledged before its input offset moves
+            consumer.commit()
+            stats.batches += 1
+    finally:
+        producer.close()
+        consumer.close()
+    return stats
 
 
 def iceberg_outbox(catalog: Any) -> OutboxWriter:
@@ -123,8 +237,9 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
           outbox: OutboxWriter, *, clock: Any = utc_now, max_messages: int | None = None,
           idle_seconds: float | None = None, partitions: Sequence[tuple[str, int]] | None = None,
           watch: bool = True, poll_ms: int = 100) -> ServeStats:
-    """Run until `max_messages` were processed or nothing arrived for `idle_seconds` (both unset: forever).
-    `partitions` assigns topic partitions by hand instead of joining the group (tests, single workers)."""
+    """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
+    nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
+    instead of joining the group (tests, single workers)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
@@ -132,43 +247,74 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     if partitions:
         consumer.assign([TopicPartition(t, p) for t, p in partitions])
     else:
-        consumer.subscribe(list(topics))
+        consumer.subscribe(keyed_topics(topics, policies))
     stats = ServeStats()
     watcher = PolicyWatcher(policies) if watch else None
     last_message = time.monotonic()
+    # One engine per partition key: an event from <topic>.by.<key> reaches only the policies partitioned by
+    # <key>; the same event, re-published to another key's topic, reaches the others there (maybe in another worker).
+    groups: dict[str, list[LoadedPolicy]] = {}
+    for loaded in policies:
+        groups.setdefault(loaded.policy.partition_by, []).append(loaded)
+    engines: dict[str, SupervisedEngine] = {}
     try:
-        with SupervisedEngine(list(policies), clock=clock) as engine:
-            while max_messages is None or stats.messages < max_messages:
-                if watcher is not None:
-                    for loaded in watcher.changes():
-                        if engine.replace(loaded):
-                            stats.reloads.append(f"{loaded.id}@{loaded.version}")
-                polled = consumer.poll(timeout_ms=poll_ms)
-                if not polled:
-                    if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
-                        break
+        for key, group in groups.items():
+            engines[key] = SupervisedEngine(group, clock=clock)
+        while max_messages is None or stats.messages < max_messages:
+            if watcher is not None:
+                for loaded in watcher.changes():
+                    if _reload(engines, loaded):
+                        stats.reloads.append(f"{loaded.id}@{loaded.version}")
+            polled = consumer.poll(timeout_ms=poll_ms)
+            if not polled:
+                if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
+                    break
+                continue
+            last_message = time.monotonic()
+            by_key: dict[str, list[dict[str, Any]]] = {}
+            sent_at, offsets = {}, {}
+            for partition, records in sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition)):
+                batch = by_key.setdefault(topic_key(partition.topic) or "", [])
+                for record in records:
+                    try:
+                        event = json.loads(record.value)
+                    except (ValueError, UnicodeDecodeError):
+                        event = {"type": None, "id": f"{record.topic}:{record.partition}:{record.offset}"}
+                    batch.append(event)
+                    sent_at[str(event.get("id"))] = record.timestamp / 1000.0
+                offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
+            result = EvaluationResult()
+            for key, events in by_key.items():
+                engine = engines.get(key)
+                if engine is None:  # a topic whose key no policy uses any more: its events are counted, not lost
+                    for event in events:
+                        result.unrouted[str(event.get("type"))] += 1
                     continue
-                last_message = time.monotonic()
-                events, sent_at, offsets = [], {}, {}
-                for partition, records in sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition)):
-                    for record in records:
-                        try:
-                            event = json.loads(record.value)
-                        except (ValueError, UnicodeDecodeError):
-                            event = {"type": None, "id": f"{record.topic}:{record.partition}:{record.offset}"}
-                        events.append(event)
-                        sent_at[str(event.get("id"))] = record.timestamp / 1000.0
-                    offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
-                result = engine.post(events)
-                outbox(result.outbox, offsets)
-                written = time.time()
-                for record in result.outbox:
-                    stats.latencies.append(written - max(sent_at.get(i, written) for i in record.matched_event_ids))
-                consumer.commit()
-                stats.messages += len(events)
-                stats.batches += 1
-                stats.actions += len(result.outbox)
-                stats.result.extend(result)
+                result.extend(engine.post(events))
+            outbox(result.outbox, offsets)
+            written = time.time()
+            for record in result.outbox:
+                stats.latencies.append(written - max(sent_at.get(i, written) for i in record.matched_event_ids))
+            consumer.commit()
+            stats.messages += sum(len(events) for events in by_key.values())
+            stats.batches += 1
+            stats.actions += len(result.outbox)
+            stats.result.extend(result)
     finally:
+        for engine in engines.values():
+            engine.close()
         consumer.close()
     return stats
+
+
+def _reload(engines: dict[str, SupervisedEngine], loaded: LoadedPolicy) -> bool:
+    """Swap a changed policy into the engine of its partition key; a changed key moves it to that key's engine
+    (a key no running policy had needs the router to fill its topic, and a restart of serve to read it)."""
+    key = loaded.policy.partition_by
+    for other_key, engine in engines.items():
+        if other_key != key and any(p.id == loaded.id for p in engine.policies):
+            engine.remove(loaded.id)
+    if key not in engines:
+        log.warning("policy %s is now partitioned by %s, which no topic read here is keyed by", loaded.id, key)
+        return False
+    return engines[key].replace(loaded)
