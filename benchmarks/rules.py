@@ -5,8 +5,9 @@
               durable's own cost per post with nothing of ours around it).
   memory      RSS over a long run of events whose windows mostly never complete, with idle-partition eviction
               and without it (the baseline that shows what eviction prevents).
-  latency     streaming: events produced to Kafka at a fixed rate, `serve` consuming them as a consumer group;
-              p50/p99 from a message's Kafka timestamp to its outbox row being written (a file sink).
+  latency     streaming: events produced to Kafka at a fixed rate, `route` re-keying them per policy partition key
+              and `serve` consuming the keyed topics, each as a consumer group; p50/p99 from the raw message's
+              Kafka timestamp to its outbox row being written (a file sink).
 
 Each throughput and memory measurement runs in a fresh process (its own peak RSS), repeated and interleaved;
 medians are reported.
@@ -227,7 +228,7 @@ def measure_latency(rate: int, seconds: float, work: Path) -> dict:
     from safecity.rules.engine import utc_now
     from safecity.rules.loader import load_policies
     from safecity.rules.sinks import FileSink
-    from safecity.rules.streaming import serve, sink_outbox
+    from safecity.rules.streaming import route, serve, sink_outbox, subscriptions
     broker, bootstrap = start_broker()
     try:
         topic = "safecity.events.bench"
@@ -239,15 +240,24 @@ def measure_latency(rate: int, seconds: float, work: Path) -> dict:
         events = workload(total, seed=9, start=dt.datetime.now(CST))
         policies = load_policies()
         stats_box: dict = {}
+        keys = subscriptions(policies)
+        keyed = sum(len(keys.get(e["type"], ())) for e in events)  # one message per key that reads the type
 
         def consume() -> None:
             stats_box["stats"] = serve(bootstrap, [topic], "bench-rules", policies,
                                        sink_outbox(FileSink("outbox", work / "outbox.jsonl")), clock=utc_now,
-                                       max_messages=total, idle_seconds=seconds + 60, poll_ms=20, watch=False)
+                                       max_messages=keyed, idle_seconds=seconds + 60, poll_ms=20, watch=False)
 
+        def reroute() -> None:
+            stats_box["route"] = route(bootstrap, [topic], "bench-router", policies, max_messages=total,
+                                       idle_seconds=seconds + 60, poll_ms=20)
+
+        router = threading.Thread(target=reroute)
+        router.start()  # creates the keyed topics serve subscribes to
+        time.sleep(2)
         consumer = threading.Thread(target=consume)
         consumer.start()
-        time.sleep(25)  # the consumer group's first join takes about 20 s on this broker
+        time.sleep(25)  # the consumer groups' first join takes about 20 s on this broker
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
         began = time.monotonic()
         for n, event in enumerate(events):
@@ -260,6 +270,7 @@ def measure_latency(rate: int, seconds: float, work: Path) -> dict:
                 time.sleep(wait)
         producer.flush()
         producer.close()
+        router.join(seconds + 120)
         consumer.join(seconds + 120)
         stats = stats_box["stats"]
         latencies = sorted(stats.latencies)
