@@ -148,17 +148,20 @@ def _adjust_for_sqlmesh(project: Path) -> None:
         sources_file.write_text(buffer.getvalue(), encoding="utf-8")
 
 
-def copy_projects(workdir: Path, project_dir: Path = PROJECT_DIR) -> tuple[Path, Path]:
-    """The committed project (HEAD) and the working tree's (or `project_dir`), adjusted for SQLMesh."""
-    base_root = workdir / "base"
-    base_root.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", "HEAD", "transforms"], check=True,
-                             capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(base_root, filter="data")
+def copy_projects(workdir: Path, project_dir: Path = PROJECT_DIR, base_dir: Path | None = None) -> tuple[Path, Path]:
+    """The committed project (HEAD, or `base_dir`) and the working tree's (or `project_dir`), adjusted for SQLMesh."""
+    ignore = shutil.ignore_patterns("target", "logs", "__pycache__", "*.pyc")
+    base = workdir / "base" / "transforms"
+    if base_dir is None:
+        base.parent.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", "HEAD", "transforms"], check=True,
+                                 capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(base.parent, filter="data")
+    else:
+        shutil.copytree(base_dir, base, ignore=ignore)
     change = workdir / "change"
-    shutil.copytree(project_dir, change, ignore=shutil.ignore_patterns("target", "logs", "__pycache__", "*.pyc"))
-    base = base_root / "transforms"
+    shutil.copytree(project_dir, change, ignore=ignore)
     for project in (base, change):
         _adjust_for_sqlmesh(project)
     return base, change
@@ -181,8 +184,9 @@ def scratch_warehouse(settings: Settings, path: Path) -> None:
 
 
 def review(settings: Settings, workdir: Path | None = None, changed: dict[str, str] | None = None,
-           project_dir: Path = PROJECT_DIR, timeout: int = 1800) -> ReviewReport:
-    """`changed` and `project_dir` default to the working tree's changed models and the project itself."""
+           project_dir: Path = PROJECT_DIR, base_dir: Path | None = None, timeout: int = 1800) -> ReviewReport:
+    """`changed` and `project_dir` default to the working tree's changed models and the project itself, `base_dir`
+    (what the change is compared with) to the project as committed in HEAD."""
     changed = changed_models() if changed is None else changed
     report = ReviewReport(changed)
     if not changed:
@@ -195,7 +199,7 @@ def review(settings: Settings, workdir: Path | None = None, changed: dict[str, s
     workdir = Path(tempfile.mkdtemp(prefix="safecity-review-")) if workdir is None else workdir
     workdir.mkdir(parents=True, exist_ok=True)
     report.workdir = str(workdir)
-    base, change = copy_projects(workdir, project_dir)
+    base, change = copy_projects(workdir, project_dir, base_dir)
     scratch = workdir / "review_warehouse.duckdb"  # not sqlmesh.duckdb: that name breaks SQLMesh's state migration
     scratch_warehouse(settings, scratch)
     context = workdir / "context.json"

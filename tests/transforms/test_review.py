@@ -1,5 +1,5 @@
 """`safecity transforms review` on the simulated day: SQLMesh (its own venv, a subprocess) categorises a breaking
-and a non-breaking change of a copy of the project and diffs the tables against the committed project's build,
+and a non-breaking change of a copy of the project and diffs the tables against the project's build,
 while the production warehouse stays byte for byte the same."""
 import hashlib
 import shutil
@@ -46,7 +46,8 @@ def test_review_tells_breaking_from_non_breaking_and_diffs_rows_without_touching
     before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
 
     report = review(settings, tmp_path / "work", changed={"mart_alarm_call_volumes": "modified",
-                                                          "mart_case_stats": "modified"}, project_dir=project)
+                                                          "mart_case_stats": "modified"},
+                    project_dir=project, base_dir=PROJECT_DIR)
 
     by_model = {m["model"]: m for m in report.models}
     help_calls = q("SELECT count(*) FROM marts.mart_alarm_call_volumes WHERE category = '050000'")[0][0]

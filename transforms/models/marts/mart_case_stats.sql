@@ -12,11 +12,7 @@ with cases as (
 ),
 
 levels as (
-    select 'city' as level, city_code as unit_code, null::varchar as parent_code, * from cases
-    union all
-    select 'branch', branch_code, city_code, * from cases
-    union all
-    select 'station', station_code, branch_code, * from cases
+    select * from {{ three_levels('cases') }}
 )
 
 select

@@ -6,11 +6,7 @@ with calls as (
 ),
 
 levels as (
-    select 'city' as level, city_code as unit_code, null::varchar as parent_code, * from calls
-    union all
-    select 'branch', branch_code, city_code, * from calls
-    union all
-    select 'station', station_code, branch_code, * from calls
+    select * from {{ three_levels('calls') }}
 )
 
 select

@@ -1,14 +1,4 @@
 -- 110 calls: every export of a call is a version (its dispatch chain grows); the latest wins.
-with ranked as (
-    select
-        *,
-        row_number() over (
-            partition by call_id
-            order by _ingested_at desc, _batch_id desc, _line desc
-        ) as recency_rank
-    from {{ source('silver', 'alarm_call') }}
-)
-
 select
     call_id,
     received_at,
@@ -30,5 +20,4 @@ select
     status,
     _batch_id as batch_id,
     _ingested_at as ingested_at
-from ranked
-where recency_rank = 1
+from {{ latest_versions(source('silver', 'alarm_call'), 'call_id') }}
