@@ -217,3 +217,38 @@ def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None 
       LEFT JOIN names f ON f.kind = 'fault' AND f.code = coalesce(l.reason, 'no_keepalive')
       ORDER BY e.device_id""").to_arrow_table()
     return CameraStates(changes, current)
+
+
+@dataclass(frozen=True)
+class SilverInputs:
+    heartbeats: pa.Table        # CmdType, DeviceID, Status, Time (local time of the city)
+    registry: pa.Table          # the registry's latest version per device: position, use and position type
+    vqd: pa.Table | None        # device_id, captured_at, defect per diagnosed snapshot
+    previous: pa.Table | None   # the last stored current states, for decommissioning
+    keepalive_seconds: int      # the feed's keepalive spacing (median gap), 60 if unknown
+
+
+def silver_inputs(con, timezone: str) -> SilverInputs:
+    """What the state machine reads, from the silver views on `con` (device_status, camera; snapshot_diagnosis and
+    camera_state when present)."""
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'silver'").fetchall()}
+    heartbeats = con.execute(
+        "SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone(?, reported_at) AS Time "
+        "FROM silver.device_status", [timezone]).to_arrow_table()
+    # Registries keep every version: the latest per device is the registry now.
+    registry = con.execute(
+        "SELECT device_id, arg_max(parent_id, _ingested_at) AS parent_id, arg_max(status, _ingested_at) AS status, "
+        "arg_max(longitude, _ingested_at) AS longitude, arg_max(latitude, _ingested_at) AS latitude, "
+        "arg_max(use_type, _ingested_at) AS use_type, arg_max(position_type, _ingested_at) AS position_type "
+        "FROM silver.camera GROUP BY device_id").to_arrow_table()
+    vqd = con.execute(
+        "SELECT device_id, captured_at, any_value(defect) AS defect FROM silver.snapshot_diagnosis "
+        "WHERE error IS NULL GROUP BY ALL").to_arrow_table() if "snapshot_diagnosis" in present else None
+    previous = con.execute("SELECT device_id, state FROM silver.camera_state").to_arrow_table() \
+        if "camera_state" in present else None
+    gap = con.execute("""
+        SELECT median(gap) FROM (
+          SELECT epoch(reported_at - lag(reported_at) OVER (PARTITION BY device_id ORDER BY reported_at)) AS gap
+          FROM silver.device_status WHERE cmd_type = 'Keepalive') WHERE gap > 0""").fetchone()[0]
+    return SilverInputs(heartbeats, registry, vqd, previous, int(round(gap)) if gap else 60)

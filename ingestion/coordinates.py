@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Krasovsky 1940 ellipsoid, as the transform defines it.
 _A = 6378245.0
@@ -60,7 +61,7 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 def _arrow_udf(index: int):
     def convert(lon: pa.Array, lat: pa.Array) -> pa.Array:
-        valid = np.asarray(pa.compute.and_(lon.is_valid(), lat.is_valid()))
+        valid = np.asarray(pc.and_(lon.is_valid(), lat.is_valid()))
         lon_np = lon.to_numpy(zero_copy_only=False).astype(float)
         lat_np = lat.to_numpy(zero_copy_only=False).astype(float)
         result = gcj02_to_wgs84(np.nan_to_num(lon_np), np.nan_to_num(lat_np))[index]
@@ -71,7 +72,6 @@ def _arrow_udf(index: int):
 def register(con) -> None:
     """gcj02_to_wgs84_lon(lon, lat) and gcj02_to_wgs84_lat(lon, lat) as DuckDB functions on `con`."""
     import duckdb.sqltypes as t
-    import pyarrow.compute  # noqa: F401  (pa.compute is used inside the functions)
 
     existing = {row[0] for row in con.execute(
         "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'gcj02_to_wgs84_%'").fetchall()}

@@ -48,7 +48,6 @@ def diagnose_command(
     Unreadable files are reported (an error object with --json) and the others still diagnosed; the exit code is 1
     if any file failed."""
     from safecity.ingestion.video_quality.batch import diagnose_files
-    from safecity.ingestion.video_quality.references import ReferenceStore
     from safecity.ingestion.video_quality.snapshots import SnapshotError, read_snapshot
     config = _config(config_path)
     store = None

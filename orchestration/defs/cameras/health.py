@@ -7,14 +7,12 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
 from safecity.config.duckdb_session import connect
-from safecity.config.grid import cell_sql
-from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.lakehouse import append_once, ensure_table, open_catalog, publish_views
-from safecity.ingestion.camera_state import FAULT_TYPES, camera_states
+from safecity.ingestion.camera_events import health_events
+from safecity.ingestion.camera_state import camera_states, silver_inputs
 from safecity.ingestion.landing import Landing, LocalLanding, open_landing
 from safecity.ingestion.video_quality.batch import SCHEMA as DIAGNOSIS_SCHEMA, diagnose_files, diagnoses_table
 from safecity.ingestion.video_quality.contact_sheet import contact_sheet
@@ -117,57 +115,6 @@ class StateConfig(dg.Config):
     missed_keepalives: int = 3
 
 
-def health_events(settings, states, registry: pa.Table) -> dict[str, pa.Table]:
-    """The rule engine's camera_health events (each state change, and every camera's state as of the run with its
-    minutes offline) and camera_down facts (cameras offline now), keyed for silver_events: an event's id is its
-    `_batch_id:_line`, stable across runs for the same change."""
-    city = settings.city
-    faults = " ".join(f"WHEN '{reason}' THEN '{code}'" for reason, code in FAULT_TYPES.items())
-    # device_fault_type codes: a state's reason as the code table names it (VQD defects are codes already).
-    reason_code = (f"CASE WHEN s.state = 'online' THEN NULL WHEN s.state = 'decommissioned' THEN 'other' "
-                   f"ELSE CASE s.reason {faults} ELSE s.reason END END")
-    level = point_level_sql(load_point_levels(city.id), "r.use_type", "r.position_type")
-    grid = cell_sql(city, "r.longitude", "r.latitude")
-    divisions = ", ".join(f"'{d.code}'" for d in city.divisions)
-    place = (f"{grid} AS grid_id, {level} AS point_level, CASE WHEN substr(s.device_id, 1, 6) IN ({divisions}, "
-             f"'{city.gb2260}') THEN substr(s.device_id, 1, 6) END AS division_code")
-    zone = city.timezone
-    con = duckdb.connect()
-    con.register("changes", states.changes)
-    con.register("current_state", states.current)
-    con.register("r", registry)
-    health = con.execute(f"""
-        SELECT s.device_id AS camera_id, s.state AS status, 0 AS offline_minutes, {place},
-               {reason_code} AS reason_code,
-               timezone('{zone}', s.changed_at) AS ts,
-               'camera_state_change:' || s.device_id AS _batch_id, CAST(epoch(s.changed_at) AS BIGINT) AS _line
-        FROM (SELECT device_id, changed_at, to_state AS state, reason FROM changes) s
-        LEFT JOIN r USING (device_id)
-        UNION ALL
-        SELECT s.device_id, s.state,
-               CASE WHEN s.state IN ('offline', 'never_streamed') AND s.since IS NOT NULL
-                    THEN CAST(epoch(s.as_of - s.since) / 60 AS BIGINT) ELSE 0 END, {place},
-               {reason_code},
-               timezone('{zone}', s.as_of), 'camera_state:' || s.device_id, CAST(epoch(s.as_of) AS BIGINT)
-        FROM current_state s LEFT JOIN r USING (device_id)
-        ORDER BY ts, camera_id""").to_arrow_table()
-    down = con.execute(f"""
-        SELECT s.device_id AS camera_id, {place}, timezone('{zone}', s.since) AS since,
-               {reason_code} AS reason_code,
-               'camera_down:' || s.device_id AS _batch_id, CAST(epoch(s.since) AS BIGINT) AS _line
-        FROM current_state s LEFT JOIN r USING (device_id)
-        WHERE s.state = 'offline' AND s.since IS NOT NULL ORDER BY since, camera_id""").to_arrow_table()
-    return {"camera_health": health, "camera_down": down}
-
-
-def _keepalive_interval(con) -> int:
-    seconds = con.execute("""
-        SELECT median(gap) FROM (
-          SELECT epoch(reported_at - lag(reported_at) OVER (PARTITION BY device_id ORDER BY reported_at)) AS gap
-          FROM silver.device_status WHERE cmd_type = 'Keepalive') WHERE gap > 0""").fetchone()[0]
-    return int(round(seconds)) if seconds else 60
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(STATE, group_name="cameras", kinds={"iceberg"}, owners=OWNERS,
@@ -186,25 +133,10 @@ def camera_state(context: dg.AssetExecutionContext, config: StateConfig, safecit
     zone = settings.city.timezone
     with connect(settings) as con:
         publish_views(con, catalog, ("silver",))
-        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                             "WHERE table_schema = 'silver'").fetchall()}
-        heartbeats = con.execute(
-            f"SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, "
-            f"timezone('{zone}', reported_at) AS Time FROM silver.device_status").to_arrow_table()
-        # The catalog as its latest version per device (registries keep every version).
-        registry = con.execute(
-            "SELECT device_id, arg_max(parent_id, _ingested_at) AS parent_id, arg_max(status, _ingested_at) AS status, "
-            "arg_max(longitude, _ingested_at) AS longitude, arg_max(latitude, _ingested_at) AS latitude, "
-            "arg_max(use_type, _ingested_at) AS use_type, arg_max(position_type, _ingested_at) AS position_type "
-            "FROM silver.camera GROUP BY device_id").to_arrow_table()
-        devices = registry.select(["device_id", "parent_id", "status"]).rename_columns(
-            ["DeviceID", "ParentID", "Status"])
-        vqd = con.execute(
-            "SELECT device_id, captured_at, any_value(defect) AS defect FROM silver.snapshot_diagnosis "
-            "WHERE error IS NULL GROUP BY ALL").to_arrow_table() if "snapshot_diagnosis" in present else None
-        interval = config.keepalive_seconds or _keepalive_interval(con)
-        previous = con.execute("SELECT device_id, state FROM silver.camera_state").to_arrow_table() \
-            if "camera_state" in present else None
+        inputs = silver_inputs(con, zone)
+        interval = config.keepalive_seconds or inputs.keepalive_seconds
+    heartbeats, registry, vqd, previous = inputs.heartbeats, inputs.registry, inputs.vqd, inputs.previous
+    devices = registry.select(["device_id", "parent_id", "status"]).rename_columns(["DeviceID", "ParentID", "Status"])
     context.log.info("%d keepalive/status messages, %d devices, keepalive interval %d s", heartbeats.num_rows,
                      devices.num_rows, interval)
     states = camera_states(heartbeats, devices, vqd, interval_seconds=interval, misses=config.missed_keepalives,
@@ -213,7 +145,7 @@ def camera_state(context: dg.AssetExecutionContext, config: StateConfig, safecit
     for key, rows in ((STATE, states.current), (STATE_CHANGES, states.changes)):
         table = ensure_table(catalog, ".".join(key.path), rows.schema)
         table.overwrite(rows.cast(table.schema().as_arrow()))
-    events = health_events(settings, states, registry)
+    events = health_events(settings.city, states, registry)
     for name, rows in events.items():
         table = ensure_table(catalog, f"silver.{name}", rows.schema)
         table.overwrite(rows.cast(table.schema().as_arrow()))
