@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from safecity.config.yamlfile import YamlFileError
 from safecity.rules.engine import EvaluationResult, utc_now
@@ -108,28 +108,16 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
           max_messages: int | None = None, idle_seconds: float | None = None, poll_ms: int = 100) -> RouteStats:
     """Re-publish the events of `topics` to their keyed topics until `max_messages` or `idle_seconds` (both
     unset: forever). `partitions` assigns raw topic partitions by hand instead of joining the group."""
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaProducer
 
     wanted = subscriptions(policies)
     ensure_topics(bootstrap, keyed_topics(topics, policies), keyed_partitions)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_records=500)
-    if partitions:
-        consumer.assign([TopicPartition(t, p) for t, p in partitions])
-    else:
-        consumer.subscribe(list(topics))
+    consumer = _consumer(bootstrap, group_id, topics, partitions)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     stats = RouteStats()
-    last_message = time.monotonic()
     try:
-        while max_messages is None or stats.messages < max_messages:
-            polled = consumer.poll(timeout_ms=poll_ms)
-            if not polled:
-                if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
-                    break
-                continue
-            last_message = time.monotonic()
-            for partition, records in sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition)):
+        for polled in _polls(consumer, idle_seconds, poll_ms):
+            for _, records in polled:
                 for record in records:
                     stats.messages += 1
                     try:
@@ -154,10 +142,42 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
             producer.flush()  # every re-published event is acknowledged before its input offset moves
             consumer.commit()
             stats.batches += 1
+            if max_messages is not None and stats.messages >= max_messages:
+                break
     finally:
         producer.close()
         consumer.close()
     return stats
+
+
+def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
+              partitions: Sequence[tuple[str, int]] | None) -> Any:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_poll_records=500)
+    if partitions:
+        consumer.assign([TopicPartition(t, p) for t, p in partitions])
+    else:
+        consumer.subscribe(list(topics))
+    return consumer
+
+
+def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
+           before_poll: Callable[[], None] | None = None) -> Iterator[list[tuple[Any, list[Any]]]]:
+    """Each poll that returned messages, as (topic partition, records) in topic and partition order; ends after
+    `idle_seconds` without a message (never when None)."""
+    last_message = time.monotonic()
+    while True:
+        if before_poll is not None:
+            before_poll()
+        polled = consumer.poll(timeout_ms=poll_ms)
+        if not polled:
+            if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
+                return
+            continue
+        last_message = time.monotonic()
+        yield sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition))
 
 
 def iceberg_outbox(catalog: Any) -> OutboxWriter:
@@ -240,17 +260,9 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
     nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
     instead of joining the group (tests, single workers)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_records=500)
-    if partitions:
-        consumer.assign([TopicPartition(t, p) for t, p in partitions])
-    else:
-        consumer.subscribe(keyed_topics(topics, policies))
+    consumer = _consumer(bootstrap, group_id, keyed_topics(topics, policies), partitions)
     stats = ServeStats()
     watcher = PolicyWatcher(policies) if watch else None
-    last_message = time.monotonic()
     # One engine per partition key: an event from <topic>.by.<key> reaches only the policies partitioned by
     # <key>; the same event, re-published to another key's topic, reaches the others there (maybe in another worker).
     groups: dict[str, list[LoadedPolicy]] = {}
@@ -260,20 +272,16 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     try:
         for key, group in groups.items():
             engines[key] = SupervisedEngine(group, clock=clock)
-        while max_messages is None or stats.messages < max_messages:
-            if watcher is not None:
-                for loaded in watcher.changes():
-                    if _reload(engines, loaded):
-                        stats.reloads.append(f"{loaded.id}@{loaded.version}")
-            polled = consumer.poll(timeout_ms=poll_ms)
-            if not polled:
-                if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
-                    break
-                continue
-            last_message = time.monotonic()
+
+        def reload_changed() -> None:
+            for loaded in watcher.changes() if watcher is not None else ():
+                if _reload(engines, loaded):
+                    stats.reloads.append(f"{loaded.id}@{loaded.version}")
+
+        for polled in _polls(consumer, idle_seconds, poll_ms, reload_changed):
             by_key: dict[str, list[dict[str, Any]]] = {}
             sent_at, offsets = {}, {}
-            for partition, records in sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition)):
+            for partition, records in polled:
                 batch = by_key.setdefault(topic_key(partition.topic) or "", [])
                 for record in records:
                     try:
@@ -300,6 +308,8 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             stats.batches += 1
             stats.actions += len(result.outbox)
             stats.result.extend(result)
+            if max_messages is not None and stats.messages >= max_messages:
+                break
     finally:
         for engine in engines.values():
             engine.close()
