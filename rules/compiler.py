@@ -22,6 +22,9 @@ The other shapes (shared/reference/rule-engine-notes.md §4.2, each behaviour ch
 - statechart: `<name>$state` with a synthetic start state that moves on at once to `initial` (durable takes the
   only state without incoming edges as its start), and in every non-final state a lowest-priority transition to
   itself that consumes any event, so that an early `closed` does not wait and close the next level at once.
+  `initial` also gets a first-priority transition to each other open state on a resume marker naming it: the
+  engine keeps an open chart as its state's name instead of a ~750 KB durable partition and resumes it there when
+  the chart's next event arrives.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ TS_END = "_ts_end"  # TS + the policy's window, added by the engine for windowed
 DISCARD_PRI = 100  # after every author rule (authors use 1..9, table rows their row number)
 START_REF = "start"
 EVICT = "_evict"  # event type of the marker the engine posts before deleting a partition (see engine.py)
+RESUME = "_resume"  # event type of the marker that puts a fresh chart partition into a named state
 
 
 def ruleset_name(policy_id: str) -> str:
@@ -51,7 +55,7 @@ def action_ref(policy_id: str, rule_index: int | str) -> str:
 
 def parse_action_ref(ref: str) -> tuple[str, int | str]:
     policy_id, _, index = ref.rpartition("#")
-    if not policy_id or not (index.isdigit() or index in (DISCARD, START_REF, EVICT)):
+    if not policy_id or not (index.isdigit() or index in (DISCARD, START_REF, EVICT, RESUME)):
         raise ValueError(f"not a policy action reference: {ref!r}")
     return policy_id, int(index) if index.isdigit() else index
 
@@ -147,8 +151,18 @@ def _chart(policy: Policy, rules: tuple[Rule, ...]) -> dict[str, Any]:
                 transitions[f"t_{len(transitions)}"] = {**body, "to": rule.target}
         transitions[f"t_{DISCARD}"] = {"all": [{"m": {"$ex": {"type": 1}}}], "to": state_name, "pri": DISCARD_PRI,
                                        "run": action_ref(policy.id, DISCARD)}
+        if state_name == policy.initial:
+            for target in resumable_states(policy):
+                transitions[f"t_resume_{target}"] = {
+                    "all": [{"m": {"$and": [{"type": RESUME}, {"state": target}]}}], "to": target, "pri": 0,
+                    "run": action_ref(policy.id, RESUME)}
         chart[state_name] = transitions
     return chart
+
+
+def resumable_states(policy: Policy) -> list[str]:
+    """States an open chart can rest in: neither the initial state (a fresh partition is there) nor a final one."""
+    return [n for n, s in (policy.states or {}).items() if s.transitions and n != policy.initial]
 
 
 def compile_policies(policies: Iterable[Policy]) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,8 @@ durable-rules quirks handled here (shared/reference/rule-engine-notes.md):
   earlier events, so its sid's state is deleted right after each post. Stateful policies are sharded over several
   rulesets by a stable hash of the sid, and idle sids are evicted (`sweep`), which also bounds the memory held by
   window events that never complete a match.
+- A statechart partition costs ~750 KB in durable, so no chart stays in durable between events: an open chart rests
+  as its state's name and is resumed there by its next event (compiler.py's resume transitions).
 - Rulesets cannot be replaced, so a changed policy is registered under a new generation's name, its facts are
   asserted again, and the old ruleset is deleted (`replace`); the other policies keep their state.
 - Text and numbers are coerced when compared, so event field types are checked against the catalogue first.
@@ -34,7 +36,8 @@ from durable import engine as durable
 from pydantic import ValidationError
 
 from safecity.rules.actions import ACTIONS
-from safecity.rules.compiler import EVICT, TS, TS_END, compile_policy, parse_action_ref, ruleset_name
+from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, parse_action_ref,
+                                     resumable_states, ruleset_name)
 from safecity.rules.fields import value_problem
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
@@ -131,7 +134,9 @@ class _Slot:
     generation: int
     last_seen: dict[str, float] = field(default_factory=dict)  # sid -> latest event time (epoch s)
     facts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> fact id -> message
-    started: set[str] = field(default_factory=set)  # statechart partitions that have left their initial state
+    # Open charts as a few bytes each instead of a durable partition: sid -> (state, latest event time).
+    resting: dict[str, tuple[str, float]] = field(default_factory=dict)
+    resumed: dict[str, str] = field(default_factory=dict)  # charts resumed for the post under way -> their state
     finished: dict[str, float] = field(default_factory=dict)  # statechart partitions in a final state -> seen
 
     @property
@@ -225,6 +230,11 @@ class PolicyEngine:
         if old is not None:
             for name in old.names:
                 self._host.drop_ruleset(name)
+            if slot.policy.kind == "statechart" and old.policy.kind == "statechart":
+                # Charts rest outside durable, so a new version takes them over where their state still exists.
+                open_states = set(resumable_states(slot.policy))
+                slot.resting = {sid: e for sid, e in old.resting.items() if e[0] in open_states}
+                slot.finished = dict(old.finished)
             for sid, facts in old.facts.items():
                 for fact in facts.values():
                     if fact["type"] in slot.policy.fact_types:
@@ -258,7 +268,8 @@ class PolicyEngine:
         return result
 
     def live_partitions(self) -> dict[str, int]:
-        return {pid: len(slot.last_seen) for pid, slot in self._slots.items()}
+        """Partitions holding state per policy: durable ones, and open charts resting as entries."""
+        return {pid: len(slot.last_seen) + len(slot.resting) for pid, slot in self._slots.items()}
 
     # -- events ------------------------------------------------------------------------------------------------
     def post_many(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -349,7 +360,23 @@ class PolicyEngine:
         posted = {**message, "sid": sid}
         if slot.policy.window_seconds and TS in message:
             posted[TS_END] = message[TS] + slot.policy.window_seconds
+        if sid in slot.resting:
+            self._resume(slot, sid)
         self._call(slot, sid, message, lambda name: self._host.post(name, posted))
+        if sid in slot.resumed:  # the post failed before the chart's new state was known: it rests as it was
+            slot.resting[sid] = (slot.resumed.pop(sid), message.get(TS, self.now or 0.0))
+            self._delete_partition(slot.ruleset(sid), sid)
+
+    def _resume(self, slot: _Slot, sid: str) -> None:
+        """Recreate a resting chart's durable partition in its state (the compiler's resume transitions)."""
+        state, _ = slot.resting.pop(sid)
+        self._resumes = getattr(self, "_resumes", 0) + 1
+        marker = {"id": f"{RESUME}:{self._resumes}", "sid": sid, "type": RESUME, "state": state}
+        if self.before_post is not None:
+            self.before_post(slot.loaded.id, marker)
+        self._current = dict(marker)
+        self._host.post(slot.ruleset(sid), marker)
+        slot.resumed[sid] = state
 
     def _call(self, slot: _Slot, sid: str, message: Mapping[str, Any], operation: Callable[[str], Any]) -> None:
         name = slot.ruleset(sid)
@@ -393,20 +420,21 @@ class PolicyEngine:
             self._host.update_state(name, {"sid": sid, "exception": None})
 
     def _chart_done(self, slot: _Slot, sid: str, firings: list, message: Mapping[str, Any]) -> bool:
-        """Drop a chart's durable partition when it holds nothing worth ~750 KB of engine memory (measured per
-        partition of the escalation chart): still in its initial state (as good as a fresh start), or in a final
-        state (remembered here in a few bytes). True when the partition was dropped."""
+        """Drop a chart's durable partition after every event: durable keeps ~750 KB per partition of the
+        escalation chart (measured), while all a chart remembers is its state's name (our actions keep nothing in
+        the chart's context, and its discard transitions leave no event pending). A chart in its initial state is
+        as good as a fresh start, one in a final state is remembered as finished, one in any other state rests as
+        (state, time) and is resumed there by its next event. Always True: the partition was dropped."""
         targets = [slot.rules[index].target for _, index, _, _ in firings if isinstance(index, int)]
-        if targets:
-            slot.started.add(sid)
-        final = any(target in slot.final_states for target in targets)
-        if sid in slot.started and not final:
-            return False
+        state = targets[-1] if targets else slot.resumed.get(sid)
+        slot.resumed.pop(sid, None)
         self._delete_partition(slot.ruleset(sid), sid)
-        slot.started.discard(sid)
         slot.last_seen.pop(sid, None)
-        if final:
-            slot.finished[sid] = message.get(TS, self.now or 0.0)
+        seen = message.get(TS, self.now or 0.0)
+        if state in slot.final_states:
+            slot.finished[sid] = seen
+        elif state is not None and state != slot.policy.initial:
+            slot.resting[sid] = (state, seen)
         return True
 
     # -- eviction ----------------------------------------------------------------------------------------------
@@ -423,11 +451,14 @@ class PolicyEngine:
             for sid, seen in list(slot.finished.items()):
                 if seen < self.now - idle:
                     del slot.finished[sid]
+            for sid, (_, seen) in list(slot.resting.items()):
+                if seen < self.now - idle:
+                    del slot.resting[sid]
+                    self._result.evicted[slot.loaded.id] += 1
             for sid, seen in list(slot.last_seen.items()):
                 if seen < self.now - idle and sid not in slot.facts:
                     self._delete_partition(slot.ruleset(sid), sid)
                     del slot.last_seen[sid]
-                    slot.started.discard(sid)
                     self._result.evicted[slot.loaded.id] += 1
                 elif slot.policy.window_seconds:
                     self._compact(slot, sid)
@@ -476,7 +507,7 @@ class PolicyEngine:
 
         def fire(c: Any) -> None:
             slot = self._slots.get(policy_id)
-            if slot is None or rule_index in ("start", EVICT):
+            if slot is None or rule_index in ("start", EVICT, RESUME):
                 return
             if rule_index == DISCARD:
                 if self._current.get("type") != EVICT:
