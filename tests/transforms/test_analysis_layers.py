@@ -350,3 +350,20 @@ def test_a_branch_scope_sees_its_own_rows_and_its_stations_only(built, q):
                                     [branch])}
         assert {u for lvl, u, _ in levels if lvl == "station"} == stations
         assert q(f"SELECT count(*) FROM {scope}.mart_dispatch_intervals WHERE level = 'city'") == [(0,)]
+
+
+def test_the_incremental_pass_fact_adds_nothing_twice(built, q):
+    from safecity.config.duckdb_session import connect
+    from tests.transforms.dbt_cli import run_dbt
+
+    passes = q("SELECT count(*) FROM silver.vehicle_pass")[0][0]
+    assert q("SELECT count(*), count(DISTINCT motor_vehicle_id) FROM marts.fct_vehicle_passes") == [(passes, passes)]
+    built["con"].close()  # dbt writes the warehouse: no reader may hold it meanwhile
+    try:
+        completed = run_dbt(built["settings"], "build", "--select", "fct_vehicle_passes",
+                            "--exclude-resource-type", "unit_test")
+    finally:
+        built["con"] = connect(built["settings"], read_only=True)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "incremental model marts.fct_vehicle_passes" in completed.stdout
+    assert q("SELECT count(*), count(DISTINCT motor_vehicle_id) FROM marts.fct_vehicle_passes") == [(passes, passes)]

@@ -15,5 +15,6 @@ select
     direction,
     vehicle_class,
     name_of_passed_road as road_name,
-    _batch_id as batch_id
+    _batch_id as batch_id,
+    _ingested_at as ingested_at
 from {{ source('silver', 'vehicle_pass') }}
