@@ -14,7 +14,7 @@ from safecity.ingestion.camera_state import FAULT_TYPES, CameraStates
 def health_events(city: CityProfile, states: CameraStates, registry: pa.Table) -> dict[str, pa.Table]:
     """The rule engine's camera_health events (each state change, and every camera's state as of the run with its
     minutes offline) and camera_down facts (cameras offline now), keyed for silver_events: an event's id is its
-    `_batch_id:_line`, stable across runs for the same change."""
+    `_batch_id:_line`, stable across runs for the same change and for the same stay in a state."""
     faults = " ".join(f"WHEN '{reason}' THEN '{code}'" for reason, code in FAULT_TYPES.items())
     # device_fault_type codes: a state's reason as the code table names it (VQD defects are codes already).
     reason_code = (f"CASE WHEN s.state = 'online' THEN NULL WHEN s.state = 'decommissioned' THEN 'other' "
@@ -41,7 +41,10 @@ def health_events(city: CityProfile, states: CameraStates, registry: pa.Table) -
                CASE WHEN s.state IN ('offline', 'never_streamed') AND s.since IS NOT NULL
                     THEN CAST(epoch(s.as_of - s.since) / 60 AS BIGINT) ELSE 0 END, {place},
                {reason_code},
-               timezone('{zone}', s.as_of), 'camera_state:' || s.device_id, CAST(epoch(s.as_of) AS BIGINT)
+               timezone('{zone}', s.as_of), 'camera_state:' || s.device_id,
+               -- One id per stay in a state (since when), not per run: a camera offline for days is one event
+               -- whose minutes grow, so a policy acts on it once, when its threshold is passed.
+               CAST(epoch(coalesce(s.since, s.as_of)) AS BIGINT)
         FROM current_state s LEFT JOIN r USING (device_id)
         ORDER BY ts, camera_id""").to_arrow_table()
     down = con.execute(f"""

@@ -94,3 +94,10 @@ def test_rule_engine_events_follow_the_states(day):
     assert levels <= {"key", "important", "normal"} and "key" in levels
     minutes = query(day, "SELECT max(offline_minutes) FROM silver.camera_health WHERE status = 'offline'")[0][0]
     assert minutes > 0
+
+
+def test_an_ongoing_state_keeps_its_event_id_across_runs(day):
+    ids = query(day, "SELECT _batch_id || ':' || _line, ts FROM silver.camera_health "
+                     "WHERE _batch_id LIKE 'camera_state:%'")
+    since = dict(query(day, "SELECT device_id, epoch(coalesce(since, as_of))::BIGINT FROM silver.camera_state"))
+    assert ids and all(int(i.rsplit(":", 1)[1]) == since[i.split(":")[1]] for i, _ in ids)
