@@ -367,3 +367,18 @@ def test_the_incremental_pass_fact_adds_nothing_twice(built, q):
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "incremental model marts.fct_vehicle_passes" in completed.stdout
     assert q("SELECT count(*), count(DISTINCT motor_vehicle_id) FROM marts.fct_vehicle_passes") == [(passes, passes)]
+
+
+def test_video_quality_faults_count_snapshots_and_cameras_per_defect_and_district(built, q):
+    registry = {r["device_id"]: r["division_code"]
+                for r in latest(dicts(built["con"], "SELECT * FROM silver.camera"), "device_id")}
+    snapshots, cameras = defaultdict(set), defaultdict(set)
+    for file, device, defect in q("SELECT file, device_id, defect FROM silver.snapshot_diagnosis "
+                                  "WHERE defect IS NOT NULL"):
+        key = (registry.get(device) or device[:6], defect)
+        snapshots[key].add(file)
+        cameras[key].add(device)
+    mart = {(r[0], r[1]): (r[2], r[3]) for r in q(
+        "SELECT division_code, defect, snapshots, cameras FROM marts.mart_video_quality_faults")}
+    assert mart == {k: (len(snapshots[k]), len(cameras[k])) for k in snapshots}
+    assert len({d for _, d in mart}) >= 5
