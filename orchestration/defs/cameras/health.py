@@ -85,7 +85,9 @@ def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfi
             .append_column("height", pa.array([sizes.get(f, (None, None))[1] for f in files], pa.int32()))
         rows = rows.append_column("_batch_id", pa.array([batch_id] * diagnoses.num_rows, pa.string())) \
             .append_column("_diagnosed_at", pa.array([now] * diagnoses.num_rows, pa.timestamp("us", tz="UTC")))
-        append_once(table, rows, batch_id)
+        # Nothing new, nothing to commit: a run over an unchanged landing leaves the table as it was.
+        if new:
+            append_once(table, rows, batch_id)
         sheet = contact_sheet([r for r in results if r.diagnosis is not None and r.diagnosis.defect],
                               settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
     with connect(settings) as con:
