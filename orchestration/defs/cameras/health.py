@@ -2,47 +2,21 @@
 the catalog and the diagnoses (ingestion/video_quality, ingestion/camera_state)."""
 
 import datetime as dt
-import hashlib
-import tempfile
-from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 
 from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import append_once, ensure_table, open_catalog, publish_views
+from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
 from safecity.ingestion.camera_events import health_events
 from safecity.ingestion.camera_state import camera_states, silver_inputs
-from safecity.ingestion.landing import Landing, LocalLanding, open_landing
-from safecity.ingestion.video_quality.batch import SCHEMA as DIAGNOSIS_SCHEMA, diagnose_files, diagnoses_table
-from safecity.ingestion.video_quality.contact_sheet import contact_sheet
-from safecity.ingestion.video_quality.references import ReferenceStore
-from safecity.ingestion.video_quality.snapshots import jpeg_size
+from safecity.ingestion.landing import open_landing
+from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_landing
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 
 OWNERS = ["team:data-platform"]
-SNAPSHOTS = "snapshots"
-REFERENCE = "reference"
 DIAGNOSIS = dg.AssetKey(["silver", "snapshot_diagnosis"])
 STATE = dg.AssetKey(["silver", "camera_state"])
 STATE_CHANGES = dg.AssetKey(["silver", "camera_state_change"])
-# Picture size beside the diagnosis: the HD ratio (高清率) of the network is measured on what cameras deliver.
-TABLE_SCHEMA = pa.schema(list(DIAGNOSIS_SCHEMA) + [pa.field("width", pa.int32()), pa.field("height", pa.int32()),
-                                                   pa.field("_batch_id", pa.string()),
-                                                   pa.field("_diagnosed_at", pa.timestamp("us", tz="UTC"))])
-
-
-def _local_files(landing: Landing, names: list[str], cache: Path) -> dict[str, Path]:
-    """Local paths for landing files: the files themselves in a local landing, a downloaded copy from a bucket."""
-    if isinstance(landing, LocalLanding):
-        return {name: landing.root / name for name in names}
-    paths = {}
-    for name in names:
-        target = cache / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(landing.read(name))
-        paths[name] = target
-    return paths
 
 
 class DiagnosisConfig(dg.Config):
@@ -56,40 +30,13 @@ class DiagnosisConfig(dg.Config):
 def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig, safecity: SafeCityResource):
     settings = safecity.settings()
     catalog = open_catalog(settings)
-    table = ensure_table(catalog, "silver.snapshot_diagnosis", TABLE_SCHEMA)
     landing = open_landing(settings)
-    every = [n for n in landing.files(SNAPSHOTS, "*.jpg") if f"/{REFERENCE}/" not in f"/{n}"]
-    done = set(table.scan(selected_fields=("file",)).to_arrow().column("file").to_pylist()) \
-        if table.current_snapshot() else set()
-    new = [n for n in every if n not in done]
-    context.log.info("%d snapshots in landing, %d new to diagnose", len(every), len(new))
-    references = [n for n in landing.files(f"{SNAPSHOTS}/{REFERENCE}", "*.jpg")]
-    with tempfile.TemporaryDirectory() as cache:
-        local = _local_files(landing, new + references, Path(cache))
-        reference_dir = (landing.root / SNAPSHOTS / REFERENCE) if isinstance(landing, LocalLanding) \
-            else Path(cache) / SNAPSHOTS / REFERENCE
-        store = ReferenceStore(reference_dir, persist=config.persist_references and isinstance(landing, LocalLanding))
-        results = list(diagnose_files([local[n] for n in new], store))
-        names = {str(path): name for name, path in local.items()}
-        diagnoses = diagnoses_table(results)
-        diagnoses = diagnoses.set_column(0, "file", pa.array([names.get(f, f) for f in
-                                                             diagnoses.column("file").to_pylist()], pa.string()))
-        batch_id = "vqd:" + hashlib.sha256("\n".join(sorted(new)).encode()).hexdigest()[:32]
-        now = dt.datetime.now(dt.timezone.utc)
-        sizes = {}
-        for name, path in local.items():
-            with open(path, "rb") as handle:
-                sizes[name] = jpeg_size(handle.read(1 << 16)) or (None, None)
-        files = diagnoses.column("file").to_pylist()
-        rows = diagnoses.append_column("width", pa.array([sizes.get(f, (None, None))[0] for f in files], pa.int32())) \
-            .append_column("height", pa.array([sizes.get(f, (None, None))[1] for f in files], pa.int32()))
-        rows = rows.append_column("_batch_id", pa.array([batch_id] * diagnoses.num_rows, pa.string())) \
-            .append_column("_diagnosed_at", pa.array([now] * diagnoses.num_rows, pa.timestamp("us", tz="UTC")))
-        # Nothing new, nothing to commit: a run over an unchanged landing leaves the table as it was.
-        if new:
-            append_once(table, rows, batch_id)
-        sheet = contact_sheet([r for r in results if r.diagnosis is not None and r.diagnosis.defect],
-                              settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
+    now = dt.datetime.now(dt.timezone.utc)
+    batch = diagnose_landing(catalog, landing, persist_references=config.persist_references, now=now,
+                             sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
+    context.log.info("%d snapshots in landing, %d new diagnosed", batch.in_landing, len(batch.new))
+    batch_id, sheet, new = batch.batch_id, batch.sheet, batch.new
+    table = catalog.load_table(TABLE)
     with connect(settings) as con:
         publish_views(con, catalog, ("silver",))
         by_defect = con.execute(
