@@ -1,0 +1,687 @@
+"""Benchmark: what orchestration costs, and how the whole graph grows with the data (issue 9).
+
+  overhead  one simulated small day (the main job's own seed: `seed_landing`, simulated once, not timed), two ways,
+            interleaved, each run in a fresh process on a fresh SAFECITY home with the day copied in:
+    dagster   `run_main_job(settings, seed=False)`: the Dagster job "main" in process (definitions with the dbt
+              manifest parse, the SQLite event log, every asset, its checks), then the run summary and HTML report.
+    direct    the same steps called directly, without importing Dagster, in the graph's order: reference tables,
+              the data dictionary, every entity's ingestion (`ingest_source` of each mapping of config/sources,
+              `as_of` the landing's clock, then the asset's reconciliation), snapshot diagnosis and camera state
+              (the assets' calls, reproduced below), `dbt build` (the venv's dbt, the home's profile environment)
+              with gold and the row scopes, the rules batch, then the same summary and report.
+            Both must leave the same rows in every bronze, silver and quarantine table, the same marts and the same
+            outbox actions: the benchmark fails otherwise.
+  city      (`--city`, opt-in: about an hour) the Dagster path on the city scale (`safecity simulate --scale city`:
+            20,000 cameras, 5 M passes a day, 1080p snapshots), on a quarter-day (hours 00-05 of the time-stamped
+            sources: pass files of those hours, heartbeat, detector, call, case, incident and work-order records
+            of those hours; catalog, snapshots, rosters and budgets are per day and stay whole) and on the full day.
+            The city day is simulated once into the work folder (kept there between runs) and both landings are
+            built from it with hard links. The simulator renders the snapshots of 2,000 cameras (rendering all
+            20,000 takes it over an hour here); the other cameras' pictures are links to those under their own
+            IDs. `--city-diagnosed-cameras N` delivers only N cameras' snapshots: with all 20,000 the diagnosis
+            asset holds every camera's frames in memory and passed 18 GB.
+
+Each run's wall time is measured inside its process after the imports (the import seconds are reported apart);
+peak memory is the largest sum of the resident memory of the run's process tree (Python, dbt, the rules worker),
+polled every 0.2 s, or the run's process's own ru_maxrss if higher (children's ru_maxrss is not used: a forked
+child inherits its parent's high-water mark before it execs dbt). Where the time goes: Dagster's per-step timings
+of the run (`get_run_step_stats`) and the direct path's own timers around the same steps.
+
+    python -m benchmarks.orchestration [--repeat 3] [--work DIR] [--out DIR]
+    python -m benchmarks.orchestration --city --no-overhead [--city-diagnosed-cameras 2000] --work DIR --out DIR
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CITY = "qinhuangdao"
+# The main job's simulated day (orchestration/main_job.py SIMULATED_DAY, SIMULATED_SEED), also for the city scale.
+DAY = dt.date(2026, 7, 15)
+SEED = 1
+QUARTER_HOURS = range(0, 6)
+METHODS = ("dagster", "direct")
+# The order the job "main" runs its steps in (in process, one at a time), which the direct path follows. The outbox
+# asset declares only silver/camera upstream, so Dagster runs it before camera_state: the policies on camera_health
+# and camera_down events see none of them in that run. The direct path does the same, so that both do the same
+# work; if the graph changes this order, the agreement check fails and names the steps in the order Dagster ran them.
+DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, ops__outbox, "
+                 "camera_state, analysis_models")
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT = "local"
+# Folders whose line files (CSV, JSON Lines) carry one record a line, the record's first timestamp its time.
+TIMED_FOLDERS = ("heartbeats", "detectors", "calls", "cases", "incidents")
+TIMED_FILES = ("support/work_orders_",)
+FIRST_TIME = re.compile(rb"(\d{4}-\d{2}-\d{2})[ T](\d{2}):\d{2}")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Landings: generated once, untimed
+# ------------------------------------------------------------------------------------------------------------------
+
+def small_landing(work: Path) -> tuple[Path, float | None]:
+    """The main job's own seed (`seed_landing`): the small simulated day as delivered; kept in the work folder."""
+    from safecity.config.profiles import load_settings
+    from safecity.orchestration.main_job import seed_landing
+
+    settings = load_settings(ENVIRONMENT, work / "small" / "seed")
+    if (settings.paths.landing / "manifest.json").exists():
+        return settings.paths.landing, None
+    began = time.perf_counter()
+    seed_landing(settings)
+    return settings.paths.landing, time.perf_counter() - began
+
+
+def _keep_line(line: bytes, hours: range) -> bool:
+    found = FIRST_TIME.search(line)
+    if found is None:
+        return True  # a header
+    day = dt.date.fromisoformat(found.group(1).decode())
+    return day < DAY or (day == DAY and int(found.group(2)) in hours)
+
+
+def deliver(day: Path, landing: Path, hours: range | None = None, cameras: set[str] | None = None) -> dict:
+    """The simulator's output as the bureau delivers it (the catalog CSVs in cameras/, as `seed_landing` moves
+    them), hard-linked; with `hours`, only those hours of the time-stamped sources; with `cameras`, only those
+    cameras' snapshots and reference frames. Returns files and bytes."""
+    if landing.exists():
+        shutil.rmtree(landing)
+    files = size = 0
+    for path in sorted(p for p in day.rglob("*") if p.is_file()):
+        rel = path.relative_to(day)
+        if cameras is not None and rel.parts[0] == "snapshots" and rel.stem.split("_")[0] not in cameras:
+            continue
+        target = landing / ("cameras/" + rel.name if rel.parts[0] == "catalog" and rel.suffix == ".csv"
+                            else rel.as_posix())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if hours is not None and rel.parts[0] == "passes" and int(rel.name.split("_")[1]) not in hours:
+            continue
+        if hours is not None and rel.suffix in (".csv", ".jsonl") and (
+                rel.parts[0] in TIMED_FOLDERS or rel.as_posix().startswith(TIMED_FILES)):
+            with open(path, "rb") as source, open(target, "wb") as out:
+                out.writelines(line for line in source if _keep_line(line, hours))
+        else:
+            os.link(path, target)
+        files, size = files + 1, size + target.stat().st_size
+    return {"files": files, "bytes": size}
+
+
+@contextlib.contextmanager
+def snapshots_of(cameras: int | None):
+    """While active, the simulator renders the snapshots (and reference frames) of only the first `cameras`
+    cameras; every other camera gets hard links to the pictures of one of those, under its own device ID. The
+    diagnosis costs the same per picture (decode, ten checks against the camera's own reference), and rendering
+    20,000 1080p scenes would take the simulator over an hour on this machine. None: every camera rendered."""
+    from safecity.simulator import snapshots
+
+    original = snapshots.write_snapshots
+
+    def subset(world, scale, channels, out, manifest, day, **kwargs):
+        ids = sorted({str(c["device_id"]) for c in channels})
+        rendered = [c for c in channels if str(c["device_id"]) in set(ids[:cameras])]
+        counts = original(world, scale, rendered, out, manifest, day, **kwargs)
+        folder, reference = Path(out) / "snapshots" / snapshots._as_date(day).strftime("%Y%m%d"), \
+            Path(out) / "snapshots" / "reference"
+        pictures = {d: sorted(folder.glob(f"{d}_*.jpg")) for d in ids[:cameras]}
+        for number, device in enumerate(ids[cameras:]):
+            model = ids[number % cameras]
+            for picture in pictures[model]:
+                os.link(picture, folder / picture.name.replace(model, device, 1))
+            if (reference / f"{model}.jpg").exists():
+                os.link(reference / f"{model}.jpg", reference / f"{device}.jpg")
+        return counts
+
+    if cameras is not None:
+        snapshots.write_snapshots = subset
+    try:
+        yield
+    finally:
+        snapshots.write_snapshots = original
+
+
+def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: int | None = None) -> dict:
+    """The city day, simulated once into work/city/day (reused when there), and its quarter and full landings."""
+    from safecity.simulator.run import simulate
+
+    day = work / "city" / "day"
+    record = work / "city" / "simulated.json"
+    if not (day / "manifest.json").exists():
+        shutil.rmtree(day, ignore_errors=True)
+        print(f"simulating the city day {DAY} (scale city, seed {SEED}, snapshots rendered for "
+              f"{snapshot_cameras or 'all'} cameras) into {day}", flush=True)
+        began = time.perf_counter()
+        with snapshots_of(snapshot_cameras):
+            summary = simulate(CITY, DAY, 1, "city", SEED, day)
+        record.write_text(json.dumps({"seconds": time.perf_counter() - began, "counts": summary.counts,
+                                      "snapshot_cameras_rendered": snapshot_cameras}, default=str), encoding="utf-8")
+    simulated = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+    cameras = None
+    if diagnosed_cameras:
+        cameras = set(sorted(p.stem for p in (day / "snapshots" / "reference").glob("*.jpg"))[:diagnosed_cameras])
+    landings = {}
+    for name, hours in (("quarter", QUARTER_HOURS), ("full", None)):
+        began = time.perf_counter()
+        landing = work / "city" / name
+        delivered = deliver(day, landing, hours, cameras)
+        landings[name] = {"landing": str(landing), **delivered, "records": landing_records(landing),
+                          "seconds_to_build": time.perf_counter() - began}
+    return {"simulated_seconds": simulated.get("seconds"), "diagnosed_cameras": diagnosed_cameras,
+            "snapshot_cameras_rendered": simulated.get("snapshot_cameras_rendered"), **landings}
+
+
+def landing_records(landing: Path) -> dict:
+    """Records per folder (lines of line files, records of pass files; snapshots as files)."""
+    counts: dict[str, int] = {}
+    for path in landing.rglob("*"):
+        if not path.is_file() or path.name == "manifest.json":
+            continue
+        folder = path.relative_to(landing).parts[0]
+        if folder == "passes":
+            with open(path, "rb") as handle:
+                n = handle.read().count(b'"MotorVehicleID"')
+        elif path.suffix in (".csv", ".jsonl"):
+            with open(path, "rb") as handle:
+                n = sum(1 for _ in handle) - (path.suffix == ".csv")
+        else:
+            n = 1
+        counts[folder] = counts.get(folder, 0) + n
+    return dict(sorted(counts.items()))
+
+
+def fresh_home(landing: Path, home: Path) -> None:
+    """A new SAFECITY home with `landing` hard-linked in; the snapshot references are copied, since the diagnosis
+    renews them in place."""
+    if home.exists():
+        shutil.rmtree(home)
+    shutil.copytree(landing, home / "landing", copy_function=os.link,
+                    ignore=lambda folder, names: names if Path(folder) == landing / "snapshots" else [])
+    for folder in (landing / "snapshots").iterdir() if (landing / "snapshots").exists() else ():
+        if folder.is_dir():
+            shutil.copytree(folder, home / "landing" / "snapshots" / folder.name,
+                            copy_function=shutil.copy2 if folder.name == "reference" else os.link)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The two paths (each runs in its own process)
+# ------------------------------------------------------------------------------------------------------------------
+
+def preload(method: str) -> float:
+    """Imports before the clock starts (what a long-running process has paid already); returns their seconds."""
+    began = time.perf_counter()
+    if method == "dagster":
+        import safecity.orchestration.main_job  # noqa: F401
+    else:
+        import safecity.ingestion.pipeline  # noqa: F401
+        import safecity.ingestion.video_quality.landing_batch  # noqa: F401
+        import safecity.rules.batch  # noqa: F401
+        import safecity.rules.worker  # noqa: F401
+        import safecity.transforms.gold  # noqa: F401
+    return time.perf_counter() - began
+
+
+def outcome(summary) -> dict:
+    """What both paths must agree on: rows per table and layer, marts, actions by policy."""
+    return {"layers": summary.layers, "marts": summary.marts, "actions_by_policy": summary.actions_by_policy}
+
+
+def run_dagster(home: Path) -> dict:
+    import dagster as dg
+
+    from safecity.config.profiles import load_settings
+    from safecity.orchestration.main_job import run_main_job
+
+    from safecity.orchestration import main_job
+
+    settings = load_settings(ENVIRONMENT, home)
+    # Timers around what run_main_job does besides executing the job (looked up as main_job's globals): building
+    # the definitions (with the dbt manifest parse on a fresh home), and the summary and report after the run.
+    parts = _Steps()
+    for name, part in (("build_definitions", "definitions (incl. dbt parse)"), ("collect", "summary and report"),
+                       ("write_report", "summary and report")):
+        original = getattr(main_job, name)
+        setattr(main_job, name, lambda *a, _original=original, _part=part, **k: parts.timed(_part, _original, *a, **k))
+    began = time.perf_counter()
+    summary = run_main_job(settings, seed=False)
+    seconds = time.perf_counter() - began
+    with dg.DagsterInstance.get() as instance:
+        stats = instance.get_run_step_stats(summary.run_id)
+    steps = {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
+    order = [s.step_key for s in sorted(stats, key=lambda s: s.start_time or 0)]
+    parts.seconds["outside steps and the parts above"] = seconds - sum(steps.values()) - sum(parts.seconds.values())
+    return {"seconds": seconds, "success": summary.success, "failed_steps": summary.failed_steps,
+            "checks_failed": sorted(k for k, passed in summary.checks.items() if not passed),
+            "steps": {**steps, **parts.seconds}, "order": order, **outcome(summary)}
+
+
+class _Steps:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def step(self, name: str):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+    def timed(self, name: str, function, *args, **kwargs):
+        with self.step(name):
+            return function(*args, **kwargs)
+
+
+def entities_and_sources() -> dict[str, list[str]]:
+    """Every mapping of config/sources, by the entity it feeds (one ingestion asset per entity)."""
+    from safecity.ingestion.mapping import SOURCES_DIR
+    from safecity.config.yamlfile import load_yaml
+
+    by_entity: dict[str, list[str]] = {}
+    for path in sorted(SOURCES_DIR.glob("*.yaml")):
+        document = load_yaml(path)
+        data = getattr(document, "data", document)
+        by_entity.setdefault(data["entity"], []).append(data["id"])
+    return by_entity
+
+
+def direct_ingestion(settings, catalogue, entity: str, sources: list[str]) -> None:
+    """orchestration/defs/ingestion.py `entity_ingestion` (without Kafka: the local profile has none)."""
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.ingestion.landing import data_clock, open_landing
+    from safecity.ingestion.mapping import load_mapping, mapping_path
+    from safecity.ingestion.pipeline import ingest_source
+    from safecity.ingestion.reconcile import reconcile
+
+    catalog = open_catalog(settings)
+    landing = open_landing(settings)
+    clock = data_clock(landing)
+    for source in sources:
+        ingest_source(catalog, catalogue, load_mapping(mapping_path(source), catalogue), landing, as_of=clock)
+    with connect(settings) as con:
+        publish_views(con, catalog)
+        union = "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM bronze.{s}" for s in sources) + ")"
+        balances = reconcile(con, union, f"silver.{entity}", f"quarantine.{entity}")
+        for source in sources:
+            con.execute(f"SELECT max(_received_at) FROM bronze.{source}").fetchone()
+    if any(not b.balanced for b in balances):
+        raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
+
+
+def direct_snapshot_diagnosis(settings) -> None:
+    """orchestration/defs/cameras/health.py `snapshot_diagnosis`: the landing's new snapshots diagnosed and
+    committed, the contact sheet of defects, and the asset's two read-backs."""
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.ingestion.landing import open_landing
+    from safecity.ingestion.video_quality.landing_batch import diagnose_landing
+
+    catalog = open_catalog(settings)
+    now = dt.datetime.now(dt.timezone.utc)
+    batch = diagnose_landing(catalog, open_landing(settings), now=now,
+                             sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
+    with connect(settings) as con:
+        publish_views(con, catalog, ("silver",))
+        con.execute("SELECT coalesce(defect, 'ok'), count(DISTINCT file) FROM silver.snapshot_diagnosis "
+                    "WHERE _batch_id = ? AND error IS NULL GROUP BY 1", [batch.batch_id]).fetchall()
+        con.execute("SELECT count(*) FROM silver.snapshot_diagnosis WHERE _batch_id = ? AND error IS NOT NULL",
+                    [batch.batch_id]).fetchone()
+
+
+def direct_camera_state(settings) -> None:
+    """orchestration/defs/cameras/health.py `camera_state` (default config), with its calls."""
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+    from safecity.ingestion.camera_events import health_events
+    from safecity.ingestion.camera_state import camera_states, silver_inputs
+
+    catalog = open_catalog(settings)
+    with connect(settings) as con:
+        publish_views(con, catalog, ("silver",))
+        inputs = silver_inputs(con, settings.city.timezone)
+    devices = inputs.registry.select(["device_id", "parent_id", "status"]).rename_columns(["DeviceID", "ParentID",
+                                                                                           "Status"])
+    states = camera_states(inputs.heartbeats, devices, inputs.vqd, interval_seconds=inputs.keepalive_seconds,
+                           misses=3, previous=inputs.previous)
+    derived = {"silver.camera_state": states.current, "silver.camera_state_change": states.changes,
+               **{f"silver.{name}": rows for name, rows in health_events(settings.city, states,
+                                                                          inputs.registry).items()}}
+    for name, rows in derived.items():  # each run replaces them (one commit each)
+        table = ensure_table(catalog, name, rows.schema)
+        table.overwrite(rows.cast(table.schema().as_arrow()))
+    with connect(settings) as con:
+        publish_views(con, catalog, ("silver",))
+        con.execute("SELECT state, state_zh, count(*) FROM silver.camera_state GROUP BY ALL").fetchall()
+
+
+def direct_dbt(settings) -> None:
+    """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables,
+    the venv's dbt and the home's profile environment (orchestration/resources.py), then gold and row scopes."""
+    from safecity.config.duckdb_session import connect, dbt_environment
+    from safecity.config.lakehouse import open_catalog
+    from safecity.transforms import PROJECT_DIR
+    from safecity.transforms.dbt_vars import dbt_vars
+    from safecity.transforms.gold import create_row_scopes, publish_gold
+
+    target = settings.paths.dbt_target
+    env = {**os.environ, **dbt_environment(settings), "DBT_TARGET_PATH": str(target),
+           "DBT_LOG_PATH": str(target.parent / "logs")}
+    beside = Path(sys.executable).with_name("dbt")
+    dbt = str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    completed = subprocess.run(
+        [dbt, "build", "--exclude-resource-type", "unit_test", "--vars",
+         json.dumps(dbt_vars(settings), ensure_ascii=False), "--project-dir", str(PROJECT_DIR), "--profiles-dir",
+         str(PROJECT_DIR), "--target-path", str(target)], env=env, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{completed.stdout[-4000:]}")
+    with connect(settings) as con:
+        publish_gold(con, open_catalog(settings))
+        create_row_scopes(con, [d.code for d in settings.city.divisions])
+
+
+def direct_rules(settings, catalogue) -> None:
+    """orchestration/defs/rules/assets.py `policy_outbox`, with its calls."""
+    from safecity.config.duckdb_session import connect
+    from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+    from safecity.rules.batch import commit_run, evaluate_new, record_set_aside, undelivered
+    from safecity.rules.engine import utc_now
+    from safecity.rules.executor import LEDGER_PATH
+    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.rules.outbox import OUTBOX_SCHEMA
+    from safecity.rules.worker import evaluate_supervised
+
+    policies = load_policies(POLICIES_DIR)
+    catalog = open_catalog(settings)
+    outbox = ensure_table(catalog, "ops.outbox", OUTBOX_SCHEMA)
+    with connect(settings, read_only=True) as con:
+        run = evaluate_new(con, catalogue, policies, outbox, clock=utc_now, start_method="spawn",
+                           evaluate=evaluate_supervised)
+    commit_run(outbox, run)
+    record_set_aside(catalog, run.set_aside, dt.datetime.now(dt.timezone.utc), "direct")
+    with connect(settings) as con:
+        publish_views(con, catalog, ("ops",))
+    outbox = outbox.refresh()
+    keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
+        if outbox.current_snapshot() else []
+    undelivered(keys, settings.paths.home / LEDGER_PATH)
+
+
+def run_direct(home: Path) -> dict:
+    from safecity.config.duckdb_session import connect
+    from safecity.config.profiles import load_settings
+    from safecity.orchestration.generated import write_dictionary
+    from safecity.orchestration.report import write_report
+    from safecity.orchestration.summary import collect
+    from safecity.standards.catalogue import load_catalogue
+    from safecity.standards.publish import publish_reference
+
+    settings = load_settings(ENVIRONMENT, home)
+    steps = _Steps()
+    began = time.perf_counter()
+    catalogue = load_catalogue(settings.city.id)
+    with steps.step("reference_tables"), connect(settings) as con:
+        publish_reference(con, catalogue)
+    with steps.step("docs__data_dictionary"):
+        write_dictionary(catalogue, settings.paths.home / "docs")
+    for entity, sources in sorted(entities_and_sources().items()):
+        with steps.step(f"ingest_{entity}"):
+            direct_ingestion(settings, catalogue, entity, sources)
+    with steps.step("silver__snapshot_diagnosis"):
+        direct_snapshot_diagnosis(settings)
+    # Dagster's order (DAGSTER_ORDER): the rules batch runs before camera state, as the job runs it.
+    with steps.step("ops__outbox"):
+        direct_rules(settings, catalogue)
+    with steps.step("camera_state"):
+        direct_camera_state(settings)
+    with steps.step("analysis_models"):
+        direct_dbt(settings)
+    with steps.step("summary and report"):
+        summary = collect(settings, True, "direct", time.perf_counter() - began, {}, [])
+        write_report(settings, summary)
+    return {"seconds": time.perf_counter() - began, "success": True, "failed_steps": [], "checks_failed": [],
+            "steps": steps.seconds, **outcome(summary)}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Measuring
+# ------------------------------------------------------------------------------------------------------------------
+
+def _tree_rss_mb(session: int) -> float:
+    """Resident memory of every process of a session (the run's process tree), from /proc."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == session:  # fields[3] is the session id (field 6 of stat)
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # rss pages (field 24)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 2**20
+
+
+def measure(method: str, home: Path, limit_gb: float) -> dict:
+    """One run in a fresh interpreter, in its own session: its result, the tree's peak resident memory (polled),
+    the process's and its largest child's ru_maxrss. Killed if the tree passes `limit_gb` (the machine is shared)."""
+    code = ("import json, resource, sys; from pathlib import Path; import benchmarks.orchestration as b; "
+            f"imports = b.preload({method!r}); r = b.run_{method}(Path(sys.argv[1])); r['import_seconds'] = imports; "
+            "r['process_maxrss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+            "print('RESULT ' + json.dumps(r, default=str))")
+    log = home.parent / f"{home.name}.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen([sys.executable, "-c", code, str(home)], cwd=ROOT, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        peak, killed = 0.0, False
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_mb(process.pid))
+            if peak > limit_gb * 1024 and not killed:
+                os.killpg(process.pid, signal.SIGKILL)
+                killed = True
+            time.sleep(0.2)
+    output = log.read_text(errors="replace")
+    if killed:
+        raise RuntimeError(f"the {method} run passed {limit_gb} GB and was stopped (log: {log})")
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"the {method} run failed (log: {log}):\n{output[-4000:]}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    # The poll can miss a short peak between two looks; the process's own high-water mark cannot.
+    result["tree_peak_mb"] = peak
+    result["peak_mb"] = max(peak, result["process_maxrss_mb"])
+    return result
+
+
+def check_agreement(results: dict[str, list[dict]]) -> dict:
+    """Every run, Dagster or direct, must succeed and leave the same rows everywhere; anything else is a bug."""
+    problems = []
+    for method, runs in results.items():
+        for number, r in enumerate(runs, 1):
+            if not r["success"] or r["failed_steps"]:
+                problems.append(f"{method} run {number} failed: {r['failed_steps']}")
+    first = results["dagster"][0]
+    for method, runs in results.items():
+        for number, r in enumerate(runs, 1):
+            for part in ("layers", "marts", "actions_by_policy"):
+                if r[part] != first[part]:
+                    differs = {k: (first[part].get(k), r[part].get(k)) for k in set(first[part]) | set(r[part])
+                               if first[part].get(k) != r[part].get(k)}
+                    problems.append(f"{method} run {number}: {part} differ from dagster run 1: {differs}")
+    if problems:
+        order = ", ".join(results["dagster"][0].get("order", []))
+        raise AssertionError("orchestration benchmark: the paths disagree:\n  " + "\n  ".join(problems) +
+                             f"\nDagster ran: {order}\nthe direct path runs: {DAGSTER_ORDER}")
+    return {part: first[part] for part in ("layers", "marts", "actions_by_policy")}
+
+
+def _line(method: str, run: str, r: dict) -> str:
+    return (f"  {run} {method:<8} {r['seconds']:8.1f} s  tree peak {r['peak_mb']:7,.0f} MB  process "
+            f"{r['process_maxrss_mb']:6,.0f} MB  "
+            f"(imports {r['import_seconds']:.1f} s)")
+
+
+def _median(runs: list[dict]) -> dict:
+    steps = sorted({s for r in runs for s in r["steps"]})
+    return {"median_seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_mb": max(r["peak_mb"] for r in runs),
+            "process_maxrss_mb": max(r["process_maxrss_mb"] for r in runs),
+            "import_seconds": statistics.median(r["import_seconds"] for r in runs),
+            "steps": {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in steps}}
+
+
+def overhead(work: Path, repeat: int, limit_gb: float) -> dict:
+    landing, seeded = small_landing(work)
+    print(f"small day: {landing} ({'seeded in %.1f s' % seeded if seeded else 'reused'}); {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    results: dict[str, list[dict]] = {m: [] for m in METHODS}
+    loads = [os.getloadavg()[0]]
+    for run in range(1, repeat + 1):
+        for method in METHODS:  # interleaved, so that machine noise falls on both alike
+            home = work / "small" / f"{method}-{run}"
+            fresh_home(landing, home)
+            results[method].append(measure(method, home, limit_gb))
+            shutil.rmtree(home)
+            loads.append(os.getloadavg()[0])
+            print(_line(method, f"run {run}", results[method][-1]), flush=True)
+    counts = check_agreement(results)
+    summary = {m: _median(runs) for m, runs in results.items()}
+    summary["ratio_dagster_vs_direct"] = summary["dagster"]["median_seconds"] / summary["direct"]["median_seconds"]
+    summary["extra_seconds"] = summary["dagster"]["median_seconds"] - summary["direct"]["median_seconds"]
+    summary.update(repeat=repeat, load_average=loads, counts=counts, runs=results)
+    return summary
+
+
+def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None = 2_000,
+         diagnosed_cameras: int | None = None) -> dict:
+    began = time.perf_counter()
+    landings = city_landings(work, snapshot_cameras, diagnosed_cameras)
+    print(f"city landings ready in {time.perf_counter() - began:.0f} s (day simulated in "
+          f"{landings['simulated_seconds'] or float('nan'):.0f} s): " + "; ".join(
+              f"{n} {landings[n]['records'].get('passes', 0):,} passes, {landings[n]['files']:,} files, "
+              f"{landings[n]['bytes'] / 1e9:.2f} GB" for n in ("quarter", "full")), flush=True)
+    results: dict[str, list[dict]] = {"quarter": [], "full": []}
+    loads = [os.getloadavg()[0]]
+    for run in range(1, repeat + 1):
+        for name in results:
+            home = work / "city" / f"home-{name}-{run}"
+            fresh_home(Path(landings[name]["landing"]), home)
+            r = measure("dagster", home, limit_gb)
+            results[name].append(r)
+            shutil.rmtree(home)
+            loads.append(os.getloadavg()[0])
+            print(_line("dagster", f"{name} run {run}", r) + f"  failed steps: {r['failed_steps'] or 'none'}",
+                  flush=True)
+            # Each run as it ends (a full day takes long: what is measured is kept if the rest is stopped).
+            (work / "city" / "runs.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    summary: dict = {"landings": landings, "repeat": repeat, "load_average": loads}
+    for name, runs in results.items():
+        summary[name] = {**_median(runs), "success": all(r["success"] for r in runs),
+                         "failed_steps": sorted({s for r in runs for s in r["failed_steps"]}),
+                         "checks_failed": sorted({c for r in runs for c in r["checks_failed"]}),
+                         "layers": runs[0]["layers"], "marts": runs[0]["marts"],
+                         "actions_by_policy": runs[0]["actions_by_policy"]}
+    q, f = summary["quarter"], summary["full"]
+    passes = landings["full"]["records"].get("passes", 0) / max(landings["quarter"]["records"].get("passes", 1), 1)
+    summary["growth"] = {"seconds": f["median_seconds"] / q["median_seconds"], "peak_mb": f["peak_mb"] / q["peak_mb"],
+                         "passes": passes}
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Report
+# ------------------------------------------------------------------------------------------------------------------
+
+def _steps_table(columns: dict[str, dict[str, float]]) -> None:
+    names = sorted({s for steps in columns.values() for s in steps},
+                   key=lambda s: -max(steps.get(s, 0.0) for steps in columns.values()))
+    print(f"  {'step':<34}" + "".join(f"{c:>14}" for c in columns))
+    for name in names:
+        print(f"  {name:<34}" + "".join(f"{columns[c].get(name, float('nan')):>12.1f} s" for c in columns))
+
+
+def print_summary(summary: dict) -> None:
+    if "overhead" in summary:
+        o = summary["overhead"]
+        print(f"\noverhead on the small simulated day ({o['repeat']} interleaved runs each; load average "
+              f"{min(o['load_average']):.1f}-{max(o['load_average']):.1f} on {summary['machine']['cores']} cores)")
+        print(f"{'path':<9}{'median s':>10}{'tree peak MB':>14}{'process MB':>12}{'imports s':>11}")
+        for method in METHODS:
+            s = o[method]
+            print(f"{method:<9}{s['median_seconds']:>10.1f}{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
+                  f"{s['import_seconds']:>11.1f}")
+        print(f"dagster / direct = {o['ratio_dagster_vs_direct']:.2f}x ({o['extra_seconds']:+.1f} s); silver rows "
+              f"(both paths): {sum(o['counts']['layers'].get('silver', {}).values()):,}; outbox actions "
+              f"{sum(o['counts']['actions_by_policy'].values()):,}")
+        print("median seconds per step:")
+        _steps_table({"dagster": o["dagster"]["steps"], "direct": o["direct"]["steps"]})
+    if "city" in summary:
+        c = summary["city"]
+        print(f"\ncity scale through Dagster ({c['repeat']} run(s) each; snapshots of "
+              f"{c['landings'].get('diagnosed_cameras') or 'all'} cameras delivered; load average "
+              f"{min(c['load_average']):.1f}-{max(c['load_average']):.1f})")
+        print(f"{'landing':<9}{'passes':>11}{'median s':>10}{'tree peak MB':>14}{'process MB':>12}  failed steps")
+        for name in ("quarter", "full"):
+            s = c[name]
+            print(f"{name:<9}{c['landings'][name]['records'].get('passes', 0):>11,}{s['median_seconds']:>10.0f}"
+                  f"{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
+                  f"  {', '.join(s['failed_steps']) or 'none'}")
+        g = c["growth"]
+        print(f"quarter -> full: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
+              f"x{g['peak_mb']:.2f}")
+        print("seconds per step (Dagster's step timings):")
+        _steps_table({"quarter": c["quarter"]["steps"], "full": c["full"]["steps"]})
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="Interleaved runs of each path (overhead).")
+    parser.add_argument("--city", action="store_true", help="Also the city quarter-day and full day (about an hour).")
+    parser.add_argument("--city-repeat", type=int, default=1)
+    parser.add_argument("--city-snapshot-cameras", type=int, default=2_000,
+                        help="Cameras whose snapshots the simulator renders; the others' are links to theirs "
+                             "(0: render all 20,000, over an hour).")
+    parser.add_argument("--city-diagnosed-cameras", type=int, default=0,
+                        help="Deliver the snapshots of only this many cameras (0: all 20,000; the diagnosis asset "
+                             "keeps every camera's frames in memory and passed 18 GB with all of them).")
+    parser.add_argument("--no-overhead", action="store_true", help="Skip the small-day overhead comparison.")
+    parser.add_argument("--memory-limit-gb", type=float, default=18.0,
+                        help="Stop a run whose process tree passes this (the machine is shared).")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="Folder for the simulated days and homes, kept between runs (default: a temporary one).")
+    parser.add_argument("--out", type=Path, default=None, help="Where to write orchestration.json.")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="safecity-bench-orch-"))
+    work.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+                     "when": dt.datetime.now().isoformat(timespec="seconds")}
+    try:
+        if not args.no_overhead:
+            summary["overhead"] = overhead(work, args.repeat, args.memory_limit_gb)
+        if args.city:
+            summary["city"] = city(work, args.city_repeat, args.memory_limit_gb, args.city_snapshot_cameras or None,
+                                   args.city_diagnosed_cameras or None)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print_summary(summary)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "orchestration.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str),
+                                                     encoding="utf-8")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
