@@ -21,7 +21,8 @@ def test_maintenance_job_compacts_expires_and_keeps_batches(settings, catalogue)
     silver_before = sorted(catalog.load_table("silver.camera").scan().to_arrow().column("_record_sha256").to_pylist())
 
     definitions = build_definitions(settings)
-    assert {s.name: s.cron_schedule for s in definitions.schedules} == {"nightly_maintenance": "30 3 * * *"}
+    schedules = {s.name: (s.cron_schedule, s.execution_timezone) for s in definitions.schedules}
+    assert schedules["nightly_maintenance"] == ("30 3 * * *", "Asia/Shanghai")
     job = definitions.resolve_job_def("lakehouse_maintenance")
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config={
         "ops": {"maintain_lakehouse": {"config": {"older_than_days": 0, "keep_last": 1}}}})
