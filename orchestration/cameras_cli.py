@@ -87,6 +87,9 @@ class _OneReference:
     def observe(self, *args) -> bool:
         return False
 
+    def release(self, device_id) -> None:
+        """The one reference serves every camera: nothing to forget."""
+
 
 @cameras_app.command("accuracy")
 def accuracy_command(

@@ -58,7 +58,14 @@ def diagnose_files(paths: Iterable[str | Path], references: ReferenceStore | Non
     previous file in the batch and its reference in `references`; renewals are recorded in the store."""
     config = config or default_thresholds()
     previous: dict[str, Frame] = {}
+    current = None
     for path, device, when in _camera_order(paths):
+        if device != current:
+            # Files come camera by camera: the last camera's frames are not needed again in this batch.
+            previous.pop(current, None)
+            if references is not None:
+                references.release(current)
+            current = device
         try:
             picture = read_snapshot(path)
             reference = references.get(device) if references is not None else None

@@ -37,6 +37,7 @@ class ReferenceStore:
         self.config = config or default_thresholds()
         self._frames: dict[str, Frame | None] = {}
         self._candidates: dict[str, _Candidate] = {}
+        self._renewed: set[str] = set()
 
     def path(self, device_id: str) -> Path | None:
         return self.folder / f"{device_id}.jpg" if self.folder else None
@@ -52,6 +53,7 @@ class ReferenceStore:
 
     def set(self, device_id: str, picture: np.ndarray) -> None:
         self._frames[device_id] = Frame.of(picture)
+        self._renewed.add(device_id)
         self._candidates.pop(device_id, None)
         path = self.path(device_id)
         if path and self.persist:
@@ -60,6 +62,13 @@ class ReferenceStore:
             if not ok:
                 raise SnapshotError(f"{path}: cannot encode the new reference frame")
             path.write_bytes(data.tobytes())
+
+    def release(self, device_id: str | None) -> None:
+        """Forget a camera's frames once its snapshots are done: a city's worth of frames does not fit in memory
+        (about 1 MB a camera). A store that does not persist keeps what it renewed or was given (set)."""
+        if self.persist or device_id not in self._renewed:
+            self._frames.pop(device_id, None)
+        self._candidates.pop(device_id, None)
 
     def observe(self, device_id: str, picture: np.ndarray, frame: Frame, diagnosis: Diagnosis) -> bool:
         """Record a diagnosed snapshot; True when it confirmed a change and became the camera's new reference. A

@@ -3,6 +3,7 @@ reference store, the strict thresholds file, accuracy on a simulator batch again
 import dataclasses
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -265,3 +266,20 @@ def test_the_benchmark_diagnoses_full_hd_snapshots_and_decodes_them_at_a_quarter
     results = {m: bench.run(m, tmp_path, limit=3) for m in bench.METHODS}
     assert all(r["images"] == 3 and r["seconds"] > 0 for r in results.values())
     assert results["diagnose"]["defects"] == results["diagnose_full"]["defects"]
+
+
+def test_a_batch_holds_the_frames_of_one_camera_at_a_time(batch, tmp_path):
+    """A city has 20,000 cameras at about 1 MB of frames each: the store forgets a camera once its files are done."""
+    from safecity.ingestion.video_quality.batch import diagnose_files
+    from safecity.ingestion.video_quality.references import ReferenceStore
+
+    out, _ = batch
+    files = sorted((out / "snapshots").rglob("*.jpg"))
+    files = [f for f in files if "reference" not in f.parts][:40]
+    shutil.copytree(out / "snapshots" / "reference", tmp_path / "reference")
+    store = ReferenceStore(tmp_path / "reference")
+    held = []
+    for _ in diagnose_files(files, store):
+        held.append(len(store._frames))
+    cameras = {f.name.split("_")[0] for f in files}
+    assert len(cameras) >= 3 and max(held) == 1

@@ -39,7 +39,13 @@ class OutboxConfig(dg.Config):
     backlog_warn: int = 100
 
 
-@dg.asset(key=OUTBOX, deps=[SILVER], group_name="rules", kinds={"iceberg"}, owners=["team:policy"],
+# Every silver table the policies read, so that a run evaluates them after the day's ingestion and camera health.
+POLICY_INPUTS = [SILVER] + [dg.AssetKey(["silver", name]) for name in (
+    "camera_state", "alarm_call", "case", "vehicle_pass", "traffic_incident", "detector_flow", "duty_roster",
+    "maintenance_work_order", "maintenance_budget")]
+
+
+@dg.asset(key=OUTBOX, deps=POLICY_INPUTS, group_name="rules", kinds={"iceberg"}, owners=["team:policy"],
           pool=WAREHOUSE_POOL,
           description="策略触发的动作（发件箱，含策略版本与匹配记录）/ Actions fired by the policies: the outbox, "
                       "with policy version and matched records",
