@@ -53,12 +53,11 @@ DAY = dt.date(2026, 7, 15)
 SEED = 1
 QUARTER_HOURS = range(0, 6)
 METHODS = ("dagster", "direct")
-# The order the job "main" runs its steps in (in process, one at a time), which the direct path follows. The outbox
-# asset declares only silver/camera upstream, so Dagster runs it before camera_state: the policies on camera_health
-# and camera_down events see none of them in that run. The direct path does the same, so that both do the same
-# work; if the graph changes this order, the agreement check fails and names the steps in the order Dagster ran them.
-DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, ops__outbox, "
-                 "camera_state, analysis_models")
+# The order the job "main" runs its steps in (in process, one at a time), which the direct path follows: the
+# policies after camera_state, since they read its camera_health events and camera_down facts. If the graph changes
+# this order, the agreement check fails and names the steps in the order Dagster ran them.
+DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, camera_state, "
+                 "analysis_models, ops__outbox")
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "local"
 # Folders whose line files (CSV, JSON Lines) carry one record a line, the record's first timestamp its time.
@@ -439,13 +438,13 @@ def run_direct(home: Path) -> dict:
             direct_ingestion(settings, catalogue, entity, sources)
     with steps.step("silver__snapshot_diagnosis"):
         direct_snapshot_diagnosis(settings)
-    # Dagster's order (DAGSTER_ORDER): the rules batch runs before camera state, as the job runs it.
-    with steps.step("ops__outbox"):
-        direct_rules(settings, catalogue)
+    # Dagster's order (DAGSTER_ORDER): the rules batch reads camera state's events, so it comes after it.
     with steps.step("camera_state"):
         direct_camera_state(settings)
     with steps.step("analysis_models"):
         direct_dbt(settings)
+    with steps.step("ops__outbox"):
+        direct_rules(settings, catalogue)
     with steps.step("summary and report"):
         summary = collect(settings, True, "direct", time.perf_counter() - began, {}, [])
         write_report(settings, summary)
