@@ -217,6 +217,20 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
     return RawBatch(table, header, used, rejected)
 
 
+def _judge_object(position: int, text: str, good: list, rejected: list) -> None:
+    """One JSON text that should be one object (a JSON Lines line, a stream message): flattened into `good`, or
+    rejected alone with its position."""
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as exc:
+        rejected.append(RejectedLine(position, text[:1000], "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        return
+    if isinstance(item, dict):
+        good.append((position, _flatten(item)))
+    else:
+        rejected.append(RejectedLine(position, text[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
+
+
 def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = None) -> RawBatch:
     """JSON Lines: one object per physical line; a line that is not an object is rejected alone."""
     text, used, where = _text(source, encoding, where)
@@ -225,15 +239,7 @@ def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = No
         if not line.strip():
             blank += 1
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rejected.append(RejectedLine(number, line[:1000], "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})"))
-            continue
-        if isinstance(item, dict):
-            good.append((number, _flatten(item)))
-        else:
-            rejected.append(RejectedLine(number, line[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
+        _judge_object(number, line, good, rejected)
     table, header = records_table(good)
     return RawBatch(table, header, used, rejected, blank)
 
@@ -304,16 +310,9 @@ def read_messages(messages: Iterable[tuple[int, bytes | None]], encoding: str = 
     for offset, value in messages:
         try:
             text = (value or b"").decode(encoding)
-            item = json.loads(text)
         except UnicodeDecodeError as exc:
             rejected.append(RejectedLine(offset, repr(value[:200]), "E_ENCODING", f"not {encoding} text ({exc.reason})"))
             continue
-        except json.JSONDecodeError as exc:
-            rejected.append(RejectedLine(offset, text[:1000], "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})"))
-            continue
-        if isinstance(item, dict):
-            good.append((offset, _flatten(item)))
-        else:
-            rejected.append(RejectedLine(offset, text[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
+        _judge_object(offset, text, good, rejected)
     table, header = records_table(good)
     return RawBatch(table, header, encoding, rejected)
