@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit as _settings
 from safecity.orchestration.cameras_cli import cameras_app
 from safecity.orchestration.rules_cli import rules_app
 from safecity.orchestration.transforms_cli import transforms_app
@@ -28,17 +29,6 @@ quarantine_app = typer.Typer(help="隔离区 / Quarantine: what was rejected and
                              no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 
-HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
-EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
-
-
-def _settings(env: str | None, home: Path | None):
-    from safecity.config.profiles import load_settings
-    try:
-        return load_settings(env, home)
-    except YamlFileError as exc:
-        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _logging(quiet: bool) -> None:

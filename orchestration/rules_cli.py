@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from safecity.config.yamlfile import Located, YamlFileError
+from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit as _settings
 
 rules_app = typer.Typer(help="策略文件与规则引擎 / Policy files and the rule engine: check, test, replay, diff, serve.",
                         no_args_is_help=True)
@@ -55,8 +56,6 @@ def rules_test(path: Path = PathArgument) -> None:
     raise typer.Exit(1 if failed else 0)
 
 
-HomeOption = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")
-EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAFECITY_ENV or local).")
 EventsOption = typer.Option(None, "--events", help="Events from a JSON Lines file instead of the silver tables.")
 
 
@@ -70,15 +69,6 @@ def _moment(text: str, option: str):
         raise typer.Exit(2) from None
     # A time without a zone is the city's local time, as duty officers write it.
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-def _settings(env: str | None, home: Path | None):
-    from safecity.config.profiles import load_settings
-    try:
-        return load_settings(env, home)
-    except YamlFileError as exc:
-        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _events(events_file: Path | None, start, end, env: str | None, home: Path | None, policies=()) -> list[dict]:
