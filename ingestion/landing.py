@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -105,6 +106,19 @@ def open_landing(settings: Settings) -> Landing:
 
 
 CLOCK_FILE = "manifest.json"
+# A delivery's day as the bureau's systems write it into the file or folder name: passes/20260715/…, flows_20260715.csv.
+_DAY_IN_NAME = re.compile(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)")
+
+
+def delivery_day(name: str) -> dt.date | None:
+    """The day a landing file delivers, from the first valid YYYYMMDD in its name; None when the name has none
+    (such a file belongs to no daily partition: every partition run picks it up once)."""
+    for match in _DAY_IN_NAME.finditer(name):
+        try:
+            return dt.date(*(int(part) for part in match.groups()))
+        except ValueError:
+            continue
+    return None
 
 
 def data_clock(landing: Landing) -> dt.datetime | None:

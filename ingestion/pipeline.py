@@ -14,16 +14,15 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Collection
 
 import duckdb
 import pyarrow as pa
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
-from typing import Callable
-
 from safecity.config.lakehouse import BATCH_PROPERTY, CommitResult, append_once, ensure_table
 from safecity.ingestion.id_allocation import IdAllocator
-from safecity.ingestion.landing import Landing, LocalLanding
+from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read
 from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, bronze_table, quarantine_table,
@@ -284,10 +283,15 @@ class FileIngestor:
         return str(name)
 
 
-def landing_files(landing: Landing, loaded: LoadedMapping) -> list[str]:
+def landing_files(landing: Landing, loaded: LoadedMapping, days: Collection[dt.date] | None = None) -> list[str]:
+    """The source's files in landing; with `days`, those delivered on one of them and those without a day in
+    their name (ingested once by whichever run comes first, so no file is left behind by a day filter)."""
     if loaded.mapping.landing is None:
         return []
-    return landing.files(loaded.mapping.landing, loaded.mapping.pattern)
+    names = landing.files(loaded.mapping.landing, loaded.mapping.pattern)
+    if days is None:
+        return names
+    return [name for name in names if delivery_day(name) in days or delivery_day(name) is None]
 
 
 @dataclass
@@ -322,11 +326,13 @@ class SourceReport:
 
 
 def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
-                  names: list[str | Path] | None = None, as_of: dt.datetime | None = None) -> SourceReport:
-    """Ingest the given files, or every file of the source's landing folder, in name order."""
+                  names: list[str | Path] | None = None, as_of: dt.datetime | None = None,
+                  days: Collection[dt.date] | None = None) -> SourceReport:
+    """Ingest the given files, or the files of the source's landing folder (delivered on `days`, if given), in
+    name order."""
     ingestor = FileIngestor(catalog, catalogue, loaded, landing, as_of)
     report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
-    files = names if names is not None else landing_files(ingestor.landing, loaded)
+    files = names if names is not None else landing_files(ingestor.landing, loaded, days)
     for number, name in enumerate(files, 1):
         log.info("[%d/%d] %s", number, len(files), name)
         report.files.append(ingestor.ingest(name))

@@ -12,6 +12,7 @@ from safecity.orchestration.defs.incidents.assets import alarm_calls
 from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
+from safecity.orchestration.defs.partitions import check_zone
 from safecity.orchestration.defs.rules.assets import policy_outbox
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
@@ -26,12 +27,13 @@ MAIN_JOB = "main"
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
+    check_zone(settings.city.timezone)
     catalogue = load_catalogue(settings.city.id)
     project = prepare_dbt(settings)
     ingestion = [camera_registry, device_status, vehicle_passes, detector_flows, traffic_incidents, alarm_calls, cases,
                  duty_rosters, work_orders, budgets]
     health = [snapshot_diagnosis, camera_state]
-    assets = [reference_tables, data_dictionary, *ingestion, *health, build_dbt_assets(project), policy_outbox]
+    assets = [reference_tables, data_dictionary, *ingestion, *health, *build_dbt_assets(project), policy_outbox]
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")

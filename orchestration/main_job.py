@@ -11,15 +11,25 @@ from pathlib import Path
 import dagster as dg
 
 from safecity.config.profiles import Settings
+from safecity.ingestion.landing import delivery_day, open_landing
+from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.ingestion.pipeline import landing_files
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
+from safecity.orchestration.defs.ingestion import SOURCES_TAG, sources_of
+from safecity.orchestration.defs.partitions import day_key, local_day
 from safecity.orchestration.report import write_report
 from safecity.orchestration.summary import RunSummary, collect
+from safecity.standards.catalogue import load_catalogue
 
 log = logging.getLogger(__name__)
 # The day the main job shows on a fresh install: a summer day, Beidaihe's tourist season.
 SIMULATED_DAY = dt.date(2026, 7, 15)
 SIMULATED_SCALE = "small"
 SIMULATED_SEED = 1
+# Dagster's run tags for a run of one partition or of a range of them (one run for a backfill).
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 DAGSTER_YAML = """\
 # Written by safecity on first use. Runs and event logs live in SQLite under this folder.
@@ -60,21 +70,56 @@ def seed_landing(settings: Settings) -> Path | None:
     return landing / "manifest.json"
 
 
+def delivery_days(settings: Settings, definitions: dg.Definitions) -> list[dt.date]:
+    """The days the landing files of the daily-partitioned sources deliver, in order."""
+    catalogue = load_catalogue(settings.city.id)
+    landing = open_landing(settings)
+    sources = {source for asset in definitions.assets if isinstance(asset, dg.AssetsDefinition)
+               and asset.partitions_def is not None and SOURCES_TAG in asset.op.tags for source in sources_of(asset)}
+    days = {delivery_day(name) for source in sorted(sources)
+            for name in landing_files(landing, load_mapping(mapping_path(source), catalogue))}
+    return sorted(day for day in days if day is not None)
+
+
+def partition_tags(days: list[dt.date]) -> dict[str, str]:
+    """Run tags for the days in landing as one run (a single-run backfill of their range); today's partition when
+    landing holds no dated file (the streams only)."""
+    if not days:
+        return {PARTITION_TAG: local_day(dt.datetime.now(dt.timezone.utc))}
+    if days[0] == days[-1]:
+        return {PARTITION_TAG: day_key(days[0])}
+    return {RANGE_START_TAG: day_key(days[0]), RANGE_END_TAG: day_key(days[-1])}
+
+
+def run_job(definitions: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
+            run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """The main job over every day landing delivers, in one run."""
+    job = definitions.resolve_job_def(MAIN_JOB)
+    tags = partition_tags(delivery_days(settings, definitions))
+    log.info("main job for %s", days_label(tags))
+    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
+
+
+def days_label(tags: dict[str, str]) -> str:
+    """The run's day or range of days, as a person reads it."""
+    return " … ".join(dict.fromkeys(v for k, v in tags.items() if k in (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG)))
+
+
 def run_main_job(settings: Settings, seed: bool = True) -> RunSummary:
     started = time.monotonic()
     if seed:
         seed_landing(settings)
     prepare_dagster_home(settings)
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def(MAIN_JOB)
     with dg.DagsterInstance.get() as instance:
         # Dagster's console logger at INFO: a line per step and asset, without the DEBUG engine events.
         run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        result = run_job(definitions, settings, instance, run_config)
     checks = {f"{e.asset_key.to_user_string()} · {e.check_name}": e.passed
               for e in result.get_asset_check_evaluations()}
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
-    summary = collect(settings, result.success, result.run_id, time.monotonic() - started, checks, failed)
+    summary = collect(settings, result.success, result.run_id, time.monotonic() - started, checks, failed,
+                      days=days_label(result.dagster_run.tags))
     if settings.paths.duckdb_file.exists():
         report = write_report(settings, summary)
         summary.where_next = {"report": f"{report} (地图与图表 / map and charts)", **summary.where_next}

@@ -15,6 +15,7 @@ class RunSummary:
     run_id: str
     seconds: float
     home: str
+    days: str = ""  # the daily partition(s) the run covered
     layers: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantine_by_reason: dict[str, dict] = field(default_factory=dict)
     marts: dict[str, int] = field(default_factory=dict)
@@ -39,9 +40,9 @@ def _tables(con, schema: str) -> list[str]:
 
 
 def collect(settings: Settings, success: bool, run_id: str, seconds: float, checks: dict[str, bool],
-            failed_steps: list[str]) -> RunSummary:
+            failed_steps: list[str], days: str = "") -> RunSummary:
     """Figures read back from the warehouse after the run, so the summary shows what is stored, not what was meant."""
-    summary = RunSummary(success, run_id, round(seconds, 1), str(settings.paths.home), checks=checks,
+    summary = RunSummary(success, run_id, round(seconds, 1), str(settings.paths.home), days=days, checks=checks,
                          failed_steps=failed_steps)
     reasons = load_catalogue(settings.city.id).code_tables["reasons"]
     if not settings.paths.duckdb_file.exists():
@@ -71,7 +72,10 @@ def collect(settings: Settings, success: bool, run_id: str, seconds: float, chec
 
 def render_text(summary: RunSummary) -> str:
     status = "成功 / succeeded" if summary.success else "失败 / FAILED"
-    lines = [f"SafeCity 主作业 / main job: {status} in {summary.seconds:.1f} s (run {summary.run_id[:8]})", ""]
+    lines = [f"SafeCity 主作业 / main job: {status} in {summary.seconds:.1f} s (run {summary.run_id[:8]})"]
+    if summary.days:
+        lines.append(f"数据日 / days (daily partitions): {summary.days}")
+    lines.append("")
     lines.append("各层行数 / rows per layer")
     for layer, tables in summary.layers.items():
         for table, rows in tables.items():

@@ -3,9 +3,15 @@ has Kafka) its stream, into bronze (one table per source), silver and quarantine
 
 One asset per entity, not per source, because several sources feed one silver table (the camera registry comes
 as CSV, as GB/T 28181 Catalog JSON and as community Excel ledgers) and a table has one producing asset.
+
+The entities the standards store in daily partitions (`partition: day`) get daily Dagster partitions too
+(defs/partitions.py): a run for a day, or a backfill over a range in one run, ingests the files delivered on those
+days. Their Kafka topic is read by whichever run comes next, whatever its day: a stream has offsets, not days, and
+each record still lands in the silver partition of its own event time.
 """
 
 import datetime as dt
+import functools
 
 import dagster as dg
 
@@ -16,6 +22,7 @@ from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import SourceReport, ingest_source
 from safecity.ingestion.reconcile import reconcile
 from safecity.ingestion.streams import StreamIngestor
+from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue
 
@@ -52,8 +59,15 @@ def sources_metadata(reports: list[SourceReport], reason_names: dict[str, str]) 
     }
 
 
+@functools.cache
+def _daily(entity_id: str) -> bool:
+    # Entities are the same for every city; only code tables differ.
+    return load_catalogue().entities[entity_id].partition == "day"
+
+
 def entity_ingestion(entity_id: str, sources: list[str], group: str, description_zh: str, description_en: str):
     """The multi-asset that ingests `sources` (mapping ids) into the lakehouse tables of `entity_id`."""
+    daily = _daily(entity_id)
     silver = dg.AssetKey(["silver", entity_id])
     quarantine = dg.AssetKey(["quarantine", entity_id])
     bronze = {source: dg.AssetKey(["bronze", source]) for source in sources}
@@ -85,6 +99,8 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                                           "fresh_within_hours"),
         ],
         pool=WAREHOUSE_POOL,
+        partitions_def=DAILY if daily else None,
+        backfill_policy=SINGLE_RUN if daily else None,
         # Sensors read which sources an asset ingests from here.
         op_tags={SOURCES_TAG: ",".join(sources)},
     )
@@ -95,11 +111,14 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
         landing = open_landing(settings)
         clock = data_clock(landing)
         bootstrap = settings.secret("/kafka/bootstrap_servers_env") if settings.environment.kafka else None
+        days = partition_days(context) if daily else None
+        if days:
+            context.log.info("delivery days %s … %s (%d)", days[0], days[-1], len(days))
         reports: list[SourceReport] = []
         mappings = {}
         for source in sources:
             loaded = mappings[source] = load_mapping(mapping_path(source), catalogue)
-            report = ingest_source(catalog, catalogue, loaded, landing, as_of=clock)
+            report = ingest_source(catalog, catalogue, loaded, landing, as_of=clock, days=days)
             context.log.info("%s: %d files, %d received, %d silver, %d quarantined", source, len(report.files),
                              report.received, report.silver, report.quarantined)
             if bootstrap and loaded.mapping.topic:

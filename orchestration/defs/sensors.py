@@ -2,20 +2,25 @@
 and Kafka consumer lag, per entity asset.
 
 A sensor only looks; the ingestion asset decides what is new (batch ids in the Iceberg commits), so a sensor that
-fires twice for the same file costs a run that adds nothing, never a duplicate.
+fires twice for the same file costs a run that adds nothing, never a duplicate. For an asset in daily partitions
+the new files ask for a run of each day they deliver (files without a day in their name: today's), the Kafka lag
+for a run of today's partition.
 """
 
+import datetime as dt
 import hashlib
 import json
+from collections import defaultdict
 
 import dagster as dg
 
 from safecity.config.lakehouse import open_catalog
 from safecity.config.profiles import load_settings
-from safecity.ingestion.landing import open_landing
+from safecity.ingestion.landing import delivery_day, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import landing_files
 from safecity.ingestion.streams import StreamIngestor
+from safecity.orchestration.defs.partitions import day_key, local_day
 from safecity.standards.catalogue import load_catalogue
 
 # Kafka records waiting before a stream triggers a run between the five-minute ticks.
@@ -42,7 +47,11 @@ def landing_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: 
         if not new:
             return dg.SkipReason(f"no new files in landing for {', '.join(sources)}")
         context.update_cursor(json.dumps(names))
-        return dg.RunRequest(run_key=f"files-{_fingerprint(new)}", tags={"safecity/new_files": str(len(new))})
+        if asset.partitions_def is None:
+            return dg.RunRequest(run_key=f"files-{_fingerprint(new)}", tags={"safecity/new_files": str(len(new))})
+        return [dg.RunRequest(run_key=f"files-{day}-{_fingerprint(files)}", partition_key=day,
+                              tags={"safecity/new_files": str(len(files))})
+                for day, files in sorted(files_by_day(new).items())]
 
     return _sensor
 
@@ -67,6 +76,17 @@ def lag_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: str,
                 lag += sum(StreamIngestor(catalog, catalogue, loaded, bootstrap).lag().values())
         if lag < LAG_THRESHOLD:
             return dg.SkipReason(f"Kafka lag {lag} below {LAG_THRESHOLD}")
-        return dg.RunRequest(run_key=None, tags={"safecity/kafka_lag": str(lag)})
+        today = local_day(dt.datetime.now(dt.timezone.utc)) if asset.partitions_def is not None else None
+        return dg.RunRequest(run_key=None, partition_key=today, tags={"safecity/kafka_lag": str(lag)})
 
     return _sensor
+
+
+def files_by_day(names: list[str]) -> dict[str, list[str]]:
+    """Partition key → the new files it delivers; a file without a day in its name goes to today's partition."""
+    today = local_day(dt.datetime.now(dt.timezone.utc))
+    grouped = defaultdict(list)
+    for name in names:
+        day = delivery_day(name)
+        grouped[day_key(day) if day else today].append(name)
+    return dict(grouped)

@@ -28,7 +28,7 @@ def day(tmp_path_factory):
     resources = {"safecity": SafeCityResource(environment="local", home=str(home))}
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
-                                resources=resources, instance=instance)
+                                resources=resources, instance=instance, partition_key="2026-07-01")
     assert result.success
     from safecity.config.profiles import load_settings
     settings = load_settings("local", home)

@@ -14,15 +14,14 @@ from safecity.config.profiles import Settings, load_settings
 
 def build_simulated_day(root: Path):
     """Returns the settings, the simulator's manifest, the run's result and the dbt step's seconds."""
-    from safecity.orchestration.definitions import MAIN_JOB, build_definitions
-    from safecity.orchestration.main_job import seed_landing
+    from safecity.orchestration.definitions import build_definitions
+    from safecity.orchestration.main_job import run_job, seed_landing
 
     settings = load_settings("local", root / "home")
     manifest_path = seed_landing(settings)
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def(MAIN_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = run_job(definitions, settings, instance)
         stats = {s.step_key: s for s in instance.get_run_step_stats(result.run_id)}
     dbt_step = stats.get("analysis_models")
     seconds = dbt_step.end_time - dbt_step.start_time if dbt_step and dbt_step.end_time else None

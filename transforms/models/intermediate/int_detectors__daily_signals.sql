@@ -1,5 +1,7 @@
 -- Per detector and local day, the signals the health verdict reads: intervals reported, all-zero days, values that
 -- never change, implausible occupancy. Detectors known = every detector seen in silver on any day.
+-- A view in the daily partitions' step (tag daily), so that the daily models' step reads nothing built by another.
+{{ config(tags=['daily']) }}
 with flows as (
     select *, interval_start::date as flow_date from {{ ref('stg_detectors__flows') }}
 ),

@@ -1,8 +1,14 @@
 -- A daily verdict (ok / suspect / faulty) per detector with its reason (detector_fault_reason): feed down
 -- (no_data, faulty), stuck (constant_value), all zeros (zero_volume), impossible occupancy (occupancy_out_of_range),
 -- intermittent (no_data, suspect). The first reason that applies, in that order, is the one reported.
+-- In daily partitions (tag daily): a partition run judges its days again and replaces their verdicts.
+{{ config(materialized='incremental', unique_key=['detector_id', 'flow_date'], incremental_strategy='delete+insert',
+          on_schema_change='fail', tags=['daily']) }}
 with signals as (
     select * from {{ ref('int_detectors__daily_signals') }}
+    {% if is_incremental() and partition_days_given() %}
+    where {{ in_partition_days('flow_date') }}
+    {% endif %}
 ),
 
 judged as (

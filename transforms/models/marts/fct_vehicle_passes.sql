@@ -1,10 +1,11 @@
 -- Checkpoint passes (one row per pass) for the traffic command platform. The plate is sensitive: roles without
 -- clearance read gold_masked.fct_vehicle_passes.
--- The largest fact (millions of passes a day at city scale): incremental. A pass is an event whose key is unique for
--- good (a repeated key is quarantined by ingestion), so each build adds the passes ingested since the last one;
--- delete+insert on the key keeps a re-run from doubling rows.
+-- The largest fact (millions of passes a day at city scale): incremental, in daily partitions (tag daily). A
+-- partition run rebuilds the passes of its days (so late passes of a day join it when the day is run again); a build
+-- without days adds the passes ingested since the last one. A pass key is unique for good (a repeated key is
+-- quarantined by ingestion), so delete+insert on the key keeps a re-run from doubling rows.
 {{ config(materialized='incremental', unique_key='motor_vehicle_id', incremental_strategy='delete+insert',
-          on_schema_change='fail') }}
+          on_schema_change='fail', tags=['daily']) }}
 select
     motor_vehicle_id,
     pass_time,
@@ -23,6 +24,8 @@ select
     road_name,
     ingested_at
 from {{ ref('stg_viid__vehicle_passes') }}
-{% if is_incremental() %}
+{% if is_incremental() and partition_days_given() %}
+where {{ in_partition_days('pass_time') }}
+{% elif is_incremental() %}
 where ingested_at > (select coalesce(max(ingested_at), '-infinity'::timestamptz) from {{ this }})
 {% endif %}

@@ -1,4 +1,6 @@
 -- Detector counts per lane and interval (5 minutes). The detector's division is digits 4–9 of its ID (DET + GB/T 2260).
+-- A view in the daily partitions' step (tag daily), so that the daily models' step reads nothing built by another.
+{{ config(tags=['daily']) }}
 select
     detector_id,
     substr(detector_id, 4, 6) as division_code,

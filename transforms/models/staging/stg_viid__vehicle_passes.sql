@@ -1,4 +1,6 @@
 -- Checkpoint vehicle passes (GA/T 1400 MotorVehicle), as events. The plate stays sensitive (masked on gold).
+-- A view in the daily partitions' step (tag daily), so that the daily models' step reads nothing built by another.
+{{ config(tags=['daily']) }}
 select
     motor_vehicle_id,
     tollgate_id,

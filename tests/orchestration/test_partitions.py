@@ -1,0 +1,128 @@
+"""Daily partitions of the high-volume facts: a day's run takes that day's deliveries, a backfill over a range is one
+run that takes the rest, and the dbt facts hold each day's passes as silver does."""
+import datetime as dt
+import json
+import shutil
+from collections import Counter
+
+import dagster as dg
+import pytest
+
+from safecity.config.duckdb_session import connect
+from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.config.profiles import load_settings
+from safecity.ingestion.landing import LocalLanding, delivery_day
+from safecity.orchestration.definitions import MAIN_JOB, build_definitions
+from safecity.orchestration.defs.partitions import DAILY, local_day
+from safecity.orchestration.defs.sensors import files_by_day
+from safecity.orchestration.defs.traffic.assets import detector_flows, vehicle_passes
+from safecity.orchestration.main_job import RANGE_END_TAG, RANGE_START_TAG, delivery_days, partition_tags
+from safecity.simulator.run import simulate
+from safecity.standards.catalogue import load_catalogue
+
+FIRST, SECOND = dt.date(2026, 7, 15), dt.date(2026, 7, 16)
+
+
+@pytest.mark.parametrize("name, day", [
+    ("passes/20260715/passes_00_001.json", FIRST),
+    ("detectors/flows_20260716.csv", SECOND),
+    ("archive/2026/07/flows_20260716_v2.csv", SECOND),
+    ("support/budgets_2026.csv", None),
+    ("cameras/export_20261340.csv", None),   # not a date
+    ("cameras/device_3402000000132000001.csv", None),  # digits inside a longer number are no date
+])
+def test_the_delivery_day_is_read_from_the_name(name, day):
+    assert delivery_day(name) == day
+
+
+def test_new_files_ask_for_a_run_of_each_day_they_deliver():
+    grouped = files_by_day(["passes/20260715/a.json", "passes/20260716/b.json", "passes/20260715/c.json",
+                            "passes/undated.json"])
+    today = local_day(dt.datetime.now(dt.timezone.utc))
+    assert grouped == {"2026-07-15": ["passes/20260715/a.json", "passes/20260715/c.json"],
+                       "2026-07-16": ["passes/20260716/b.json"], today: ["passes/undated.json"]}
+
+
+def test_the_partitioned_assets_are_the_standards_daily_entities_and_their_dbt_facts(settings):
+    definitions = build_definitions(settings)
+    daily = {key.to_user_string() for asset in definitions.assets
+             if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def == DAILY for key in asset.keys}
+    entities = {e for e, spec in load_catalogue().entities.items() if spec.partition == "day"}
+    assert {k.split("/")[1] for k in daily if k.startswith("silver/")} == entities == {
+        "vehicle_pass", "detector_flow", "device_status"}
+    assert {"marts/fct_vehicle_passes", "marts/fct_detector_daily_health"} <= daily
+    assert "marts/mart_congestion_index" not in daily
+    assert all(asset.backfill_policy == dg.BackfillPolicy.single_run() for asset in definitions.assets
+               if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def is not None)
+
+
+def test_several_days_in_landing_make_one_range_run():
+    assert partition_tags([FIRST, SECOND]) == {RANGE_START_TAG: "2026-07-15", RANGE_END_TAG: "2026-07-16"}
+    assert partition_tags([FIRST]) == {"dagster/partition": "2026-07-15"}
+
+
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    simulate("qinhuangdao", FIRST, 2, "small", 3, out)
+    home = tmp_path_factory.mktemp("home")
+    for folder in ("passes", "detectors"):
+        shutil.copytree(out / folder, home / "landing" / folder)
+    # The simulated clock: passes "from the future" are faults of the simulated days, not of today's.
+    shutil.copy(out / "manifest.json", home / "landing" / "manifest.json")
+    settings = load_settings("local", home)
+    return settings, out
+
+
+def records_in(landing: LocalLanding, names: list[str]) -> int:
+    total = 0
+    for name in names:
+        document = json.loads(landing.read(name))
+        total += len(document["MotorVehicleListObject"]["MotorVehicleObject"])
+    return total
+
+
+@pytest.mark.integration
+def test_a_day_then_a_backfill_of_the_range_in_one_run(two_days):
+    settings, _ = two_days
+    landing = LocalLanding(settings.paths.landing)
+    passes = landing.files("passes", "*.json")
+    per_day = Counter(delivery_day(n) for n in passes)
+    assert set(per_day) == {FIRST, SECOND}
+    definitions = build_definitions(settings)
+    assert delivery_days(settings, definitions) == [FIRST, SECOND]
+    job = definitions.resolve_job_def(MAIN_JOB)
+    selection = [*vehicle_passes.keys, *detector_flows.keys,
+                 dg.AssetKey(["staging", "stg_viid__vehicle_passes"]), dg.AssetKey(["marts", "fct_vehicle_passes"])]
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = job.execute_in_process(instance=instance, partition_key="2026-07-15", asset_selection=selection)
+        assert first.success
+        with connect(settings) as con:
+            publish_views(con, open_catalog(settings), ("bronze",))
+            files = {r[0] for r in con.execute(
+                "SELECT DISTINCT _file FROM bronze.viid_motor_vehicles").fetchall()}
+            bronze_rows = con.execute("SELECT count(*) FROM bronze.viid_motor_vehicles").fetchone()[0]
+        assert {delivery_day(f) for f in files} == {FIRST}
+        assert bronze_rows == records_in(landing, [n for n in passes if delivery_day(n) == FIRST])
+
+        backfill = job.execute_in_process(instance=instance, asset_selection=selection, tags=partition_tags(
+            [FIRST, SECOND]))
+        assert backfill.success
+        runs = instance.get_runs()
+        assert len(runs) == 2
+        materialized = instance.fetch_materializations(dg.AssetKey(["silver", "vehicle_pass"]), limit=10).records
+        keys = Counter(r.partition_key for r in materialized)
+        assert keys == {"2026-07-15": 2, "2026-07-16": 1}
+
+    with connect(settings) as con:
+        publish_views(con, open_catalog(settings), ("bronze", "silver"))
+        bronze_rows = con.execute("SELECT count(*) FROM bronze.viid_motor_vehicles").fetchone()[0]
+        silver_by_day = dict(con.execute(
+            "SELECT pass_time::date, count(*) FROM silver.vehicle_pass GROUP BY 1").fetchall())
+        fact_by_day = dict(con.execute(
+            "SELECT pass_date, count(*) FROM marts.fct_vehicle_passes GROUP BY 1").fetchall())
+    # The second run read the second day's files only: the first day's were already done, none twice.
+    assert bronze_rows == records_in(landing, passes)
+    # The fact holds every pass silver holds, by the local day of its time (late passes sit on their own day).
+    assert fact_by_day == silver_by_day and sum(fact_by_day.values()) > 0
