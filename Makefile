@@ -28,20 +28,23 @@ run: install
 	$(BIN)/safecity run
 
 # The production-profile tests start a real PostgreSQL (the Iceberg catalog); a fresh machine lacks the server.
-# The UI browser test (tests/orchestration/test_ui_browser.py) drives Debian's headless Chromium via chromedriver.
+# The UI browser test (tests/orchestration/test_ui_browser.py) drives Debian's headless Chromium via chromedriver;
+# its screenshots show the UI's Chinese names only with a CJK font (WenQuanYi Zen Hei), else as empty boxes.
 # Quick when they are there; `make run` does not need them (the embedded default has no server, no browser).
 system-deps:
 	@missing=""; \
 	compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "system-deps: missing Debian packages:$$missing; installing them (apt-get)"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	else \
 		echo "system-deps: the tests need the Debian packages:$$missing" >&2; \
-		echo "  (PostgreSQL server binaries in /usr/lib/postgresql/*/bin, /usr/bin/chromium, /usr/bin/chromedriver)." >&2; \
+		echo "  (PostgreSQL server binaries in /usr/lib/postgresql/*/bin, /usr/bin/chromium, /usr/bin/chromedriver," >&2; \
+		echo "  the WenQuanYi Zen Hei font)." >&2; \
 		echo "  Install them as root: apt-get install --no-install-recommends$$missing, then re-run." >&2; \
 		exit 1; \
 	fi
