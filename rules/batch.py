@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import pyarrow as pa
 
 from safecity.rules.engine import EvaluationResult, utc_now
-from safecity.rules.events import event_time, fact_types, silver_events
+from safecity.rules.events import fact_types, read_types, silver_events
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, to_arrow
 from safecity.rules.policy import Correlation, Policy
@@ -108,12 +108,17 @@ def previous_watermark(outbox: Any) -> dt.datetime | None:
 
 @dataclass
 class BatchRun:
-    events: list[dict[str, Any]]
+    events_by_type: dict[str, int]  # events evaluated, per type
+    counted_by_type: dict[str, int]  # events of types no policy reads: counted in SQL, never evaluated
     result: EvaluationResult
     set_aside: list[SetAside]
     previous: dt.datetime | None  # the watermark this run started from
     watermark: dt.datetime | None  # the one it leaves
     fresh: list[OutboxRecord]  # actions triggered after the previous watermark (or by timeless events only)
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_type.values())
 
 
 def evaluate_new(con: Any, catalogue: Catalogue, policies: Sequence[LoadedPolicy], outbox: Any, *,
@@ -121,20 +126,23 @@ def evaluate_new(con: Any, catalogue: Catalogue, policies: Sequence[LoadedPolicy
                  evaluate: Callable[..., tuple[EvaluationResult, list[SetAside]]] = evaluate_supervised) -> BatchRun:
     previous = previous_watermark(outbox)
     starts = type_starts(policies, previous) if previous else None
-    # Types no policy reads are only counted (unrouted): their new events are enough for that.
+    # Only the types some policy reads reach the engine; the others (a day's vehicle passes) are counted in SQL as
+    # unrouted, over the same period: their new events are enough for that.
     events = silver_events(con, catalogue, start=previous, facts=fact_types(policies), starts=starts,
-                           keep_timeless=True)
+                           keep_timeless=True, only=read_types(policies))
     result, set_aside = evaluate(policies, events, clock=clock, start_method=start_method)
-    times = {str(e["id"]): event_time(e, catalogue) for e in events}
+    skipped = events.count_skipped()
+    counted = {name: n for name, (n, _) in skipped.items() if n}
+    result.unrouted.update(counted)
+    latest = max((m for m in [events.latest, *(t for _, t in skipped.values())] if m), default=None)
 
     def triggered_after(record: OutboxRecord) -> bool:
-        moments = [m for m in (times.get(i) for i in record.matched_event_ids) if m is not None]
+        moment = result.triggered_at.get(record.idempotency_key)
         # Actions of timeless events (the camera register) are new or not by their idempotency key alone.
-        return previous is None or not moments or max(moments) > previous
+        return previous is None or moment is None or moment > previous
 
-    latest = max((m for m in times.values() if m is not None), default=None)
     watermark = previous if set_aside else max((m for m in (previous, latest) if m is not None), default=None)
-    return BatchRun(events, result, list(set_aside), previous, watermark,
+    return BatchRun(dict(events.by_type), counted, result, list(set_aside), previous, watermark,
                     [r for r in result.outbox if triggered_after(r)])
 
 

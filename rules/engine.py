@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, parse_action_ref,
                                      resumable_states, ruleset_name)
+from safecity.rules.events import event_time
 from safecity.rules.fields import value_problem
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
@@ -85,6 +86,9 @@ class EvaluationResult:
     unhandled: Counter = field(default_factory=Counter)  # (policy id, event type) -> events no rule matched
     unrouted: Counter = field(default_factory=Counter)  # event type -> events no policy subscribes to
     evicted: Counter = field(default_factory=Counter)  # policy id -> idle partitions deleted
+    # idempotency key -> latest event time among the record's matched events, when any has one: the batch mode
+    # tells new actions from old by it without keeping every event's time.
+    triggered_at: dict[str, dt.datetime] = field(default_factory=dict)
 
     def unhandled_by_type(self) -> dict[str, int]:
         totals: Counter = Counter()
@@ -99,6 +103,7 @@ class EvaluationResult:
         self.unhandled.update(other.unhandled)
         self.unrouted.update(other.unrouted)
         self.evicted.update(other.evicted)
+        self.triggered_at.update(other.triggered_at)
 
 
 class _PolicyHost(durable.Host):
@@ -563,6 +568,9 @@ class PolicyEngine:
                 idempotency_key=idempotency_key(loaded.id, loaded.version, key_index, event_ids),
                 fired_at=fired_at))
         self._result.outbox.extend(records)
+        latest = max(filter(None, (event_time(m, self._catalogue) for m in matched.values())), default=None)
+        if latest is not None:
+            self._result.triggered_at.update((r.idempotency_key, latest) for r in records)
 
 
 def evaluate(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *, clock: Clock | str = utc_now,

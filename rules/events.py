@@ -7,6 +7,12 @@ camera_down, incident_reported, …) is read from the silver table of the same n
 (cameras/health.py writes camera_health and camera_down), with the same `_batch_id:_line` ids. Events are ordered
 by event time; types without an event time (the camera register) come first, in load order.
 
+Silver events are streamed, never held: a city day is millions of vehicle passes (issue #9: a list of them all
+blew an 18 GB cap). Each type is one cursor ordered by (event time, _batch_id, _line) and fetched in chunks; the
+cursors are merged on event time, ties going to the type that sorts first, which is the order a stable sort of
+all events by time gave. Types nobody reads (`only`) are not fetched at all: `SilverEvents.count_skipped` counts
+them in SQL.
+
 Facts (类型由策略的 `fact:` 决定, e.g. camera_down) are current state, not history: their table holds what is true
 now. With `start` they are still read (a camera down since before `start` is down inside the window too), placed
 at their own time so that an incident earlier than the outage does not join it.
@@ -14,11 +20,18 @@ at their own time so that an incident earlier than the outage does not join it.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 import json
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from safecity.standards.catalogue import Catalogue
+
+CHUNK = 5000  # rows per fetch from one type's cursor: enough to amortise the round trip, small next to a day
+ZONED = "TIMESTAMP WITH TIME ZONE"
 
 
 def silver_tables(con) -> set[str]:
@@ -59,23 +72,138 @@ def fact_types(policies: Iterable[Any]) -> frozenset[str]:
     return frozenset(t for loaded in policies for t in loaded.policy.fact_types)
 
 
+def read_types(policies: Iterable[Any]) -> frozenset[str]:
+    """The types the engine routes somewhere: read as an event or held as a fact by some policy."""
+    return frozenset(t for loaded in policies for t in loaded.policy.subscribed_events | loaded.policy.fact_types)
+
+
 def event_time(event: Mapping[str, Any], catalogue: Catalogue) -> dt.datetime | None:
     event_type = catalogue.events.get(event.get("type"))
     return _moment(event.get(event_type.time_field)) if event_type and event_type.time_field else None
 
 
+@dataclass(frozen=True)
+class SilverType:
+    """One event type's silver table and the slice of it a run reads."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    time_field: str | None
+    since: dt.datetime | None
+    end: dt.datetime | None
+    zoned: bool  # the time column is TIMESTAMPTZ, so SQL can filter and order on it as Python would
+
+    def _filter(self) -> tuple[str, list[Any]]:
+        if self.time_field is None or not self.zoned:
+            return "", []
+        clauses, params = [f'"{self.time_field}" IS NOT NULL'], []
+        if self.since is not None:
+            clauses.append(f'"{self.time_field}" >= ?')
+            params.append(self.since)
+        if self.end is not None:
+            clauses.append(f'"{self.time_field}" < ?')
+            params.append(self.end)
+        return " WHERE " + " AND ".join(clauses), params
+
+    def _kept(self, moment: dt.datetime | None) -> bool:
+        if self.time_field is None:
+            return True
+        return moment is not None and not (self.since and moment < self.since) and not (self.end and moment >= self.end)
+
+    def rows(self, con, chunk: int = CHUNK) -> Iterator[tuple[dt.datetime | None, dict[str, Any]]]:
+        """(event time, event) in (event time, _batch_id, _line) order, fetched `chunk` rows at a time."""
+        where, params = self._filter()
+        order = f'"{self.time_field}", _batch_id, _line' if self.time_field and self.zoned else "_batch_id, _line"
+        cursor = _cursor(con)
+        try:
+            cursor.execute(f"SELECT {', '.join(self.columns)}, _batch_id, _line FROM silver.{self.table}{where} "
+                           f"ORDER BY {order}", params)
+            names = [d[0] for d in cursor.description]
+            events = (self._event(dict(zip(names, row))) for row in _fetched(cursor, chunk))
+            kept = (pair for pair in events if self._kept(pair[0]))
+            if self.time_field and not self.zoned:
+                # Time as text or without a zone: SQL cannot order it as instants, so this one type is sorted here.
+                kept = iter(sorted(kept, key=lambda pair: pair[0]))
+            yield from kept
+        finally:
+            cursor.close()
+
+    def _event(self, record: dict[str, Any]) -> tuple[dt.datetime | None, dict[str, Any]]:
+        event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
+        moment = _moment(record.get(self.time_field)) if self.time_field else None
+        return moment, {"type": self.name, "id": event_id,
+                        **{k: _plain(v) for k, v in record.items() if v is not None}}
+
+    def count(self, con) -> tuple[int, dt.datetime | None]:
+        """How many events `rows` would give, and the latest event time among them, without fetching them."""
+        if self.time_field is not None and not self.zoned:
+            moments = [moment for moment, _ in self.rows(con)]
+            return len(moments), max(moments, default=None)
+        where, params = self._filter()
+        latest = f'max("{self.time_field}")' if self.time_field else "NULL"
+        return tuple(con.execute(f"SELECT count(*), {latest} FROM silver.{self.table}{where}", params).fetchone())
+
+
+def _cursor(con):
+    # A cursor is a new DuckDB connection to the same database: it must see timestamps in the session's zone,
+    # or the ISO text of every event time would change with the number of types read.
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    cursor = con.cursor()
+    cursor.execute(f"SET TimeZone = '{zone}'")
+    return cursor
+
+
+def _fetched(cursor, chunk: int) -> Iterator[tuple]:
+    while rows := cursor.fetchmany(chunk):
+        yield from rows
+
+
+class SilverEvents:
+    """Silver's events in event-time order, streamed: every iteration opens fresh cursors, so the supervised
+    worker can start again from the first event after a crash. A finished pass leaves `by_type` (events given per
+    type) and `latest` (the latest event time given)."""
+
+    def __init__(self, con, types: list[SilverType], skipped: list[SilverType], chunk: int = CHUNK):
+        self._con = con
+        self.types = types
+        self.skipped = skipped
+        self.chunk = chunk
+        self.by_type: Counter = Counter()
+        self.latest: dt.datetime | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.by_type, self.latest = Counter(), None
+        timeless = [t.rows(self._con, self.chunk) for t in self.types if t.time_field is None]
+        # heapq.merge is stable: on equal times the earlier iterable (type name order) comes first.
+        timed = heapq.merge(*(t.rows(self._con, self.chunk) for t in self.types if t.time_field is not None),
+                            key=lambda pair: pair[0])
+        for moment, event in itertools.chain(*timeless, timed):
+            self.by_type[event["type"]] += 1
+            if moment is not None and (self.latest is None or moment > self.latest):
+                self.latest = moment
+            yield event
+
+    def count_skipped(self) -> dict[str, tuple[int, dt.datetime | None]]:
+        """Events of the types not read (nobody routes them), counted in SQL: type -> (events, latest time)."""
+        return {t.name: t.count(self._con) for t in self.skipped}
+
+
 def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
                   end: dt.datetime | None = None, facts: Iterable[str] = (),
                   starts: Mapping[str, dt.datetime | None] | None = None,
-                  keep_timeless: bool = False) -> list[dict[str, Any]]:
+                  keep_timeless: bool = False, only: Iterable[str] | None = None,
+                  chunk: int = CHUNK) -> SilverEvents:
     """Every event in silver, ordered by event time; with start/end only timed events in [start, end). Types in
     `facts` ignore `start` (see the module docstring); `starts` gives some types a start of their own (None: all
-    of them); `keep_timeless` keeps the types without an event time even with a start or end."""
+    of them); `keep_timeless` keeps the types without an event time even with a start or end; `only` limits the
+    types fetched (the others are left to `count_skipped`)."""
     present = silver_tables(con)
     facts = frozenset(facts)
     starts = starts or {}
-    timeless: list[dict[str, Any]] = []
-    timed: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+    wanted = None if only is None else frozenset(only)
+    types: list[SilverType] = []
+    skipped: list[SilverType] = []
     for name, event_type in sorted(catalogue.events.items()):
         table = silver_source(catalogue, name, present)
         if table is None:
@@ -83,26 +211,16 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
         if event_type.time_field is None and (start or end or starts) and not keep_timeless:
             continue
         fields = [e.id for e in catalogue.event_fields(name)]
-        columns = {r[0] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
-        chosen = [f for f in fields if f in columns]
-        if not chosen or not {"_batch_id", "_line"} <= columns:
+        described = {r[0]: r[1] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
+        chosen = tuple(f for f in fields if f in described)
+        if not chosen or not {"_batch_id", "_line"} <= described.keys():
             continue  # not an event table: without stable row ids an outbox record could not name its events
-        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
-                             f"ORDER BY _batch_id, _line")
-        names = [d[0] for d in cursor.description]
+        field = event_type.time_field
         since = None if name in facts else starts[name] if name in starts else start
-        for row in cursor.fetchall():
-            record = dict(zip(names, row))
-            event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
-            event = {"type": name, "id": event_id, **{k: _plain(v) for k, v in record.items() if v is not None}}
-            if event_type.time_field is None:
-                timeless.append(event)
-                continue
-            moment = _moment(record.get(event_type.time_field))
-            if moment is None or (since and moment < since) or (end and moment >= end):
-                continue
-            timed.append((moment, len(timed), event))
-    return timeless + [event for _, _, event in sorted(timed, key=lambda item: (item[0], item[1]))]
+        source = SilverType(name, table, chosen, field, since, end,
+                            zoned=field is None or described.get(field) == ZONED)
+        (types if wanted is None or name in wanted else skipped).append(source)
+    return SilverEvents(con, types, skipped, chunk)
 
 
 def read_events_file(path: str | Path, catalogue: Catalogue, start: dt.datetime | None = None,

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from safecity.rules.engine import EVENT_TIME, EvaluationResult
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord
-from safecity.rules.worker import SetAside, evaluate_supervised
+from safecity.rules.worker import SetAside, evaluate_supervised, reiterable
 
 
 @dataclass
@@ -29,11 +29,25 @@ class Replay:
         return dict(sorted(Counter((r.policy_id, r.action) for r in self.result.outbox).items()))
 
 
+class _Counted:
+    """The events, counted as the worker consumes them (a period of silver is streamed, never a list)."""
+
+    def __init__(self, events: Iterable[Mapping[str, Any]]):
+        self._events = reiterable(events)
+        self.count = 0
+
+    def __iter__(self):
+        self.count = 0  # a pass after a worker crash starts over
+        for event in self._events:
+            self.count += 1
+            yield event
+
+
 def replay(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *,
            start_method: str = "fork") -> Replay:
-    events = list(events)
-    result, set_aside = evaluate_supervised(policies, events, clock=EVENT_TIME, start_method=start_method)
-    return Replay(result, set_aside, len(events))
+    counted = _Counted(events)
+    result, set_aside = evaluate_supervised(policies, counted, clock=EVENT_TIME, start_method=start_method)
+    return Replay(result, set_aside, counted.count)
 
 
 def decision(record: OutboxRecord) -> tuple[str, str, str, tuple[str, ...]]:
@@ -52,7 +66,7 @@ class PolicyDiff:
 
 def diff(live: Sequence[LoadedPolicy], candidate: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *,
          start_method: str = "fork") -> PolicyDiff:
-    events = list(events)
+    events = reiterable(events)  # read twice, once per policy set
     before = replay(live, events, start_method=start_method)
     after = replay(candidate, events, start_method=start_method)
     old = Counter(decision(r) for r in before.result.outbox)

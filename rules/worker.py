@@ -8,18 +8,21 @@ knows which policy was running. It restarts the child, asserts the facts again, 
 in the same policy version it sets that version aside (recorded in `set_aside`) and goes on without it.
 
 Two ways to use it:
-- `evaluate_supervised(policies, events)`: a whole, deterministic evaluation (tests, replay, batch). After a crash
-  the evaluation starts again from the first event in a fresh child, so the result is exactly what an
-  uncrashed run gives (less the set-aside policies).
+- `evaluate_supervised(policies, events)`: a whole, deterministic evaluation (tests, replay, batch). Events are
+  consumed as an iterator and sent in chunks, so a day's events are never all in memory, in either process. After
+  a crash the evaluation starts again from the first event in a fresh child (a second pass over `events`, which
+  must therefore be re-iterable: a list, or silver_events' stream), so the result is exactly what an uncrashed
+  run gives (less the set-aside policies).
 - `SupervisedEngine`: long-running (streaming). After a crash the current batch is sent again to the new child;
   window and statechart state of the earlier batches is lost, facts are not (the supervisor keeps them).
 """
 from __future__ import annotations
 
 import ctypes
+import itertools
 import multiprocessing as mp
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from safecity.rules.engine import DEFAULT_SHARDS, EvaluationResult, PolicyEngine, RuleError, utc_now
 from safecity.rules.loader import LoadedPolicy
@@ -28,6 +31,7 @@ from safecity.rules.loader import LoadedPolicy
 # threaded host (Dagster) pass start_method="spawn"; their clock must then be picklable (EVENT_TIME, utc_now).
 DEFAULT_START = "fork"
 MAX_CRASHES = 2
+CHUNK = 2000  # events per message to the child: small next to a day, large enough that pickling dominates
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,17 @@ class SupervisedEngine:
         return list(self._facts.values())
 
     def _request(self, command: str, payload: Any = None) -> Any:
+        self._send(command, payload)
+        return self._receive(command)
+
+    def _send(self, command: str, payload: Any = None) -> None:
         try:
             self._conn.send((command, payload))
+        except (ConnectionError, BrokenPipeError):
+            raise WorkerCrashed(command) from None
+
+    def _receive(self, command: str) -> Any:
+        try:
             return self._conn.recv()
         except (EOFError, ConnectionError, BrokenPipeError):
             raise WorkerCrashed(command) from None
@@ -228,24 +241,52 @@ class SupervisedEngine:
         return self._process.pid if self._process is not None else None
 
 
+def reiterable(events: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    """`events` if iterating it again starts over; a one-shot iterator (a generator) is kept as a list."""
+    return list(events) if iter(events) is events else events
+
+
+def chunks(events: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    iterator = iter(events)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _evaluate_pass(supervisor: SupervisedEngine, events: Iterable[Mapping[str, Any]], size: int
+                   ) -> tuple[EvaluationResult, list[Mapping[str, Any]] | None]:
+    """One pass over `events` through the child; on a crash, the chunk it died in (else None)."""
+    result = EvaluationResult()
+    pending = chunks(events, size)
+    chunk = next(pending, None)
+    while chunk is not None:
+        try:
+            supervisor._send("post", chunk)
+            # The next chunk is read (from DuckDB, say) while the child evaluates this one.
+            following = next(pending, None)
+            result.extend(supervisor._receive("post"))
+        except WorkerCrashed:
+            return result, chunk
+        chunk = following
+    return result, None
+
+
 def evaluate_supervised(policies: Sequence[LoadedPolicy], events: Iterable[Mapping[str, Any]], *,
                         clock: Any = utc_now, shards: int = DEFAULT_SHARDS, max_crashes: int = MAX_CRASHES,
-                        drill: CrashDrill | None = None, start_method: str = DEFAULT_START
+                        drill: CrashDrill | None = None, start_method: str = DEFAULT_START, chunk: int = CHUNK
                         ) -> tuple[EvaluationResult, list[SetAside]]:
-    """A whole evaluation in a child process; after a crash it starts again from the first event."""
-    events = list(events)
+    """A whole evaluation in a child process, `chunk` events at a time; after a crash it starts again from the
+    first event."""
+    events = reiterable(events)
     supervisor = SupervisedEngine(list(policies), clock=clock, shards=shards, max_crashes=max_crashes, drill=drill,
                                   start_method=start_method)
     crash_errors: list[RuleError] = []
     try:
         while True:
-            try:
-                result = supervisor._request("post", events)
+            result, crashed_in = _evaluate_pass(supervisor, events, chunk)
+            if crashed_in is None:
                 break
-            except WorkerCrashed:
-                crash_errors.append(supervisor._crashed(events))  # the restarted child gets every event again
+            crash_errors.append(supervisor._crashed(crashed_in))  # the restarted child gets every event again
         result.errors[:0] = crash_errors
         return result, list(supervisor.set_aside)
     finally:
         supervisor.close()
-

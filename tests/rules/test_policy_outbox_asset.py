@@ -101,6 +101,35 @@ def test_a_policy_that_crashes_the_worker_is_set_aside_recorded_and_fails_its_ch
     assert json.loads(json.dumps(failed.metadata["set_aside"].value))[0]["policy_id"] == REPAIR
 
 
+
+PASSES = pa.schema([("motor_vehicle_id", pa.string()), ("plate_no", pa.string()),
+                    ("pass_time", pa.timestamp("us", tz="UTC")), ("_batch_id", pa.string()), ("_line", pa.int64())])
+
+
+def test_types_no_policy_reads_are_counted_as_unrouted_and_never_fetched(settings, monkeypatch):
+    from safecity.rules import events as events_module
+
+    fetched: set[str] = set()
+    reader = events_module.SilverType.rows
+
+    def spy(self, *args, **kwargs):
+        fetched.add(self.name)
+        return reader(self, *args, **kwargs)
+    monkeypatch.setattr(events_module.SilverType, "rows", spy)
+    write_silver(settings, "camera_health", HEALTH, HEALTH_ROWS)
+    write_silver(settings, "vehicle_pass", PASSES, [
+        {"motor_vehicle_id": f"V{i}", "plate_no": f"冀C1000{i}", "pass_time": T0 + dt.timedelta(minutes=10 * i),
+         "_batch_id": "passes", "_line": i} for i in range(3)])
+    metadata, checks = materialize(settings)
+    assert "vehicle_passed" not in fetched and "camera_health" in fetched
+    assert metadata["events_by_type"].value == {"camera_health": len(HEALTH_ROWS)}
+    assert metadata["events_counted_not_evaluated"].value == {"vehicle_passed": 3}
+    assert checks["unhandled_events"].metadata["unrouted_by_type"].value == {"vehicle_passed": 3}
+    # Counted events still move the watermark: the next run counts from there on (its start is inclusive).
+    assert metadata["watermark"].value == (T0 + dt.timedelta(minutes=20)).isoformat()
+    again, _ = materialize(settings)
+    assert again["events_counted_not_evaluated"].value == {"vehicle_passed": 1}
+
 # -- watermark: two runs over growing silver against one run over everything -------------------------------------
 DOWN = pa.schema([("camera_id", pa.string()), ("grid_id", pa.string()), ("since", pa.timestamp("us", tz="UTC")),
                   ("_batch_id", pa.string()), ("_line", pa.int64())])
