@@ -3,6 +3,7 @@ commands that run the engine (serve, deliver)."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -59,7 +60,7 @@ def rules_test(path: Path = PathArgument) -> None:
 EventsOption = typer.Option(None, "--events", help="Events from a JSON Lines file instead of the silver tables.")
 
 
-def _moment(text: str, option: str):
+def _moment(text: str, option: str, time_zone: str):
     import datetime as dt
     from zoneinfo import ZoneInfo
     try:
@@ -68,19 +69,27 @@ def _moment(text: str, option: str):
         typer.echo(f"{option} 应为 ISO 8601 时间 / {option} must be an ISO 8601 time, got {text!r}", err=True)
         raise typer.Exit(2) from None
     # A time without a zone is the city's local time, as duty officers write it.
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(time_zone))
 
 
-def _events(events_file: Path | None, start, end, env: str | None, home: Path | None, policies=()) -> list[dict]:
+def _period(start: str, end: str, env: str | None, home: Path | None):
+    time_zone = _settings(env, home).city.timezone
+    return _moment(start, "--from", time_zone), _moment(end, "--to", time_zone)
+
+
+@contextmanager
+def _events(events_file: Path | None, start, end, env: str | None, home: Path | None, policies=()):
+    """The period's events: silver's are streamed from a connection that stays open while they are evaluated."""
     from safecity.rules.events import fact_types, read_events_file, silver_events
     from safecity.standards.catalogue import load_catalogue
     catalogue = load_catalogue()
     if events_file is not None:
-        return read_events_file(events_file, catalogue, start, end)
+        yield read_events_file(events_file, catalogue, start, end)
+        return
     from safecity.config.duckdb_session import connect
     settings = _settings(env, home)
     with connect(settings, read_only=True) as con:
-        return silver_events(con, catalogue, start, end, facts=fact_types(policies))
+        yield silver_events(con, catalogue, start, end, facts=fact_types(policies))
 
 
 def _write_records(out: Path, records) -> None:
@@ -101,8 +110,8 @@ def rules_replay(start: str = typer.Option(..., "--from", help="First event time
     """回放历史 / Run the events of a period through a policy set on an event-time clock."""
     from safecity.rules.replay import replay
     policies = _load(policies_dir)
-    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home, policies)
-    run = replay(policies, events)
+    with _events(events_file, *_period(start, end, env, home), env, home, policies) as events:
+        run = replay(policies, events)
     if out:
         _write_records(out, run.result.outbox)
     summary = {"events": run.events, "actions": len(run.result.outbox),
@@ -130,14 +139,14 @@ def rules_diff(policies_dir: Path = typer.Option(..., "--policies", help="The ch
     from safecity.rules.executor import payload
     from safecity.rules.replay import diff
     live, candidate = _load(live_dir), _load(policies_dir)
-    events = _events(events_file, _moment(start, "--from"), _moment(end, "--to"), env, home, [*live, *candidate])
-    result = diff(live, candidate, events)
+    with _events(events_file, *_period(start, end, env, home), env, home, [*live, *candidate]) as events:
+        result = diff(live, candidate, events)
     if as_json:
         typer.echo(json.dumps({"added": [payload(r) for r in result.added],
                                "dropped": [payload(r) for r in result.dropped],
                                "unchanged": result.unchanged}, ensure_ascii=False, indent=2, default=str))
         return
-    typer.echo(f"{len(events)} events: +{len(result.added)} added, -{len(result.dropped)} dropped, "
+    typer.echo(f"{result.live.events} events: +{len(result.added)} added, -{len(result.dropped)} dropped, "
                f"{result.unchanged} unchanged")
     for sign, records in (("+", result.added), ("-", result.dropped)):
         for r in records:
