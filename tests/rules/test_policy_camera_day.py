@@ -33,7 +33,7 @@ def silver(tmp_path_factory):
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
                                 resources={"safecity": SafeCityResource(environment="local", home=str(home))},
-                                instance=instance)
+                                instance=instance, partition_key="2026-07-01")
     assert result.success
     settings = load_settings("local", home)
     con = connect(settings, ":memory:")
