@@ -4,9 +4,11 @@ from pathlib import Path
 import pytest
 from rules_testkit import GOOD_POLICY
 
-from safecity.rules.loader import POLICIES_DIR, load_policy
+from safecity.rules.loader import load_policy
 
-SHIPPED = POLICIES_DIR / "camera" / "key_point_offline.yaml"
+# Version 1 of camera.key_point_offline: one camera_registered event in, one alert out, the engine tests' simplest
+# policy (the shipped version reads camera health).
+SHIPPED = Path(__file__).parent / "policies" / "key_point_offline_v1.yaml"
 
 
 @pytest.fixture

@@ -74,7 +74,11 @@ def test_camera_policies_fire_for_exactly_the_cameras_silver_names(silver, catal
                         if r.policy_id == BLIND_SPOT and r.action == "dispatch_order")
     assert dispatches == expected_dispatches
 
-    key_offline = sorted(r[0] for r in silver.execute(
-        "SELECT _batch_id || ':' || _line FROM silver.camera WHERE use_type = '3' AND status = 'OFF'").fetchall())
-    assert sorted(r.matched_event_ids[0] for r in result.outbox
-                  if r.policy_id == "camera.key_point_offline") == key_offline
+    # One alert each time a key-point camera goes offline: the state machine's own change records (not the
+    # camera_health events the policy reads), with each camera's point level.
+    went_offline = sorted(r[0] for r in silver.execute("""
+        SELECT c.device_id FROM silver.camera_state_change c
+        WHERE c.to_state = 'offline'
+          AND c.device_id IN (SELECT camera_id FROM silver.camera_health WHERE point_level = 'key')""").fetchall())
+    assert went_offline
+    assert sorted(r.partition_key for r in result.outbox if r.policy_id == "camera.key_point_offline") == went_offline

@@ -67,8 +67,9 @@ def test_health_checks_pass_on_a_clean_run_and_report_unhandled_events(settings)
     assert set(checks) == {"rule_errors", "unhandled_events", "policies_set_aside", "outbox_backlog"}
     assert checks["rule_errors"].passed and checks["policies_set_aside"].passed
     unhandled = checks["unhandled_events"]
-    # Only the repair table reads camera_health; the three rows it has no order for are unhandled.
-    assert unhandled.passed and unhandled.metadata["unhandled_by_type"].value == {"camera_health": 3}
+    # Two policies read camera_health: the repair table has no order for three rows, and the key-point chart alerts
+    # on none of the five (no key-point camera turns offline here: the offline key row is 45 minutes into it).
+    assert unhandled.passed and unhandled.metadata["unhandled_by_type"].value == {"camera_health": 3 + 5}
     backlog = checks["outbox_backlog"]
     assert backlog.passed and backlog.metadata["undelivered"].value == -1  # no ledger: no executor here
 
