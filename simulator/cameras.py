@@ -31,6 +31,9 @@ STREETS = ["人民路", "文化路", "河北大街", "迎宾路", "建设大街"
 POSITION_BY_KIND = {"railway_station": "3", "beach": "4", "scenic_area": "4", "school": "8", "hospital": "9",
                     "square": "4"}
 OTHER_CITY_DIVISIONS = ["130402", "130102", "110101", "120101", "210202"]
+# Police stations per division: the basic access unit (digits 7–8 of the ID) a recorder and its channels are
+# registered under, numbered like the handling units of the simulated calls (01–08).
+STATIONS_PER_DIVISION = 8
 
 
 @dataclass
@@ -73,9 +76,9 @@ def build_registry(world: World, scale: Scale) -> list[Camera]:
     cameras: list[Camera] = []
     serials: dict[str, int] = {}
 
-    def next_id(division: str, industry: str, type_code: str) -> str:
+    def next_id(division: str, unit: int, industry: str, type_code: str) -> str:
         serials[division] = serials.get(division, 0) + 1
-        return f"{division}00{industry}{type_code}0{serials[division]:06d}"
+        return f"{division}{unit:02d}{industry}{type_code}0{serials[division]:06d}"
 
     for division in sorted(per_division):
         share = world.shares[division]
@@ -87,7 +90,8 @@ def build_registry(world: World, scale: Scale) -> list[Camera]:
             if index % scale.nvr_channels == 0:
                 vendor, model = NVR_MODELS[int(rng.integers(len(NVR_MODELS)))]
                 lon, lat = world.point_near(rng, centre[0], centre[1], share.spread_km / 3)
-                nvr_id = next_id(division, "00", "118")
+                unit = index // scale.nvr_channels % STATIONS_PER_DIVISION + 1
+                nvr_id = next_id(division, unit, "00", "118")
                 nvr = Camera(nvr_id, f"{world.divisions[division].name_zh}NVR{len(serials)}-{index // scale.nvr_channels + 1:03d}",
                              division, lon, lat, "118", "1", "", "", vendor, model,
                              f"河北省秦皇岛市{world.divisions[division].name_zh}监控机房")
@@ -106,7 +110,8 @@ def build_registry(world: World, scale: Scale) -> list[Camera]:
             street = STREETS[int(rng.integers(len(STREETS)))]
             vendor, model = VENDORS[int(rng.integers(len(VENDORS)))]
             industry = "04" if use_type == "2" else "00"
-            device_id = next_id(division, industry, "132" if rng.random() < 0.85 else "131")
+            device_id = next_id(division, int(nvr.device_id[6:8]) if nvr else 0, industry,
+                                "132" if rng.random() < 0.85 else "131")
             name = f"{world.divisions[division].name_zh}{where or street}{index + 1:04d}"
             cameras.append(Camera(device_id, name, division, lon, lat, device_id[10:13], use_type,
                                   str(int(rng.choice([1, 2, 3], p=[0.3, 0.2, 0.5]))), position, vendor, model,
