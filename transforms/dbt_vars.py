@@ -2,7 +2,10 @@
 scorecard configuration, read from their YAML files at run time so the SQL never carries a copy of them.
 
 - `divisions`: code, urban flag and land area (km²) of each division of the city profile;
-- `city_code`, `grid_cell_m`, `extent`: the city's GB/T 2260 code and the hotspot grid;
+- `city_code`: the city's GB/T 2260 code;
+- `grid_cell_sql`: the city grid's cell expression (config/grid.py `cell_sql`) over the placeholders `__lon__` and
+  `__lat__`, which the `grid_cell` macro replaces: the arithmetic of a cell exists once, in config/grid.py;
+- `key_places`: the city's key places with their coverage radius (config/cities/<city>/key_places.yaml);
 - `code_attributes`: {table: {code: attributes}} for the code tables whose attributes the models compute with
   (congestion grades and their 0–10 bounds, road classes and their speed thresholds, camera states);
 - `scorecard`: the indicators with weights and targets (config/scorecard.yaml).
@@ -14,13 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from safecity.config.profiles import CONFIG_DIR, Settings
-from safecity.config.yamlfile import load_yaml, parse_model
+from safecity.config.grid import cell_sql
+from safecity.config.profiles import CITIES_DIR, CONFIG_DIR, CityProfile, Settings
+from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
 
 SCORECARD_FILE = CONFIG_DIR / "scorecard.yaml"
 CODE_TABLES = ("congestion_grade", "road_class", "camera_state")
-INDICATORS = ("hd_ratio", "online_rate", "intact_rate", "networking_rate", "data_conformance_rate",
+INDICATORS = ("key_place_coverage", "hd_ratio", "online_rate", "intact_rate", "networking_rate", "data_conformance_rate",
               "response_within_target")
 
 
@@ -54,13 +58,56 @@ def load_scorecard(path=SCORECARD_FILE) -> Scorecard:
     return parse_model(load_yaml(path), Scorecard)
 
 
+class KeyPlace(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    kind: Literal["railway_station", "airport", "port", "scenic_spot", "beach", "square", "hospital", "school",
+                  "government"]
+    division: str = Field(pattern=r"^\d{6}$")
+    lon: float
+    lat: float
+    radius_m: float = Field(gt=0, le=2000)
+
+
+class KeyPlaces(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    places: list[KeyPlace]
+
+
+def load_key_places(city: CityProfile, directory=CITIES_DIR) -> list[KeyPlace]:
+    """The city's key places, checked against its profile (a division of the city, a position inside its extent,
+    one entry per id); none when the city has no list."""
+    path = directory / city.id / "key_places.yaml"
+    if not path.exists():
+        return []
+    document = load_yaml(path)
+    places = parse_model(document, KeyPlaces).places
+    problems, seen = [], set()
+    for index, place in enumerate(places):
+        pointer = f"/places/{index}"
+        if city.division(place.division) is None:
+            problems.append(document.problem(f"{pointer}/division", "E_CODE",
+                                             f"{place.division} is not a division of {city.name_en}"))
+        if not city.extent.contains(place.lon, place.lat):
+            problems.append(document.problem(f"{pointer}/lon", "E_OUT_OF_AREA",
+                                             f"({place.lon}, {place.lat}) is outside the city's extent"))
+        if place.id in seen:
+            problems.append(document.problem(f"{pointer}/id", "E_DUPLICATE_KEY", f"{place.id} is listed twice"))
+        seen.add(place.id)
+    if problems:
+        raise YamlFileError(problems)
+    return places
+
+
 def dbt_vars(settings: Settings) -> dict:
     city = settings.city
     catalogue = load_catalogue(city.id)
     return {
         "city_code": city.gb2260,
-        "grid_cell_m": city.grid_cell_m,
-        "extent": city.extent.model_dump(),
+        "grid_cell_sql": cell_sql(city, "__lon__", "__lat__"),
+        "key_places": [p.model_dump() for p in load_key_places(city)],
         "divisions": [{"code": d.code, "urban": d.urban, "area_km2": d.area_km2} for d in city.divisions],
         "code_attributes": {t: {c.code: dict(c.attributes or {}) for c in catalogue.code_tables[t].codes}
                             for t in CODE_TABLES},

@@ -90,9 +90,32 @@ def test_scorecard_weights_must_add_up_to_100_with_the_line_in_the_error(tmp_pat
     good = (PROJECT_DIR.parent / "config" / "scorecard.yaml").read_text(encoding="utf-8")
     assert sum(i.weight for i in load_scorecard().indicators) == 100
     bad = tmp_path / "scorecard.yaml"
-    bad.write_text(good.replace("weight: 25", "weight: 35"), encoding="utf-8")
+    bad.write_text(good.replace("weight: 15, target: 1.0 }", "weight: 25, target: 1.0 }", 1), encoding="utf-8")
     with pytest.raises(YamlFileError, match="not 100"):
         load_scorecard(bad)
     bad.write_text(good.replace("id: hd_ratio", "id: hd_ration"), encoding="utf-8")
     with pytest.raises(YamlFileError, match=r"scorecard.yaml:\d+"):
         load_scorecard(bad)
+
+
+def test_key_places_are_checked_against_the_city_profile_with_the_line_in_the_error(tmp_path):
+    from safecity.config.profiles import load_city
+    from safecity.transforms.dbt_vars import load_key_places
+
+    city = load_city("qinhuangdao")
+    places = load_key_places(city)
+    assert len({p.id for p in places}) == len(places) >= 20
+    assert {p.division for p in places} == {d.code for d in city.divisions}  # every district has some
+    good = (PROJECT_DIR.parent / "config" / "cities" / "qinhuangdao" / "key_places.yaml").read_text(encoding="utf-8")
+    (tmp_path / "qinhuangdao").mkdir()
+    bad = tmp_path / "qinhuangdao" / "key_places.yaml"
+    bad.write_text(good.replace('division: "130324", lon: 118.873', 'division: "130399", lon: 117.873'),
+                   encoding="utf-8")
+    with pytest.raises(YamlFileError) as error:
+        load_key_places(city, tmp_path)
+    assert [(p.code, p.line) for p in error.value.problems] == [
+        ("E_CODE", good[:good.index("130324\", lon: 118.873")].count("\n") + 1),
+        ("E_OUT_OF_AREA", good[:good.index("130324\", lon: 118.873")].count("\n") + 1)]
+    bad.write_text(good.replace("kind: hospital", "kind: hopsital", 1), encoding="utf-8")
+    with pytest.raises(YamlFileError, match=r"key_places.yaml:\d+: E_TYPE"):
+        load_key_places(city, tmp_path)

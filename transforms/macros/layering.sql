@@ -16,6 +16,18 @@
     )
 {%- endmacro %}
 
+{#- The three police levels of a row as columns: its station (派出所, a 12-digit police organisation code:
+    division + station number + 0000), its branch (分局, the division) and the city (市局). A row without a station
+    belongs to its branch directly, shown as the branch's own unit <division>000000. -#}
+{#- The city code is read with a literal var name (after safecity_var's check): SQLMesh's review passes a model only
+    the vars it finds by name, and it cannot see through a macro's var(name). -#}
+{% macro police_levels(station, division) -%}
+    {%- do safecity_var('city_code') -%}
+    coalesce({{ station }}, {{ division }} || '000000') as station_code,
+    coalesce(substr({{ station }}, 1, 6), {{ division }}) as branch_code,
+    '{{ var("city_code", "") }}' as city_code
+{%- endmacro %}
+
 {#- Rows repeated at the three police levels: city (市局, parent none), branch (分局, parent the city) and station
     (派出所, parent its branch); `relation` carries city_code, branch_code and station_code. A level's rows cover the
     levels below it. -#}

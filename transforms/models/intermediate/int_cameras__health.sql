@@ -1,5 +1,7 @@
 -- Each registered camera with what the KPIs count: in the denominator, online, intact (online without a blocking
--- quality fault), HD (a snapshot at least 1280×720), networked (keepalives reach the platform).
+-- quality fault), HD (a snapshot at least 1280×720), networked (keepalives reach the platform); and its police
+-- levels: the station is the basic access unit (基层接入单位, digits 7–8 of the GB/T 28181 ID) as a police
+-- organisation code, division + unit + 0000; unit 00 is the branch's own access (no station).
 {%- set states = safecity_var('code_attributes').get('camera_state', {}) %}
 with cameras as (
     -- Cameras only (GB/T 28181 types 131 camera, 132 IPC): recorders and platforms have no picture to judge.
@@ -68,6 +70,8 @@ select
     a.counts_intact as is_intact,
     case when j.max_width is null then null
          else j.max_width >= 1280 and j.max_height >= 720 end as is_hd,
-    coalesce(j.keepalives, 0) > 0 as is_networked
+    coalesce(j.keepalives, 0) > 0 as is_networked,
+    {{ police_levels("case when substr(j.device_id, 7, 2) <> '00' then substr(j.device_id, 1, 8) || '0000' end",
+                     'j.division_code') }}
 from joined as j
 join state_attributes as a using (state)

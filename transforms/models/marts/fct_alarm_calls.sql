@@ -24,8 +24,7 @@ select
     arrived_within_target,
     longitude,
     latitude,
-    grid_x,
-    grid_y,
+    grid_id,
     caller_name,
     caller_phone,
     address

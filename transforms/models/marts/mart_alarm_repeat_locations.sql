@@ -1,8 +1,7 @@
 -- Repeat locations: grid cells with at least the configured number of calls of one category on one day.
 select
     received_date,
-    grid_x,
-    grid_y,
+    grid_id,
     category,
     any_value(division_code) as division_code,
     count(*)::bigint as calls,
@@ -10,7 +9,7 @@ select
     min(received_at) as first_received_at,
     max(received_at) as last_received_at
 from {{ ref('int_alarm_calls__dispatch_chain') }}
-where grid_x is not null
-group by received_date, grid_x, grid_y, category
+where grid_id is not null
+group by received_date, grid_id, category
 having count(*) >= {{ var('repeat_location_min_calls') }}
-order by received_date, calls desc, grid_x, grid_y, category
+order by received_date, calls desc, grid_id, category

@@ -1,7 +1,7 @@
--- Camera KPIs per district: inventory, density per km², HD ratio, online rate, intact rate (完好率), networking rate.
--- Rates divide by the cameras that should be online (decommissioned ones are out of the denominator).
-with cameras as (
-    select * from {{ ref('int_cameras__health') }}
+-- Camera KPIs per district: the branch rows of mart_camera_kpis_by_level (where the rates are computed) for every
+-- division of the city profile, with its names, land area and cameras per km².
+with kpis as (
+    select * from {{ ref('mart_camera_kpis_by_level') }} where level = 'branch'
 ),
 
 divisions as (
@@ -14,25 +14,25 @@ select
     d.division_code,
     d.name_zh as division_name_zh,
     d.name_en as division_name_en,
-    any_value(d.area_km2) as area_km2,
-    count(c.device_id)::bigint as cameras,
-    count(c.device_id) filter (where c.in_denominator)::bigint as cameras_in_service,
-    count(c.device_id) filter (where c.is_key_point)::bigint as key_points,
-    round(count(c.device_id) / any_value(d.area_km2), 4)::double as cameras_per_km2,
-    count(c.device_id) filter (where c.in_denominator and c.is_online)::bigint as online,
-    count(c.device_id) filter (where c.in_denominator and c.is_intact)::bigint as intact,
-    count(c.device_id) filter (where c.in_denominator and c.is_hd is not null)::bigint as with_picture,
-    count(c.device_id) filter (where c.in_denominator and c.is_hd)::bigint as hd,
-    count(c.device_id) filter (where c.in_denominator and c.is_networked)::bigint as networked,
-    (count(c.device_id) filter (where c.in_denominator and c.is_online)
-        / nullif(count(c.device_id) filter (where c.in_denominator), 0))::double as online_rate,
-    (count(c.device_id) filter (where c.in_denominator and c.is_intact)
-        / nullif(count(c.device_id) filter (where c.in_denominator), 0))::double as intact_rate,
-    (count(c.device_id) filter (where c.in_denominator and c.is_hd)
-        / nullif(count(c.device_id) filter (where c.in_denominator and c.is_hd is not null), 0))::double as hd_ratio,
-    (count(c.device_id) filter (where c.in_denominator and c.is_networked)
-        / nullif(count(c.device_id) filter (where c.in_denominator), 0))::double as networking_rate
+    d.area_km2,
+    coalesce(k.cameras, 0)::bigint as cameras,
+    coalesce(k.cameras_in_service, 0)::bigint as cameras_in_service,
+    coalesce(k.key_points, 0)::bigint as key_points,
+    round(coalesce(k.cameras, 0) / d.area_km2, 4)::double as cameras_per_km2,
+    coalesce(k.online, 0)::bigint as online,
+    coalesce(k.intact, 0)::bigint as intact,
+    coalesce(k.with_picture, 0)::bigint as with_picture,
+    coalesce(k.hd, 0)::bigint as hd,
+    coalesce(k.networked, 0)::bigint as networked,
+    k.online_rate,
+    k.intact_rate,
+    k.hd_ratio,
+    k.networking_rate,
+    coalesce(k.key_places, 0)::bigint as key_places,
+    coalesce(k.key_places_covered, 0)::bigint as key_places_covered,
+    coalesce(k.key_places_covered_online, 0)::bigint as key_places_covered_online,
+    k.key_place_coverage,
+    k.key_place_online_coverage
 from divisions as d
-left join cameras as c using (division_code)
-group by d.division_code, d.name_zh, d.name_en
+left join kpis as k on k.unit_code = d.division_code
 order by d.division_code

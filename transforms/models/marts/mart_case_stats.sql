@@ -5,9 +5,7 @@ with cases as (
         *,
         filed_at::date as filed_date,
         solved_at is not null or status in ('solved', 'closed') as is_solved,
-        coalesce(handling_unit, division_code || '000000') as station_code,
-        coalesce(substr(handling_unit, 1, 6), division_code) as branch_code,
-        '{{ safecity_var("city_code") }}' as city_code
+        {{ police_levels('handling_unit', 'division_code') }}
     from {{ ref('stg_cases__cases') }}
 ),
 

@@ -27,6 +27,7 @@ values_wide as (
     select
         c.division_code,
         c.division_name_zh,
+        c.key_place_coverage,
         c.hd_ratio,
         c.online_rate,
         c.intact_rate,
@@ -39,16 +40,14 @@ values_wide as (
 ),
 
 config as (
-    select * from (values
-    {%- for i in indicators %}
-        ('{{ i.id }}', '{{ i.name_zh }}', '{{ i.name_en }}', {{ i.weight }}::double, {{ i.target }}::double){{ ',' if not loop.last }}
-    {%- endfor %}
-    ) as t(indicator, indicator_name_zh, indicator_name_en, weight, target)
+    select id as indicator, name_zh as indicator_name_zh, name_en as indicator_name_en, weight, target
+    from {{ values_table(indicators, [('id', 'varchar'), ('name_zh', 'varchar'), ('name_en', 'varchar'),
+                                      ('weight', 'double'), ('target', 'double')]) }}
 ),
 
 long as (
     unpivot values_wide
-    on hd_ratio, online_rate, intact_rate, networking_rate, data_conformance_rate, response_within_target
+    on key_place_coverage, hd_ratio, online_rate, intact_rate, networking_rate, data_conformance_rate, response_within_target
     into name indicator value value
 ),
 

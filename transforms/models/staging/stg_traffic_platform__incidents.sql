@@ -14,6 +14,7 @@ select
     casualties,
     deaths,
     injuries,
+    accident_type,
     longitude,
     latitude,
     related_call_id,
