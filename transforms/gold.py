@@ -1,5 +1,6 @@
 """Gold after dbt: the marts published as Apache Iceberg tables (`gold.<mart>` in the lakehouse catalog, readable by
-any Iceberg engine without our code) and the row scopes of each branch (分局) in the DuckDB warehouse.
+any Iceberg engine without our code) and the row scopes of each branch (分局) and station (派出所) in the DuckDB
+warehouse.
 
 - A mart with a masked view (`gold_masked.<mart>`, sensitive columns from the standards masked) is published
   masked: gold leaves the warehouse, and the unmasked rows stay with the roles that may read `marts.*`.
@@ -7,6 +8,11 @@ any Iceberg engine without our code) and the row scopes of each branch (分局) 
   build, never half of one. A mart whose columns changed gets its table recreated.
 - Row scopes: schema `scope_<division>` holds a view of every mart restricted to that branch's rows: rows of its
   division (`division_code`), or, in the three-level marts, its own branch row and the rows of its stations.
+  Schema `scope_<station>` (a 12-digit police organisation code, division + station number + 0000) holds a
+  station's own rows: its station rows of the three-level marts and the facts whose `station_code` is its own; a
+  mart of district figures only (scorecard, district KPIs) is not in a station's scope. The stations are the ones
+  the marts name, so a new station gets its scope with the first build that sees it; the code <division>000000
+  stands for a branch's own unit, not a station, and gets no scope.
 """
 from __future__ import annotations
 
@@ -73,29 +79,52 @@ def publish_gold(con, catalog: Catalog) -> list[Published]:
     return published
 
 
-def scope_filter(columns: list[str], division: str) -> str | None:
-    """The WHERE clause restricting a mart to one branch, or None when the mart has no jurisdiction column."""
-    if {"level", "unit_code", "parent_code"} <= set(columns):
-        return (f"(level = 'branch' AND unit_code = '{division}') OR "
-                f"(level = 'station' AND parent_code = '{division}')")
+def scope_filter(columns: list[str], unit: str) -> str | None:
+    """The WHERE clause restricting a mart to one branch (6-digit division) or one station (12-digit police
+    organisation code), or None when the mart has no column for that jurisdiction."""
+    three_level = {"level", "unit_code", "parent_code"} <= set(columns)
+    if len(unit) == 12:
+        if three_level:
+            return f"level = 'station' AND unit_code = '{unit}'"
+        return f"station_code = '{unit}'" if "station_code" in columns else None
+    if three_level:
+        return (f"(level = 'branch' AND unit_code = '{unit}') OR "
+                f"(level = 'station' AND parent_code = '{unit}')")
     if "division_code" in columns:
-        return f"division_code = '{division}'"
+        return f"division_code = '{unit}'"
     return None
 
 
+def stations(con, divisions: list[str]) -> list[str]:
+    """The stations of these branches that the marts name (station rows of the three-level marts, station_code of
+    the facts)."""
+    found: set[str] = set()
+    for mart in _tables(con, MARTS):
+        columns = _columns(con, MARTS, mart)
+        if {"level", "unit_code", "parent_code"} <= set(columns):
+            sql = f'SELECT DISTINCT unit_code FROM {MARTS}."{mart}" WHERE level = \'station\''
+        elif "station_code" in columns:
+            sql = f'SELECT DISTINCT station_code FROM {MARTS}."{mart}"'
+        else:
+            continue
+        found |= {r[0] for r in con.execute(sql).fetchall() if r[0]}
+    return sorted(s for s in found if s.isdigit() and len(s) == 12 and s[:6] in divisions and s[6:] != "000000")
+
+
 def create_row_scopes(con, divisions: list[str]) -> dict[str, list[str]]:
-    """A `scope_<division>` schema per branch with a view of each mart restricted to its rows (masked where a masked
-    view exists). Marts without a jurisdiction column are left out of the scopes."""
+    """A `scope_<unit>` schema per branch and per station with a view of each mart restricted to its rows (masked
+    where a masked view exists). Marts without a column for the unit's jurisdiction are left out of its scope."""
     masked = set(_tables(con, MASKED))
-    scopes: dict[str, list[str]] = {}
     for division in divisions:
         if not division.isdigit():
             raise ValueError(f"not a division code: {division!r}")
-        schema = f"scope_{division}"
+    scopes: dict[str, list[str]] = {}
+    for unit in [*divisions, *stations(con, divisions)]:
+        schema = f"scope_{unit}"
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for mart in _tables(con, MARTS):
             source = MASKED if mart in masked else MARTS
-            where = scope_filter(_columns(con, MARTS, mart), division)
+            where = scope_filter(_columns(con, MARTS, mart), unit)
             if where is None:
                 continue
             con.execute(f'CREATE OR REPLACE VIEW {schema}."{mart}" AS SELECT * FROM {source}."{mart}" WHERE {where}')

@@ -8,9 +8,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from safecity.config.grid import cell_id, cell_sql
 from safecity.config.profiles import load_settings
 from safecity.standards.catalogue import load_catalogue
-from safecity.transforms.dbt_vars import load_scorecard
+from safecity.transforms.dbt_vars import load_key_places, load_scorecard
 from tests.transforms.simulated import step_succeeded
 
 pytestmark = pytest.mark.integration
@@ -104,12 +105,36 @@ def test_arrival_shares_use_the_simulators_urban_divisions(built, q, calls):
     assert 0 < within[True] < arrived[True]  # the day has both, so the test can tell the rule apart
 
 
-def test_call_volumes_by_category_district_and_hour(built, q, calls):
-    expected = Counter((c["division_code"], c["category"],
-                        c["received_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).hour) for c in calls)
-    mart = {(r[0], r[1], r[2]): r[3] for r in q(
-        "SELECT division_code, category, received_hour, calls FROM marts.mart_alarm_call_volumes")}
+def test_call_volumes_by_category_and_hour_at_the_three_police_levels(built, q, calls):
+    expected = Counter()
+    for c in calls:
+        hour = c["received_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).hour
+        for level, unit in (("city", CITY), ("branch", c["division_code"]), ("station", c["handling_unit"])):
+            expected[(level, unit, c["category"], hour)] += 1
+    mart = {(r[0], r[1], r[2], r[3]): r[4] for r in q(
+        "SELECT level, unit_code, category, received_hour, calls FROM marts.mart_alarm_call_volumes")}
     assert mart == dict(expected)
+    assert len({k[1] for k in mart if k[0] == "station"}) > 10
+
+
+def test_traffic_incident_volumes_by_type_severity_and_hour_at_the_three_police_levels(built, q):
+    incidents = dicts(built["con"], "SELECT * FROM silver.traffic_incident")
+    handling = {c["call_id"]: c["handling_unit"]
+                for c in latest(dicts(built["con"], "SELECT * FROM silver.alarm_call"), "call_id")}
+    expected = defaultdict(lambda: [0, 0, 0])
+    for i in incidents:
+        hour = i["occurred_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).hour
+        station = handling.get(i["related_call_id"]) or i["division_code"] + "000000"
+        for level, unit in (("city", CITY), ("branch", i["division_code"]), ("station", station)):
+            n = expected[(level, unit, i["incident_type"], i["accident_type"], hour)]
+            n[0] += 1
+            n[1] += i["deaths"] or 0
+            n[2] += i["injuries"] or 0
+    mart = {(r[0], r[1], r[2], r[3], r[4]): list(r[5:]) for r in q(
+        "SELECT level, unit_code, incident_type, accident_type, occurred_hour, incidents, deaths, injuries "
+        "FROM marts.mart_traffic_incident_volumes")}
+    assert mart == dict(expected)
+    assert len({k[2] for k in mart}) >= 3 and any(k[3] for k in mart)  # several types, accidents with a severity
 
 
 def test_clearance_rate_equals_solved_over_filed_from_the_latest_case_versions(built, q):
@@ -129,44 +154,79 @@ def test_clearance_rate_equals_solved_over_filed_from_the_latest_case_versions(b
     assert (filed, solved) == (len(cases), sum(v[1] for v in per_branch.values()))
 
 
-def test_camera_rates_equal_a_python_count_over_registry_states_and_snapshots(built, q):
+@pytest.fixture(scope="module")
+def cameras(built):
+    """The cameras in service as the KPIs count them, from silver: latest registry row, health state (else the
+    catalog status), largest snapshot, keepalives; each with its station from the ID's basic access unit."""
     con = built["con"]
     attributes = {c.code: c.attributes for c in load_catalogue("qinhuangdao").code_tables["camera_state"].codes}
     registry = {r["device_id"]: r for r in latest(dicts(con, "SELECT * FROM silver.camera"), "device_id")
                 if r["type_code"] in ("131", "132")}
-    states = dict(q("SELECT device_id, state FROM silver.camera_state"))
+    states = dict(con.execute("SELECT device_id, state FROM silver.camera_state").fetchall())
     widths = defaultdict(lambda: (0, 0))
-    for device, w, h in q("SELECT device_id, width, height FROM silver.snapshot_diagnosis"):
+    for device, w, h in con.execute("SELECT device_id, width, height FROM silver.snapshot_diagnosis").fetchall():
         widths[device] = max(widths[device], (w or 0, h or 0))
-    keepalive = {r[0] for r in q("SELECT DISTINCT device_id FROM silver.device_status")}
-    per = defaultdict(Counter)
+    keepalive = {r[0] for r in con.execute("SELECT DISTINCT device_id FROM silver.device_status").fetchall()}
+    found = {}
     for device, cam in registry.items():
         state = states.get(device) or ("online" if cam["status"] == "ON" else "offline")
         a = attributes[state]
         if not a["in_denominator"]:
             continue
-        n = per[cam["division_code"]]
+        found[device] = {
+            "division": cam["division_code"], "station": device[:8] + "0000", "lon": cam["longitude"],
+            "lat": cam["latitude"], "online": a["online"], "intact": a["intact"], "networked": device in keepalive,
+            "hd": (widths[device][0] >= 1280 and widths[device][1] >= 720) if device in widths else None}
+    return found
+
+
+def camera_counts(cameras, unit_of):
+    per = defaultdict(Counter)
+    for cam in cameras.values():
+        n = per[unit_of(cam)]
         n["cameras"] += 1
-        n["online"] += a["online"]
-        n["intact"] += a["intact"]
-        n["networked"] += device in keepalive
-        if device in widths:
+        n["online"] += cam["online"]
+        n["intact"] += cam["intact"]
+        n["networked"] += cam["networked"]
+        if cam["hd"] is not None:
             n["with_picture"] += 1
-            n["hd"] += widths[device][0] >= 1280 and widths[device][1] >= 720
+            n["hd"] += cam["hd"]
+    return per
+
+
+def assert_rates(row, n):
+    cameras, online, intact, hd, networked = row
+    assert cameras == n["cameras"]
+    assert online == pytest.approx(n["online"] / n["cameras"])
+    assert intact == pytest.approx(n["intact"] / n["cameras"])
+    assert hd == pytest.approx(n["hd"] / n["with_picture"])
+    assert networked == pytest.approx(n["networked"] / n["cameras"])
+
+
+def test_camera_rates_equal_a_python_count_over_registry_states_and_snapshots(built, q, cameras):
+    per = camera_counts(cameras, lambda cam: cam["division"])
     mart = {r[0]: r[1:] for r in q("SELECT division_code, cameras_in_service, online_rate, intact_rate, hd_ratio, "
                                    "networking_rate, cameras_per_km2 FROM marts.mart_camera_kpis_by_district")}
     areas = {d.code: d.area_km2 for d in load_settings("local", built["settings"].paths.home).city.divisions}
     assert set(mart) == set(per)
     for division, n in per.items():
-        cameras, online, intact, hd, networked, density = mart[division]
-        assert cameras == n["cameras"]
-        assert online == pytest.approx(n["online"] / n["cameras"])
-        assert intact == pytest.approx(n["intact"] / n["cameras"])
-        assert hd == pytest.approx(n["hd"] / n["with_picture"])
-        assert networked == pytest.approx(n["networked"] / n["cameras"])
-        assert density == pytest.approx(n["cameras"] / areas[division], abs=1e-4)
+        assert_rates(mart[division][:5], n)
+        assert mart[division][5] == pytest.approx(n["cameras"] / areas[division], abs=1e-4)
     # The simulated day has degraded and offline cameras, so intact < online somewhere.
     assert any(mart[d][2] < mart[d][1] for d in mart)
+
+
+def test_camera_rates_at_the_three_levels_count_each_station_from_the_ids_basic_access_unit(built, q, cameras):
+    mart = {(r[0], r[1]): r[2:] for r in q(
+        "SELECT level, unit_code, cameras_in_service, online_rate, intact_rate, hd_ratio, networking_rate "
+        "FROM marts.mart_camera_kpis_by_level")}
+    expected = {("city", CITY): camera_counts(cameras, lambda cam: CITY)[CITY]}
+    expected |= {("branch", d): n for d, n in camera_counts(cameras, lambda cam: cam["division"]).items()}
+    expected |= {("station", s): n for s, n in camera_counts(cameras, lambda cam: cam["station"]).items()}
+    assert set(mart) >= set(expected)
+    for key, n in expected.items():
+        assert_rates(mart[key], n)
+    assert len([k for k in expected if k[0] == "station"]) > len(built["settings"].city.divisions)
 
 
 def test_detector_verdicts_match_the_manifests_injected_faults(built, q):
@@ -227,57 +287,76 @@ def test_checkpoint_volumes_per_hour_and_lane_add_up_to_the_passes(built, q):
     assert mart == dict(passes)
 
 
-def utm50(lon, lat):
-    """WGS-84 → UTM zone 50N (metres), Snyder's series (USGS PP 1395, eq. 8-9 to 8-10): written here so the grid
-    is checked against an independent projection, not DuckDB's PROJ."""
-    a, f, k0 = 6378137.0, 1 / 298.257223563, 0.9996
-    e2 = f * (2 - f)
-    ep2 = e2 / (1 - e2)
-    phi, lam = math.radians(lat), math.radians(lon)
-    lam0 = math.radians(117)
-    n = a / math.sqrt(1 - e2 * math.sin(phi) ** 2)
-    t = math.tan(phi) ** 2
-    c = ep2 * math.cos(phi) ** 2
-    big_a = (lam - lam0) * math.cos(phi)
-    m = a * ((1 - e2 / 4 - 3 * e2 ** 2 / 64 - 5 * e2 ** 3 / 256) * phi
-             - (3 * e2 / 8 + 3 * e2 ** 2 / 32 + 45 * e2 ** 3 / 1024) * math.sin(2 * phi)
-             + (15 * e2 ** 2 / 256 + 45 * e2 ** 3 / 1024) * math.sin(4 * phi)
-             - (35 * e2 ** 3 / 3072) * math.sin(6 * phi))
-    x = k0 * n * (big_a + (1 - t + c) * big_a ** 3 / 6 + (5 - 18 * t + t ** 2 + 72 * c - 58 * ep2) * big_a ** 5 / 120)
-    y = k0 * (m + n * math.tan(phi) * (big_a ** 2 / 2 + (5 - t + 9 * c + 4 * c ** 2) * big_a ** 4 / 24
-                                       + (61 - 58 * t + t ** 2 + 600 * c - 330 * ep2) * big_a ** 6 / 720))
-    return x + 500000.0, y
+def test_hotspots_count_the_calls_per_cell_of_the_city_grid_of_config_grid(built, q, calls):
+    city = built["settings"].city
+    per_cell, positions, per_category = Counter(), defaultdict(list), Counter()
+    for c in calls:
+        cell = cell_id(city, c["longitude"], c["latitude"])
+        if cell is None:
+            continue
+        per_cell[cell] += 1
+        positions[cell].append((c["longitude"], c["latitude"]))
+        per_category[(cell, c["category"])] += 1
+    mart = {r[0]: r[1:] for r in q("SELECT grid_id, calls, centre_longitude, centre_latitude "
+                                   "FROM marts.mart_alarm_hotspots")}
+    assert {k: v[0] for k, v in mart.items()} == dict(per_cell)
+    for cell, points in positions.items():
+        assert mart[cell][1] == pytest.approx(sum(p[0] for p in points) / len(points), abs=1e-6)
+        assert mart[cell][2] == pytest.approx(sum(p[1] for p in points) / len(points), abs=1e-6)
+    assert sum(per_cell.values()) == len(calls) and max(per_cell.values()) > 1
+    repeats = q("SELECT grid_id, category, calls FROM marts.mart_alarm_repeat_locations")
+    assert {(r[0], r[1]): r[2] for r in repeats} == {k: v for k, v in per_category.items() if v >= 2}
+    # The same cells as the camera events of ingestion (config/grid.py's cell_sql), so rules can join them.
+    assert q("SELECT count(*) FROM marts.fct_alarm_calls WHERE grid_id IS DISTINCT FROM "
+             f"({cell_sql(city, 'longitude', 'latitude')})") == [(0,)]
 
 
-def test_hotspots_count_the_calls_per_grid_cell_of_the_city_profile(built, q, calls):
-    cell = built["settings"].city.grid_cell_m
-    expected = Counter()
-    unsure = set()  # cells next to a point within a millimetre of an edge: either side is right
-    for c in calls:
-        x, y = utm50(c["longitude"], c["latitude"])
-        key = (math.floor(x / cell), math.floor(y / cell))
-        expected[key] += 1
-        if min(x % cell, cell - x % cell, y % cell, cell - y % cell) < 1e-3:
-            unsure |= {(key[0] + dx, key[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-    mart = {(r[0], r[1]): r[2] for r in q("SELECT grid_x, grid_y, calls FROM marts.mart_alarm_hotspots")}
-    assert len(unsure) < 9 * 3
-    for key, n in expected.items():
-        if key not in unsure:
-            assert mart[key] == n, key
-    assert sum(mart.values()) == len(calls)
-    repeats = q("SELECT grid_x, grid_y, category, calls FROM marts.mart_alarm_repeat_locations")
-    per_category = Counter()
-    for c in calls:
-        x, y = utm50(c["longitude"], c["latitude"])
-        per_category[(math.floor(x / cell), math.floor(y / cell), c["category"])] += 1
-    assert {(r[0], r[1], r[2]): r[3] for r in repeats} == {k: v for k, v in per_category.items() if v >= 2}
+def haversine_m(lon1, lat1, lon2, lat2):
+    r = 6371008.8  # mean Earth radius (IUGG)
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def test_key_place_coverage_counts_cameras_within_each_places_radius(built, q, cameras):
+    places = load_key_places(built["settings"].city)
+    assert len(places) >= 20
+    mart = {r[0]: r[1:] for r in q("SELECT place_id, cameras_within, online_cameras_within, is_covered, "
+                                   "is_covered_online, nearest_camera_m FROM marts.mart_key_place_coverage")}
+    assert set(mart) == {p.id for p in places}
+    positioned = [c for c in cameras.values() if c["lon"] is not None and c["lat"] is not None]
+    per_division = defaultdict(Counter)
+    for place in places:
+        distances = [(haversine_m(place.lon, place.lat, c["lon"], c["lat"]), c["online"]) for c in positioned]
+        within = [online for d, online in distances if d <= place.radius_m]
+        covered, covered_online = bool(within), any(within)
+        if any(abs(d - place.radius_m) < 1 for d, _ in distances):
+            covered, covered_online = mart[place.id][2:4]  # a camera within a metre of the edge: either is right
+        else:
+            assert mart[place.id][:4] == (len(within), sum(within), covered, covered_online), place.id
+        assert mart[place.id][4] == pytest.approx(min(d for d, _ in distances), abs=1.0)
+        n = per_division[place.division]
+        n["places"] += 1
+        n["covered"] += covered
+        n["online"] += covered_online
+    assert 0 < sum(n["covered"] for n in per_division.values()) < len(places)  # the day has both kinds
+    districts = {r[0]: r[1:] for r in q("SELECT division_code, key_places, key_places_covered, "
+                                        "key_places_covered_online, key_place_coverage FROM "
+                                        "marts.mart_camera_kpis_by_district")}
+    for division, n in per_division.items():
+        assert districts[division][:3] == (n["places"], n["covered"], n["online"])
+        assert districts[division][3] == pytest.approx(n["covered"] / n["places"])
+    (places_city, covered_city), = q("SELECT key_places, key_places_covered FROM marts.mart_camera_kpis_by_level "
+                                     "WHERE level = 'city'")
+    assert (places_city, covered_city) == (len(places), sum(n["covered"] for n in per_division.values()))
 
 
 def test_scorecard_contributions_follow_the_config_weights_and_add_up(built, q):
     indicators = {i.id: i for i in load_scorecard().indicators}
     assert sum(i.weight for i in indicators.values()) == 100
-    kpis = {r[0]: dict(zip(("hd_ratio", "online_rate", "intact_rate", "networking_rate"), r[1:])) for r in q(
-        "SELECT division_code, hd_ratio, online_rate, intact_rate, networking_rate FROM marts.mart_camera_kpis_by_district")}
+    kpis = {r[0]: dict(zip(("key_place_coverage", "hd_ratio", "online_rate", "intact_rate", "networking_rate"), r[1:]))
+            for r in q("SELECT division_code, key_place_coverage, hd_ratio, online_rate, intact_rate, networking_rate "
+                       "FROM marts.mart_camera_kpis_by_district")}
     rows = q("SELECT division_code, indicator, value, weight, target, contribution, district_score "
              "FROM marts.mart_scorecard_district")
     totals = defaultdict(float)
@@ -350,6 +429,26 @@ def test_a_branch_scope_sees_its_own_rows_and_its_stations_only(built, q):
                                     [branch])}
         assert {u for lvl, u, _ in levels if lvl == "station"} == stations
         assert q(f"SELECT count(*) FROM {scope}.mart_dispatch_intervals WHERE level = 'city'") == [(0,)]
+
+
+def test_a_station_scope_sees_its_own_rows_only_and_its_branch_sees_them_too(built, q):
+    station = q("SELECT handling_unit FROM silver.alarm_call WHERE handling_unit LIKE '130302%' "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+    scope = f"scope_{station}"
+    own_calls = {r[0] for r in q("SELECT DISTINCT call_id FROM silver.alarm_call WHERE handling_unit = ?", [station])}
+    assert {r[0] for r in q(f"SELECT call_id FROM {scope}.fct_alarm_calls")} == own_calls
+    assert all("*" in r[0] for r in q(f"SELECT caller_phone FROM {scope}.fct_alarm_calls WHERE caller_phone IS NOT NULL"))
+    for mart in ("mart_dispatch_intervals", "mart_case_stats", "mart_alarm_call_volumes", "mart_camera_kpis_by_level"):
+        levels = set(q(f"SELECT DISTINCT level, unit_code FROM {scope}.{mart}"))
+        assert levels <= {("station", station)}, mart
+        seen_by_branch = q(f"SELECT count(*) FROM scope_130302.{mart} WHERE level = 'station' AND unit_code = ?",
+                           [station])[0][0]
+        assert seen_by_branch == q(f"SELECT count(*) FROM {scope}.{mart}")[0][0], mart
+    assert q(f"SELECT count(*) FROM {scope}.mart_alarm_call_volumes")[0][0] > 0
+    tables = {r[0] for r in q("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [scope])}
+    assert "mart_scorecard_district" not in tables and "mart_camera_kpis_by_district" not in tables
+    schemas = {r[0] for r in q("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'scope_%'")}
+    assert "scope_130302000000" not in schemas  # a branch's own unit is not a station
 
 
 def test_the_incremental_pass_fact_adds_nothing_twice(built, q):
