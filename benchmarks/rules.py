@@ -8,11 +8,16 @@
   latency     streaming: events produced to Kafka at a fixed rate, `route` re-keying them per policy partition key
               and `serve` consuming the keyed topics, each as a consumer group; p50/p99 from the raw message's
               Kafka timestamp to its outbox row being written (a file sink).
+  batch       peak RSS of the batch step over a large synthetic silver (issue #9: a city day's vehicle passes plus
+              the types policies read): silver streamed per type into the worker, the types no policy reads
+              counted in SQL (now), against every event loaded as one sorted list and sent to the worker in one
+              message (before, `listed_silver_events`).
 
 Each throughput and memory measurement runs in a fresh process (its own peak RSS), repeated and interleaved;
 medians are reported.
 
     python -m benchmarks.rules [--events 50000] [--repeat 3] [--long 300000] [--rate 300] [--seconds 20] [--out DIR]
+                               [--passes 1500000] [--only-batch]
 """
 from __future__ import annotations
 
@@ -174,8 +179,11 @@ def run_memory(count: int, evict: bool, step: int, without: tuple[str, ...] = ()
 
 def _measure(code: str) -> dict:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parent.parent, check=True)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+                               cwd=Path(__file__).resolve().parent.parent)
+    if completed.returncode:
+        raise RuntimeError(f"measurement failed ({completed.returncode}): {completed.stderr[-3000:]}")
+    last = completed.stdout.strip().splitlines()[-1]
+    return json.loads(last[last.index("{"):])  # after any progress bar DuckDB drew on the same line
 
 
 def measure_throughput(method: str, count: int) -> dict:
@@ -282,6 +290,140 @@ def measure_latency(rate: int, seconds: float, work: Path) -> dict:
         broker.wait(timeout=30)
 
 
+# -- batch step over silver: streamed (now) against one sorted list (before issue #9) ------------------------------
+def listed_silver_events(con, catalogue, start=None, end=None, facts=(), starts=None, keep_timeless=False):
+    """The silver reader before issue #9, kept as the baseline and as the tests' reference order: every row of every
+    type as a dict in one list, then one stable sort by event time."""
+    from safecity.rules.events import _moment, _plain, event_tables
+
+    facts = frozenset(facts)
+    starts = starts or {}
+    timeless, timed = [], []
+    for name, event_type, table, _, chosen in event_tables(con, catalogue,
+                                                           timeless=not (start or end or starts) or keep_timeless):
+        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
+                             f"ORDER BY _batch_id, _line")
+        names = [d[0] for d in cursor.description]
+        since = None if name in facts else starts[name] if name in starts else start
+        for row in cursor.fetchall():
+            record = dict(zip(names, row))
+            event = {"type": name, "id": f"{record.pop('_batch_id')}:{record.pop('_line')}",
+                     **{k: _plain(v) for k, v in record.items() if v is not None}}
+            if event_type.time_field is None:
+                timeless.append(event)
+                continue
+            moment = _moment(record.get(event_type.time_field))
+            if moment is None or (since and moment < since) or (end and moment >= end):
+                continue
+            timed.append((moment, len(timed), event))
+    return timeless + [event for _, _, event in sorted(timed, key=lambda item: (item[0], item[1]))]
+
+
+def build_silver(path: Path, passes: int, cameras: int = 10_000) -> dict[str, int]:
+    """A city day in silver tables of a DuckDB file: `passes` vehicle passes and a camera register (types no shipped
+    policy reads) and the types the policies read at a day's scale (camera health, congestion readings every
+    15 minutes at 500 junctions, 110 calls, incident reports)."""
+    import duckdb
+
+    day = "TIMESTAMPTZ '2025-03-01 00:00:00+08'"
+    con = duckdb.connect(str(path))
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("CREATE SCHEMA silver")
+    con.execute(f"""CREATE TABLE silver.vehicle_pass AS SELECT
+        '1303020000121' || lpad((i % 400)::VARCHAR, 7, '0') || '02' || lpad(i::VARCHAR, 17, '0') AS motor_vehicle_id,
+        '1' AS info_kind, '1303020000121' || lpad((i % 400)::VARCHAR, 7, '0') AS device_id, '130302' AS division_code,
+        (i % 4 + 1)::INTEGER AS lane_no, {day} + (i * 86400 // {passes}) * INTERVAL 1 SECOND AS pass_time,
+        true AS has_plate, '02' AS plate_class, '2' AS plate_color, '冀C' || lpad((i % 99991)::VARCHAR, 5, '0') AS plate_no,
+        (40 + i % 50)::DOUBLE AS speed, 'K' || (i % 37) AS vehicle_brand, 'A' AS vehicle_color,
+        'passes_' || (i // 100000) AS _batch_id, i % 100000 AS _line
+        FROM range({passes}) t(i)""")
+    con.execute(f"""CREATE TABLE silver.camera AS SELECT
+        '130302000013200' || lpad(i::VARCHAR, 5, '0') AS device_id, '130302' AS division_code, '点位' || i AS name,
+        CASE WHEN i % 4 = 0 THEN '3' ELSE '1' END AS use_type, CASE WHEN i % 50 = 0 THEN 'OFF' ELSE 'ON' END AS status,
+        'catalog' AS _batch_id, i AS _line FROM range({cameras}) t(i)""")
+    con.execute(f"""CREATE TABLE silver.camera_health AS SELECT
+        '130302000013200' || lpad((i % {cameras})::VARCHAR, 5, '0') AS camera_id,
+        CASE i % 3 WHEN 0 THEN 'offline' WHEN 1 THEN 'online' ELSE 'degraded' END AS status,
+        CASE WHEN i % 3 = 0 THEN (i % 7) * 20 ELSE 0 END AS offline_minutes,
+        CASE i % 4 WHEN 0 THEN 'key' WHEN 1 THEN 'important' ELSE 'normal' END AS point_level,
+        'G' || (i % 400) AS grid_id, {day} + (i * 86400 // 20000) * INTERVAL 1 SECOND AS ts,
+        'camera_state_change' AS _batch_id, i AS _line FROM range(20000) t(i)""")
+    con.execute(f"""CREATE TABLE silver.congestion_reading AS SELECT
+        'J' || (i % 500) AS junction_id, '130302' AS division_code, (i * 7 % 100) / 10.0 AS congestion_index,
+        {day} + (i // 500) * INTERVAL 15 MINUTE AS ts, 'readings' AS _batch_id, i AS _line FROM range(48000) t(i)""")
+    con.execute(f"""CREATE TABLE silver.alarm_call AS SELECT
+        'K' || i AS call_id, {day} + (i * 86400 // 3000) * INTERVAL 1 SECOND AS received_at,
+        ['010000', '020000', '030000', '050000'][i % 4 + 1] AS category, (i % 4 + 1)::VARCHAR AS alarm_priority,
+        'received' AS status, '地址' || i AS address, 'calls' AS _batch_id, i AS _line FROM range(3000) t(i)""")
+    con.execute(f"""CREATE TABLE silver.incident_reported AS SELECT
+        'I' || i AS incident_id, ['010000', '050000'][i % 2 + 1] AS category, 'G' || (i % 400) AS grid_id,
+        {day} + (i * 86400 // 1000) * INTERVAL 1 SECOND AS ts, (i % 2)::INTEGER AS casualties,
+        'incidents' AS _batch_id, i AS _line FROM range(1000) t(i)""")
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_schema = 'silver'").fetchall()]
+    rows = {t: con.execute(f"SELECT count(*) FROM silver.{t}").fetchone()[0] for t in tables}
+    con.close()
+    return rows
+
+
+def run_batch(path: str, method: str) -> dict:
+    """The batch step's reading and evaluation (rules.batch.evaluate_new without the outbox) in the spawned
+    worker, as the Dagster asset runs it; `list` is the path before issue #9."""
+    import duckdb
+
+    from safecity.rules.engine import utc_now
+    from safecity.rules.events import fact_types, read_types, silver_events
+    from safecity.rules.loader import load_policies
+    from safecity.rules.worker import SupervisedEngine, evaluate_supervised
+    from safecity.standards.catalogue import load_catalogue
+
+    catalogue, policies = load_catalogue(), load_policies()
+    con = duckdb.connect(path, read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    began = time.perf_counter()
+    if method == "list":
+        events = listed_silver_events(con, catalogue, facts=fact_types(policies), keep_timeless=True)
+        with SupervisedEngine(policies, clock=utc_now, start_method="spawn") as supervisor:
+            result = supervisor._request("post", events)  # the whole list in one message, as before
+        evaluated, counted = len(events), 0
+    else:
+        events = silver_events(con, catalogue, facts=fact_types(policies), keep_timeless=True,
+                               only=read_types(policies))
+        result, _ = evaluate_supervised(policies, events, clock=utc_now, start_method="spawn")
+        evaluated, counted = sum(events.by_type.values()), sum(n for n, _ in events.count_skipped().values())
+    seconds = time.perf_counter() - began
+    con.close()
+    import resource
+    return {"method": method, "seconds": round(seconds, 1), "evaluated": evaluated, "counted": counted,
+            "actions": len(result.outbox), "unrouted": sum(result.unrouted.values()) + counted,
+            "parent_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "worker_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+
+
+def measure_batch(passes: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="safecity-bench-batch-") as work:
+        path = Path(work) / "bench.duckdb"  # not silver.duckdb: the catalog would shadow the schema
+        rows = build_silver(path, passes)
+        print(f"  batch: synthetic silver {rows}", flush=True)
+        runs: dict[str, list[dict]] = {"list": [], "stream": []}
+        for repeat_index in range(repeat):
+            for method in runs:  # interleaved, each in a fresh process: its own peak RSS
+                measured = _measure(f"import json; import benchmarks.rules as b; "
+                                    f"print(json.dumps(b.run_batch({str(path)!r}, {method!r})))")
+                measured["total_peak_mb"] = measured["parent_peak_mb"] + measured["worker_peak_mb"]
+                runs[method].append(measured)
+                print(f"  batch run {repeat_index + 1} {method:<6} {measured}", flush=True)
+    summary: dict = {"rows": rows}
+    for method, measured in runs.items():
+        summary[method] = {key: statistics.median(m[key] for m in measured)
+                           for key in ("seconds", "parent_peak_mb", "worker_peak_mb", "total_peak_mb")}
+        summary[method].update({k: measured[0][k] for k in ("evaluated", "counted", "actions", "unrouted")})
+    summary["peak_ratio_list_vs_stream"] = summary["list"]["total_peak_mb"] / summary["stream"]["total_peak_mb"]
+    return summary
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
@@ -290,8 +432,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rate", type=int, default=300, help="Events per second produced (latency).")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--passes", type=int, default=1_500_000, help="Vehicle passes in the batch step's silver.")
+    parser.add_argument("--only-batch", action="store_true", help="Measure the batch step only.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.only_batch:
+        summary = {"batch": measure_batch(args.passes, args.repeat)}
+        print(json.dumps(summary, indent=1))
+        return summary
     print(f"{args.events:,} events, {args.repeat} repeats, {os.cpu_count()} cores", flush=True)
     runs: dict[str, list[dict]] = {"baseline": [], "engine": [], "supervised": []}
     for repeat in range(args.repeat):
@@ -314,6 +462,7 @@ def main(argv: list[str] | None = None) -> dict:
             summary[label] = memory
             print(f"  {label}: RSS MB per {args.long // 10:,} events {memory['rss_mb']}, live partitions at the "
                   f"end {memory['live_partitions']:,}, restarts {memory['restarts']}", flush=True)
+    summary["batch"] = measure_batch(args.passes, args.repeat)
     if not args.skip_latency:
         with tempfile.TemporaryDirectory(prefix="safecity-bench-") as work:
             summary["latency"] = measure_latency(args.rate, args.seconds, Path(work))

@@ -1,6 +1,6 @@
 """Policy → durable-rules JSON ruleset (编译器). A pure function of the policy; no engine is needed to test it.
 
-Shape, for `camera.key_point_offline`:
+Shape, for version 1 of `camera.key_point_offline` (one camera_registered pattern; tests/rules/policies):
     {"camera_key_point_offline": {"r0": {"all": [{"m": {"$and": [{"type": "camera_registered"}, {"use_type": "3"},
      ...]}}], "pri": 5, "run": "camera.key_point_offline#0"}}}
 `run` is not a function but a reference that the engine's Host.get_action resolves to a dispatcher running all

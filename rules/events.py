@@ -189,6 +189,22 @@ class SilverEvents:
         return {t.name: t.count(self._con) for t in self.skipped}
 
 
+def event_tables(con, catalogue: Catalogue, timeless: bool = True) -> Iterator[tuple[str, Any, str, dict[str, str],
+                                                                                tuple[str, ...]]]:
+    """(type, its catalogue entry, its silver table, the table's column types, the type's fields the table has) for
+    every event table in silver, in type-name order; without `timeless`, not the types lacking an event time."""
+    present = silver_tables(con)
+    for name, event_type in sorted(catalogue.events.items()):
+        table = silver_source(catalogue, name, present)
+        if table is None or (event_type.time_field is None and not timeless):
+            continue
+        described = {r[0]: r[1] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
+        chosen = tuple(e.id for e in catalogue.event_fields(name) if e.id in described)
+        if not chosen or not {"_batch_id", "_line"} <= described.keys():
+            continue  # not an event table: without stable row ids an outbox record could not name its events
+        yield name, event_type, table, described, chosen
+
+
 def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
                   end: dt.datetime | None = None, facts: Iterable[str] = (),
                   starts: Mapping[str, dt.datetime | None] | None = None,
@@ -198,23 +214,13 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
     `facts` ignore `start` (see the module docstring); `starts` gives some types a start of their own (None: all
     of them); `keep_timeless` keeps the types without an event time even with a start or end; `only` limits the
     types fetched (the others are left to `count_skipped`)."""
-    present = silver_tables(con)
     facts = frozenset(facts)
     starts = starts or {}
     wanted = None if only is None else frozenset(only)
     types: list[SilverType] = []
     skipped: list[SilverType] = []
-    for name, event_type in sorted(catalogue.events.items()):
-        table = silver_source(catalogue, name, present)
-        if table is None:
-            continue
-        if event_type.time_field is None and (start or end or starts) and not keep_timeless:
-            continue
-        fields = [e.id for e in catalogue.event_fields(name)]
-        described = {r[0]: r[1] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
-        chosen = tuple(f for f in fields if f in described)
-        if not chosen or not {"_batch_id", "_line"} <= described.keys():
-            continue  # not an event table: without stable row ids an outbox record could not name its events
+    for name, event_type, table, described, chosen in event_tables(
+            con, catalogue, timeless=not (start or end or starts) or keep_timeless):
         field = event_type.time_field
         since = None if name in facts else starts[name] if name in starts else start
         source = SilverType(name, table, chosen, field, since, end,

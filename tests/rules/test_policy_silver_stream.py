@@ -6,45 +6,12 @@ import datetime as dt
 import duckdb
 import pytest
 
+from benchmarks.rules import listed_silver_events  # the reader before issue #9: the reference order
 from safecity.rules import events as events_module
-from safecity.rules.events import _moment, _plain, read_types, silver_events, silver_source, silver_tables
+from safecity.rules.events import read_types, silver_events
 from safecity.rules.loader import load_policies
 
 CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def listed_silver_events(con, catalogue, start=None, end=None, facts=(), starts=None, keep_timeless=False):
-    """The reader before issue #9, kept as the reference order: all rows of all types in one list, sorted."""
-    present = silver_tables(con)
-    facts = frozenset(facts)
-    starts = starts or {}
-    timeless, timed = [], []
-    for name, event_type in sorted(catalogue.events.items()):
-        table = silver_source(catalogue, name, present)
-        if table is None:
-            continue
-        if event_type.time_field is None and (start or end or starts) and not keep_timeless:
-            continue
-        columns = {r[0] for r in con.execute(f"DESCRIBE silver.{table}").fetchall()}
-        chosen = [e.id for e in catalogue.event_fields(name) if e.id in columns]
-        if not chosen or not {"_batch_id", "_line"} <= columns:
-            continue
-        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
-                             f"ORDER BY _batch_id, _line")
-        names = [d[0] for d in cursor.description]
-        since = None if name in facts else starts[name] if name in starts else start
-        for row in cursor.fetchall():
-            record = dict(zip(names, row))
-            event = {"type": name, "id": f"{record.pop('_batch_id')}:{record.pop('_line')}",
-                     **{k: _plain(v) for k, v in record.items() if v is not None}}
-            if event_type.time_field is None:
-                timeless.append(event)
-                continue
-            moment = _moment(record.get(event_type.time_field))
-            if moment is None or (since and moment < since) or (end and moment >= end):
-                continue
-            timed.append((moment, len(timed), event))
-    return timeless + [event for _, _, event in sorted(timed, key=lambda item: (item[0], item[1]))]
 
 
 @pytest.fixture
