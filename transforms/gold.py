@@ -118,13 +118,15 @@ def create_row_scopes(con, divisions: list[str]) -> dict[str, list[str]]:
     for division in divisions:
         if not division.isdigit():
             raise ValueError(f"not a division code: {division!r}")
+    # Read once: the catalogue queries, not the views, are what grows with the number of stations.
+    marts = {mart: _columns(con, MARTS, mart) for mart in _tables(con, MARTS)}
     scopes: dict[str, list[str]] = {}
     for unit in [*divisions, *stations(con, divisions)]:
         schema = f"scope_{unit}"
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        for mart in _tables(con, MARTS):
+        for mart, columns in marts.items():
             source = MASKED if mart in masked else MARTS
-            where = scope_filter(_columns(con, MARTS, mart), unit)
+            where = scope_filter(columns, unit)
             if where is None:
                 continue
             con.execute(f'CREATE OR REPLACE VIEW {schema}."{mart}" AS SELECT * FROM {source}."{mart}" WHERE {where}')
