@@ -65,13 +65,17 @@ def test_several_days_in_landing_make_one_range_run():
 def two_days(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     simulate("qinhuangdao", FIRST, 2, "small", 3, out)
-    home = tmp_path_factory.mktemp("home")
+    landing = tmp_path_factory.mktemp("delivered")
     for folder in ("passes", "detectors"):
-        shutil.copytree(out / folder, home / "landing" / folder)
+        shutil.copytree(out / folder, landing / folder)
     # The simulated clock: passes "from the future" are faults of the simulated days, not of today's.
-    shutil.copy(out / "manifest.json", home / "landing" / "manifest.json")
-    settings = load_settings("local", home)
-    return settings, out
+    shutil.copy(out / "manifest.json", landing / "manifest.json")
+    return landing
+
+
+def home_with(landing, home):
+    shutil.copytree(landing, home / "landing")
+    return load_settings("local", home)
 
 
 def records_in(landing: LocalLanding, names: list[str]) -> int:
@@ -82,47 +86,62 @@ def records_in(landing: LocalLanding, names: list[str]) -> int:
     return total
 
 
-@pytest.mark.integration
-def test_a_day_then_a_backfill_of_the_range_in_one_run(two_days):
-    settings, _ = two_days
-    landing = LocalLanding(settings.paths.landing)
-    passes = landing.files("passes", "*.json")
-    per_day = Counter(delivery_day(n) for n in passes)
-    assert set(per_day) == {FIRST, SECOND}
-    definitions = build_definitions(settings)
-    assert delivery_days(settings, definitions) == [FIRST, SECOND]
-    job = definitions.resolve_job_def(MAIN_JOB)
-    selection = [*vehicle_passes.keys, *detector_flows.keys,
-                 dg.AssetKey(["staging", "stg_viid__vehicle_passes"]), dg.AssetKey(["marts", "fct_vehicle_passes"])]
+SELECTION = [*vehicle_passes.keys, *detector_flows.keys, dg.AssetKey(["staging", "stg_viid__vehicle_passes"]),
+             dg.AssetKey(["marts", "fct_vehicle_passes"]), dg.AssetKey(["staging", "stg_detectors__flows"]),
+             dg.AssetKey(["intermediate", "int_detectors__daily_signals"]),
+             dg.AssetKey(["marts", "fct_detector_daily_health"])]
 
+
+def stored(settings) -> dict:
+    with connect(settings) as con:
+        publish_views(con, open_catalog(settings), ("bronze", "silver", "quarantine"))
+        tables = ("bronze.viid_motor_vehicles", "bronze.detector_flows_csv", "silver.vehicle_pass",
+                  "quarantine.vehicle_pass", "silver.detector_flow", "marts.fct_vehicle_passes")
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        counts["silver passes by day"] = dict(con.execute(
+            "SELECT pass_time::date, count(*) FROM silver.vehicle_pass GROUP BY 1").fetchall())
+        counts["fact passes by day"] = dict(con.execute(
+            "SELECT pass_date, count(*) FROM marts.fct_vehicle_passes GROUP BY 1").fetchall())
+        counts["verdicts"] = sorted(con.execute(
+            "SELECT detector_id, flow_date, verdict, coalesce(reason, '') FROM marts.fct_detector_daily_health"
+        ).fetchall())
+    return counts
+
+
+@pytest.mark.integration
+def test_day_by_day_and_a_backfill_in_one_run_store_the_same(two_days, tmp_path):
+    landing = LocalLanding(two_days)
+    passes = landing.files("passes", "*.json")
+    assert {delivery_day(n) for n in passes} == {FIRST, SECOND}
+
+    by_day = home_with(two_days, tmp_path / "by_day")
+    definitions = build_definitions(by_day)
+    assert delivery_days(by_day, definitions) == [FIRST, SECOND]
+    job = definitions.resolve_job_def(MAIN_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
-        first = job.execute_in_process(instance=instance, partition_key="2026-07-15", asset_selection=selection)
-        assert first.success
-        with connect(settings) as con:
-            publish_views(con, open_catalog(settings), ("bronze",))
-            files = {r[0] for r in con.execute(
-                "SELECT DISTINCT _file FROM bronze.viid_motor_vehicles").fetchall()}
+        assert job.execute_in_process(instance=instance, partition_key="2026-07-15", asset_selection=SELECTION).success
+        with connect(by_day) as con:
+            publish_views(con, open_catalog(by_day), ("bronze",))
+            files = {r[0] for r in con.execute("SELECT DISTINCT _file FROM bronze.viid_motor_vehicles").fetchall()}
             bronze_rows = con.execute("SELECT count(*) FROM bronze.viid_motor_vehicles").fetchone()[0]
+        # The day's run read that day's deliveries and nothing else.
         assert {delivery_day(f) for f in files} == {FIRST}
         assert bronze_rows == records_in(landing, [n for n in passes if delivery_day(n) == FIRST])
+        assert job.execute_in_process(instance=instance, partition_key="2026-07-16", asset_selection=SELECTION).success
 
-        backfill = job.execute_in_process(instance=instance, asset_selection=selection, tags=partition_tags(
-            [FIRST, SECOND]))
-        assert backfill.success
-        runs = instance.get_runs()
-        assert len(runs) == 2
+    in_one = home_with(two_days, tmp_path / "in_one")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = build_definitions(in_one).resolve_job_def(MAIN_JOB).execute_in_process(
+            instance=instance, asset_selection=SELECTION, tags=partition_tags([FIRST, SECOND]))
+        assert result.success and len(instance.get_runs()) == 1
         materialized = instance.fetch_materializations(dg.AssetKey(["silver", "vehicle_pass"]), limit=10).records
-        keys = Counter(r.partition_key for r in materialized)
-        assert keys == {"2026-07-15": 2, "2026-07-16": 1}
+        assert sorted(r.partition_key for r in materialized) == ["2026-07-15", "2026-07-16"]
 
-    with connect(settings) as con:
-        publish_views(con, open_catalog(settings), ("bronze", "silver"))
-        bronze_rows = con.execute("SELECT count(*) FROM bronze.viid_motor_vehicles").fetchone()[0]
-        silver_by_day = dict(con.execute(
-            "SELECT pass_time::date, count(*) FROM silver.vehicle_pass GROUP BY 1").fetchall())
-        fact_by_day = dict(con.execute(
-            "SELECT pass_date, count(*) FROM marts.fct_vehicle_passes GROUP BY 1").fetchall())
-    # The second run read the second day's files only: the first day's were already done, none twice.
-    assert bronze_rows == records_in(landing, passes)
-    # The fact holds every pass silver holds, by the local day of its time (late passes sit on their own day).
-    assert fact_by_day == silver_by_day and sum(fact_by_day.values()) > 0
+    day_by_day, one_run = stored(by_day), stored(in_one)
+    assert day_by_day == one_run
+    # Every delivered record once; the fact holds every pass silver holds, on the local day of its time (a pass
+    # delivered late sits on its own day, whichever run took it in).
+    assert one_run["bronze.viid_motor_vehicles"] == records_in(landing, passes)
+    assert one_run["fact passes by day"] == one_run["silver passes by day"]
+    assert one_run["marts.fct_vehicle_passes"] == one_run["silver.vehicle_pass"] > 0
+    assert {day for _, day, _, _ in one_run["verdicts"]} >= {FIRST, SECOND}

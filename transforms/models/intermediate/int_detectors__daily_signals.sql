@@ -24,7 +24,8 @@ per_day as (
         sum(volume) as volume,
         count(distinct (lane_no, volume, occupancy, mean_speed)) as distinct_lane_values,
         count(*) filter (where occupancy > 100) as occupancy_over_100,
-        count(*) filter (where volume > 0 and occupancy = 0) as occupancy_zero_with_traffic
+        count(*) filter (where volume > 0 and occupancy = 0) as occupancy_zero_with_traffic,
+        max(ingested_at) as ingested_through
     from flows
     group by detector_id, flow_date
 )
@@ -40,7 +41,8 @@ select
     p.volume,
     p.distinct_lane_values,
     coalesce(p.occupancy_over_100, 0) as occupancy_over_100,
-    coalesce(p.occupancy_zero_with_traffic, 0) as occupancy_zero_with_traffic
+    coalesce(p.occupancy_zero_with_traffic, 0) as occupancy_zero_with_traffic,
+    p.ingested_through
 from known as k
 cross join days as d
 left join per_day as p on p.detector_id = k.detector_id and p.flow_date = d.flow_date

@@ -10,5 +10,6 @@ select
     volume,
     occupancy,
     mean_speed,
-    _batch_id as batch_id
+    _batch_id as batch_id,
+    _ingested_at as ingested_at
 from {{ source('silver', 'detector_flow') }}
