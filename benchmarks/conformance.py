@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.results import write_results
+
 ENTITY = "vehicle_pass"
 NOW = "2026-11-26T12:00:00+08:00"
 
@@ -166,9 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{method:<12}{s['median_rows_per_s']:>16,.0f}{s['median_seconds']:>10.2f}{s['peak_mb']:>10.0f}")
     print(f"vectorised / pydantic = {summary['ratios']['vectorised_vs_pydantic']:.1f}x (target >= 5x); "
           f"vectorised / plain = {summary['ratios']['vectorised_vs_plain']:.0%} (target >= 40%)")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "conformance.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_results(args.out, "conformance", summary)
     return summary
 
 

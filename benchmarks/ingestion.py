@@ -38,6 +38,8 @@ import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from benchmarks.results import write_results
+
 CITY = "qinhuangdao"
 SOURCE = "viid_motor_vehicles"
 DAY = dt.date(2026, 7, 1)
@@ -511,9 +513,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print_summary(summary)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "ingestion.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_results(args.out, "ingestion", summary)
     return summary
 
 

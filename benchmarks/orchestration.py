@@ -47,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.results import write_results
+
 CITY = "qinhuangdao"
 # The main job's simulated day (orchestration/main_job.py SIMULATED_DAY, SIMULATED_SEED), also for the city scale.
 DAY = dt.date(2026, 7, 15)
@@ -675,10 +677,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print_summary(summary)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "orchestration.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str),
-                                                     encoding="utf-8")
+    write_results(args.out, "orchestration", summary)
     return summary
 
 

@@ -33,6 +33,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.results import write_results
+
 CST = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 1, 0, 0, tzinfo=CST)
 
@@ -468,9 +470,7 @@ def main(argv: list[str] | None = None) -> dict:
             summary["latency"] = measure_latency(args.rate, args.seconds, Path(work))
         print(f"  latency at {args.rate} events/s: {summary['latency']}", flush=True)
     print(json.dumps(summary, indent=1))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "rules.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_results(args.out, "rules", summary)
     return summary
 
 

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.results import write_results
+
 METHODS = ("decode", "diagnose", "diagnose_full")
 DAY = dt.date(2026, 7, 1)
 
@@ -133,9 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
         ratio = "" if method == "decode" else f"{summary['ratios'][method]:.0%}"
         print(f"{method:<15}{s['median_fps']:>16.1f}{s['median_ms_per_image']:>10.2f}{ratio:>11}{s['peak_mb']:>9.0f}")
     print(f"diagnose / decode = {summary['ratios']['diagnose']:.0%} (target >= 50%)")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "video_quality.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_results(args.out, "video_quality", summary)
     return summary
 
 
