@@ -3,7 +3,7 @@ import shutil
 
 import dagster as dg
 
-from safecity.orchestration.defs.cameras.assets import camera_registry
+from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
 from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.sensors import landing_sensor
 from safecity.orchestration.resources import SafeCityResource
@@ -39,3 +39,20 @@ def test_new_files_trigger_one_run_each_time(settings):
     (settings.paths.landing / "catalog" / "catalog.json").write_text('{"DeviceList": []}', encoding="utf-8")
     result, _ = evaluate(result.cursor if result.cursor else cursor)
     assert len(result.run_requests) == 1 and result.run_requests[0].tags["safecity/new_files"] == "2"
+
+
+def test_new_files_of_a_daily_asset_ask_for_a_run_of_each_delivered_day(settings):
+    sensor = landing_sensor(device_status, sources_of(device_status), settings.environment.name,
+                            str(settings.paths.home))
+    folder = settings.paths.landing / "heartbeats"
+    folder.mkdir(parents=True)
+    definitions = dg.Definitions(assets=[device_status], sensors=[sensor], resources={
+        "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))})
+    for day in ("20260715", "20260716"):
+        (folder / f"status_{day}.jsonl").write_text('{"DeviceID": "x"}\n', encoding="utf-8")
+
+    result = sensor.evaluate_tick(dg.build_sensor_context(definitions=definitions))
+    assert sorted((r.partition_key, r.tags["safecity/new_files"]) for r in result.run_requests) == [
+        ("2026-07-15", "1"), ("2026-07-16", "1")]
+    # A request the instance would launch: a valid partition of the asset's own definition.
+    assert all(r.partition_key in device_status.partitions_def.get_partition_keys() for r in result.run_requests)
