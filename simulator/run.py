@@ -93,6 +93,7 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
         summary.counts["passes"] = traffic.write_passes(world, scale, checkpoints, start, days, out, manifest,
                                                         sink=sink, now=now)
         detectors = traffic.build_detectors(world, scale)
+        summary.counts["detector_registry"] = traffic.write_detector_registry(detectors, out, manifest, last_day)
         summary.counts["detectors"] = traffic.write_detector_flows(world, scale, detectors, start, days, out, manifest)
         summary.counts["incidents"] = traffic.write_incidents(world, scale, start, days, out, manifest)
         summary.counts["calls"] = calls_module.write_calls(world, scale, first, days, out, manifest, now)

@@ -3,7 +3,8 @@
 * checkpoints (视频卡口, GA/T 1400 Tollgate) with one capture device (APE, type 119) per lane;
 * vehicle passes (过车记录) as GA/T 1400 ``MotorVehicleListObject`` JSON files, one series of files per hour, and
   optionally the same objects one by one to a message sink (topic ``viid.motor_vehicles``);
-* traffic-flow detectors and their 5-minute counts per lane, as the vendor's CSV export with Chinese headers;
+* traffic-flow detectors: the traffic platform's detector registry and the vendor's 5-minute counts per lane, both
+  as CSV exports with Chinese headers;
 * traffic incidents from the traffic command platform, as JSON Lines with pinyin field names.
 
 The output is deterministic: every random draw comes from a stream named after the component, the day and (for
@@ -29,6 +30,7 @@ import numpy as np
 from safecity.simulator.manifest import Manifest
 from safecity.simulator.scale import Scale
 from safecity.simulator.world import KM_PER_DEGREE_LAT, World
+from safecity.simulator.writers import csv_text, write_encoded
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,11 @@ RENDER_CHUNK = 10_000  # objects rendered and written at a time (bounds the memo
 # --------------------------------------------------------------------------------------------------------------------
 DETECTOR_TYPES = (("loop", 0.45), ("microwave", 0.25), ("video", 0.20), ("geomagnetic", 0.10))
 DETECTOR_HEADER = "检测器编号,统计开始时间,统计周期(分钟),车道号,流量,占有率(%),平均速度(km/h)\n"
+REGISTRY_HEADER = ["检测器编号", "检测器名称", "检测器类型", "路段编号", "道路名称", "道路等级", "检测方向", "检测车道数",
+                   "经度", "纬度", "行政区划代码", "安装日期"]
+# The traffic platform's registry shows type and road class as their display names, not the standard's codes.
+DETECTOR_TYPE_LABELS = {"loop": "线圈", "microwave": "微波", "video": "视频", "geomagnetic": "地磁"}
+ROAD_CLASS_LABELS = {"expressway": "快速路", "arterial": "主干路", "secondary_arterial": "次干路", "branch": "支路"}
 # Injected detector faults (PeMS-style diagnostics) → (reason in detector_fault_reason, expected verdict).
 DETECTOR_FAULTS = {
     "stuck": ("constant_value", "faulty"),
@@ -358,6 +365,22 @@ def build_detectors(world: World, scale: Scale) -> list[dict]:
                 "lane_daily_volume": int(base_volume * float(rng.lognormal(0, 0.25))),
                 "free_speed": round(limit * float(rng.uniform(0.8, 0.95)), 1)})
     return detectors
+
+
+def write_detector_registry(detectors: list[dict], out: Path, manifest: Manifest, day: date) -> dict:
+    """The traffic platform's detector registry as of ``day``, ``out/detector_registry/detectors_<YYYYMMDD>.csv``
+    (UTF-8, Chinese header, one row per detector in ``detectors``' order): ID, name, type and road class as display
+    names (线圈, 主干路 …), road segment, road, HDirectionType, lanes, WGS-84 position, division and installation date.
+
+    No faults, and no random draws: the registry is what ``build_detectors`` built. Returns ``{"files", "rows"}``.
+    """
+    rows = [[d["detector_id"], d["name"], DETECTOR_TYPE_LABELS[d["detector_type"]], d["road_segment_id"],
+             d["road_name"], ROAD_CLASS_LABELS[d["road_class"]], d["direction"], str(d["lane_count"]),
+             f"{d['lon']:.6f}", f"{d['lat']:.6f}", d["division"], d["installed_at"]] for d in detectors]
+    relpath = f"detector_registry/detectors_{day:%Y%m%d}.csv"
+    write_encoded(Path(out) / relpath, csv_text(REGISTRY_HEADER, rows), "utf-8")
+    manifest.file(relpath, "detector_registry_csv", len(rows))
+    return {"files": 1, "rows": len(rows)}
 
 
 def _direction_label(direction: str) -> str:

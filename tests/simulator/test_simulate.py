@@ -45,7 +45,7 @@ def test_manifest_lists_every_file_written(simulated):
     assert written == set(manifest["files"])
     kinds = Counter(entry["kind"] for entry in manifest["files"].values())
     for kind in ("catalog_csv", "catalog_json", "heartbeats_jsonl", "snapshot", "passes_json", "calls_csv",
-                 "cases_csv"):
+                 "cases_csv", "detector_registry_csv"):
         assert kinds[kind] > 0, kind
     assert "ground truth" in completed.stdout and "manifest.json" in completed.stdout
 

@@ -40,11 +40,12 @@ def generate(out: Path, day: date = DAY, scale=SCALE) -> dict:
     detectors = traffic.build_detectors(world, scale)
     passes = traffic.write_passes(world, scale, checkpoints, day, 1, out, manifest,
                                   sink=lambda topic, key, value: sent.append((topic, key, value)))
+    registry = traffic.write_detector_registry(detectors, out, manifest, day)
     flows = traffic.write_detector_flows(world, scale, detectors, day, 1, out, manifest)
     incidents = traffic.write_incidents(world, scale, day, 1, out, manifest)
     manifest.write(out)
     return {"world": world, "manifest": manifest, "checkpoints": checkpoints, "detectors": detectors,
-            "passes": passes, "flows": flows, "incidents": incidents, "sent": sent, "out": out}
+            "passes": passes, "registry": registry, "flows": flows, "incidents": incidents, "sent": sent, "out": out}
 
 
 def read_passes(out: Path) -> list[tuple[str, list[dict]]]:
@@ -106,6 +107,10 @@ def test_manifest_counts_match_the_files(run):
         if entry["kind"] == "detector_flows_csv":
             with open(out / rel, encoding="utf-8") as fh:
                 assert sum(1 for _ in csv.reader(fh)) - 1 == entry["records"]
+        if entry["kind"] == "detector_registry_csv":
+            assert rel == f"detector_registry/detectors_{DAY:%Y%m%d}.csv"
+            with open(out / rel, encoding="utf-8", newline="") as fh:
+                assert sum(1 for _ in csv.reader(fh)) - 1 == entry["records"] == run["registry"]["rows"]
         if entry["kind"] == "incidents_jsonl":
             assert len((out / rel).read_text(encoding="utf-8").splitlines()) == entry["records"]
     assert dict(run["passes"]["faults"]) == {k: len(run["faults"][k]) for k in
@@ -206,6 +211,28 @@ def test_sink_receives_exactly_the_records_of_the_files(run):
     for (topic, key, value), record in zip(run["sent"], run["records"]):
         assert topic == "viid.motor_vehicles" and key == record["TollgateID"].encode()
         assert json.loads(value) == record
+
+
+def test_detector_registry_lists_every_detector_with_its_segment_and_road_class(run):
+    with open(run["out"] / "detector_registry" / f"detectors_{DAY:%Y%m%d}.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    types = {c.name_zh: c.code for c in CAT.code_tables["detector_type"].codes}
+    classes = {c.name_zh: c.code for c in CAT.code_tables["road_class"].codes}
+    exported = [(r["检测器编号"], types[r["检测器类型"]], r["路段编号"], r["道路名称"], classes[r["道路等级"]],
+                 r["检测方向"], int(r["检测车道数"]), float(r["经度"]), float(r["纬度"]), r["行政区划代码"],
+                 r["安装日期"]) for r in rows]
+    assert exported == [(d["detector_id"], d["detector_type"], d["road_segment_id"], d["road_name"], d["road_class"],
+                         d["direction"], d["lane_count"], d["lon"], d["lat"], d["division"], d["installed_at"])
+                        for d in run["detectors"]]
+    segments = defaultdict(list)
+    for r in rows:
+        segments[r["路段编号"]].append(r)
+    # A pair per segment, one per direction of one road (the last segment may have one detector only).
+    assert sum(len(members) == 1 for members in segments.values()) <= 1
+    for members in segments.values():
+        assert len({m["检测方向"] for m in members}) == len(members) <= 2
+        assert len({(m["道路名称"], m["道路等级"], m["行政区划代码"]) for m in members}) == 1
+    assert {classes[r["道路等级"]] for r in rows} >= {"arterial", "secondary_arterial"}
 
 
 def test_detector_faults_show_their_signature(run):
