@@ -17,7 +17,7 @@ from safecity.orchestration.defs.rules.assets import policy_outbox
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.defs.standards.assets import data_dictionary, reference_tables
 from safecity.orchestration.defs.support.assets import budgets, duty_rosters, work_orders
-from safecity.orchestration.defs.traffic.assets import detector_flows, traffic_incidents, vehicle_passes
+from safecity.orchestration.defs.traffic.assets import detector_flows, detectors, traffic_incidents, vehicle_passes
 from safecity.orchestration.defs.transforms.assets import build_dbt_assets
 from safecity.orchestration.resources import SafeCityResource, dbt_resource, prepare_dbt
 from safecity.standards.catalogue import load_catalogue
@@ -30,8 +30,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     check_zone(settings.city.timezone)
     catalogue = load_catalogue(settings.city.id)
     project = prepare_dbt(settings)
-    ingestion = [camera_registry, device_status, vehicle_passes, detector_flows, traffic_incidents, alarm_calls, cases,
-                 duty_rosters, work_orders, budgets]
+    ingestion = [camera_registry, device_status, vehicle_passes, detectors, detector_flows, traffic_incidents,
+                 alarm_calls, cases, duty_rosters, work_orders, budgets]
     health = [snapshot_diagnosis, camera_state]
     assets = [reference_tables, data_dictionary, *ingestion, *health, *build_dbt_assets(project), policy_outbox]
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),

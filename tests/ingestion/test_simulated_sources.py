@@ -20,7 +20,7 @@ DAY = dt.date(2026, 7, 1)
 # The simulator's clock: the morning after the simulated day (its future-time faults are future to it).
 AS_OF = dt.datetime(2026, 7, 2, 6, tzinfo=ZoneInfo("Asia/Shanghai"))
 SOURCES = {  # mapping -> (folder in the simulator's output, file pattern)
-    "viid_motor_vehicles": None, "detector_flows_csv": None, "traffic_incidents_jsonl": None,
+    "viid_motor_vehicles": None, "detector_registry_csv": None, "detector_flows_csv": None, "traffic_incidents_jsonl": None,
     "alarm_calls_csv": None, "cases_csv": None, "gb28181_device_status": None,
     "video_platform_catalog_json": None, "video_platform_catalog_csv": ("catalog", "*.csv"),
     "duty_rosters_csv": None, "maintenance_work_orders_csv": None, "maintenance_budgets_csv": None,
@@ -52,7 +52,8 @@ def expected_records(manifest, kinds) -> int:
 
 
 @pytest.mark.parametrize("source, kinds", [
-    ("viid_motor_vehicles", {"passes_json"}), ("detector_flows_csv", {"detector_flows_csv"}),
+    ("viid_motor_vehicles", {"passes_json"}), ("detector_registry_csv", {"detector_registry_csv"}),
+    ("detector_flows_csv", {"detector_flows_csv"}),
     ("traffic_incidents_jsonl", {"incidents_jsonl"}), ("alarm_calls_csv", {"calls_csv"}),
     ("cases_csv", {"cases_csv"}), ("gb28181_device_status", {"heartbeats_jsonl"}),
     ("video_platform_catalog_csv", {"catalog_csv"}), ("duty_rosters_csv", {"duty_roster_csv"}),
@@ -95,6 +96,23 @@ def test_impossible_occupancy_is_quarantined_for_the_faulty_detector_only(day):
     rows = day["con"].execute("SELECT DISTINCT json_extract_string(record, '$.\"检测器编号\"'), primary_reason, "
                               "reasons[1].field FROM quarantine.detector_flow").fetchall()
     assert {(d, r, f) for d, r, f in rows} == {(d, "E_RANGE", "occupancy") for d in faulty}
+
+
+def test_detector_registry_conforms_whole_with_the_platforms_names_as_codes(day):
+    import csv
+    [name] = [n for n, f in day["manifest"]["files"].items() if f["kind"] == "detector_registry_csv"]
+    with open(day["out"] / name, encoding="utf-8", newline="") as fh:
+        exported = {r["检测器编号"]: r for r in csv.DictReader(fh)}
+    stored = {r[0]: r[1:] for r in day["con"].execute(
+        "SELECT detector_id, detector_type, road_segment_id, road_class, direction, lane_count, division_code, "
+        "installed_at FROM silver.detector").fetchall()}
+    assert day["reports"]["detector_registry_csv"].quarantined == 0 and set(stored) == set(exported)
+    types = {"线圈": "loop", "微波": "microwave", "视频": "video", "地磁": "geomagnetic"}
+    classes = {"快速路": "expressway", "主干路": "arterial", "次干路": "secondary_arterial", "支路": "branch"}
+    for detector, row in exported.items():
+        installed = dt.datetime.fromisoformat(row["安装日期"]).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert stored[detector] == (types[row["检测器类型"]], row["路段编号"], classes[row["道路等级"]], row["检测方向"],
+                                    int(row["检测车道数"]), row["行政区划代码"], installed)
 
 
 def test_heartbeats_and_catalog_keep_what_camera_health_needs(day):
