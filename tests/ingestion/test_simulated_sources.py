@@ -20,7 +20,8 @@ DAY = dt.date(2026, 7, 1)
 # The simulator's clock: the morning after the simulated day (its future-time faults are future to it).
 AS_OF = dt.datetime(2026, 7, 2, 6, tzinfo=ZoneInfo("Asia/Shanghai"))
 SOURCES = {  # mapping -> (folder in the simulator's output, file pattern)
-    "viid_motor_vehicles": None, "detector_registry_csv": None, "detector_flows_csv": None, "traffic_incidents_jsonl": None,
+    "viid_motor_vehicles": None, "detector_registry_csv": None, "detector_flows_csv": None,
+    "traffic_incidents_jsonl": None,
     "alarm_calls_csv": None, "cases_csv": None, "gb28181_device_status": None,
     "video_platform_catalog_json": None, "video_platform_catalog_csv": ("catalog", "*.csv"),
     "duty_rosters_csv": None, "maintenance_work_orders_csv": None, "maintenance_budgets_csv": None,

@@ -5,6 +5,7 @@ configuration files."""
 import datetime as dt
 import math
 from collections import Counter, defaultdict
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from tests.transforms.simulated import step_succeeded
 
 pytestmark = pytest.mark.integration
 CITY = "130300"
+CITY_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def nearest_rank(values, p):
@@ -234,8 +236,9 @@ def test_detector_verdicts_match_the_manifests_injected_faults(built, q):
     verdicts = {r[0]: (r[1], r[2]) for r in q("SELECT detector_id, verdict, reason FROM marts.fct_detector_daily_health")}
     seen = {r[0] for r in q("SELECT DISTINCT detector_id FROM silver.detector_flow")}
     detectable = {k: f for k, f in faults.items() if k in seen}
-    # A detector whose feed is down all day never appears in silver: on a first day, without the detector registry,
-    # nothing says it exists (the unit test a_detector_seen_before_and_silent_today_is_known covers later days).
+    # A detector whose feed is down all day never appears in silver's flows: on a first day the daily health, which
+    # does not read the detector registry, knows nothing of it (the unit test
+    # a_detector_seen_before_and_silent_today_is_known covers later days).
     assert {f["signature"] for k, f in faults.items() if k not in seen} <= {"feed_down"}
     assert {f["signature"] for f in detectable.values()} >= {"stuck", "zeros", "impossible_occupancy", "intermittent"}
     for detector, fault in detectable.items():
@@ -243,40 +246,94 @@ def test_detector_verdicts_match_the_manifests_injected_faults(built, q):
     assert {d for d, (v, _) in verdicts.items() if v != "ok"} == set(detectable)
 
 
-def test_congestion_grades_follow_the_standards_code_tables(built, q):
+GRADE_BY_SPEED = (("speed_free_flow_gt", "free_flow"), ("speed_mostly_free_gt", "mostly_free"),
+                  ("speed_light_gt", "light"), ("speed_moderate_gt", "moderate"))
+
+
+def congestion_index(speed, t):
+    """GB/T 33171's 0–10 index, linear inside each grade's band between the road class's thresholds t1 > … > t4."""
+    t1, t2, t3, t4 = (t[k] for k, _ in GRADE_BY_SPEED)
+    if speed >= 2 * t1:
+        return 0.0
+    for (upper, lower), base in zip(((2 * t1, t1), (t1, t2), (t2, t3), (t3, t4), (t4, 0)), (0, 2, 4, 6, 8)):
+        if speed > lower or lower == 0:
+            return base + 2 * (upper - max(speed, 0)) / (upper - lower)
+
+
+@pytest.fixture(scope="module")
+def congestion(built):
+    """Per road segment and hour, from silver alone (the latest registry row of each detector and its flows), the
+    manifest (which detectors were faulty on which day) and the standards' road-class thresholds."""
+    con = built["con"]
+    registry = {r["detector_id"]: r for r in latest(dicts(con, "SELECT * FROM silver.detector"), "detector_id")}
+    faulty = {(f["key"], f["date"]) for f in built["manifest"]["faults"]
+              if f["kind"] == "detector_fault" and f["verdict"] == "faulty"}
+    flows = [f for f in dicts(con, "SELECT detector_id, interval_start, volume, mean_speed FROM silver.detector_flow")
+             if (f["detector_id"], f["interval_start"].astimezone(CITY_ZONE).date().isoformat()) not in faulty]
+    # Every detector of the simulated day is registered: the fallback class is the unit tests' matter.
+    assert {f["detector_id"] for f in flows} <= set(registry)
+    hours = defaultdict(lambda: {"volume": 0, "weighted": 0.0, "moving": 0, "detectors": set()})
+    speeds = defaultdict(list)
+    for f in flows:
+        segment = registry[f["detector_id"]]["road_segment_id"]
+        h = hours[(segment, f["interval_start"].replace(minute=0, second=0, microsecond=0))]
+        h["volume"] += f["volume"]
+        h["detectors"].add(f["detector_id"])
+        if f["volume"] > 0:
+            h["weighted"] += f["volume"] * f["mean_speed"]
+            h["moving"] += f["volume"]
+            if f["mean_speed"] > 0:
+                speeds[segment].append(f["mean_speed"])
+    segments = {r["road_segment_id"]: (r["division_code"], r["road_class"]) for r in registry.values()}
     tables = load_catalogue("qinhuangdao").code_tables
+    thresholds = {c.code: c.attributes for c in tables["road_class"].codes}
     bands = {c.code: c.attributes for c in tables["congestion_grade"].codes}
-    arterial = {c.code: c.attributes for c in tables["road_class"].codes}["arterial"]
-    t1, t2, t3, t4 = (arterial[k] for k in ("speed_free_flow_gt", "speed_mostly_free_gt", "speed_light_gt",
-                                            "speed_moderate_gt"))
-    rows = q("SELECT road_class, mean_speed, congestion_index, grade FROM marts.mart_congestion_index "
-             "WHERE mean_speed IS NOT NULL")
-    assert len({r[3] for r in rows}) >= 3
-    for road_class, speed, index, grade in rows:
-        assert road_class == "arterial"
-        band = bands[grade]
-        assert band["min_index"] <= index < band["max_index"] or (index == 10 == band["max_index"])
-        # The grade the standard's speed table gives for this speed (v > threshold → the better grade).
-        by_speed = ("free_flow" if speed > t1 else "mostly_free" if speed > t2 else "light" if speed > t3
-                    else "moderate" if speed > t4 else "severe")
-        assert grade == by_speed, (speed, index)
+    expected = {}
+    for (segment, hour), h in hours.items():
+        division, road_class = segments[segment]
+        speed = h["weighted"] / h["moving"] if h["moving"] else None
+        index = congestion_index(speed, thresholds[road_class]) if speed is not None else None
+        grade = None if index is None else next(
+            g for g, b in bands.items() if b["min_index"] <= index < b["max_index"] or index == 10 == b["max_index"])
+        free_flow = nearest_rank(speeds[segment], 0.85) if speeds[segment] else None
+        expected[(segment, hour)] = {
+            "division_code": division, "road_class": road_class, "detectors": len(h["detectors"]),
+            "volume": h["volume"], "speed": speed, "free_flow_speed": free_flow, "congestion_index": index,
+            "grade": grade, "travel_time_index": free_flow / speed if speed and free_flow is not None else None}
+    return {"expected": expected, "thresholds": thresholds}
 
 
-def test_hourly_congestion_speed_is_the_volume_weighted_mean_of_healthy_detectors(built, q):
-    faulty = {r[0] for r in q("SELECT detector_id FROM marts.fct_detector_daily_health WHERE verdict = 'faulty'")}
-    sums = defaultdict(lambda: [0, 0.0])
-    for detector, start, volume, speed in q("SELECT detector_id, interval_start, volume, mean_speed "
-                                            "FROM silver.detector_flow WHERE volume > 0"):
-        if detector in faulty:
-            continue
-        hour = start.replace(minute=0, second=0, microsecond=0)
-        sums[(detector, hour)][0] += volume
-        sums[(detector, hour)][1] += volume * speed
-    mart = {(r[0], r[1]): r[2] for r in q("SELECT road_segment_id, hour_start, mean_speed "
-                                          "FROM marts.mart_congestion_index WHERE mean_speed IS NOT NULL")}
-    assert set(mart) == set(sums)
-    for key, (volume, weighted) in sums.items():
-        assert mart[key] == pytest.approx(weighted / volume, abs=0.0051)  # the mart rounds to 0.01
+def test_congestion_grades_follow_the_speed_thresholds_of_the_segments_registered_road_class(q, congestion):
+    grades = defaultdict(set)
+    for segment, hour, grade in q("SELECT road_segment_id, hour_start, grade FROM marts.mart_congestion_index "
+                                  "WHERE mean_speed IS NOT NULL"):
+        want = congestion["expected"][(segment, hour)]
+        t = congestion["thresholds"][want["road_class"]]
+        # The standard's speed table: v > threshold → the better grade.
+        by_speed = next((g for key, g in GRADE_BY_SPEED if want["speed"] > t[key]), "severe")
+        assert grade == by_speed, (segment, hour, want["speed"])
+        grades[want["road_class"]].add(grade)
+    assert {"arterial", "secondary_arterial"} <= set(grades) and len(set().union(*grades.values())) >= 3
+
+
+def test_congestion_per_segment_and_hour_is_the_volume_weighted_mean_of_its_healthy_detectors(built, congestion):
+    mart = {(r["road_segment_id"], r["hour_start"]): r
+            for r in dicts(built["con"], "SELECT * FROM marts.mart_congestion_index")}
+    expected = congestion["expected"]
+    assert set(mart) == set(expected)
+    assert any(e["detectors"] == 2 for e in expected.values())  # both directions of a segment in one row
+    for key, want in expected.items():
+        got = mart[key]
+        assert (got["division_code"], got["road_class"], got["detectors"], got["volume"], got["grade"]) == (
+            want["division_code"], want["road_class"], want["detectors"], want["volume"], want["grade"]), key
+        assert got["free_flow_speed"] == want["free_flow_speed"], key
+        for column, value, places in (("mean_speed", want["speed"], 2),
+                                      ("congestion_index", want["congestion_index"], 4),
+                                      ("travel_time_index", want["travel_time_index"], 4)):
+            if value is None:
+                assert got[column] is None, (key, column)
+            else:  # the mart rounds
+                assert got[column] == pytest.approx(value, abs=0.51 * 10 ** -places), (key, column)
 
 
 def test_checkpoint_volumes_per_hour_and_lane_add_up_to_the_passes(built, q):

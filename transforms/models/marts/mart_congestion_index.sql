@@ -1,34 +1,47 @@
--- Congestion per road segment (a detector's direction of its segment) and hour on the GB/T 33171 0–10 scale:
--- the volume-weighted mean speed graded by the road class's speed thresholds, the index interpolated linearly
+-- Congestion per road segment and hour on the GB/T 33171 0–10 scale: the volume-weighted mean speed of the
+-- segment's detectors (both directions) graded by the road class's speed thresholds, the index interpolated linearly
 -- inside each grade's band (threshold speeds sit exactly on grade boundaries 2, 4, 6, 8; 0 km/h is 10, twice the
 -- free-flow threshold or faster is 0), the grade from the congestion_grade code table, and the travel time index
--- (free-flow speed ÷ speed; free flow = the detector's 85th-percentile interval speed). Detectors judged faulty
--- that day are left out.
+-- (free-flow speed ÷ speed; free flow = the segment's 85th-percentile interval speed). Segment and road class come
+-- from the detector registry; a detector the registry does not know (yet) stands for a segment of its own, graded as
+-- the `default_road_class` var says, so its flows are not lost. Detectors judged faulty that day are left out.
 {%- set classes = safecity_var('code_attributes').get('road_class', {}) %}
 {%- set grades = safecity_var('code_attributes').get('congestion_grade', {}) %}
 with flows as (
-    select f.*
+    select
+        f.detector_id,
+        f.interval_start,
+        f.volume,
+        f.mean_speed,
+        coalesce(r.road_segment_id, f.detector_id) as road_segment_id,
+        coalesce(r.road_class, '{{ var("default_road_class") }}') as road_class,
+        coalesce(r.division_code, f.division_code) as division_code
     from {{ ref('stg_detectors__flows') }} as f
     join {{ ref('fct_detector_daily_health') }} as h
         on h.detector_id = f.detector_id and h.flow_date = f.interval_start::date and h.verdict <> 'faulty'
+    left join {{ ref('stg_traffic_platform__detectors') }} as r on r.detector_id = f.detector_id
 ),
 
 free_flow as (
-    select detector_id, quantile_disc(mean_speed, 0.85) as free_flow_speed
+    select road_segment_id, quantile_disc(mean_speed, 0.85) as free_flow_speed
     from flows
     where volume > 0 and mean_speed > 0
-    group by detector_id
+    group by road_segment_id
 ),
 
 hourly as (
     select
-        detector_id,
-        any_value(division_code) as division_code,
+        road_segment_id,
+        -- A segment has one class and one division; should the registry disagree, the smallest code wins, so that a
+        -- rebuild gives the same rows.
+        min(division_code) as division_code,
+        min(road_class) as road_class,
         date_trunc('hour', interval_start) as hour_start,
+        count(distinct detector_id)::bigint as detectors,
         sum(volume)::bigint as volume,
         sum(volume * mean_speed) filter (where volume > 0) / nullif(sum(volume) filter (where volume > 0), 0) as speed
     from flows
-    group by detector_id, date_trunc('hour', interval_start)
+    group by road_segment_id, date_trunc('hour', interval_start)
 ),
 
 thresholds as (
@@ -51,7 +64,6 @@ grade_bands as (
 indexed as (
     select
         h.*,
-        '{{ var("default_road_class") }}' as road_class,
         f.free_flow_speed,
         case
             when h.speed is null then null
@@ -63,15 +75,16 @@ indexed as (
             else 8 + 2 * (t.t4 - greatest(h.speed, 0)) / t.t4
         end as congestion_index
     from hourly as h
-    join thresholds as t on t.road_class = '{{ var("default_road_class") }}'
-    left join free_flow as f using (detector_id)
+    join thresholds as t using (road_class)
+    left join free_flow as f using (road_segment_id)
 )
 
 select
-    i.detector_id as road_segment_id,
+    i.road_segment_id,
     i.division_code,
     i.road_class,
     i.hour_start,
+    i.detectors,
     hour(i.hour_start) in ({{ var('peak_hours') | join(', ') }}) as is_peak_hour,
     month(i.hour_start) in ({{ var('tourist_season_months') | join(', ') }}) as is_tourist_season,
     i.volume,
