@@ -47,7 +47,8 @@ def test_run_succeeds_with_every_check_passing(first_run):
 
 # Which export kind of the simulator's manifest each source mapping reads.
 KINDS = {"video_platform_catalog_csv": "catalog_csv", "video_platform_catalog_json": "catalog_json",
-         "viid_motor_vehicles": "passes_json", "detector_flows_csv": "detector_flows_csv",
+         "viid_motor_vehicles": "passes_json", "detector_registry_csv": "detector_registry_csv",
+         "detector_flows_csv": "detector_flows_csv",
          "traffic_incidents_jsonl": "incidents_jsonl", "alarm_calls_csv": "calls_csv", "cases_csv": "cases_csv",
          "gb28181_device_status": "heartbeats_jsonl", "duty_rosters_csv": "duty_roster_csv",
          "maintenance_work_orders_csv": "work_orders_csv", "maintenance_budgets_csv": "budgets_csv"}
