@@ -199,9 +199,10 @@ def simulate(city: str = typer.Option("qinhuangdao", "--city"),
         raise typer.Exit(2) from None
     summary = run_simulation(city, first, days, scale, seed, out, kafka)
     typer.echo(f"模拟完成 / simulated {days} day(s) of {city} at scale {scale} in {summary.seconds} s → {out}")
+    width = max(map(len, [*summary.counts, "faults"]))
     for name, counts in summary.counts.items():
-        typer.echo(f"  {name:<11} {counts}")
-    typer.echo(f"  faults     {sum(summary.faults.values())} injected: {summary.faults}")
+        typer.echo(f"  {name:<{width}} {counts}")
+    typer.echo(f"  {'faults':<{width}} {sum(summary.faults.values())} injected: {summary.faults}")
     typer.echo(f"  ground truth: {out / 'manifest.json'}")
 
 
