@@ -15,7 +15,8 @@ from safecity.ingestion.landing import LocalLanding, delivery_day
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
 from safecity.orchestration.defs.partitions import DAILY, local_day
 from safecity.orchestration.defs.sensors import files_by_day
-from safecity.orchestration.defs.traffic.assets import detector_flows, vehicle_passes
+from safecity.orchestration.defs.standards.assets import reference_tables
+from safecity.orchestration.defs.traffic.assets import detector_flows, detectors, vehicle_passes
 from safecity.orchestration.main_job import RANGE_END_TAG, RANGE_START_TAG, delivery_days, partition_tags
 from safecity.simulator.run import simulate
 from safecity.standards.catalogue import load_catalogue
@@ -66,7 +67,7 @@ def two_days(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     simulate("qinhuangdao", FIRST, 2, "small", 3, out)
     landing = tmp_path_factory.mktemp("delivered")
-    for folder in ("passes", "detectors"):
+    for folder in ("passes", "detectors", "detector_registry"):
         shutil.copytree(out / folder, landing / folder)
     # The simulated clock: passes "from the future" are faults of the simulated days, not of today's.
     shutil.copy(out / "manifest.json", landing / "manifest.json")
@@ -86,10 +87,11 @@ def records_in(landing: LocalLanding, names: list[str]) -> int:
     return total
 
 
-SELECTION = [*vehicle_passes.keys, *detector_flows.keys, dg.AssetKey(["staging", "stg_viid__vehicle_passes"]),
-             dg.AssetKey(["marts", "fct_vehicle_passes"]), dg.AssetKey(["staging", "stg_detectors__flows"]),
-             dg.AssetKey(["intermediate", "int_detectors__daily_signals"]),
-             dg.AssetKey(["marts", "fct_detector_daily_health"])]
+# The daily assets and what they read: the detector registry (unpartitioned) tells the detectors' health which
+# detectors to expect; the reference tables are what its dbt tests check codes against.
+SELECTION = [*vehicle_passes.keys, *detector_flows.keys, *detectors.keys, *reference_tables.keys] + [dg.AssetKey(key.split("/")) for key in (
+    "staging/stg_traffic_platform__detectors", "staging/stg_viid__vehicle_passes", "marts/fct_vehicle_passes",
+    "staging/stg_detectors__flows", "intermediate/int_detectors__daily_signals", "marts/fct_detector_daily_health")]
 
 
 def stored(settings) -> dict:

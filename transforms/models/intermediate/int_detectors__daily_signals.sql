@@ -1,13 +1,22 @@
 -- Per detector and local day, the signals the health verdict reads: intervals reported, all-zero days, values that
--- never change, implausible occupancy. Detectors known = every detector seen in silver on any day.
+-- never change, implausible occupancy. Detectors known = every detector of the registry (from the day it was
+-- installed) and every detector seen in silver's flows on any day, so a feed down all day is a verdict, not a gap.
 -- A view in the daily partitions' step (tag daily), so that the daily models' step reads nothing built by another.
 {{ config(tags=['daily']) }}
 with flows as (
     select *, interval_start::date as flow_date from {{ ref('stg_detectors__flows') }}
 ),
 
+registered as (
+    select detector_id, division_code, installed_at::date as installed_on from {{ ref('stg_traffic_platform__detectors') }}
+),
+
 known as (
-    select detector_id, any_value(division_code) as division_code from flows group by detector_id
+    select detector_id, any_value(division_code) as division_code, min(installed_on) as installed_on from (
+        select detector_id, division_code, installed_on from registered
+        union all
+        select detector_id, division_code, null as installed_on from flows
+    ) group by detector_id
 ),
 
 days as (
@@ -46,3 +55,5 @@ select
 from known as k
 cross join days as d
 left join per_day as p on p.detector_id = k.detector_id and p.flow_date = d.flow_date
+-- not judged before it was installed, unless it reported anyway
+where k.installed_on is null or k.installed_on <= d.flow_date or p.detector_id is not null

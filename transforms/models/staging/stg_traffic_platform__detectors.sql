@@ -1,4 +1,6 @@
 -- The current detector registry: the latest conforming row of each detector across the traffic platform's exports.
+-- In the daily partitions' step (tag daily): the detectors' daily health reads it to know the silent ones.
+{{ config(tags=['daily']) }}
 select
     detector_id,
     name,
