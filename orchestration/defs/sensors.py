@@ -20,7 +20,7 @@ from safecity.ingestion.landing import delivery_day, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import landing_files
 from safecity.ingestion.streams import StreamIngestor
-from safecity.orchestration.defs.partitions import day_key, local_day
+from safecity.orchestration.defs.partitions import FIRST_DAY, day_key, local_day
 from safecity.standards.catalogue import load_catalogue
 
 # Kafka records waiting before a stream triggers a run between the five-minute ticks.
@@ -49,9 +49,16 @@ def landing_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: 
         context.update_cursor(json.dumps(names))
         if asset.partitions_def is None:
             return dg.RunRequest(run_key=f"files-{_fingerprint(new)}", tags={"safecity/new_files": str(len(new))})
+        grouped = files_by_day(new)
+        valid = set(asset.partitions_def.get_partition_keys())
+        # A day outside the partitions (before the first, after today) has no run to ask for: it is said, not lost
+        # (`safecity ingest SOURCE FILE` takes such a file by hand).
+        for day in sorted(set(grouped) - valid):
+            context.log.warning("%d new file(s) delivered on %s, outside the daily partitions (%s): %s",
+                                len(grouped[day]), day, FIRST_DAY, ", ".join(grouped[day][:5]))
         return [dg.RunRequest(run_key=f"files-{day}-{_fingerprint(files)}", partition_key=day,
                               tags={"safecity/new_files": str(len(files))})
-                for day, files in sorted(files_by_day(new).items())]
+                for day, files in sorted(grouped.items()) if day in valid]
 
     return _sensor
 

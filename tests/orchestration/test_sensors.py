@@ -48,7 +48,8 @@ def test_new_files_of_a_daily_asset_ask_for_a_run_of_each_delivered_day(settings
     folder.mkdir(parents=True)
     definitions = dg.Definitions(assets=[device_status], sensors=[sensor], resources={
         "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))})
-    for day in ("20260715", "20260716"):
+    # 2019: before the platform's first partition; a day far in the future: after today's.
+    for day in ("20260715", "20260716", "20190301", "20990101"):
         (folder / f"status_{day}.jsonl").write_text('{"DeviceID": "x"}\n', encoding="utf-8")
 
     result = sensor.evaluate_tick(dg.build_sensor_context(definitions=definitions))
