@@ -14,7 +14,7 @@ from safecity.config.lakehouse import open_catalog
 from safecity.config.profiles import load_settings
 from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.main_job import run_main_job
-from tests.orchestration.ui_server import free_port as _free_port
+from tests.orchestration.ui_server import running_ui
 
 pytestmark = pytest.mark.integration
 SAFECITY = str(Path(sys.executable).with_name("safecity"))
@@ -163,45 +163,14 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(first_run):
 
 
 def test_ui_serves_the_graph_and_the_runs_of_the_main_job(first_run):
-    import time
-    import urllib.request
-
     settings, summary = first_run
-    port = _free_port()
-    env = {**os.environ, "SAFECITY_HOME": str(settings.paths.home)}
-    # A session of its own, so that stopping it also stops the webserver and code-server children.
-    ui = subprocess.Popen([SAFECITY, "ui", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and ui.poll() is None, "the UI did not come up"
-                time.sleep(1)
-
-        def graphql(query):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", json.dumps({"query": query}).encode(),
-                                             {"Content-Type": "application/json"})
-            return json.loads(urllib.request.urlopen(request, timeout=30).read())["data"]
-
-        assets = {"/".join(n["assetKey"]["path"]) for n in graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]}
+    with running_ui(settings.paths.home) as ui:
+        nodes = ui.graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+        assets = {"/".join(n["assetKey"]["path"]) for n in nodes}
         assert {"bronze/video_platform_catalog_csv", "silver/camera", "quarantine/camera", "silver/vehicle_pass",
                 "silver/camera_state", "marts/mart_camera_inventory", "ops/outbox"} <= assets
-        runs = graphql("{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
+        runs = ui.graphql("{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
         assert {"runId": summary.run_id, "status": "SUCCESS"} in runs
-    finally:
-        import signal
-        os.killpg(ui.pid, signal.SIGINT)  # what Ctrl-C sends: dagster dev stops the webserver and code server
-        try:
-            ui.wait(timeout=60)
-        finally:
-            try:
-                os.killpg(ui.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def test_html_report_draws_every_camera_hotspot_and_district(first_run):
