@@ -57,7 +57,18 @@ def _project(settings: Settings):
     return xy
 
 
-def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple]) -> str:
+# A key place's marker: covered by an online camera, covered only by cameras now down, or not covered.
+PLACE_COLOURS = {"online": "#2e7d32", "down": "#f9a825", "uncovered": "#c62828"}
+PLACE_LABELS = {"online": "在线覆盖 covered by an online camera", "down": "覆盖摄像机离线 its cameras are down",
+                "uncovered": "未覆盖 no camera within its radius"}
+PLACE_LEGEND = {"online": "场所·已覆盖 covered", "down": "场所·摄像机离线 down", "uncovered": "场所·未覆盖 uncovered"}
+
+
+def _place_status(covered: bool, covered_online: bool) -> str:
+    return "online" if covered_online else "down" if covered else "uncovered"
+
+
+def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple], places: list[tuple] = ()) -> str:
     xy = _project(settings)
     e = settings.city.extent
     x0, y0 = xy(e.min_lon, e.max_lat)
@@ -76,6 +87,12 @@ def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple]) -> str
         x, y = xy(lon, lat)
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="{STATE_COLOURS.get(state, "#000")}">'
                      f'<title>{_e(device)} {_e(state)}</title></circle>')
+    for lon, lat, name, covered, covered_online in places:
+        x, y = xy(lon, lat)
+        status = _place_status(covered, covered_online)
+        parts.append(f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" transform="rotate(45 {x:.1f} {y:.1f})" '
+                     f'fill="{PLACE_COLOURS[status]}" stroke="#fff"><title>重点场所 {_e(name)}: '
+                     f'{_e(PLACE_LABELS[status])}</title></rect>')
     for d in settings.city.divisions:
         x, y = xy(*d.centre)
         parts.append(f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="#263238"/>'
@@ -86,7 +103,11 @@ def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple]) -> str
                      f'<text x="{MAP_W - 140}" y="{28 + i * 18}" font-size="12">{_e(label)}</text>')
     parts.append(f'<circle cx="{MAP_W - 150}" cy="{24 + len(legend) * 18}" r="7" fill="#6a1b9a" fill-opacity="0.25" '
                  f'stroke="#6a1b9a"/><text x="{MAP_W - 140}" y="{28 + len(legend) * 18}" font-size="12">'
-                 f'警情热点 call hotspot</text></svg>')
+                 f'警情热点 call hotspot</text>')
+    for i, (status, colour) in enumerate(PLACE_COLOURS.items(), start=len(legend) + 1):
+        parts.append(f'<rect x="{MAP_W - 154}" y="{20 + i * 18}" width="8" height="8" fill="{colour}"/>'
+                     f'<text x="{MAP_W - 140}" y="{28 + i * 18}" font-size="12">{_e(PLACE_LEGEND[status])}</text>')
+    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -122,7 +143,7 @@ def write_report(settings: Settings, summary: RunSummary) -> Path:
     sections: list[str] = []
     with connect(settings, read_only=True) as con:
         present = _tables(con)
-        cameras, hotspots = [], []
+        cameras, hotspots, places = [], [], []
         if {"silver.camera_state", "silver.camera"} <= present:
             cameras = con.execute(
                 "SELECT r.lon, r.lat, s.state, s.device_id FROM silver.camera_state s JOIN (SELECT device_id, "
@@ -131,13 +152,17 @@ def write_report(settings: Settings, summary: RunSummary) -> Path:
         if "marts.mart_alarm_hotspots" in present:
             hotspots = con.execute("SELECT centre_longitude, centre_latitude, sum(calls) FROM marts.mart_alarm_hotspots "
                                    "GROUP BY ALL").fetchall()
+        if "marts.mart_key_place_coverage" in present:
+            places = con.execute("SELECT longitude, latitude, place_name_zh, is_covered, is_covered_online "
+                                 "FROM marts.mart_key_place_coverage").fetchall()
         by_state = {}
         for _, _, state, _ in cameras:
             by_state[state] = by_state.get(state, 0) + 1
         sections.append("<h2>城市概览 / The city today</h2><p>" + "，".join(
             f'<span style="color:{STATE_COLOURS.get(s, "#000")}">●</span> {_e(s)} {n}' for s, n in
-            sorted(by_state.items())) + f"；警情热点网格 {len(hotspots)} / call hotspot cells</p>"
-            + _map(settings, cameras, hotspots))
+            sorted(by_state.items())) + f"；警情热点网格 {len(hotspots)} / call hotspot cells；重点场所 "
+            f"{len(places)}，未覆盖 {sum(not p[3] for p in places)} / key places, not covered</p>"
+            + _map(settings, cameras, hotspots, places))
         if "marts.mart_congestion_index" in present:
             hourly = con.execute("SELECT hour(timezone(?, hour_start)) AS h, avg(congestion_index) FROM "
                                  "marts.mart_congestion_index GROUP BY 1 ORDER BY 1",

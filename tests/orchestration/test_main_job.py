@@ -183,6 +183,14 @@ def test_html_report_draws_every_camera_hotspot_and_district(first_run):
                                "FROM marts.mart_alarm_hotspots)")[0][0]
     assert page.count('r="2.6"') == cameras > 0
     assert page.count("起警情 calls</title>") == hotspots > 0
+    # Every key place of the city profile, coloured by its coverage as the mart says.
+    from safecity.transforms.dbt_vars import load_key_places
+    places = load_key_places(settings.city)
+    marked = query(settings, "SELECT place_name_zh, is_covered, is_covered_online FROM marts.mart_key_place_coverage")
+    assert page.count("<title>重点场所 ") == len(places) == len(marked) > 0
+    for name, covered, online in marked:
+        label = "在线覆盖" if online else "覆盖摄像机离线" if covered else "未覆盖"
+        assert f"<title>重点场所 {name}: {label} " in page
     districts = query(settings, "SELECT count(DISTINCT division_code) FROM marts.mart_scorecard_district")[0][0]
     assert page.count(" 分</text>") == districts == len(settings.city.divisions)
     for name in ("城市概览", "交通拥堵指数", "信息化建设评分", "隔离原因", "策略动作"):
