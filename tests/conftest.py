@@ -26,6 +26,36 @@ def catalogue() -> Catalogue:
     return load_catalogue("qinhuangdao")
 
 
+@pytest.fixture(scope="session")
+def camera_day(tmp_path_factory) -> dict:
+    """A simulated small day's cameras (catalog, keepalives, snapshots) through the Dagster camera assets: the
+    registry, keepalives, snapshot diagnosis and camera state, in a home of its own. Read it, do not write it: the
+    camera-health tests and the camera policy tests share it."""
+    import datetime as dt
+    import json
+    import shutil
+
+    import dagster as dg
+
+    from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+    from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
+    from safecity.orchestration.resources import SafeCityResource
+    from safecity.simulator.run import simulate
+
+    out = tmp_path_factory.mktemp("camera-day-sim")
+    simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
+    home = tmp_path_factory.mktemp("camera-day-home")
+    for folder in ("snapshots", "heartbeats", "catalog"):
+        shutil.copytree(out / folder, home / "landing" / folder)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
+                                resources={"safecity": SafeCityResource(environment="local", home=str(home))},
+                                instance=instance, partition_key="2026-07-01")
+    assert result.success
+    return {"manifest": json.loads((out / "manifest.json").read_text(encoding="utf-8")), "result": result,
+            "settings": load_settings("local", home)}
+
+
 def write_gb18030(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("gb18030"))

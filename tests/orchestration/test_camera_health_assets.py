@@ -1,39 +1,18 @@
 """Camera health through Dagster on a simulated day: diagnoses equal the simulator's labels, and the state machine
 finds its outages, reading only what ingestion put in silver."""
 import datetime as dt
-import json
-import shutil
 
-import dagster as dg
 import pytest
 
 from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import open_catalog, publish_views
-from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
-from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
-from safecity.orchestration.resources import SafeCityResource
-from safecity.simulator.run import simulate
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def day(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
-    home = tmp_path_factory.mktemp("home")
-    landing = home / "landing"
-    for folder in ("snapshots", "heartbeats", "catalog"):
-        shutil.copytree(out / folder, landing / folder)
-    resources = {"safecity": SafeCityResource(environment="local", home=str(home))}
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
-                                resources=resources, instance=instance, partition_key="2026-07-01")
-    assert result.success
-    from safecity.config.profiles import load_settings
-    settings = load_settings("local", home)
-    return {"manifest": json.loads((out / "manifest.json").read_text(encoding="utf-8")), "result": result,
-            "settings": settings}
+def day(camera_day):
+    return camera_day
 
 
 def query(day, sql):

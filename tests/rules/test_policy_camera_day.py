@@ -1,41 +1,23 @@
 """The shipped policies on a simulated day's camera silver tables (written by the Dagster camera assets): the
 repair-deadline table fires for exactly the offline cameras its thresholds name, and the blind-spot policy joins
 incidents with the real camera_down facts. Expectations are SQL over the same silver tables."""
-import datetime as dt
-import shutil
 
-import dagster as dg
 import pytest
 from test_policy_silver_events import BLIND_SPOT, BLIND_SPOT_SQL, REPAIR, REPAIR_SQL
 
 from safecity.config.duckdb_session import connect
 from safecity.config.lakehouse import open_catalog, publish_views
-from safecity.config.profiles import load_settings
-from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
-from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
-from safecity.orchestration.resources import SafeCityResource
 from safecity.rules.engine import EVENT_TIME
 from safecity.rules.events import fact_types, silver_events
 from safecity.rules.loader import load_policies
 from safecity.rules.worker import evaluate_supervised
-from safecity.simulator.run import simulate
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def silver(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
-    home = tmp_path_factory.mktemp("home")
-    for folder in ("snapshots", "heartbeats", "catalog"):
-        shutil.copytree(out / folder, home / "landing" / folder)
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
-                                resources={"safecity": SafeCityResource(environment="local", home=str(home))},
-                                instance=instance, partition_key="2026-07-01")
-    assert result.success
-    settings = load_settings("local", home)
+def silver(camera_day):
+    settings = camera_day["settings"]
     con = connect(settings, ":memory:")
     publish_views(con, open_catalog(settings), ("silver",))
     # The day has no 110 incidents: one in each cell with a single camera down, 10 minutes after it went down,
