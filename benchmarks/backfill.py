@@ -26,12 +26,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.orchestration import ENVIRONMENT, ROOT, fresh_home
-from benchmarks.results import write_results
+from benchmarks.harness import work_folder, write_results
 
 FIRST_DAY = dt.date(2026, 7, 15)
 SEED = 1
@@ -125,11 +124,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    work = args.work or Path(tempfile.mkdtemp(prefix="safecity-bench-backfill-"))
-    work.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     loads = [os.getloadavg()[0]]
-    try:
+    with work_folder(args.work, "safecity-bench-backfill-") as work:
         delivered = landing(work, args.days)
         for run in range(1, args.repeat + 1):
             for method in METHODS:  # interleaved: machine noise falls on both alike
@@ -139,9 +136,6 @@ def main(argv: list[str] | None = None) -> dict:
                 loads.append(os.getloadavg()[0])
                 r = results[method][-1]
                 print(f"  run {run} {method:<8} {r['seconds']:7.1f} s in {r['runs']} run(s)", flush=True)
-    finally:
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
     reference = results["single"][0]["stored"]
     differing = [(m, n) for m, runs in results.items() for n, r in enumerate(runs, 1) if r["stored"] != reference]
     if differing:

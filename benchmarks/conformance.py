@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.results import write_results
+from benchmarks.harness import write_results
 
 ENTITY = "vehicle_pass"
 NOW = "2026-11-26T12:00:00+08:00"

@@ -32,13 +32,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.results import write_results
+from benchmarks.harness import work_folder, write_results
 
 CITY = "qinhuangdao"
 SOURCE = "viid_motor_vehicles"
@@ -505,13 +504,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=None, help="Folder for the data (default: a temporary one).")
     parser.add_argument("--out", type=Path, default=None, help="Where to write ingestion.json.")
     args = parser.parse_args(argv)
-    work = args.work or Path(tempfile.mkdtemp(prefix="safecity-bench-ingest-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_folder(args.work, "safecity-bench-ingest-") as work:
         summary = benchmark(work, args.fraction, args.repeat, args.scale, args.bootstrap, args.poll_ms, args.phases)
-    finally:
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
     print_summary(summary)
     write_results(args.out, "ingestion", summary)
     return summary

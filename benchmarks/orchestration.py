@@ -43,11 +43,10 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.results import write_results
+from benchmarks.harness import work_folder, write_results
 
 CITY = "qinhuangdao"
 # The main job's simulated day (orchestration/main_job.py SIMULATED_DAY, SIMULATED_SEED), also for the city scale.
@@ -663,19 +662,14 @@ def main(argv: list[str] | None = None) -> dict:
                         help="Folder for the simulated days and homes, kept between runs (default: a temporary one).")
     parser.add_argument("--out", type=Path, default=None, help="Where to write orchestration.json.")
     args = parser.parse_args(argv)
-    work = args.work or Path(tempfile.mkdtemp(prefix="safecity-bench-orch-"))
-    work.mkdir(parents=True, exist_ok=True)
     summary: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
                      "when": dt.datetime.now().isoformat(timespec="seconds")}
-    try:
+    with work_folder(args.work, "safecity-bench-orch-") as work:
         if not args.no_overhead:
             summary["overhead"] = overhead(work, args.repeat, args.memory_limit_gb)
         if args.city:
             summary["city"] = city(work, args.city_repeat, args.memory_limit_gb, args.city_snapshot_cameras or None,
                                    args.city_diagnosed_cameras or None)
-    finally:
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
     print_summary(summary)
     write_results(args.out, "orchestration", summary)
     return summary

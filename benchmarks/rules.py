@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.results import write_results
+from benchmarks.harness import write_results
 
 CST = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 1, 0, 0, tzinfo=CST)

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.results import write_results
+from benchmarks.harness import write_results
 
 METHODS = ("decode", "diagnose", "diagnose_full")
 DAY = dt.date(2026, 7, 1)
