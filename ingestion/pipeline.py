@@ -291,7 +291,7 @@ def landing_files(landing: Landing, loaded: LoadedMapping, days: Collection[dt.d
     names = landing.files(loaded.mapping.landing, loaded.mapping.pattern)
     if days is None:
         return names
-    return [name for name in names if delivery_day(name) in days or delivery_day(name) is None]
+    return [name for name in names if (day := delivery_day(name)) is None or day in days]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import landing_files
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
 from safecity.orchestration.defs.ingestion import SOURCES_TAG, sources_of
-from safecity.orchestration.defs.partitions import day_key, local_day
+from safecity.orchestration.defs.partitions import day_key, local_day, partitioned_assets
 from safecity.orchestration.report import write_report
 from safecity.orchestration.summary import RunSummary, collect
 from safecity.standards.catalogue import load_catalogue
@@ -74,8 +74,8 @@ def delivery_days(settings: Settings, definitions: dg.Definitions) -> list[dt.da
     """The days the landing files of the daily-partitioned sources deliver, in order."""
     catalogue = load_catalogue(settings.city.id)
     landing = open_landing(settings)
-    sources = {source for asset in definitions.assets if isinstance(asset, dg.AssetsDefinition)
-               and asset.partitions_def is not None and SOURCES_TAG in asset.op.tags for source in sources_of(asset)}
+    sources = {source for asset in partitioned_assets(definitions) if SOURCES_TAG in asset.op.tags
+               for source in sources_of(asset)}
     days = {delivery_day(name) for source in sorted(sources)
             for name in landing_files(landing, load_mapping(mapping_path(source), catalogue))}
     return sorted(day for day in days if day is not None)

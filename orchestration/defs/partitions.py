@@ -24,6 +24,12 @@ DAILY = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone=ZONE, end_of
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
+def partitioned_assets(definitions: dg.Definitions) -> list[dg.AssetsDefinition]:
+    """The code location's assets in daily partitions (the others are unpartitioned)."""
+    return [asset for asset in definitions.assets
+            if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def is not None]
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The local days of the run's partition or partition range, in order."""
     window = context.partition_time_window

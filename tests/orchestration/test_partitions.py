@@ -3,7 +3,6 @@ run that takes the rest, and the dbt facts hold each day's passes as silver does
 import datetime as dt
 import json
 import shutil
-from collections import Counter
 
 import dagster as dg
 import pytest
@@ -13,7 +12,7 @@ from safecity.config.lakehouse import open_catalog, publish_views
 from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import LocalLanding, delivery_day
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
-from safecity.orchestration.defs.partitions import DAILY, local_day
+from safecity.orchestration.defs.partitions import DAILY, local_day, partitioned_assets
 from safecity.orchestration.defs.sensors import files_by_day
 from safecity.orchestration.defs.standards.assets import reference_tables
 from safecity.orchestration.defs.traffic.assets import detector_flows, detectors, vehicle_passes
@@ -45,16 +44,15 @@ def test_new_files_ask_for_a_run_of_each_day_they_deliver():
 
 
 def test_the_partitioned_assets_are_the_standards_daily_entities_and_their_dbt_facts(settings):
-    definitions = build_definitions(settings)
-    daily = {key.to_user_string() for asset in definitions.assets
-             if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def == DAILY for key in asset.keys}
+    partitioned = partitioned_assets(build_definitions(settings))
+    assert all(asset.partitions_def == DAILY and asset.backfill_policy == dg.BackfillPolicy.single_run()
+               for asset in partitioned)
+    daily = {key.to_user_string() for asset in partitioned for key in asset.keys}
     entities = {e for e, spec in load_catalogue().entities.items() if spec.partition == "day"}
     assert {k.split("/")[1] for k in daily if k.startswith("silver/")} == entities == {
         "vehicle_pass", "detector_flow", "device_status"}
     assert {"marts/fct_vehicle_passes", "marts/fct_detector_daily_health"} <= daily
     assert "marts/mart_congestion_index" not in daily
-    assert all(asset.backfill_policy == dg.BackfillPolicy.single_run() for asset in definitions.assets
-               if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def is not None)
 
 
 def test_several_days_in_landing_make_one_range_run():

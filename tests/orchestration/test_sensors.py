@@ -10,14 +10,18 @@ from safecity.orchestration.resources import SafeCityResource
 from tests.conftest import SAMPLE_EXPORT
 
 
+def sensor_of(asset, settings):
+    """The asset's landing sensor, and definitions holding both (what evaluating a tick needs)."""
+    sensor = landing_sensor(asset, sources_of(asset), settings.environment.name, str(settings.paths.home))
+    definitions = dg.Definitions(assets=[asset], sensors=[sensor], resources={
+        "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))})
+    return sensor, definitions
+
+
 def test_new_files_trigger_one_run_each_time(settings):
-    sensor = landing_sensor(camera_registry, sources_of(camera_registry), settings.environment.name,
-                            str(settings.paths.home))
+    sensor, definitions = sensor_of(camera_registry, settings)
     folder = settings.paths.landing / "cameras"
     folder.mkdir(parents=True)
-
-    definitions = dg.Definitions(assets=[camera_registry], sensors=[sensor], resources={
-        "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))})
 
     def evaluate(cursor):
         context = dg.build_sensor_context(cursor=cursor, definitions=definitions)
@@ -42,12 +46,9 @@ def test_new_files_trigger_one_run_each_time(settings):
 
 
 def test_new_files_of_a_daily_asset_ask_for_a_run_of_each_delivered_day(settings):
-    sensor = landing_sensor(device_status, sources_of(device_status), settings.environment.name,
-                            str(settings.paths.home))
+    sensor, definitions = sensor_of(device_status, settings)
     folder = settings.paths.landing / "heartbeats"
     folder.mkdir(parents=True)
-    definitions = dg.Definitions(assets=[device_status], sensors=[sensor], resources={
-        "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))})
     # 2019: before the platform's first partition; a day far in the future: after today's.
     for day in ("20260715", "20260716", "20190301", "20990101"):
         (folder / f"status_{day}.jsonl").write_text('{"DeviceID": "x"}\n', encoding="utf-8")
