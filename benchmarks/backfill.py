@@ -3,7 +3,8 @@
 Several simulated small days (15 July 2026 on, seed 1: passes, detector flows, keepalives and the manifest's clock)
 are delivered once into the work folder; every run gets a fresh SAFECITY home with them hard-linked in. The
 selection is every daily-partitioned asset of the code location (the ingestion of passes, detector flows and
-keepalives, the dbt models tagged daily). Two ways, interleaved:
+keepalives, the dbt models tagged daily) and what they read (the detector registry, the reference tables). Two
+ways, interleaved:
 
   single   one process, as Dagster's run launcher starts one for a run: imports, the definitions (with dbt parse),
            then the job "main" over the whole range of days (BackfillPolicy.single_run: one run).
@@ -34,7 +35,8 @@ from benchmarks.harness import work_folder, write_results
 
 FIRST_DAY = dt.date(2026, 7, 15)
 SEED = 1
-FOLDERS = ("passes", "detectors", "heartbeats")
+# The daily sources, and the detector registry the detectors' daily health reads.
+FOLDERS = ("passes", "detectors", "heartbeats", "detector_registry")
 METHODS = ("single", "per_day")
 
 
@@ -62,17 +64,22 @@ def run_partitions(home: str, first: str, last: str) -> None:
 
     from safecity.config.profiles import load_settings
     from safecity.orchestration.definitions import MAIN_JOB, build_definitions
+    from safecity.orchestration.defs.partitions import partitioned_assets
+    from safecity.orchestration.defs.standards.assets import reference_tables
     from safecity.orchestration.main_job import partition_tags, prepare_dagster_home
 
     settings = load_settings(ENVIRONMENT, home)
     prepare_dagster_home(settings)
     definitions = build_definitions(settings)
-    daily = [key for asset in definitions.assets if isinstance(asset, dg.AssetsDefinition)
-             and asset.partitions_def is not None for key in asset.keys]
+    # The daily assets and what they read (the detector registry), and the reference tables the dbt tests check
+    # codes against (a dbt test's table is no asset dependency).
+    daily = dg.AssetSelection.assets(*(key for asset in partitioned_assets(definitions) for key in asset.keys))
+    selection = list((daily.upstream().required_multi_asset_neighbors() | dg.AssetSelection.assets(reference_tables))
+                     .resolve(definitions.resolve_asset_graph()))
     days = sorted({dt.date.fromisoformat(first), dt.date.fromisoformat(last)})
     with dg.DagsterInstance.get() as instance:
         result = definitions.resolve_job_def(MAIN_JOB).execute_in_process(
-            instance=instance, asset_selection=daily, tags=partition_tags(days), raise_on_error=False)
+            instance=instance, asset_selection=selection, tags=partition_tags(days), raise_on_error=False)
     if not result.success:
         raise SystemExit(f"run {first}..{last} failed")
 
