@@ -94,7 +94,7 @@ def _process(home: Path, first: dt.date, last: dt.date) -> None:
 
 def stored(home: Path) -> dict:
     """Rows per bronze, silver and quarantine table and per dbt fact (what both ways must agree on)."""
-    from safecity.config.duckdb_session import connect
+    from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
 
     settings = load_settings(ENVIRONMENT, home)

@@ -197,7 +197,7 @@ def run_plain(landing: Path, names: list[str], out: Path) -> dict:
 
 
 def _open(home: Path):
-    from safecity.config.lakehouse import open_catalog
+    from safecity.lakehouse.catalog import open_catalog
     from safecity.config.profiles import load_settings
     from safecity.ingestion.mapping import load_mapping, mapping_path
     from safecity.standards.catalogue import load_catalogue

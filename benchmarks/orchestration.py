@@ -297,8 +297,9 @@ def entities_and_sources() -> dict[str, list[str]]:
 
 def direct_ingestion(settings, catalogue, entity: str, sources: list[str]) -> None:
     """orchestration/defs/ingestion.py `entity_ingestion` (without Kafka: the local profile has none)."""
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.landing import data_clock, open_landing
     from safecity.ingestion.mapping import load_mapping, mapping_path
     from safecity.ingestion.pipeline import ingest_source
@@ -322,8 +323,9 @@ def direct_ingestion(settings, catalogue, entity: str, sources: list[str]) -> No
 def direct_snapshot_diagnosis(settings) -> None:
     """orchestration/defs/cameras/health.py `snapshot_diagnosis`: the landing's new snapshots diagnosed and
     committed, the contact sheet of defects, and the asset's two read-backs."""
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.landing import open_landing
     from safecity.ingestion.video_quality.landing_batch import diagnose_landing
 
@@ -341,8 +343,9 @@ def direct_snapshot_diagnosis(settings) -> None:
 
 def direct_camera_state(settings) -> None:
     """orchestration/defs/cameras/health.py `camera_state` (default config), with its calls."""
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import ensure_table, open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.camera_events import health_events
     from safecity.ingestion.camera_state import camera_states, silver_inputs
 
@@ -368,8 +371,8 @@ def direct_camera_state(settings) -> None:
 def direct_dbt(settings) -> None:
     """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables,
     the venv's dbt and the home's profile environment (orchestration/resources.py), then gold and row scopes."""
-    from safecity.config.duckdb_session import connect, dbt_environment
-    from safecity.config.lakehouse import open_catalog
+    from safecity.lakehouse.warehouse import connect, dbt_environment
+    from safecity.lakehouse.catalog import open_catalog
     from safecity.transforms import PROJECT_DIR
     from safecity.transforms.dbt_vars import dbt_vars
     from safecity.transforms.gold import create_row_scopes, publish_gold
@@ -392,8 +395,9 @@ def direct_dbt(settings) -> None:
 
 def direct_rules(settings, catalogue) -> None:
     """orchestration/defs/rules/assets.py `policy_outbox`, with its calls."""
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import ensure_table, open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.rules.batch import commit_run, evaluate_new, record_set_aside, undelivered
     from safecity.rules.engine import utc_now
     from safecity.rules.executor import LEDGER_PATH
@@ -418,7 +422,7 @@ def direct_rules(settings, catalogue) -> None:
 
 
 def run_direct(home: Path) -> dict:
-    from safecity.config.duckdb_session import connect
+    from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
     from safecity.orchestration.generated import write_dictionary
     from safecity.orchestration.report import write_report

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from safecity.config.lakehouse import append_once, ensure_table
+from safecity.lakehouse.catalog import ensure_table
+from safecity.lakehouse.exactly_once import append_once
 from safecity.config.profiles import CityProfile
 from safecity.standards.conform import literal, quote
 

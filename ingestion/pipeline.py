@@ -20,7 +20,8 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
-from safecity.config.lakehouse import BATCH_PROPERTY, CommitResult, append_once, ensure_table
+from safecity.lakehouse.catalog import ensure_table
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, CommitResult, append_once
 from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import And, EqualTo, In
 
-from safecity.config.lakehouse import append_once
+from safecity.lakehouse.exactly_once import append_once
 from safecity.ingestion.mapping import LoadedMapping
 from safecity.ingestion.pipeline import Batch, BatchIngestor
 from safecity.ingestion.readers import RawBatch, records_table

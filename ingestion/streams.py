@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
 
-from safecity.config.lakehouse import committed_properties
+from safecity.lakehouse.exactly_once import committed_properties
 from safecity.ingestion.mapping import LoadedMapping
 from safecity.ingestion.pipeline import Batch, BatchIngestor, FileReport, SourceReport
 from safecity.ingestion.readers import read_messages

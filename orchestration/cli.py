@@ -88,8 +88,9 @@ def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default:
                        env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
     """隔离记录按原因统计 / Quarantined records by entity, source, reason and field, with an example value."""
     settings = _settings(env, home)
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     catalog = open_catalog(settings)
     tables = [".".join(t[-2:]) for t in catalog.list_tables("quarantine")
               if entity is None or t[-1] == entity]
@@ -120,8 +121,9 @@ def quarantine_reprocess(source_mapping: str = typer.Argument(..., help="Mapping
     standard; those that now conform move to silver."""
     _logging(quiet=as_json)
     settings = _settings(env, home)
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.reprocess import reprocess_quarantine
     catalogue, loaded = _load_mapping(settings, source_mapping)
     catalog = open_catalog(settings)
@@ -147,8 +149,9 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
     """接入数据 / Ingest files or a Kafka topic through bronze into silver and quarantine."""
     _logging(quiet=False)
     settings = _settings(env, home)
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.landing import open_landing
     from safecity.ingestion.pipeline import ingest_source
     from safecity.ingestion.streams import StreamIngestor

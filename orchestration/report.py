@@ -9,7 +9,7 @@ import html
 import math
 from pathlib import Path
 
-from safecity.config.duckdb_session import connect
+from safecity.lakehouse.warehouse import connect
 from safecity.config.profiles import Settings
 from safecity.orchestration.summary import RunSummary
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
-from safecity.config.duckdb_session import dbt_environment
+from safecity.lakehouse.warehouse import dbt_environment
 from safecity.config.profiles import Settings, load_settings
 from safecity.transforms import PROJECT_DIR
 

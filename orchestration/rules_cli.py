@@ -86,7 +86,7 @@ def _events(events_file: Path | None, start, end, env: str | None, home: Path | 
     if events_file is not None:
         yield read_events_file(events_file, catalogue, start, end)
         return
-    from safecity.config.duckdb_session import connect
+    from safecity.lakehouse.warehouse import connect
     settings = _settings(env, home)
     with connect(settings, read_only=True) as con:
         yield silver_events(con, catalogue, start, end, facts=fact_types(policies))
@@ -188,7 +188,7 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
     from safecity.rules.streaming import OUTBOX_TOPIC, iceberg_outbox, serve, sink_outbox
     policies = _load(policies_dir)
     if outbox == "iceberg":
-        from safecity.config.lakehouse import open_catalog
+        from safecity.lakehouse.catalog import open_catalog
         writer = iceberg_outbox(open_catalog(_settings(env, home)))
     elif outbox == "kafka":
         writer = sink_outbox(KafkaSink("outbox", bootstrap, OUTBOX_TOPIC))
@@ -208,7 +208,7 @@ def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configur
                                                                       "folder)."),
                   env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
     """投递动作 / Deliver the outbox's actions to the configured sinks, at least once."""
-    from safecity.config.lakehouse import open_catalog
+    from safecity.lakehouse.catalog import open_catalog
     from safecity.rules.executor import LEDGER_PATH, executor_from_config, load_executor_config
     settings = _settings(env, home)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
-from safecity.config.duckdb_session import connect
+from safecity.lakehouse.warehouse import connect
 from safecity.config.profiles import Settings
 from safecity.standards.catalogue import load_catalogue
 

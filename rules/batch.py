@@ -59,7 +59,8 @@ def record_set_aside(catalog: Any, set_aside: Sequence[SetAside], at: dt.datetim
     """Append this run's set-aside versions (once per run id: a retried step does not record them twice)."""
     if not set_aside:
         return 0
-    from safecity.config.lakehouse import append_once, ensure_table
+    from safecity.lakehouse.catalog import ensure_table
+    from safecity.lakehouse.exactly_once import append_once
 
     table = ensure_table(catalog, SET_ASIDE_TABLE, SET_ASIDE_SCHEMA)
     batch = "rules:set_aside:" + hashlib.sha256(run_id.encode()).hexdigest()[:32]
@@ -99,7 +100,7 @@ def type_starts(policies: Sequence[LoadedPolicy], previous: dt.datetime) -> dict
 
 
 def previous_watermark(outbox: Any) -> dt.datetime | None:
-    from safecity.config.lakehouse import committed_properties
+    from safecity.lakehouse.exactly_once import committed_properties
 
     marks = [dt.datetime.fromisoformat(p[WATERMARK_PROPERTY]) for p in committed_properties(outbox).values()
              if WATERMARK_PROPERTY in p]
@@ -148,7 +149,7 @@ def evaluate_new(con: Any, catalogue: Catalogue, policies: Sequence[LoadedPolicy
 
 def commit_run(outbox: Any, run: BatchRun) -> list[OutboxRecord]:
     """Append the run's new actions and its watermark in one commit; returns the records written."""
-    from safecity.config.lakehouse import append_once
+    from safecity.lakehouse.exactly_once import append_once
 
     recorded = set(outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key")
                    .to_pylist()) if outbox.current_snapshot() else set()

@@ -182,7 +182,8 @@ def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
 
 def iceberg_outbox(catalog: Any) -> OutboxWriter:
     """Appends a batch's new records to ops.outbox, the batch id and Kafka offsets in the same commit."""
-    from safecity.config.lakehouse import append_once, ensure_table
+    from safecity.lakehouse.catalog import ensure_table
+    from safecity.lakehouse.exactly_once import append_once
     from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
 
     def write(records: list[OutboxRecord], offsets: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
-from safecity.config.lakehouse import publish_views
+from safecity.lakehouse.views import publish_views
 
 GOLD = "gold"
 MARTS = "marts"

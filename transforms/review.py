@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from safecity.config.duckdb_session import connect, dbt_environment
+from safecity.lakehouse.warehouse import connect, dbt_environment
 from safecity.config.profiles import Settings
 from safecity.transforms import PROJECT_DIR
 from safecity.transforms.dbt_vars import dbt_vars

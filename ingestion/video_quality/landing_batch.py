@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from safecity.config.lakehouse import append_once, ensure_table
+from safecity.lakehouse.catalog import ensure_table
+from safecity.lakehouse.exactly_once import append_once
 from safecity.ingestion.landing import Landing, LocalLanding
 from safecity.ingestion.video_quality.batch import SCHEMA as DIAGNOSIS_SCHEMA, FileDiagnosis, diagnose_files, \
     diagnoses_table

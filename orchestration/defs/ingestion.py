@@ -15,8 +15,9 @@ import functools
 
 import dagster as dg
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.ingestion.landing import data_clock, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import SourceReport, ingest_source

@@ -5,7 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
-from safecity.config.lakehouse import append_once, ensure_table, open_catalog
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.exactly_once import append_once
 from safecity.config.profiles import load_settings
 from safecity.orchestration.defs.partitions import ZONE, local_day
 from safecity.rules.outbox import OUTBOX_SCHEMA, OutboxRecord, idempotency_key, to_arrow

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import delivery_day, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path

@@ -1,7 +1,9 @@
 """The bad-input corpus through the whole pipeline: every file and every record accounted for, every error naming
 the file and the line."""
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import committed_batches, open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.exactly_once import committed_batches
+from safecity.lakehouse.views import publish_views
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import ingest_source
 from safecity.ingestion.reconcile import reconcile

@@ -3,7 +3,7 @@ import io
 
 from openpyxl import Workbook
 
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.ingestion.coordinates import wgs84_to_gcj02
 from safecity.ingestion.id_allocation import FIRST_ALLOCATED_SERIAL, REGISTRY_TABLE
 from safecity.ingestion.landing import LocalLanding

@@ -80,8 +80,9 @@ SAMPLE_REASONS = {"E_CODE": 3, "E_FORMAT": 2, "E_OUT_OF_AREA": 2, "E_COLUMNS": 1
 
 def test_a_gb18030_export_in_the_bucket_is_ingested_through_the_production_profile(production_settings, s3_server,
                                                                                      catalogue):
-    from safecity.config.duckdb_session import connect
-    from safecity.config.lakehouse import open_catalog, publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.lakehouse.views import publish_views
     from safecity.ingestion.mapping import load_mapping, mapping_path
     from safecity.ingestion.pipeline import ingest_source
     from tests.conftest import SAMPLE_EXPORT

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.config.yamlfile import YamlFileError
 from safecity.ingestion.coordinates import gcj02_to_wgs84, wgs84_to_gcj02
 from safecity.ingestion.landing import LocalLanding

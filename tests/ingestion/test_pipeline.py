@@ -2,7 +2,8 @@
 
 import pytest
 
-from safecity.config.lakehouse import BATCH_PROPERTY, append_once, open_catalog
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, append_once
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import FileIngestor, ingest_source
 from safecity.config.yamlfile import YamlFileError

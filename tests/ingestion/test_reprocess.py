@@ -1,6 +1,7 @@
 """Quarantined records are re-judged after a mapping fix: the fixed ones move to silver, exactly once."""
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.ingestion.landing import LocalLanding
 from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import ingest_source

@@ -8,7 +8,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from safecity.config.lakehouse import append_once, open_catalog
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.exactly_once import append_once
 from safecity.ingestion.mapping import LoadedMapping, load_mapping, mapping_path
 from safecity.ingestion.streams import StreamIngestor, committed_ranges
 
@@ -126,7 +127,7 @@ def test_a_run_killed_between_commits_is_finished_without_loss_or_doubling(make_
 
 
 def test_offsets_survive_snapshot_expiry(make_ingestor, kafka_bootstrap, topic, settings):
-    from safecity.config.maintenance import maintain
+    from safecity.lakehouse.maintenance import maintain
 
     produce(kafka_bootstrap, topic, [json.dumps(pass_record(n), ensure_ascii=False).encode() for n in range(30)])
     make_ingestor(max_batch=10).run()

@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.views import publish_views
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
 from safecity.config.profiles import load_settings
 from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.main_job import run_main_job

@@ -1,7 +1,7 @@
 """The nightly maintenance job through Dagster: files compacted, snapshots expired, exactly-once kept."""
 import dagster as dg
 
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import ingest_source
 from safecity.orchestration.definitions import build_definitions

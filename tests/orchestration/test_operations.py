@@ -1,7 +1,7 @@
 """Unattended operation: schedules exist, and a failed run becomes one alert in the outbox."""
 import dagster as dg
 
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.definitions import build_definitions
 from safecity.orchestration.defs.operations import PLATFORM_POLICY, run_failure_reporter
 

@@ -7,8 +7,9 @@ import shutil
 import dagster as dg
 import pytest
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import LocalLanding, delivery_day
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions

@@ -5,8 +5,9 @@ incidents with the real camera_down facts. Expectations are SQL over the same si
 import pytest
 from test_policy_silver_events import BLIND_SPOT, BLIND_SPOT_SQL, REPAIR, REPAIR_SQL
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.rules.engine import EVENT_TIME
 from safecity.rules.events import fact_types, silver_events
 from safecity.rules.loader import load_policies

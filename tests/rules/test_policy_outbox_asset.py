@@ -8,8 +8,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.orchestration.defs.rules import assets
 from safecity.orchestration.resources import SafeCityResource
 from safecity.rules.executor import LEDGER_PATH, Ledger

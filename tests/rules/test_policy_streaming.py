@@ -135,7 +135,7 @@ def test_two_workers_on_keyed_partitions_fire_what_one_engine_fires(kafka_bootst
 
 
 def test_serve_as_a_consumer_group_writes_the_outbox_and_commits_offsets(kafka_bootstrap, settings):
-    from safecity.config.lakehouse import open_catalog
+    from safecity.lakehouse.catalog import open_catalog
     topic, group = "safecity.events.serve_test", "rules-serve-test"
     create_topic(kafka_bootstrap, topic, 3)
     events = workload()

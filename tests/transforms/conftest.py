@@ -1,7 +1,7 @@
 """One simulated small day built through the whole asset graph, shared by the KPI tests of this folder."""
 import pytest
 
-from safecity.config.duckdb_session import connect
+from safecity.lakehouse.warehouse import connect
 from tests.transforms.simulated import build_simulated_day
 
 

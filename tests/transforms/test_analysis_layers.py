@@ -453,8 +453,8 @@ def test_masked_views_hide_every_sensitive_column_the_standards_mark(built, q):
 def test_gold_is_iceberg_that_duckdb_reads_with_iceberg_scan_alone(built):
     import duckdb
 
-    from safecity.config.duckdb_session import prepare_extension_directory
-    from safecity.config.lakehouse import open_catalog
+    from safecity.lakehouse.warehouse import prepare_extension_directory
+    from safecity.lakehouse.catalog import open_catalog
 
     settings = built["settings"]
     catalog = open_catalog(settings)
@@ -508,7 +508,7 @@ def test_a_station_scope_sees_its_own_rows_only_and_its_branch_sees_them_too(bui
 
 
 def test_the_incremental_pass_fact_adds_nothing_twice(built, q):
-    from safecity.config.duckdb_session import connect
+    from safecity.lakehouse.warehouse import connect
     from tests.transforms.dbt_cli import run_dbt
 
     passes = q("SELECT count(*) FROM silver.vehicle_pass")[0][0]

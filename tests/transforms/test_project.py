@@ -73,7 +73,7 @@ def test_one_lineage_graph_sources_are_our_assets_and_dbt_tests_are_checks(built
 def test_dbt_docs_build_on_the_simulated_warehouse(built):
     from tests.transforms.dbt_cli import run_dbt
 
-    from safecity.config.duckdb_session import connect
+    from safecity.lakehouse.warehouse import connect
 
     built["con"].close()  # dbt opens the warehouse for writing: no reader may hold it meanwhile
     try:

@@ -5,8 +5,9 @@ import datetime as dt
 
 import dagster as dg
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.ingestion.camera_events import health_events
 from safecity.ingestion.camera_state import camera_states, silver_inputs
 from safecity.ingestion.landing import open_landing

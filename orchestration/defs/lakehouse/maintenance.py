@@ -1,6 +1,6 @@
 """Lakehouse maintenance as a scheduled job: compaction of small files and expiry of old snapshots, nightly.
 
-Expiry keeps every batch id and Kafka offset range in the batch ledger first (config/maintenance.py), so the
+Expiry keeps every batch id and Kafka offset range in the batch ledger first (lakehouse/maintenance.py), so the
 exactly-once guarantees of ingestion hold across it.
 """
 
@@ -8,8 +8,8 @@ import datetime as dt
 
 import dagster as dg
 
-from safecity.config.lakehouse import open_catalog
-from safecity.config.maintenance import format_report, maintain
+from safecity.lakehouse.catalog import open_catalog
+from safecity.lakehouse.maintenance import format_report, maintain
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 
 

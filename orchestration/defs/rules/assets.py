@@ -18,8 +18,9 @@ from collections import Counter
 
 import dagster as dg
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import ensure_table, open_catalog, publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.views import publish_views
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.rules.batch import SET_ASIDE_TABLE, commit_run, evaluate_new, record_set_aside, undelivered

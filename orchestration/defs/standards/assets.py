@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from safecity.config.duckdb_session import connect
+from safecity.lakehouse.warehouse import connect
 from safecity.orchestration.generated import write_dictionary
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue

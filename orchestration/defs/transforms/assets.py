@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import open_catalog
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.transforms.dbt_vars import dbt_vars

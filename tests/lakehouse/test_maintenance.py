@@ -4,11 +4,12 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from safecity.config import maintenance
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_TABLE, append_once, committed_batches, \
-    committed_properties, ensure_table, open_catalog, publish_views
-from safecity.config.maintenance import MAINTENANCE_PROPERTY, TableMaintenance, compact, format_report, maintain
+from safecity.lakehouse import maintenance
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, LEDGER_TABLE, append_once, committed_batches, committed_properties
+from safecity.lakehouse.views import publish_views
+from safecity.lakehouse.maintenance import MAINTENANCE_PROPERTY, TableMaintenance, compact, format_report, maintain
 
 SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("name", pa.string()), pa.field("n", pa.int64())])
 UTC = dt.timezone.utc

@@ -7,9 +7,10 @@ publish_views / connect are used as in tests/config/test_storage.py.
 import pyarrow as pa
 import sqlalchemy
 
-from safecity.config.duckdb_session import connect
-from safecity.config.lakehouse import BATCH_PROPERTY, append_once, committed_batches, ensure_table, open_catalog, \
-    publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, append_once, committed_batches
+from safecity.lakehouse.views import publish_views
 
 SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("name", pa.string()), pa.field("n", pa.int64())])
 ROWS = [{"id": "13030200001320000001", "name": "海港区 文化路口", "n": 1},

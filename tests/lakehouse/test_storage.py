@@ -1,9 +1,10 @@
 """DuckDB from the wheels and the Iceberg commit helper, on the embedded profile."""
 import pyarrow as pa
 
-from safecity.config.duckdb_session import EXTENSIONS, connect, dbt_environment, prepare_extension_directory
-from safecity.config.lakehouse import BATCH_PROPERTY, append_once, committed_batches, ensure_table, open_catalog, \
-    publish_views
+from safecity.lakehouse.warehouse import EXTENSIONS, connect, dbt_environment, prepare_extension_directory
+from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, append_once, committed_batches
+from safecity.lakehouse.views import publish_views
 
 
 def test_extensions_load_without_any_download(settings):

@@ -4,7 +4,7 @@ Every ingested file and every Kafka batch is its own commit, so tables collect m
 and many snapshots (large metadata). Compaction rewrites the small files of each partition into few, keeping the
 rows exactly; expiry drops old snapshots from the metadata.
 
-Exactly-once depends on the batch ids kept in snapshot summaries (config/lakehouse.py). Expiring a snapshot would
+Exactly-once depends on the batch ids kept in snapshot summaries (lakehouse/). Expiring a snapshot would
 forget its batch id (and the Kafka offsets stored beside it) and a re-sent file would be ingested twice, so expiry
 first copies the batch id and safecity.* properties of each snapshot it is about to remove into the ledger table
 ops.batch_ledger, in its own commit, and expires only after that commit. `committed_batches` and
@@ -31,8 +31,8 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.table import Table, TableProperties
 
-from safecity.config.lakehouse import BATCH_PROPERTY, LEDGER_SCHEMA, LEDGER_TABLE, NAMESPACES, batch_properties, \
-    ensure_table, ledger_entries, table_name
+from safecity.lakehouse.catalog import NAMESPACES, ensure_table, table_name
+from safecity.lakehouse.exactly_once import BATCH_PROPERTY, LEDGER_SCHEMA, LEDGER_TABLE, batch_properties, ledger_entries
 
 # Marks maintenance commits in snapshot summaries, so that history shows why a snapshot exists.
 MAINTENANCE_PROPERTY = "safecity.maintenance"

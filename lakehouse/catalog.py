@@ -1,0 +1,68 @@
+"""The Iceberg catalog of the environment in force, and its tables.
+
+One catalog per environment: SQLite under the state folder on the embedded default, PostgreSQL with the warehouse
+on S3/MinIO in production. Only the profile changes; the tables are the same, and any Iceberg engine (DuckDB here,
+Spark or Trino at a larger site) reads them through the same catalog.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+
+from safecity.config.profiles import S3Storage, Settings
+
+NAMESPACES = ("bronze", "silver", "quarantine", "gold", "ops")
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    properties = {"uri": settings.catalog_uri, "warehouse": settings.warehouse_uri}
+    if isinstance(settings.environment.storage, S3Storage):
+        storage = settings.environment.storage
+        scheme = "https" if storage.secure else "http"
+        properties |= {
+            "s3.endpoint": f"{scheme}://{settings.secret('/storage/endpoint_env')}",
+            "s3.access-key-id": settings.secret("/storage/access_key_env"),
+            "s3.secret-access-key": settings.secret("/storage/secret_key_env"),
+            # PyArrow's S3 file system addresses a bucket path-style only when told, as MinIO needs.
+            "s3.force-virtual-addressing": "false",
+            # Without a region pyiceberg asks AWS where the bucket lives, which MinIO and an offline site cannot
+            # answer; MinIO accepts any region and defaults to this one.
+            "s3.region": "us-east-1",
+        }
+    else:
+        settings.paths.warehouse.mkdir(parents=True, exist_ok=True)
+    catalog = SqlCatalog("safecity", **properties)
+    for namespace in NAMESPACES:
+        try:
+            catalog.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+    return catalog
+
+
+def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema, day_partition: str | None = None) -> Table:
+    """The table, created if missing; columns the schema has gained since (a standard's new element) are added.
+
+    Iceberg adds columns without rewriting data: older rows read the new column as null. `day_partition` names a
+    timestamp column whose day partitions the table (high-volume facts): a reader of one day opens that day's
+    files only, and maintenance compacts day by day. An existing table gains the partitioning for new data.
+    """
+    table = catalog.create_table_if_not_exists(identifier, schema=schema)
+    existing = {field.name for field in table.schema().fields}
+    if any(name not in existing for name in schema.names):
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+        table = catalog.load_table(identifier)
+    if day_partition and not any(f.name == f"{day_partition}_day" for f in table.spec().fields):
+        with table.update_spec() as spec:
+            spec.add_field(day_partition, DayTransform(), f"{day_partition}_day")
+        table = catalog.load_table(identifier)
+    return table
+
+
+def table_name(table: Table) -> str:
+    return ".".join(table.name()[-2:])
