@@ -225,6 +225,7 @@ def preload(method: str) -> float:
     else:
         import safecity.ingestion.pipeline  # noqa: F401
         import safecity.ingestion.video_quality.landing_batch  # noqa: F401
+        import safecity.analytics.camera_health  # noqa: F401
         import safecity.rules.batch  # noqa: F401
         import safecity.rules.worker  # noqa: F401
         import safecity.transforms.gold  # noqa: F401
@@ -341,33 +342,6 @@ def direct_snapshot_diagnosis(settings) -> None:
                     [batch.batch_id]).fetchone()
 
 
-def direct_camera_state(settings) -> None:
-    """orchestration/defs/cameras/health.py `camera_state` (default config), with its calls."""
-    from safecity.lakehouse.warehouse import connect
-    from safecity.lakehouse.catalog import ensure_table, open_catalog
-    from safecity.lakehouse.views import publish_views
-    from safecity.ingestion.camera_events import health_events
-    from safecity.ingestion.camera_state import camera_states, silver_inputs
-
-    catalog = open_catalog(settings)
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        inputs = silver_inputs(con, settings.city.timezone)
-    devices = inputs.registry.select(["device_id", "parent_id", "status"]).rename_columns(["DeviceID", "ParentID",
-                                                                                           "Status"])
-    states = camera_states(inputs.heartbeats, devices, inputs.vqd, interval_seconds=inputs.keepalive_seconds,
-                           misses=3, previous=inputs.previous)
-    derived = {"silver.camera_state": states.current, "silver.camera_state_change": states.changes,
-               **{f"silver.{name}": rows for name, rows in health_events(settings.city, states,
-                                                                          inputs.registry).items()}}
-    for name, rows in derived.items():  # each run replaces them (one commit each)
-        table = ensure_table(catalog, name, rows.schema)
-        table.overwrite(rows.cast(table.schema().as_arrow()))
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        con.execute("SELECT state, state_zh, count(*) FROM silver.camera_state GROUP BY ALL").fetchall()
-
-
 def direct_dbt(settings) -> None:
     """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables,
     the venv's dbt and the home's profile environment (orchestration/resources.py), then gold and row scopes."""
@@ -422,6 +396,7 @@ def direct_rules(settings, catalogue) -> None:
 
 
 def run_direct(home: Path) -> dict:
+    from safecity.analytics.camera_health import refresh_camera_health
     from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
     from safecity.orchestration.generated import write_dictionary
@@ -445,7 +420,7 @@ def run_direct(home: Path) -> dict:
         direct_snapshot_diagnosis(settings)
     # Dagster's order (DAGSTER_ORDER): the rules batch reads camera state's events, so it comes after it.
     with steps.step("camera_state"):
-        direct_camera_state(settings)
+        refresh_camera_health(settings, catalogue)
     with steps.step("analysis_models"):
         direct_dbt(settings)
     with steps.step("ops__outbox"):

@@ -64,5 +64,27 @@ def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema, day_parti
     return table
 
 
+def iceberg_ready(table: pa.Table) -> pa.Table:
+    """Iceberg has no unsigned or 8/16-bit integers, stores timestamps in microseconds and time-zoned ones in UTC
+    (the same instants; readers show them in their own zone)."""
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_integer(kind) and (pa.types.is_unsigned_integer(kind) or kind.bit_width < 32):
+            kind = pa.int64() if kind.bit_width >= 32 else pa.int32()
+        elif pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", tz="UTC" if kind.tz else None)
+        fields.append(pa.field(field.name, kind))
+    return table.cast(pa.schema(fields))
+
+
+def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table) -> Table:
+    """Replace a derived table's rows in one commit (created or widened first, see ensure_table)."""
+    rows = iceberg_ready(rows)
+    table = ensure_table(catalog, identifier, rows.schema)
+    table.overwrite(rows.cast(table.schema().as_arrow()))
+    return table
+
+
 def table_name(table: Table) -> str:
     return ".".join(table.name()[-2:])

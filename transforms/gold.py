@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
+from safecity.lakehouse.catalog import iceberg_ready
 from safecity.lakehouse.views import publish_views
 
 GOLD = "gold"
@@ -46,27 +46,13 @@ def _columns(con, schema: str, table: str) -> list[str]:
                                       "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
 
 
-def _iceberg_ready(table: pa.Table) -> pa.Table:
-    """Iceberg has no unsigned or 8/16-bit integers, stores timestamps in microseconds and time-zoned ones in UTC
-    (the same instants; readers show them in their own zone)."""
-    fields = []
-    for field in table.schema:
-        kind = field.type
-        if pa.types.is_integer(kind) and (pa.types.is_unsigned_integer(kind) or kind.bit_width < 32):
-            kind = pa.int64() if kind.bit_width >= 32 else pa.int32()
-        elif pa.types.is_timestamp(kind):
-            kind = pa.timestamp("us", tz="UTC" if kind.tz else None)
-        fields.append(pa.field(field.name, kind))
-    return table.cast(pa.schema(fields))
-
-
 def publish_gold(con, catalog: Catalog) -> list[Published]:
     """Write every mart to `gold.<mart>` (masked where a masked view exists) and expose them as DuckDB views."""
     masked = set(_tables(con, MASKED))
     published = []
     for mart in _tables(con, MARTS):
         schema = MASKED if mart in masked else MARTS
-        data = _iceberg_ready(con.execute(f'SELECT * FROM {schema}."{mart}"').to_arrow_table())
+        data = iceberg_ready(con.execute(f'SELECT * FROM {schema}."{mart}"').to_arrow_table())
         identifier = f"{GOLD}.{mart}"
         properties = {"safecity.source": f"{schema}.{mart}"}
         table = catalog.create_table_if_not_exists(identifier, schema=data.schema)

@@ -1,18 +1,18 @@
 """Camera health: video quality diagnosis of the snapshots in landing, and every camera's state from keepalives,
-the catalog and the diagnoses (ingestion/video_quality, ingestion/camera_state)."""
+the catalog and the diagnoses (ingestion/video_quality, analytics/camera_health)."""
 
 import datetime as dt
 
 import dagster as dg
 
 from safecity.lakehouse.warehouse import connect
-from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.catalog import open_catalog
 from safecity.lakehouse.views import publish_views
-from safecity.ingestion.camera_events import health_events
-from safecity.ingestion.camera_state import camera_states, silver_inputs
+from safecity.analytics.camera_health import CHANGES_TABLE, STATE_TABLE, refresh_camera_health
 from safecity.ingestion.landing import open_landing
 from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_landing
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
 DIAGNOSIS = dg.AssetKey(["silver", "snapshot_diagnosis"])
@@ -79,33 +79,13 @@ class StateConfig(dg.Config):
 )
 def camera_state(context: dg.AssetExecutionContext, config: StateConfig, safecity: SafeCityResource):
     settings = safecity.settings()
-    catalog = open_catalog(settings)
-    zone = settings.city.timezone
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        inputs = silver_inputs(con, zone)
-        interval = config.keepalive_seconds or inputs.keepalive_seconds
-    heartbeats, registry, vqd, previous = inputs.heartbeats, inputs.registry, inputs.vqd, inputs.previous
-    devices = registry.select(["device_id", "parent_id", "status"]).rename_columns(["DeviceID", "ParentID", "Status"])
-    context.log.info("%d keepalive/status messages, %d devices, keepalive interval %d s", heartbeats.num_rows,
-                     devices.num_rows, interval)
-    states = camera_states(heartbeats, devices, vqd, interval_seconds=interval, misses=config.missed_keepalives,
-                           previous=previous)
-    # Derived from the whole history each run, so each run replaces the tables (one commit each).
-    for key, rows in ((STATE, states.current), (STATE_CHANGES, states.changes)):
-        table = ensure_table(catalog, ".".join(key.path), rows.schema)
-        table.overwrite(rows.cast(table.schema().as_arrow()))
-    events = health_events(settings.city, states, registry)
-    for name, rows in events.items():
-        table = ensure_table(catalog, f"silver.{name}", rows.schema)
-        table.overwrite(rows.cast(table.schema().as_arrow()))
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        by_state = con.execute("SELECT state, state_zh, count(*) FROM silver.camera_state GROUP BY ALL "
-                               "ORDER BY 3 DESC").fetchall()
+    report = refresh_camera_health(settings, load_catalogue(settings.city.id),
+                                   keepalive_seconds=config.keepalive_seconds, misses=config.missed_keepalives)
+    context.log.info("%d keepalive/status messages, %d devices, keepalive interval %d s", report.messages,
+                     report.devices, report.keepalive_seconds)
     yield dg.MaterializeResult(asset_key=STATE, metadata={
-        "dagster/row_count": states.current.num_rows, "keepalive_seconds": interval,
-        "camera_health_events": events["camera_health"].num_rows, "cameras_down": events["camera_down"].num_rows,
-        "by_state": dg.MetadataValue.md("| 状态 state | 说明 | 设备 devices |\n|---|---|---|\n" + "\n".join(
-            f"| {s} | {zh} | {n:,} |" for s, zh, n in by_state))})
-    yield dg.MaterializeResult(asset_key=STATE_CHANGES, metadata={"dagster/row_count": states.changes.num_rows})
+        "dagster/row_count": report.rows[STATE_TABLE], "keepalive_seconds": report.keepalive_seconds,
+        "camera_health_events": report.rows["silver.camera_health"],
+        "cameras_down": report.rows["silver.camera_down"],
+        "by_state": dg.MetadataValue.md(report.by_state_markdown())})
+    yield dg.MaterializeResult(asset_key=STATE_CHANGES, metadata={"dagster/row_count": report.rows[CHANGES_TABLE]})

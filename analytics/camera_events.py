@@ -5,16 +5,18 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from safecity.analytics.camera_state import FAULT_TYPES
 from safecity.config.grid import cell_sql
 from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.profiles import CityProfile
-from safecity.ingestion.camera_state import FAULT_TYPES, CameraStates
 
 
-def health_events(city: CityProfile, states: CameraStates, registry: pa.Table) -> dict[str, pa.Table]:
+def health_events(con: duckdb.DuckDBPyConnection, city: CityProfile) -> dict[str, pa.Table]:
     """The rule engine's camera_health events (each state change, and every camera's state as of the run with its
     minutes offline) and camera_down facts (cameras offline now), keyed for silver_events: an event's id is its
-    `_batch_id:_line`, stable across runs for the same change and for the same stay in a state."""
+    `_batch_id:_line`, stable across runs for the same change and for the same stay in a state.
+
+    Reads what the state machine left on `con` (`state_changes`, `state_current`) and the registry (`registry_in`)."""
     faults = " ".join(f"WHEN '{reason}' THEN '{code}'" for reason, code in FAULT_TYPES.items())
     # device_fault_type codes: a state's reason as the code table names it (VQD defects are codes already).
     reason_code = (f"CASE WHEN s.state = 'online' THEN NULL WHEN s.state = 'decommissioned' THEN 'other' "
@@ -25,17 +27,13 @@ def health_events(city: CityProfile, states: CameraStates, registry: pa.Table) -
     place = (f"{grid} AS grid_id, {level} AS point_level, CASE WHEN substr(s.device_id, 1, 6) IN ({divisions}, "
              f"'{city.gb2260}') THEN substr(s.device_id, 1, 6) END AS division_code")
     zone = city.timezone
-    con = duckdb.connect()
-    con.register("changes", states.changes)
-    con.register("current_state", states.current)
-    con.register("r", registry)
     health = con.execute(f"""
         SELECT s.device_id AS camera_id, s.state AS status, 0 AS offline_minutes, {place},
                {reason_code} AS reason_code,
                timezone('{zone}', s.changed_at) AS ts,
                'camera_state_change:' || s.device_id AS _batch_id, CAST(epoch(s.changed_at) AS BIGINT) AS _line
-        FROM (SELECT device_id, changed_at, to_state AS state, reason FROM changes) s
-        LEFT JOIN r USING (device_id)
+        FROM (SELECT device_id, changed_at, to_state AS state, reason FROM state_changes) s
+        LEFT JOIN registry_in r USING (device_id)
         UNION ALL
         SELECT s.device_id, s.state,
                CASE WHEN s.state IN ('offline', 'never_streamed') AND s.since IS NOT NULL
@@ -45,12 +43,12 @@ def health_events(city: CityProfile, states: CameraStates, registry: pa.Table) -
                -- One id per stay in a state (since when), not per run: a camera offline for days is one event
                -- whose minutes grow, so a policy acts on it once, when its threshold is passed.
                CAST(epoch(coalesce(s.since, s.as_of)) AS BIGINT)
-        FROM current_state s LEFT JOIN r USING (device_id)
+        FROM state_current s LEFT JOIN registry_in r USING (device_id)
         ORDER BY ts, camera_id""").to_arrow_table()
     down = con.execute(f"""
         SELECT s.device_id AS camera_id, {place}, timezone('{zone}', s.since) AS since,
                {reason_code} AS reason_code,
                'camera_down:' || s.device_id AS _batch_id, CAST(epoch(s.since) AS BIGINT) AS _line
-        FROM current_state s LEFT JOIN r USING (device_id)
+        FROM state_current s LEFT JOIN registry_in r USING (device_id)
         WHERE s.state = 'offline' AND s.since IS NOT NULL ORDER BY since, camera_id""").to_arrow_table()
     return {"camera_health": health, "camera_down": down}

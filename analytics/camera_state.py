@@ -13,7 +13,8 @@ Rules (GB/T 28181 practice):
 
 Everything is one DuckDB statement per step over the whole city's heartbeats (no Python loop over devices): offline
 intervals from gaps between keepalives, intervals merged per device (gaps and islands), then a timeline of events
-whose running state gives the changes. Pure: tables in, tables out.
+whose running state gives the changes. It runs on whatever relations the connection names as its inputs: Arrow tables
+(camera_states) or views over silver on the warehouse connection (stage_silver_inputs, for analytics.camera_health).
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -71,15 +72,10 @@ def read_catalog(path: str | Path) -> pa.Table:
         [str(path)]).to_arrow_table()
 
 
-def _names_table() -> pa.Table:
+def _names_table(defect_names: dict[str, tuple[str, str]]) -> pa.Table:
     rows = [(k, "state", zh, en) for k, (zh, en) in STATES.items()]
     rows += [(k, "reason", zh, en) for k, (zh, en) in REASONS.items()]
-    try:
-        from safecity.ingestion.video_quality.thresholds import default_thresholds
-        rows += [(k, "reason", f"画面异常：{c.name_zh}", f"picture defect: {c.name_en}")
-                 for k, c in default_thresholds().checks.items()]
-    except Exception:       # names are a courtesy: a broken VQD config must not stop the state machine
-        pass
+    rows += [(k, "reason", f"画面异常：{zh}", f"picture defect: {en}") for k, (zh, en) in defect_names.items()]
     rows += [(k, "fault", v, v) for k, v in FAULT_TYPES.items()]
     return pa.table({"code": [r[0] for r in rows], "kind": [r[1] for r in rows], "name_zh": [r[2] for r in rows],
                      "name_en": [r[3] for r in rows]})
@@ -87,36 +83,61 @@ def _names_table() -> pa.Table:
 
 def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None = None, *,
                   as_of: dt.datetime | None = None, interval_seconds: int = 60, misses: int = 3,
-                  previous: pa.Table | None = None) -> CameraStates:
+                  previous: pa.Table | None = None,
+                  defect_names: dict[str, tuple[str, str]] | None = None) -> CameraStates:
     """State changes and current states of every device in the catalog (and any heard from outside it).
 
     heartbeats: CmdType, DeviceID, Status, Time (read_heartbeats). catalog: DeviceID, ParentID (read_catalog).
     vqd: device_id, captured_at, defect (the batch diagnosis table; one row per file is enough). as_of: the end of
     the evidence (default: the last heartbeat). interval_seconds: the keepalive interval (60 s in GB/T 28181
-    practice; a summarised feed uses its summary step). previous: an earlier `current` table, for decommissioning."""
+    practice; a summarised feed uses its summary step). previous: an earlier `current` table, for decommissioning.
+    defect_names: {defect code: (Chinese, English)} for the reasons of degraded cameras (the vqd_item code table)."""
     con = duckdb.connect()
     con.register("heartbeats_in", heartbeats)
     con.register("catalog_in", catalog)
-    con.register("names", _names_table())
     if vqd is None:
         vqd = pa.table({"device_id": pa.array([], pa.string()), "captured_at": pa.array([], pa.timestamp("s")),
                         "defect": pa.array([], pa.string())})
     con.register("vqd_in", vqd.select(["device_id", "captured_at", "defect"]))
+    if previous is not None:
+        con.register("previous_in", previous.select(["device_id", "state"]))
+    return derive_states(con, as_of=as_of, interval_seconds=interval_seconds, misses=misses,
+                         has_previous=previous is not None, defect_names=defect_names)
+
+
+def derive_states(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None, interval_seconds: int = 60,
+                  misses: int = 3, has_previous: bool = False,
+                  defect_names: dict[str, tuple[str, str]] | None = None) -> CameraStates:
+    """The state machine over the relations `heartbeats_in`, `catalog_in`, `vqd_in` (and `previous_in` when
+    `has_previous`) of `con`, whatever they are: Arrow tables registered by camera_states, or views over silver on
+    the warehouse connection (stage_silver_inputs), so the whole derivation is one pass in one engine. Leaves the
+    temporary tables `state_changes` and `state_current` on `con` for what is derived from them (camera_events)."""
+    con.register("names", _names_table(defect_names or {}))
     if as_of is None:
         as_of = con.execute("SELECT max(CAST(Time AS TIMESTAMP)) FROM heartbeats_in").fetchone()[0] or dt.datetime.now()
     gap = dt.timedelta(seconds=interval_seconds * misses)
-    con.execute("CREATE TEMP TABLE params AS SELECT ?::TIMESTAMP AS as_of, ?::INTERVAL AS gap", [as_of, gap])
+    con.execute("CREATE OR REPLACE TEMP TABLE params AS SELECT ?::TIMESTAMP AS as_of, ?::INTERVAL AS gap", [as_of, gap])
+    _offline_intervals(con)
+    _timeline(con)
+    _changes(con, has_previous)
+    _current(con)
+    return CameraStates(con.execute("FROM state_changes").to_arrow_table(),
+                        con.execute("FROM state_current").to_arrow_table())
+
+
+def _offline_intervals(con) -> None:
+    """Offline intervals per device: own silences and Status OFF, a recorder's passed to its channels, merged."""
     con.execute(f"""
-    CREATE TEMP TABLE hb AS
+    CREATE OR REPLACE TEMP TABLE hb AS
       SELECT DeviceID AS device_id, CAST(Time AS TIMESTAMP) AS t, CmdType AS cmd, upper(Status) AS status
       FROM heartbeats_in, params WHERE CAST(Time AS TIMESTAMP) <= as_of;
-    CREATE TEMP TABLE alive AS
+    CREATE OR REPLACE TEMP TABLE alive AS
       SELECT device_id, t FROM hb WHERE cmd = 'Keepalive' OR (cmd = 'Status' AND status IN ('ON', 'OK'));
-    CREATE TEMP TABLE devices AS
+    CREATE OR REPLACE TEMP TABLE devices AS
       SELECT DeviceID AS device_id, any_value(NULLIF(ParentID, '')) AS parent_id FROM catalog_in GROUP BY ALL;
     -- Own offline intervals: silence longer than `gap` after a keepalive (open while nothing follows), and Status OFF
     -- until the next sign of life.
-    CREATE TEMP TABLE own AS
+    CREATE OR REPLACE TEMP TABLE own AS
       SELECT device_id, t + gap AS s, nxt AS e, 'keepalive_timeout' AS reason, 2 AS prio
       FROM (SELECT device_id, t, lead(t) OVER (PARTITION BY device_id ORDER BY t) AS nxt FROM alive), params
       WHERE coalesce(nxt, as_of) - t > gap
@@ -125,14 +146,14 @@ def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None 
       FROM (SELECT device_id, t FROM hb WHERE cmd = 'Status' AND status = 'OFF') o
       ASOF LEFT JOIN alive a ON o.device_id = a.device_id AND a.t > o.t;
     -- A recorder's own intervals are its channels' too.
-    CREATE TEMP TABLE intervals AS
+    CREATE OR REPLACE TEMP TABLE intervals AS
       SELECT * FROM own
       UNION ALL
       SELECT d.device_id, o.s, o.e, 'parent_offline', 0
       FROM own o JOIN devices d ON d.parent_id = o.device_id
       WHERE substr(o.device_id, 11, 3) IN {RECORDER_TYPES};
     -- Overlapping intervals merged per device; the island's reason is that of its first interval.
-    CREATE TEMP TABLE offline AS
+    CREATE OR REPLACE TEMP TABLE offline AS
       WITH iv AS (SELECT device_id, s, coalesce(e, as_of + INTERVAL 36500 DAY) AS e, reason, prio FROM intervals, params),
       marked AS (SELECT *, max(e) OVER (PARTITION BY device_id ORDER BY s, prio
                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM iv),
@@ -141,15 +162,21 @@ def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None 
                   FROM marked)
       SELECT device_id, min(s) AS s, max(e) AS e, arg_min(reason, prio + epoch(s) * 10) AS reason
       FROM islands GROUP BY device_id, island;
+    """)
+
+
+def _timeline(con) -> None:
+    """Every event that can change a state, with the running state after it."""
+    con.execute("""
     -- Every event that can change a state, in time order; at one instant: first < offline < online < picture.
-    CREATE TEMP TABLE events AS
+    CREATE OR REPLACE TEMP TABLE events AS
       SELECT device_id, min(t) AS t, 0 AS k, 'first' AS kind, 'first_keepalive' AS reason, NULL AS defect
       FROM alive GROUP BY device_id
       UNION ALL SELECT device_id, s, 1, 'offline', reason, NULL FROM offline
       UNION ALL SELECT device_id, e, 2, 'online', 'keepalive_resumed', NULL FROM offline, params WHERE e <= as_of
       UNION ALL SELECT DISTINCT device_id, CAST(captured_at AS TIMESTAMP), 3, 'picture', NULL, coalesce(defect, '')
       FROM vqd_in, params WHERE device_id IS NOT NULL AND captured_at IS NOT NULL AND captured_at <= as_of;
-    CREATE TEMP TABLE timeline AS
+    CREATE OR REPLACE TEMP TABLE timeline AS
       WITH running AS (
         SELECT *,
           last_value(CASE kind WHEN 'offline' THEN 1 WHEN 'online' THEN 0 END IGNORE NULLS) OVER w AS down,
@@ -169,28 +196,36 @@ def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None 
                 WHEN 'offline' THEN 1 WHEN 'online' THEN 2 ELSE 3 END) AS from_reason
       FROM stated;
     """)
-    previous_sql = "SELECT NULL::VARCHAR AS device_id WHERE false"
-    if previous is not None:
-        con.register("previous_in", previous.select(["device_id", "state"]))
-        previous_sql = "SELECT device_id FROM previous_in WHERE state <> 'decommissioned'"
+
+
+def _changes(con, has_previous: bool) -> None:
+    """State changes (with names), decommissioning included, into `state_changes`."""
+    previous_sql = "SELECT device_id FROM previous_in WHERE state <> 'decommissioned'" if has_previous else \
+        "SELECT NULL::VARCHAR AS device_id WHERE false"
     con.execute(f"""
-    CREATE TEMP TABLE decommissioned AS
+    CREATE OR REPLACE TEMP TABLE decommissioned AS
       SELECT p.device_id FROM ({previous_sql}) p ANTI JOIN devices d USING (device_id);
-    CREATE TEMP TABLE changes AS
+    CREATE OR REPLACE TEMP TABLE changes AS
       SELECT device_id, t AS changed_at, from_state, state AS to_state, reason FROM timeline
       WHERE state <> from_state OR (state = 'degraded' AND reason IS DISTINCT FROM from_reason)
       UNION ALL
       SELECT device_id, as_of, 'unknown', 'decommissioned', 'removed_from_catalog' FROM decommissioned, params;
     """)
-    changes = con.execute("""
+    con.execute("""
+      CREATE OR REPLACE TEMP TABLE state_changes AS
       SELECT c.device_id, c.changed_at, c.from_state, fs.name_zh AS from_state_zh, c.to_state, ts.name_zh AS to_state_zh,
              c.reason, r.name_zh AS reason_zh, r.name_en AS reason_en
       FROM changes c
       LEFT JOIN names fs ON fs.kind = 'state' AND fs.code = c.from_state
       LEFT JOIN names ts ON ts.kind = 'state' AND ts.code = c.to_state
       LEFT JOIN names r ON r.kind = 'reason' AND r.code = c.reason
-      ORDER BY c.device_id, c.changed_at, c.to_state""").to_arrow_table()
-    current = con.execute(f"""
+      ORDER BY c.device_id, c.changed_at, c.to_state""")
+
+
+def _current(con) -> None:
+    """Each device's current state, reason, fault type, since and last evidence, into `state_current`."""
+    con.execute(f"""
+      CREATE OR REPLACE TEMP TABLE state_current AS
       WITH everyone AS (
         SELECT device_id FROM devices UNION SELECT device_id FROM hb UNION SELECT device_id FROM decommissioned),
       last_change AS (
@@ -215,40 +250,44 @@ def camera_states(heartbeats: pa.Table, catalog: pa.Table, vqd: pa.Table | None 
       LEFT JOIN names s ON s.kind = 'state' AND s.code = coalesce(l.state, 'never_streamed')
       LEFT JOIN names r ON r.kind = 'reason' AND r.code = coalesce(l.reason, 'no_keepalive')
       LEFT JOIN names f ON f.kind = 'fault' AND f.code = coalesce(l.reason, 'no_keepalive')
-      ORDER BY e.device_id""").to_arrow_table()
-    return CameraStates(changes, current)
+      ORDER BY e.device_id""")
 
 
 @dataclass(frozen=True)
-class SilverInputs:
-    heartbeats: pa.Table        # CmdType, DeviceID, Status, Time (local time of the city)
-    registry: pa.Table          # the registry's latest version per device: position, use and position type
-    vqd: pa.Table | None        # device_id, captured_at, defect per diagnosed snapshot
-    previous: pa.Table | None   # the last stored current states, for decommissioning
+class SilverFeed:
     keepalive_seconds: int      # the feed's keepalive spacing (median gap), 60 if unknown
+    has_previous: bool          # silver.camera_state exists (for decommissioning)
 
 
-def silver_inputs(con, timezone: str) -> SilverInputs:
-    """What the state machine reads, from the silver views on `con` (device_status, camera; snapshot_diagnosis and
-    camera_state when present)."""
+def stage_silver_inputs(con: duckdb.DuckDBPyConnection, timezone: str) -> SilverFeed:
+    """The state machine's inputs as temporary views over the silver views on `con`: `heartbeats_in`
+    (device_status, in the city's local time), `catalog_in` and `registry_in` (the registry's latest version per
+    device), `vqd_in` (snapshot_diagnosis, empty before the first diagnosis) and `previous_in` (camera_state)."""
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = 'silver'").fetchall()}
-    heartbeats = con.execute(
-        "SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone(?, reported_at) AS Time "
-        "FROM silver.device_status", [timezone]).to_arrow_table()
+    zone = timezone.replace("'", "''")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW heartbeats_in AS
+          SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone('{zone}', reported_at) AS Time
+          FROM silver.device_status""")
     # Registries keep every version: the latest per device is the registry now.
-    registry = con.execute(
-        "SELECT device_id, arg_max(parent_id, _ingested_at) AS parent_id, arg_max(status, _ingested_at) AS status, "
-        "arg_max(longitude, _ingested_at) AS longitude, arg_max(latitude, _ingested_at) AS latitude, "
-        "arg_max(use_type, _ingested_at) AS use_type, arg_max(position_type, _ingested_at) AS position_type "
-        "FROM silver.camera GROUP BY device_id").to_arrow_table()
-    vqd = con.execute(
-        "SELECT device_id, captured_at, any_value(defect) AS defect FROM silver.snapshot_diagnosis "
-        "WHERE error IS NULL GROUP BY ALL").to_arrow_table() if "snapshot_diagnosis" in present else None
-    previous = con.execute("SELECT device_id, state FROM silver.camera_state").to_arrow_table() \
-        if "camera_state" in present else None
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE registry_in AS
+          SELECT device_id, arg_max(parent_id, _ingested_at) AS parent_id, arg_max(status, _ingested_at) AS status,
+                 arg_max(longitude, _ingested_at) AS longitude, arg_max(latitude, _ingested_at) AS latitude,
+                 arg_max(use_type, _ingested_at) AS use_type, arg_max(position_type, _ingested_at) AS position_type
+          FROM silver.camera GROUP BY device_id;
+        CREATE OR REPLACE TEMP VIEW catalog_in AS
+          SELECT device_id AS DeviceID, parent_id AS ParentID, status AS Status FROM registry_in""")
+    vqd = ("SELECT device_id, captured_at, any_value(defect) AS defect FROM silver.snapshot_diagnosis "
+           "WHERE error IS NULL GROUP BY ALL") if "snapshot_diagnosis" in present else \
+        "SELECT NULL::VARCHAR AS device_id, NULL::TIMESTAMP AS captured_at, NULL::VARCHAR AS defect WHERE false"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW vqd_in AS {vqd}")
+    if "camera_state" in present:
+        # Materialised: the step replaces silver.camera_state afterwards.
+        con.execute("CREATE OR REPLACE TEMP TABLE previous_in AS SELECT device_id, state FROM silver.camera_state")
     gap = con.execute("""
         SELECT median(gap) FROM (
           SELECT epoch(reported_at - lag(reported_at) OVER (PARTITION BY device_id ORDER BY reported_at)) AS gap
           FROM silver.device_status WHERE cmd_type = 'Keepalive') WHERE gap > 0""").fetchone()[0]
-    return SilverInputs(heartbeats, registry, vqd, previous, int(round(gap)) if gap else 60)
+    return SilverFeed(int(round(gap)) if gap else 60, "camera_state" in present)

@@ -6,7 +6,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from safecity.ingestion.camera_state import camera_states, read_catalog, read_heartbeats
+from safecity.analytics.camera_state import camera_states, read_catalog, read_heartbeats
 from safecity.simulator.run import simulate
 
 NVR = "13030200001180000001"           # type 118 in positions 11-13
@@ -63,13 +63,16 @@ def test_a_silent_recorder_takes_its_channels_offline_while_their_own_keepalives
     assert current_of(states, CAMERA)["state"] == "online"
 
 
-def test_a_defective_picture_degrades_an_online_camera_until_a_healthy_one():
+def test_a_defective_picture_degrades_an_online_camera_until_a_healthy_one(catalogue):
     vqd = pa.table({"device_id": [CAMERA, CAMERA], "captured_at": [T0 + dt.timedelta(hours=2), T0 + dt.timedelta(hours=4)],
                     "defect": ["blur", None]})
     states = camera_states(table(keepalives(CAMERA, range(0, 360))), catalog((CAMERA, None)), vqd)
     assert changes_of(states, CAMERA)[1:] == [(T0 + dt.timedelta(hours=2), "degraded", "blur"),
                                               (T0 + dt.timedelta(hours=4), "online", "picture_ok")]
-    half = camera_states(table(keepalives(CAMERA, range(0, 180))), catalog((CAMERA, None)), vqd.slice(0, 1))
+    # Defects are named as the standards' vqd_item code table names them.
+    names = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["vqd_item"].codes}
+    half = camera_states(table(keepalives(CAMERA, range(0, 180))), catalog((CAMERA, None)), vqd.slice(0, 1),
+                         defect_names=names)
     now = current_of(half, CAMERA)
     assert (now["state"], now["reason"], now["fault_type"], now["reason_zh"]) == ("degraded", "blur", "blur",
                                                                                    "画面异常：模糊/虚焦")
