@@ -58,7 +58,7 @@ METHODS = ("dagster", "direct")
 # policies after camera_state, since they read its camera_health events and camera_down facts. If the graph changes
 # this order, the agreement check fails and names the steps in the order Dagster ran them.
 DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, camera_state, "
-                 "analysis_models, ops__outbox")
+                 "analysis_models, gold, ops__outbox")
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "local"
 # Folders whose line files (CSV, JSON Lines) carry one record a line, the record's first timestamp its time.
@@ -343,28 +343,14 @@ def direct_snapshot_diagnosis(settings) -> None:
 
 
 def direct_dbt(settings) -> None:
-    """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables,
-    the venv's dbt and the home's profile environment (orchestration/resources.py), then gold and row scopes."""
-    from safecity.lakehouse.warehouse import connect, dbt_environment
-    from safecity.lakehouse.catalog import open_catalog
-    from safecity.transforms import PROJECT_DIR
+    """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables
+    (transforms/invocation.py, as the assets run it)."""
     from safecity.transforms.dbt_vars import dbt_vars
-    from safecity.transforms.gold import create_row_scopes, publish_gold
+    from safecity.transforms.invocation import build_args, run_dbt
 
-    target = settings.paths.dbt_target
-    env = {**os.environ, **dbt_environment(settings), "DBT_TARGET_PATH": str(target),
-           "DBT_LOG_PATH": str(target.parent / "logs")}
-    beside = Path(sys.executable).with_name("dbt")
-    dbt = str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
-    completed = subprocess.run(
-        [dbt, "build", "--exclude-resource-type", "unit_test", "--vars",
-         json.dumps(dbt_vars(settings), ensure_ascii=False), "--project-dir", str(PROJECT_DIR), "--profiles-dir",
-         str(PROJECT_DIR), "--target-path", str(target)], env=env, capture_output=True, text=True)
+    completed = run_dbt(settings, *build_args(dbt_vars(settings)))
     if completed.returncode != 0:
         raise RuntimeError(f"dbt build failed:\n{completed.stdout[-4000:]}")
-    with connect(settings) as con:
-        publish_gold(con, open_catalog(settings))
-        create_row_scopes(con, [d.code for d in settings.city.divisions])
 
 
 def direct_rules(settings, catalogue) -> None:
@@ -404,6 +390,7 @@ def run_direct(home: Path) -> dict:
     from safecity.orchestration.summary import collect
     from safecity.standards.catalogue import load_catalogue
     from safecity.standards.publish import publish_reference
+    from safecity.transforms.gold import publish
 
     settings = load_settings(ENVIRONMENT, home)
     steps = _Steps()
@@ -423,6 +410,8 @@ def run_direct(home: Path) -> dict:
         refresh_camera_health(settings, catalogue)
     with steps.step("analysis_models"):
         direct_dbt(settings)
+    with steps.step("gold"):
+        publish(settings)
     with steps.step("ops__outbox"):
         direct_rules(settings, catalogue)
     with steps.step("summary and report"):

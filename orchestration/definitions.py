@@ -19,7 +19,7 @@ from safecity.orchestration.defs.standards.assets import data_dictionary, refere
 from safecity.orchestration.defs.support.assets import budgets, duty_rosters, work_orders
 from safecity.orchestration.defs.traffic.assets import detector_flows, detectors, traffic_incidents, vehicle_passes
 from safecity.orchestration.defs.transforms.assets import build_dbt_assets
-from safecity.orchestration.resources import SafeCityResource, dbt_resource, prepare_dbt
+from safecity.orchestration.resources import SafeCityResource, dbt_project, dbt_resource
 from safecity.standards.catalogue import load_catalogue
 
 MAIN_JOB = "main"
@@ -29,7 +29,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     check_zone(settings.city.timezone)
     catalogue = load_catalogue(settings.city.id)
-    project = prepare_dbt(settings)
+    project = dbt_project(settings)
     ingestion = [camera_registry, device_status, vehicle_passes, detectors, detector_flows, traffic_incidents,
                  alarm_calls, cases, duty_rosters, work_orders, budgets]
     health = [snapshot_diagnosis, camera_state]
@@ -50,7 +50,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[nightly_maintenance, daily_build(MAIN_JOB), every_five_minutes],
         resources={
             "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home)),
-            "dbt": dbt_resource(),
+            "dbt": dbt_resource(project),
         },
     )
 

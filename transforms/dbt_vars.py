@@ -113,8 +113,3 @@ def dbt_vars(settings: Settings) -> dict:
                             for t in CODE_TABLES},
         "scorecard": [i.model_dump() for i in load_scorecard().indicators],
     }
-
-
-def dbt_vars_arg(settings: Settings) -> list[str]:
-    """`--vars` and its JSON, for a dbt command line."""
-    return ["--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
 
-from safecity.lakehouse.catalog import iceberg_ready
+from safecity.config.profiles import Settings
+from safecity.lakehouse.catalog import iceberg_ready, open_catalog
 from safecity.lakehouse.views import publish_views
+from safecity.lakehouse.warehouse import connect
 
 GOLD = "gold"
 MARTS = "marts"
@@ -118,3 +120,21 @@ def create_row_scopes(con, divisions: list[str]) -> dict[str, list[str]]:
             con.execute(f'CREATE OR REPLACE VIEW {schema}."{mart}" AS SELECT * FROM {source}."{mart}" WHERE {where}')
             scopes.setdefault(schema, []).append(mart)
     return scopes
+
+
+@dataclass(frozen=True)
+class GoldReport:
+    published: list[Published]
+    scopes: dict[str, list[str]]        # scope schema: the marts it holds
+
+    def summary(self) -> str:
+        return ("gold: " + ", ".join(f"{p.mart} ({p.rows} rows{', masked' if p.masked else ''})" for p in self.published)
+                + "; row scopes: " + ", ".join(sorted(self.scopes)))
+
+
+def publish(settings: Settings) -> GoldReport:
+    """The gold step after a dbt build: every mart to gold.<mart> and the branches' and stations' row scopes."""
+    with connect(settings) as con:
+        published = publish_gold(con, open_catalog(settings))
+        scopes = create_row_scopes(con, [d.code for d in settings.city.divisions])
+    return GoldReport(published, scopes)

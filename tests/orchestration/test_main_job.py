@@ -153,9 +153,8 @@ def test_second_run_through_the_cli_changes_nothing(first_run):
 
 def test_dbt_unit_tests_pass_against_the_built_warehouse(first_run):
     settings, _ = first_run
-    from safecity.orchestration.resources import dbt_resource, prepare_dbt
-    prepare_dbt(settings)
-    invocation = dbt_resource().cli(["test", "--select", "test_type:unit"], raise_on_error=False,
+    from safecity.orchestration.resources import dbt_project, dbt_resource
+    invocation = dbt_resource(dbt_project(settings)).cli(["test", "--select", "test_type:unit"], raise_on_error=False,
                                     target_path=settings.paths.dbt_target)
     assert invocation.wait().is_successful()
     results = json.loads((settings.paths.dbt_target / "run_results.json").read_text())["results"]

@@ -509,7 +509,7 @@ def test_a_station_scope_sees_its_own_rows_only_and_its_branch_sees_them_too(bui
 
 def test_the_incremental_pass_fact_adds_nothing_twice(built, q):
     from safecity.lakehouse.warehouse import connect
-    from tests.transforms.dbt_cli import run_dbt
+    from safecity.transforms.invocation import run_dbt
 
     passes = q("SELECT count(*) FROM silver.vehicle_pass")[0][0]
     assert q("SELECT count(*), count(DISTINCT motor_vehicle_id) FROM marts.fct_vehicle_passes") == [(passes, passes)]

@@ -71,7 +71,7 @@ def test_one_lineage_graph_sources_are_our_assets_and_dbt_tests_are_checks(built
 
 
 def test_dbt_docs_build_on_the_simulated_warehouse(built):
-    from tests.transforms.dbt_cli import run_dbt
+    from safecity.transforms.invocation import run_dbt
 
     from safecity.lakehouse.warehouse import connect
 

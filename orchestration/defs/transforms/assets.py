@@ -1,5 +1,5 @@
 """The dbt project as assets: every model downstream of the silver and reference assets it reads, dbt data tests as
-asset checks; after the build, gold: the marts as Iceberg tables and the branches' row scopes.
+asset checks; then gold, assets of their own: the marts as Iceberg tables and the branches' row scopes.
 
 Two steps over one manifest: the models tagged `daily` (the large facts and the views they read) in daily partitions
 (defs/partitions.py), built for the run's days, and every other model, unpartitioned, built after them.
@@ -13,12 +13,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from safecity.lakehouse.warehouse import connect
-from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.transforms.dbt_vars import dbt_vars
-from safecity.transforms.gold import create_row_scopes, publish_gold
+from safecity.transforms.gold import GOLD, MARTS, MASKED, publish
+from safecity.transforms.invocation import build_args
 
 
 class SafeCityTranslator(DagsterDbtTranslator):
@@ -50,11 +49,6 @@ def day_vars(days) -> dict[str, str]:
     return {"day_from": days[0].isoformat(), "day_to": (days[-1] + dt.timedelta(days=1)).isoformat()}
 
 
-def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
-    # dbt unit tests run in CI (tests/transforms), not in every production build; data tests run and become checks.
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables, ensure_ascii=False)]
-
-
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     translator = SafeCityTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -65,21 +59,42 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
         days = partition_days(context)
         context.log.info("dbt daily models for %s … %s (%d days)", days[0], days[-1], len(days))
         variables = {**dbt_vars(safecity.settings()), **day_vars(days)}
-        yield from dbt.cli(dbt_build_args(variables), context=context).stream()
+        yield from dbt.cli(build_args(variables), context=context).stream()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
                 name="analysis_models", exclude=DAILY_MODELS, pool=WAREHOUSE_POOL)
     def analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, safecity: SafeCityResource):
-        settings = safecity.settings()
-        yield from dbt.cli(dbt_build_args(dbt_vars(settings)), context=context).stream()
-        # Gold, after a build that succeeded (a failed one raised above): the marts as Iceberg tables gold.<mart>
-        # and each branch's row-scope views. Run inside this step so no other writer holds the warehouse between.
-        if any(key.path[0] == "marts" for key in context.selected_asset_keys):
-            with connect(settings) as con:
-                published = publish_gold(con, open_catalog(settings))
-                scopes = create_row_scopes(con, [d.code for d in settings.city.divisions])
-            context.log.info("gold: %s; row scopes: %s",
-                             ", ".join(f"{p.mart} ({p.rows} rows{', masked' if p.masked else ''})" for p in published),
-                             ", ".join(sorted(scopes)))
+        yield from dbt.cli(build_args(dbt_vars(safecity.settings())), context=context).stream()
 
-    return [daily_models, analysis_models]
+    return [daily_models, analysis_models, gold_assets(project)]
+
+
+def gold_assets(project: DbtProject) -> dg.AssetsDefinition:
+    """gold/<mart> for every mart of the manifest (published masked where a masked view exists) and
+    gold/row_scopes: one step, since every publication and the scopes read the same warehouse build."""
+    nodes = json.loads(project.manifest_path.read_text(encoding="utf-8"))["nodes"].values()
+    models = {(n["schema"], n.get("alias") or n["name"]) for n in nodes if n["resource_type"] == "model"}
+    marts = sorted(name for schema, name in models if schema == MARTS)
+    specs = [dg.AssetSpec([GOLD, mart], group_name=GOLD, kinds={"iceberg"}, owners=["team:analytics"],
+                          deps=[[MARTS, mart], *([[MASKED, mart]] if (MASKED, mart) in models else [])],
+                          description=f"{mart} 发布为 Iceberg 表（敏感列已脱敏）/ {mart} published as an Iceberg table "
+                                      "(masked where the standards mark columns sensitive)") for mart in marts]
+    scopes = dg.AssetSpec([GOLD, "row_scopes"], group_name=GOLD, kinds={"duckdb"}, owners=["team:analytics"],
+                          deps=[[MARTS, mart] for mart in marts],
+                          description="各分局、派出所的行级数据范围视图 scope_<单位> / Row-scope views per branch and "
+                                      "station (scope_<unit>)")
+
+    @dg.multi_asset(name="gold", specs=[*specs, scopes], pool=WAREHOUSE_POOL)
+    def gold(context: dg.AssetExecutionContext, safecity: SafeCityResource):
+        report = publish(safecity.settings())
+        context.log.info(report.summary())
+        published = {p.mart: p for p in report.published}
+        for mart in marts:
+            if mart in published:
+                yield dg.MaterializeResult(asset_key=[GOLD, mart], metadata={
+                    "dagster/row_count": published[mart].rows, "masked": published[mart].masked,
+                    "metadata_location": published[mart].metadata_location})
+        yield dg.MaterializeResult(asset_key=[GOLD, "row_scopes"], metadata={
+            "scopes": len(report.scopes), "views": sum(len(v) for v in report.scopes.values())})
+
+    return gold

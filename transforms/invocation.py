@@ -1,0 +1,102 @@
+"""How dbt is run for one SafeCity home, in one place for the Dagster assets, the CLI, the benchmarks and the tests:
+the executable, the profile (written into the state folder with the home's own values, so nothing has to be put
+into the process environment), the build arguments and the manifest's preparation."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from safecity.config.profiles import Settings
+from safecity.lakehouse.warehouse import prepare_extension_directory
+from safecity.transforms import PROJECT_DIR
+from safecity.transforms.dbt_vars import dbt_vars
+
+# What the manifest depends on besides the profile: the project's own files.
+PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+FINGERPRINT_FILE = "safecity_project.sha256"
+
+
+def dbt_executable() -> str:
+    # The venv's dbt, never a stray `dbtf` (dbt Fusion) or another dbt on PATH.
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def profile_text(settings: Settings) -> str:
+    """profiles.yml for the home: dbt opens DuckDB exactly as safecity.lakehouse.warehouse.connect does (extensions
+    from the PyPI wheels through extension_directory, given at connect time because dbt-duckdb installs extensions
+    before it applies `settings`; INSTALL is then a no-op and nothing is downloaded)."""
+    extensions = prepare_extension_directory(settings.paths.duckdb_extensions)
+    # JSON strings are YAML strings: paths and zones are quoted whatever they hold.
+    quoted = {k: json.dumps(str(v)) for k, v in (("path", settings.paths.duckdb_file), ("extensions", extensions),
+                                                 ("zone", settings.city.timezone))}
+    return (
+        "# Written by safecity (transforms/invocation.py) for this home; edits are overwritten.\n"
+        "safecity:\n  target: default\n  outputs:\n    default:\n      type: duckdb\n"
+        f"      path: {quoted['path']}\n      threads: 1\n"
+        f"      config_options:\n        extension_directory: {quoted['extensions']}\n"
+        "        autoinstall_known_extensions: false\n"
+        "      extensions: [avro, iceberg, spatial]\n"
+        f"      settings:\n        TimeZone: {quoted['zone']}\n")
+
+
+def profiles_dir(settings: Settings) -> Path:
+    """The home's profile folder, its profiles.yml rewritten only when its content changes (dbt's partial parsing
+    keys on it)."""
+    folder = settings.paths.home / "dbt" / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = folder / "profiles.yml"
+    text = profile_text(settings)
+    if not profile.exists() or profile.read_text(encoding="utf-8") != text:
+        profile.write_text(text, encoding="utf-8")
+    return folder
+
+
+def project_args(settings: Settings) -> list[str]:
+    return ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(profiles_dir(settings)),
+            "--target-path", str(settings.paths.dbt_target), "--log-path", str(settings.paths.dbt_target.parent / "logs")]
+
+
+def build_args(variables: Mapping[str, Any]) -> list[str]:
+    # dbt unit tests run in CI (tests/transforms), not in every production build; data tests run and become checks.
+    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables, ensure_ascii=False)]
+
+
+def run_dbt(settings: Settings, *args: str, variables: Mapping[str, Any] | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess:
+    """dbt run outside Dagster (the direct path, tests), exactly as the assets run it: `args` with the home's
+    project arguments and its variables (default: dbt_vars of the settings, unless args carry --vars)."""
+    extra = [] if "--vars" in args else ["--vars", json.dumps(dict(variables or dbt_vars(settings)), ensure_ascii=False)]
+    return subprocess.run([dbt_executable(), *args, *extra, *project_args(settings)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """What the manifest was parsed from: the project's files (paths and bytes) and the home's profile."""
+    digest = hashlib.sha256(profile_text(settings).encode())
+    for path in sorted(p for p in PROJECT_DIR.rglob("*") if p.suffix in PROJECT_SUFFIXES and "target" not in
+                       p.relative_to(PROJECT_DIR).parts):
+        digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_manifest(settings: Settings) -> Path:
+    """The home's manifest, parsed again whenever the project or the profile changed since it was (content, not
+    file times: a checkout or a copy keeps times that mean nothing). Returns the manifest's path."""
+    target = settings.paths.dbt_target
+    manifest, stamp = target / "manifest.json", target / FINGERPRINT_FILE
+    fingerprint = project_fingerprint(settings)
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return manifest
+    completed = run_dbt(settings, "parse", "--quiet")
+    if completed.returncode != 0 or not manifest.exists():
+        raise RuntimeError(f"dbt parse failed for {PROJECT_DIR} (profile {profiles_dir(settings)}):\n"
+                           f"{(completed.stdout + completed.stderr)[-4000:]}")
+    stamp.write_text(fingerprint)
+    return manifest
