@@ -69,7 +69,7 @@ def build_args(variables: Mapping[str, Any]) -> list[str]:
 
 
 def run_dbt(settings: Settings, *args: str, variables: Mapping[str, Any] | None = None,
-            timeout: float = 900) -> subprocess.CompletedProcess:
+            timeout: float | None = 900) -> subprocess.CompletedProcess:
     """dbt run outside Dagster (the direct path, tests), exactly as the assets run it: `args` with the home's
     project arguments and its variables (default: dbt_vars of the settings, unless args carry --vars)."""
     extra = [] if "--vars" in args else ["--vars", json.dumps(dict(variables or dbt_vars(settings)), ensure_ascii=False)]
