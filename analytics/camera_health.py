@@ -48,8 +48,10 @@ def refresh_camera_health(settings: Settings, catalogue: Catalogue, *, keepalive
                                         "(SELECT count(*) FROM registry_in)").fetchone()
         by_state = con.execute("SELECT state, state_zh, count(*) FROM state_current GROUP BY ALL "
                                "ORDER BY 3 DESC, 1").fetchall()
-    derived = {STATE_TABLE: states.current, CHANGES_TABLE: states.changes,
-               **{f"silver.{name}": rows for name, rows in events.items()}}
-    for name, rows in derived.items():
-        replace_rows(catalog, name, rows)
+        derived = {STATE_TABLE: states.current, CHANGES_TABLE: states.changes,
+                   **{f"silver.{name}": rows for name, rows in events.items()}}
+        for name, rows in derived.items():
+            replace_rows(catalog, name, rows)
+        # The warehouse's views follow the new snapshots: dbt reads these tables next.
+        publish_views(con, catalog, ("silver",))
     return CameraHealthReport(interval, messages, devices, {n: r.num_rows for n, r in derived.items()}, by_state)
