@@ -19,6 +19,9 @@ class Landing(Protocol):
     def files(self, folder: str, pattern: str = "*") -> list[str]:
         """Names (relative to the landing root, '/'-separated) of the files in `folder` matching `pattern`, sorted."""
 
+    def arrivals(self, folder: str, pattern: str = "*") -> dict[str, float]:
+        """The same files with when each arrived (POSIX seconds): what a sensor's watermark is kept on."""
+
     def read(self, name: str) -> bytes:
         """The whole content of one file; OSError when it cannot be read."""
 
@@ -31,11 +34,15 @@ class LocalLanding:
         self.root = Path(root)
 
     def files(self, folder: str, pattern: str = "*") -> list[str]:
+        return sorted(self.arrivals(folder, pattern))
+
+    def arrivals(self, folder: str, pattern: str = "*") -> dict[str, float]:
         base = self.root / folder
         if not base.is_dir():
-            return []
-        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
-                      if p.is_file() and fnmatch.fnmatch(p.name, pattern))
+            return {}
+        # ctime as well as mtime: a file moved into landing keeps its old mtime, but its ctime is the move.
+        return {p.relative_to(self.root).as_posix(): max((st := p.stat()).st_mtime, st.st_ctime)
+                for p in base.rglob("*") if p.is_file() and fnmatch.fnmatch(p.name, pattern)}
 
     def read(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
@@ -64,19 +71,24 @@ class BucketLanding:
         return cls(client, storage.bucket)
 
     def files(self, folder: str, pattern: str = "*") -> list[str]:
+        return sorted(self.arrivals(folder, pattern))
+
+    def arrivals(self, folder: str, pattern: str = "*") -> dict[str, float]:
         from minio.error import S3Error
         from urllib3.exceptions import HTTPError
 
         prefix = f"{self.PREFIX}{folder.strip('/')}/"
         try:
-            keys = [item.object_name for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+            # An object's last_modified is when its upload completed: its arrival.
+            items = {item.object_name: item.last_modified.timestamp()
+                     for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)}
         except S3Error as exc:
             raise OSError(f"cannot list s3://{self.bucket}/{prefix}: {exc.code} {exc.message} "
                           f"(check that the bucket exists and the profile's keys may read it)") from exc
         except HTTPError as exc:
             raise OSError(f"cannot list s3://{self.bucket}/{prefix}: {exc} (is the S3 endpoint up?)") from exc
-        return sorted(key[len(self.PREFIX):] for key in keys
-                      if not key.endswith("/") and fnmatch.fnmatch(key.rsplit("/", 1)[-1], pattern))
+        return {key[len(self.PREFIX):]: at for key, at in items.items()
+                if not key.endswith("/") and fnmatch.fnmatch(key.rsplit("/", 1)[-1], pattern)}
 
     def read(self, name: str) -> bytes:
         from minio.error import S3Error

@@ -37,11 +37,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")
-    env, home = settings.environment.name, str(settings.paths.home)
-    sensors = [landing_sensor(a, sources_of(a), env, home) for a in ingestion]
-    sensors += [lag_sensor(a, sources_of(a), env, home) for a in ingestion if any(
+    sensors = [landing_sensor(a, sources_of(a)) for a in ingestion]
+    sensors += [lag_sensor(a, sources_of(a)) for a in ingestion if any(
         load_mapping(mapping_path(s), catalogue).mapping.topic for s in sources_of(a))]
-    sensors.append(run_failure_reporter(env, home))
+    sensors.append(run_failure_reporter())
     streams, every_five_minutes = stream_micro_batches([vehicle_passes, device_status])
     return dg.Definitions(
         assets=assets,

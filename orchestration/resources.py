@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import PrivateAttr
 from dagster_dbt import DbtCliResource, DbtProject
 
 from safecity.config.profiles import Settings, load_settings
@@ -18,9 +19,13 @@ class SafeCityResource(dg.ConfigurableResource):
 
     environment: str | None = None
     home: str | None = None
+    # Read once per resource instance (a run, a sensor tick), not once per call.
+    _settings: Settings | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
-        return load_settings(self.environment, self.home)
+        if self._settings is None:
+            self._settings = load_settings(self.environment, self.home)
+        return self._settings
 
 
 def dbt_project(settings: Settings) -> DbtProject:

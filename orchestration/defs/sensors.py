@@ -2,7 +2,11 @@
 and Kafka consumer lag, per entity asset.
 
 A sensor only looks; the ingestion asset decides what is new (batch ids in the Iceberg commits), so a sensor that
-fires twice for the same file costs a run that adds nothing, never a duplicate. For an asset in daily partitions
+fires twice for the same file costs a run that adds nothing, never a duplicate. The landing sensor's cursor is a
+watermark — the latest arrival time it has seen and the names that arrived at that very time — so it stays the
+same size however many files landing has held. A file that arrives with a time before the watermark (an object
+store's clock behind, a copy that kept an old time and changed no ctime) does not trigger a run by itself; the
+next run of its asset (another file, the daily build) still ingests it, because that run reads the whole folder. For an asset in daily partitions
 the new files ask for a run of each day they deliver (files without a day in their name: today's), the Kafka lag
 for a run of today's partition.
 """
@@ -11,16 +15,16 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 import dagster as dg
 
 from safecity.lakehouse.catalog import open_catalog
-from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import delivery_day, open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
-from safecity.ingestion.pipeline import landing_files
 from safecity.ingestion.streams import StreamIngestor
 from safecity.orchestration.defs.partitions import FIRST_DAY, day_key, local_day
+from safecity.orchestration.resources import SafeCityResource
 from safecity.standards.catalogue import load_catalogue
 
 # Kafka records waiting before a stream triggers a run between the five-minute ticks.
@@ -31,22 +35,55 @@ def _fingerprint(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
 
 
-def landing_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: str, home: str) -> dg.SensorDefinition:
-    """Requests a run of `asset` when the landing folders of its sources hold files it has not seen."""
+@dataclass(frozen=True)
+class Watermark:
+    """The landing sensor's cursor: the latest arrival seen, and the names that arrived at exactly that time."""
+    at: float = float("-inf")
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> "Watermark":
+        if not cursor:
+            return cls()
+        value = json.loads(cursor)
+        if isinstance(value, list):  # the cursor of earlier versions: every name ever seen
+            return cls(names=frozenset(value))
+        return cls(value["at"], frozenset(value["names"]))
+
+    def new(self, arrivals: dict[str, float]) -> list[str]:
+        if self.at == float("-inf"):  # no time yet (an earlier version's cursor): its names are what was seen
+            return sorted(n for n in arrivals if n not in self.names)
+        return sorted(n for n, at in arrivals.items() if at > self.at or (at == self.at and n not in self.names))
+
+    def after(self, arrivals: dict[str, float]) -> "Watermark":
+        top = max([self.at, *arrivals.values()])
+        at_top = {n for n, at in arrivals.items() if at == top}
+        return Watermark(top, frozenset(at_top | (self.names if top == self.at else set())))
+
+    def serialise(self) -> str:
+        return json.dumps({"at": self.at, "names": sorted(self.names)})
+
+
+def landing_sensor(asset: dg.AssetsDefinition, sources: list[str]) -> dg.SensorDefinition:
+    """Requests a run of `asset` when files arrive in the landing folders of its sources."""
 
     @dg.sensor(name=f"{asset.node_def.name}_new_files", asset_selection=dg.AssetSelection.assets(asset),
                minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
                description="落地区有新文件时接入 / Ingest when new files arrive in landing")
-    def _sensor(context: dg.SensorEvaluationContext):
-        settings = load_settings(environment, home)
+    def _sensor(context: dg.SensorEvaluationContext, safecity: SafeCityResource):
+        settings = safecity.settings()
         catalogue = load_catalogue(settings.city.id)
         landing = open_landing(settings)
-        names = sorted(n for s in sources for n in landing_files(landing, load_mapping(mapping_path(s), catalogue)))
-        seen = set(json.loads(context.cursor)) if context.cursor else set()
-        new = [n for n in names if n not in seen]
+        arrivals: dict[str, float] = {}
+        for source in sources:
+            mapping = load_mapping(mapping_path(source), catalogue).mapping
+            if mapping.landing is not None:
+                arrivals |= landing.arrivals(mapping.landing, mapping.pattern)
+        watermark = Watermark.parse(context.cursor)
+        new = watermark.new(arrivals)
         if not new:
             return dg.SkipReason(f"no new files in landing for {', '.join(sources)}")
-        context.update_cursor(json.dumps(names))
+        context.update_cursor(watermark.after(arrivals).serialise())
         if asset.partitions_def is None:
             return dg.RunRequest(run_key=f"files-{_fingerprint(new)}", tags={"safecity/new_files": str(len(new))})
         grouped = files_by_day(new)
@@ -63,14 +100,14 @@ def landing_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: 
     return _sensor
 
 
-def lag_sensor(asset: dg.AssetsDefinition, sources: list[str], environment: str, home: str) -> dg.SensorDefinition:
+def lag_sensor(asset: dg.AssetsDefinition, sources: list[str]) -> dg.SensorDefinition:
     """Requests a run of `asset` when its Kafka topics hold more than LAG_THRESHOLD records not yet in bronze."""
 
     @dg.sensor(name=f"{asset.node_def.name}_kafka_lag", asset_selection=dg.AssetSelection.assets(asset),
                minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
                description="Kafka 积压超过门限时接入 / Ingest when the Kafka backlog passes the threshold")
-    def _sensor(context: dg.SensorEvaluationContext):
-        settings = load_settings(environment, home)
+    def _sensor(context: dg.SensorEvaluationContext, safecity: SafeCityResource):
+        settings = safecity.settings()
         if settings.environment.kafka is None:
             return dg.SkipReason("the environment profile has no Kafka")
         catalogue = load_catalogue(settings.city.id)
