@@ -9,6 +9,7 @@ from safecity.orchestration.defs.cameras.assets import camera_registry, device_s
 from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
 from safecity.orchestration.defs.cases.assets import cases
 from safecity.orchestration.defs.incidents.assets import alarm_calls
+from safecity.orchestration.defs.freshness import source_freshness
 from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintenance, nightly_maintenance
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
@@ -33,20 +34,27 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     ingestion = [camera_registry, device_status, vehicle_passes, detectors, detector_flows, traffic_incidents,
                  alarm_calls, cases, duty_rosters, work_orders, budgets]
     health = [snapshot_diagnosis, camera_state]
-    assets = [reference_tables, data_dictionary, *ingestion, *health, *build_dbt_assets(project), policy_outbox]
+    sources_by_group: dict[str, list[str]] = {}
+    for asset in ingestion:
+        sources_by_group.setdefault(next(iter(asset.group_names_by_key.values())), []).extend(sources_of(asset))
+    observables, freshness_checks, freshness_sensor, observe_job, observe_schedule = source_freshness(
+        sources_by_group, catalogue)
+    assets = [reference_tables, data_dictionary, *observables, *ingestion, *health, *build_dbt_assets(project),
+              policy_outbox]
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")
     sensors = [landing_sensor(a, sources_of(a)) for a in ingestion]
     sensors += [lag_sensor(a, sources_of(a)) for a in ingestion if any(
         load_mapping(mapping_path(s), catalogue).mapping.topic for s in sources_of(a))]
-    sensors.append(run_failure_reporter())
+    sensors += [run_failure_reporter(), freshness_sensor]
     streams, every_five_minutes = stream_micro_batches([vehicle_passes, device_status])
     return dg.Definitions(
         assets=assets,
         sensors=sensors,
-        jobs=[main, lakehouse_maintenance, streams],
-        schedules=[nightly_maintenance, daily_build(MAIN_JOB), every_five_minutes],
+        asset_checks=freshness_checks,
+        jobs=[main, lakehouse_maintenance, streams, observe_job],
+        schedules=[nightly_maintenance, daily_build(MAIN_JOB), every_five_minutes, observe_schedule],
         resources={
             "safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home)),
             "dbt": dbt_resource(project),

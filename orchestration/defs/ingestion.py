@@ -10,7 +10,6 @@ days. Their Kafka topic is read by whichever run comes next, whatever its day: a
 each record still lands in the silver partition of its own event time.
 """
 
-import datetime as dt
 import functools
 
 import dagster as dg
@@ -23,6 +22,7 @@ from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import SourceReport, ingest_source
 from safecity.ingestion.reconcile import reconcile
 from safecity.ingestion.streams import StreamIngestor
+from safecity.orchestration.defs.freshness import landing_key
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue
@@ -72,7 +72,7 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
     silver = dg.AssetKey(["silver", entity_id])
     quarantine = dg.AssetKey(["quarantine", entity_id])
     bronze = {source: dg.AssetKey(["bronze", source]) for source in sources}
-    specs = [dg.AssetSpec(key, group_name=group, kinds={"iceberg"}, owners=OWNERS,
+    specs = [dg.AssetSpec(key, group_name=group, kinds={"iceberg"}, owners=OWNERS, deps=[landing_key(source)],
                           description=f"{source} 原始记录（含文件/行号或主题/分区/偏移血缘）/ {source} as received, with "
                                       f"lineage (file and line, or topic, partition and offset)")
              for source, key in bronze.items()]
@@ -95,9 +95,6 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                               description="本次接入的合格率不低于各数据源的门限（低于警告线告警，低于阻断线阻断下游）/ "
                                           "Conformance of this run per source against its thresholds (warn below "
                                           "warn_below, block downstream below block_below)"),
-            dg.AssetCheckSpec("freshness", asset=silver,
-                              description="各数据源在规定时间内有新数据 / Every source delivered within its "
-                                          "fresh_within_hours"),
         ],
         pool=WAREHOUSE_POOL,
         partitions_def=DAILY if daily else None,
@@ -132,7 +129,6 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
             publish_views(con, catalog)
             bronze_union = "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM bronze.{s}" for s in sources) + ")"
             balances = reconcile(con, bronze_union, f"silver.{entity_id}", f"quarantine.{entity_id}")
-            latest = {s: con.execute(f"SELECT max(_received_at) FROM bronze.{s}").fetchone()[0] for s in sources}
         names = {c.code: c.name_zh for c in catalogue.code_tables["reasons"].codes}
         for source, report in zip(sources, reports):
             yield dg.MaterializeResult(asset_key=bronze[source], metadata={
@@ -150,7 +146,6 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                           f"- {b.file}: bronze {b.bronze} ≠ silver {b.silver} + quarantine {b.quarantine}"
                           for b in unbalanced) or "none")})
         yield conformance_check(silver, reports, mappings)
-        yield freshness_check(silver, latest, mappings)
 
     return _ingest
 
@@ -175,21 +170,3 @@ def conformance_check(silver: dg.AssetKey, reports: list[SourceReport], mappings
         metadata={"sources": dg.MetadataValue.md(
             "| 数据源 source | 本次接收 received | 合格率 conformance | 警告/阻断 warn/block | 结论 |\n"
             "|---|---|---|---|---|\n" + "\n".join(rows))})
-
-
-def freshness_check(silver: dg.AssetKey, latest: dict, mappings: dict) -> dg.AssetCheckResult:
-    now = dt.datetime.now(dt.timezone.utc)
-    rows, stale = [], []
-    for source, received in latest.items():
-        limit = dt.timedelta(hours=mappings[source].mapping.checks.fresh_within_hours)
-        age = (now - received) if received is not None else None
-        # A source that never delivered is not connected yet, not late: it is listed, not failed.
-        if age is not None and age > limit:
-            stale.append(source)
-        shown = f"{age.total_seconds() / 3600:.1f} h" if age is not None else "未接入 not connected yet"
-        rows.append(f"| {source} | {shown} | {limit.total_seconds() / 3600:.0f} h |")
-    return dg.AssetCheckResult(
-        check_name="freshness", asset_key=silver, passed=not stale, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"stale_sources": dg.MetadataValue.json(stale), "sources": dg.MetadataValue.md(
-            "| 数据源 source | 最近接收距今 last received | 时限 limit |\n|---|---|---|\n" + "\n".join(rows))})
-

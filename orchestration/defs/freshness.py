@@ -1,0 +1,68 @@
+"""Freshness of the sources, as Dagster sees it: each source's landing folder is an observable source asset
+(`landing/<source>`) whose observation reports when its newest file arrived (`dagster/last_updated_timestamp`),
+and a last-update freshness check per source fails when nothing arrived within the mapping's `fresh_within_hours`.
+
+So a source that stops delivering fails its check even while the ingestion asset keeps running (it would find
+nothing new and still succeed). Observations run hourly (the `observe_landing` schedule); the freshness checks
+are evaluated by their own sensor. A source whose folder never held a file reports no time: it is not connected
+yet, and its check says so rather than failing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import dagster as dg
+
+from safecity.ingestion.landing import open_landing
+from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.orchestration.defs.partitions import ZONE
+from safecity.orchestration.resources import SafeCityResource
+from safecity.standards.catalogue import Catalogue, load_catalogue
+
+OBSERVE_JOB = "observe_landing"
+
+
+def landing_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(["landing", source])
+
+
+def landing_observation(source: str, group: str) -> dg.SourceAsset:
+    @dg.observable_source_asset(key=landing_key(source), group_name=group,
+                                description=f"{source} 的落地文件夹：最新文件的到达时间 / The landing folder of {source}: "
+                                            "when its newest file arrived")
+    def _observe(safecity: SafeCityResource) -> dg.ObserveResult:
+        settings = safecity.settings()
+        mapping = load_mapping(mapping_path(source), load_catalogue(settings.city.id)).mapping
+        arrivals = open_landing(settings).arrivals(mapping.landing, mapping.pattern) if mapping.landing else {}
+        metadata: dict = {"files": len(arrivals), "folder": mapping.landing or "–"}
+        if arrivals:
+            metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(max(arrivals.values()))
+        return dg.ObserveResult(metadata=metadata)
+
+    return _observe
+
+
+def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
+    """The observable landing assets, one last-update freshness check per source (its mapping's limit), the
+    sensor that evaluates the checks, and the hourly observation job and schedule."""
+    observables = [landing_observation(source, group) for group, sources in sorted(sources_by_group.items())
+                   for source in sources]
+    checks = []
+    for group, sources in sorted(sources_by_group.items()):
+        for source in sources:
+            hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
+            checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
+                                                            lower_bound_delta=dt.timedelta(hours=hours))
+    # Dagster suggests FreshnessPolicy instead, but it judges materialisations only (freshness_evaluator.py in
+    # 1.13); a source's arrival is an observation with dagster/last_updated_timestamp, which these checks read.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
+                                                      default_status=dg.DefaultSensorStatus.STOPPED)
+    job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(o.key for o in observables)),
+                              description="观察各数据源落地文件夹的最新到达时间 / Observe when each source's newest "
+                                          "file arrived in landing")
+    schedule = dg.ScheduleDefinition(name="observe_landing_hourly", job=job, cron_schedule="7 * * * *",
+                                     execution_timezone=ZONE, default_status=dg.DefaultScheduleStatus.STOPPED)
+    return observables, checks, sensor, job, schedule

@@ -1,0 +1,55 @@
+"""Source freshness as Dagster sees it: a landing folder's observation reports its newest file's arrival, and the
+source's freshness check fails once nothing arrived within the mapping's fresh_within_hours — even though the
+ingestion asset would still succeed on an empty folder."""
+import shutil
+import time
+
+import dagster as dg
+
+from safecity.orchestration.defs.freshness import landing_key, source_freshness
+from safecity.orchestration.resources import SafeCityResource
+from tests.conftest import SAMPLE_EXPORT
+
+SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 26
+
+
+def definitions(settings, catalogue):
+    observables, checks, sensor, job, _ = source_freshness({"cameras": [SOURCE]}, catalogue)
+    resources = {"safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))}
+    checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
+    return dg.Definitions(assets=observables, asset_checks=checks, sensors=[sensor], jobs=[job, checks_job],
+                          resources=resources)
+
+
+def check_passed(defs, instance) -> bool:
+    result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance)
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.asset_key == landing_key(SOURCE)
+    return evaluation.passed
+
+
+def test_a_file_that_just_arrived_is_fresh_and_its_time_is_observed(settings, catalogue):
+    folder = settings.paths.landing / "cameras"
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLE_EXPORT, folder / "today.csv")
+    defs = definitions(settings, catalogue)
+    with dg.DagsterInstance.ephemeral() as instance:
+        before = time.time()
+        assert defs.resolve_job_def("observe_landing").execute_in_process(instance=instance).success
+        observation = instance.fetch_observations(landing_key(SOURCE), limit=1).records[0].asset_observation
+        assert observation.metadata["files"].value == 1
+        arrived = observation.metadata["dagster/last_updated_timestamp"].value
+        assert before - 60 < arrived <= time.time()
+        assert check_passed(defs, instance)
+
+
+def test_a_source_silent_for_longer_than_its_limit_fails_its_check(settings, catalogue):
+    defs = definitions(settings, catalogue)
+    with dg.DagsterInstance.ephemeral() as instance:
+        # What the hourly observation reports when the newest file arrived 30 hours ago (limit: 26 hours).
+        instance.report_runless_asset_event(dg.AssetObservation(landing_key(SOURCE), metadata={
+            "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(time.time() - 30 * 3600)}))
+        assert not check_passed(defs, instance)
+        instance.report_runless_asset_event(dg.AssetObservation(landing_key(SOURCE), metadata={
+            "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(time.time() - 2 * 3600)}))
+        assert check_passed(defs, instance)
