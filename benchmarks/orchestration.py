@@ -5,10 +5,10 @@
     dagster   `run_main_job(settings, seed=False)`: the Dagster job "main" in process (definitions with the dbt
               manifest parse, the SQLite event log, every asset, its checks), then the run summary and HTML report.
     direct    the same steps called directly, without importing Dagster, in the graph's order: reference tables,
-              the data dictionary, every entity's ingestion (`ingest_source` of each mapping of config/sources,
-              `as_of` the landing's clock, then the asset's reconciliation), snapshot diagnosis and camera state
-              (the assets' calls, reproduced below), `dbt build` (the venv's dbt, the home's profile environment)
-              with gold and the row scopes, the rules batch, then the same summary and report.
+              the data dictionary, every entity's ingestion (`ingest_entity`, with its reconciliation), snapshot
+              diagnosis, camera state (`refresh_camera_health`), `dbt build` (`transforms.invocation.run_dbt`),
+              gold and the row scopes (`transforms.gold.publish`), the rules batch, then the same summary and
+              report: the functions the assets call, not copies of them.
             Both must leave the same rows in every bronze, silver and quarantine table, the same marts and the same
             outbox actions: the benchmark fails otherwise.
   city      (`--city`, opt-in: about an hour) the Dagster path on the city scale (`safecity simulate --scale city`:
@@ -223,7 +223,7 @@ def preload(method: str) -> float:
     if method == "dagster":
         import safecity.orchestration.main_job  # noqa: F401
     else:
-        import safecity.ingestion.pipeline  # noqa: F401
+        import safecity.ingestion.entity  # noqa: F401
         import safecity.ingestion.video_quality.landing_batch  # noqa: F401
         import safecity.analytics.camera_health  # noqa: F401
         import safecity.rules.batch  # noqa: F401
@@ -296,31 +296,6 @@ def entities_and_sources() -> dict[str, list[str]]:
     return by_entity
 
 
-def direct_ingestion(settings, catalogue, entity: str, sources: list[str]) -> None:
-    """orchestration/defs/ingestion.py `entity_ingestion` (without Kafka: the local profile has none)."""
-    from safecity.lakehouse.warehouse import connect
-    from safecity.lakehouse.catalog import open_catalog
-    from safecity.lakehouse.views import publish_views
-    from safecity.ingestion.landing import data_clock, open_landing
-    from safecity.ingestion.mapping import load_mapping, mapping_path
-    from safecity.ingestion.pipeline import ingest_source
-    from safecity.ingestion.reconcile import reconcile
-
-    catalog = open_catalog(settings)
-    landing = open_landing(settings)
-    clock = data_clock(landing)
-    for source in sources:
-        ingest_source(catalog, catalogue, load_mapping(mapping_path(source), catalogue), landing, as_of=clock)
-    with connect(settings) as con:
-        publish_views(con, catalog)
-        union = "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM bronze.{s}" for s in sources) + ")"
-        balances = reconcile(con, union, f"silver.{entity}", f"quarantine.{entity}")
-        for source in sources:
-            con.execute(f"SELECT max(_received_at) FROM bronze.{source}").fetchone()
-    if any(not b.balanced for b in balances):
-        raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
-
-
 def direct_snapshot_diagnosis(settings) -> None:
     """orchestration/defs/cameras/health.py `snapshot_diagnosis`: the landing's new snapshots diagnosed and
     committed, the contact sheet of defects, and the asset's two read-backs."""
@@ -383,6 +358,7 @@ def direct_rules(settings, catalogue) -> None:
 
 def run_direct(home: Path) -> dict:
     from safecity.analytics.camera_health import refresh_camera_health
+    from safecity.ingestion.entity import ingest_entity
     from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
     from safecity.orchestration.generated import write_dictionary
@@ -402,7 +378,8 @@ def run_direct(home: Path) -> dict:
         write_dictionary(catalogue, settings.paths.home / "docs")
     for entity, sources in sorted(entities_and_sources().items()):
         with steps.step(f"ingest_{entity}"):
-            direct_ingestion(settings, catalogue, entity, sources)
+            if ingest_entity(settings, catalogue, entity, sources).unbalanced:
+                raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
     with steps.step("silver__snapshot_diagnosis"):
         direct_snapshot_diagnosis(settings)
     # Dagster's order (DAGSTER_ORDER): the rules batch reads camera state's events, so it comes after it.

@@ -39,6 +39,10 @@ concurrency:
   pools:
     # One writer at a time per pool: the DuckDB warehouse file takes one writing process.
     default_limit: 1
+python_logs:
+  # The steps (ingestion, analytics, rules) log through Python's logging under "safecity": shown in each step's log.
+  managed_python_loggers: [safecity]
+  python_log_level: INFO
 """
 
 

@@ -46,6 +46,16 @@ def landing_observation(source: str, group: str) -> dg.SourceAsset:
 def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
     """The observable landing assets, one last-update freshness check per source (its mapping's limit), the
     sensor that evaluates the checks, and the hourly observation job and schedule."""
+    # Dagster 1.13 marks these functions beta or superseded by FreshnessPolicy, but a FreshnessPolicy judges
+    # materialisations only (freshness_evaluator.py), and a source's arrival is an observation carrying
+    # dagster/last_updated_timestamp, which the last-update checks read: the warnings say nothing to act on here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _source_freshness(sources_by_group, catalogue)
+
+
+def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
     observables = [landing_observation(source, group) for group, sources in sorted(sources_by_group.items())
                    for source in sources]
     checks = []
@@ -54,12 +64,8 @@ def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogu
             hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
             checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
                                                             lower_bound_delta=dt.timedelta(hours=hours))
-    # Dagster suggests FreshnessPolicy instead, but it judges materialisations only (freshness_evaluator.py in
-    # 1.13); a source's arrival is an observation with dagster/last_updated_timestamp, which these checks read.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.SupersessionWarning)
-        sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
-                                                      default_status=dg.DefaultSensorStatus.STOPPED)
+    sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
+                                                  default_status=dg.DefaultSensorStatus.STOPPED)
     job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(o.key for o in observables)),
                               description="观察各数据源落地文件夹的最新到达时间 / Observe when each source's newest "
                                           "file arrived in landing")

@@ -14,14 +14,8 @@ import functools
 
 import dagster as dg
 
-from safecity.lakehouse.warehouse import connect
-from safecity.lakehouse.catalog import open_catalog
-from safecity.lakehouse.views import publish_views
-from safecity.ingestion.landing import data_clock, open_landing
-from safecity.ingestion.mapping import load_mapping, mapping_path
-from safecity.ingestion.pipeline import SourceReport, ingest_source
-from safecity.ingestion.reconcile import reconcile
-from safecity.ingestion.streams import StreamIngestor
+from safecity.ingestion.entity import ingest_entity
+from safecity.ingestion.pipeline import SourceReport
 from safecity.orchestration.defs.freshness import landing_key
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
@@ -105,47 +99,27 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
     def _ingest(context: dg.AssetExecutionContext, safecity: SafeCityResource):
         settings = safecity.settings()
         catalogue = load_catalogue(settings.city.id)
-        catalog = open_catalog(settings)
-        landing = open_landing(settings)
-        clock = data_clock(landing)
-        bootstrap = settings.secret("/kafka/bootstrap_servers_env") if settings.environment.kafka else None
         days = partition_days(context) if daily else None
         if days:
             context.log.info("delivery days %s … %s (%d)", days[0], days[-1], len(days))
-        reports: list[SourceReport] = []
-        mappings = {}
-        for source in sources:
-            loaded = mappings[source] = load_mapping(mapping_path(source), catalogue)
-            report = ingest_source(catalog, catalogue, loaded, landing, as_of=clock, days=days)
-            context.log.info("%s: %d files, %d received, %d silver, %d quarantined", source, len(report.files),
-                             report.received, report.silver, report.quarantined)
-            if bootstrap and loaded.mapping.topic:
-                stream = StreamIngestor(catalog, catalogue, loaded, bootstrap, as_of=clock).run()
-                context.log.info("%s: %d stream batches, %d received", loaded.mapping.topic, len(stream.files),
-                                 stream.received)
-                report.files.extend(stream.files)
-            reports.append(report)
-        with connect(settings) as con:
-            publish_views(con, catalog)
-            bronze_union = "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM bronze.{s}" for s in sources) + ")"
-            balances = reconcile(con, bronze_union, f"silver.{entity_id}", f"quarantine.{entity_id}")
+        report = ingest_entity(settings, catalogue, entity_id, sources, days=days)
+        reports = report.sources
         names = {c.code: c.name_zh for c in catalogue.code_tables["reasons"].codes}
-        for source, report in zip(sources, reports):
+        for source, source_report in zip(sources, reports):
             yield dg.MaterializeResult(asset_key=bronze[source], metadata={
-                "dagster/row_count": report.received, **sources_metadata([report], names)})
+                "dagster/row_count": source_report.received, **sources_metadata([source_report], names)})
         meta = sources_metadata(reports, names)
         yield dg.MaterializeResult(asset_key=silver, metadata={
             "dagster/row_count": sum(r.silver for r in reports), **meta})
         yield dg.MaterializeResult(asset_key=quarantine, metadata={
             "dagster/row_count": sum(r.quarantined for r in reports), **meta})
-        unbalanced = [b for b in balances if not b.balanced]
         yield dg.AssetCheckResult(
-            check_name="reconciliation", asset_key=silver, passed=not unbalanced,
-            metadata={"batches_checked": len(balances),
+            check_name="reconciliation", asset_key=silver, passed=not report.unbalanced,
+            metadata={"batches_checked": len(report.balances),
                       "unbalanced": dg.MetadataValue.md("\n".join(
                           f"- {b.file}: bronze {b.bronze} ≠ silver {b.silver} + quarantine {b.quarantine}"
-                          for b in unbalanced) or "none")})
-        yield conformance_check(silver, reports, mappings)
+                          for b in report.unbalanced) or "none")})
+        yield conformance_check(silver, reports, report.mappings)
 
     return _ingest
 

@@ -21,7 +21,8 @@ def test_schedules_for_the_daily_build_streams_and_maintenance(settings):
     definitions = build_definitions(settings)
     schedules = {s.name: (s.cron_schedule, s.job_name) for s in definitions.schedules}
     assert schedules == {"daily_build": ("0 2 * * *", "main"), "stream_micro_batches": ("*/5 * * * *", "streams"),
-                         "nightly_maintenance": ("30 3 * * *", "lakehouse_maintenance")}
+                         "nightly_maintenance": ("30 3 * * *", "lakehouse_maintenance"),
+                         "observe_landing_hourly": ("7 * * * *", "observe_landing")}
     streams = {k.to_user_string() for k in definitions.resolve_job_def("streams").asset_layer.selected_asset_keys}
     assert {"silver/vehicle_pass", "silver/device_status"} <= streams and "silver/camera" not in streams
 
