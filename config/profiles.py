@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -198,9 +199,24 @@ class Settings:
     city: CityProfile
     paths: StatePaths
     _document: YamlDocument
+    # Secrets already resolved by the caller (Dagster resources configured from EnvVar), by profile pointer;
+    # what is missing here is read from the environment variable the profile names.
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    def secret_variables(self) -> dict[str, str]:
+        """{pointer: environment variable} of every secret the profile reads (e.g. /storage/access_key_env)."""
+        found = {}
+        for section in ("storage", "catalog", "kafka"):
+            part = getattr(self.environment, section, None)
+            for key, value in (part.model_dump() if part is not None else {}).items():
+                if key.endswith("_env") and value:
+                    found[f"/{section}/{key}"] = value
+        return found
 
     def secret(self, pointer: str) -> str:
         """The value of the environment variable named at `pointer` (for example /catalog/url_env)."""
+        if self.secrets.get(pointer):
+            return self.secrets[pointer]
         section, key = pointer.strip("/").split("/")
         variable = getattr(getattr(self.environment, section), key)
         value = os.environ.get(variable)
@@ -222,8 +238,10 @@ class Settings:
         return self.paths.warehouse.resolve().as_uri()
 
 
-def load_settings(environment: str | None = None, home: str | Path | None = None) -> Settings:
-    """The settings in force: profile from SAFECITY_ENV (default local), state folder from SAFECITY_HOME."""
+def load_settings(environment: str | None = None, home: str | Path | None = None,
+                  secrets: Mapping[str, str] | None = None) -> Settings:
+    """The settings in force: profile from SAFECITY_ENV (default local), state folder from SAFECITY_HOME; `secrets`
+    ({profile pointer: value}) stand in for the environment variables the profile names."""
     name = environment or os.environ.get("SAFECITY_ENV", "local")
     profile, document = load_environment(name)
     try:
@@ -233,4 +251,4 @@ def load_settings(environment: str | None = None, home: str | Path | None = None
             raise YamlFileError([document.problem("/city", "E_PROFILE", str(exc.problems[0].message))]) from None
         raise
     root = Path(home or os.environ.get("SAFECITY_HOME") or DEFAULT_HOME).expanduser().resolve()
-    return Settings(profile, city, StatePaths(root), document)
+    return Settings(profile, city, StatePaths(root), document, dict(secrets or {}))
