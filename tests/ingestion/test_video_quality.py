@@ -209,6 +209,9 @@ def test_accuracy_on_a_simulator_batch_meets_the_targets(batch):
     labels = [e["label"] for e in manifest.files.values() if e["kind"] == "snapshot"]
     assert report.snapshots == len(labels) and not report.errors
     for name, score in report.classes.items():
+        if name not in labels:      # a class the simulator does not draw (low_contrast, jitter, ptz_failure)
+            assert score.support == 0 and score.false_positive == 0, (name, score)
+            continue
         assert score.support == labels.count(name) >= 4, name
         assert score.f1 >= 0.95, (name, score)
     assert report.false_positive_rate() <= 0.02
