@@ -30,6 +30,8 @@ SCHEMA = pa.schema([
     ("defect", pa.string()),            # the picture's most basic defect (null: healthy)
     ("reference_renewed", pa.bool_()),
     ("error", pa.string()),
+    ("measure", pa.string()),           # what score measures, when judged against the camera's baseline
+    ("normal", pa.float64()),           # the camera's normal value of it (null: absolute threshold)
 ])
 
 
@@ -104,7 +106,7 @@ def diagnoses_table(results: Iterable[FileDiagnosis]) -> pa.Table:
             continue
         for r in item.diagnosis.results:
             row(item, check=r.check, score=r.score, threshold=r.threshold, fault_when=r.fault_when,
-                verdict=r.verdict, defect=item.diagnosis.defect)
+                verdict=r.verdict, defect=item.diagnosis.defect, measure=r.measure, normal=r.normal)
     return pa.table(columns, schema=SCHEMA)
 
 

@@ -72,8 +72,8 @@ class CheckResult:
         names = (config or default_thresholds()).checks[self.check]
         zh, en = VERDICTS[self.verdict]
         return {"check": self.check, "name_zh": names.name_zh, "name_en": names.name_en,
-                "measure": self.measure or names.measure, "score": _round(self.score),
-                "normal": _round(self.normal), "threshold": round(self.threshold, 4),
+                "measure": self.measure or names.measure, "value": _round(self.score),
+                "normal": _round(self.normal), "limit": round(self.threshold, 4),
                 "limit_kind": "absolute" if self.normal is None else "camera_baseline",
                 "fault_when": self.fault_when, "verdict": self.verdict, "verdict_zh": zh, "verdict_en": en,
                 "note": self.note}

@@ -247,7 +247,7 @@ def test_cli_diagnose_json_has_one_object_per_file_and_an_error_object_for_a_bad
     first = objects[0]
     assert first["defect"] == "blur" and first["device_id"] == camera and first["error"] is None
     blur = next(c for c in first["checks"] if c["check"] == "blur")
-    assert blur["verdict"] == "defect" and blur["score"] < blur["threshold"] == 100 and blur["name_zh"] == "模糊/虚焦"
+    assert blur["verdict"] == "defect" and blur["value"] < blur["limit"] == 100 and blur["normal"] is None and blur["name_zh"] == "模糊/虚焦"
     assert "bad.jpg" in objects[1]["error"] and "not found" in objects[2]["error"]
 
 
