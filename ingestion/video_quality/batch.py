@@ -58,8 +58,8 @@ def _camera_order(paths: Iterable[str | Path], index: dict[Path, tuple[str, dt.d
 
 
 def diagnose_files(paths: Iterable[str | Path], references: ReferenceStore | None = None,
-                   config: VideoQualityConfig | None = None, *, index: dict[Path, tuple[str, dt.datetime]] | None = None,
-                   baselines: BaselineBook | None = None) -> Iterator[FileDiagnosis]:
+                   config: VideoQualityConfig | None = None, *,
+                   index: dict[Path, tuple[str, dt.datetime]] | None = None, baselines: BaselineBook | None = None) -> Iterator[FileDiagnosis]:
     """Diagnose snapshot files, each against its camera's previous file in the batch, its reference in
     `references` and its baseline in `baselines` (which learns from every healthy snapshot). Camera and time come
     from `index` (a sidecar index: path -> (device_id, captured_at)) or the name <device>_<HHMMSS>.jpg in a

@@ -117,7 +117,8 @@ def _index_row(path: Path, number: int, row: dict) -> dict[str, object]:
     try:
         when = dt.datetime.fromisoformat(str(row["captured_at"]).strip())
     except ValueError:
-        raise SnapshotIndexError(f"{where}: field 'captured_at' is not an ISO 8601 time: {row['captured_at']!r}") from None
+        raise SnapshotIndexError(f"{where}: field 'captured_at' is not an ISO 8601 time: "
+                                 f"{row['captured_at']!r}") from None
     return {**{k: (v if v is None else str(v)) for k, v in row.items()},
             "file": path.parent / str(row["file"]).strip(), "device_id": str(row["device_id"]).strip(),
             "captured_at": when}

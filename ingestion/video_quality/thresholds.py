@@ -89,5 +89,6 @@ def default_thresholds() -> VideoQualityConfig:
     return load_thresholds(CONFIG_FILE)
 
 
-__all__ = ["CHECKS", "VERDICTS", "BaselineSettings", "CheckThreshold", "Relative", "VideoQualityConfig", "YamlFileError", "default_thresholds",
+__all__ = ["CHECKS", "VERDICTS", "BaselineSettings", "CheckThreshold", "Relative",
+           "VideoQualityConfig", "YamlFileError", "default_thresholds",
            "load_thresholds"]

@@ -79,7 +79,8 @@ def test_frozen_means_unchanged_beyond_noise_and_an_advancing_osd_clock_is_alive
     ticked = still.copy()
     cv2.putText(ticked, "12:00:01", (380, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     # The view between the OSD bands is the same; the clock tile in the top band is not.
-    assert checks.still_difference(Frame.of(ticked), Frame.of(still)) > 3 * default_thresholds().checks["frozen"].threshold
+    frozen_limit = default_thresholds().checks["frozen"].threshold
+    assert checks.still_difference(Frame.of(ticked), Frame.of(still)) > 3 * frozen_limit
     # Two real snapshots of one camera at other times (alaskacam, then track) are not frozen and not shaken.
     first, later = Frame.of(view(picture("alaskacam_20210208_140402"))), Frame.of(view(picture("track")))
     result = diagnose(later, first, first)
