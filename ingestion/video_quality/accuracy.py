@@ -1,4 +1,5 @@
-"""Accuracy of the diagnosis on the simulator's labelled snapshots: precision, recall and F1 per defect class, and
+"""Accuracy of the diagnosis on the simulator's labelled snapshots (or on a labelled set of real pictures,
+evaluate_labelled): precision, recall and F1 per defect class, and
 the false-positive rate on clean snapshots per condition (day, night, rain, haze).
 
 Ground truth is the simulator's manifest.json: `files` gives every snapshot's label (clean or a defect class) and
