@@ -83,11 +83,22 @@ def diagnose_files(paths: Iterable[str | Path], references: ReferenceStore | Non
         frame = Frame.of(picture)
         baseline = baselines.baseline(device) if baselines is not None else None
         result = diagnose(frame, previous.get(device), reference, baseline=baseline, config=config)
-        if baselines is not None and device and result.defect is None:
+        if baselines is not None and device and _learnable(result, baseline is None):
             baselines.add(device, measures(frame))
         previous[device] = frame
         renewed = references.observe(device, picture, frame, result) if references is not None and device else False
         yield FileDiagnosis(path, device, when, result, None, renewed)
+
+
+# What the scene alone can make a picture look like under limits set on other cameras: a camera still learning its
+# baseline learns from such snapshots (a harbour camera's sea is flat, a snowy street has no colour).
+SCENE_DEPENDENT = frozenset({"low_contrast", "blur", "occlusion", "colour_cast", "stripes"})
+
+
+def _learnable(result: Diagnosis, learning: bool) -> bool:
+    """A snapshot the camera's baseline learns from: a healthy one, or, while the camera has no baseline yet, one
+    whose only defects are scene-dependent ones judged by absolute limits."""
+    return result.defect is None or (learning and set(result.defects) <= SCENE_DEPENDENT)
 
 
 def diagnoses_table(results: Iterable[FileDiagnosis]) -> pa.Table:

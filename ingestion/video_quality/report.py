@@ -62,7 +62,7 @@ class BatchReport:
         return "| 结论 verdict | 快照 snapshots |\n|---|---|\n" + "\n".join(
             f"| {defect} | {count} |" for defect, count in self.by_defect.most_common())
 
-    def flagged_markdown(self, limit: int = 50) -> str:
+    def flagged_markdown(self, limit: int = 100) -> str:
         """The flagged cameras, one row per defect verdict (the first `limit`)."""
         head = ("| 摄像机 camera | 快照 snapshot | 诊断项 check | 度量 measure | 值 value | 常态 normal | 门限 limit |\n"
                 "|---|---|---|---|---:|---:|---:|\n")

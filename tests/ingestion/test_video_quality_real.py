@@ -158,3 +158,22 @@ def test_cli_accuracy_on_the_labelled_set_and_diagnose_json_explains_each_verdic
     blur = next(c for c in json.loads(result.output)["checks"] if c["check"] == "blur")
     assert blur["verdict"] == "defect" and blur["value"] < blur["limit"] < blur["normal"]
     assert blur["limit_kind"] == "camera_baseline" and "sharpness" in blur["measure"]
+
+
+def test_a_camera_whose_scene_fails_the_absolute_limits_still_learns_its_baseline(tmp_path):
+    # The glare-blinded Anchorage view has large flat areas: by the simulator's absolute limits it is occluded.
+    # While learning, its snapshots teach the baseline; from then on the same view is normal for this camera.
+    from safecity.ingestion.video_quality.batch import diagnose_files
+    rng = np.random.default_rng(4)
+    frame = picture("unknown")
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"shot{i}.jpg"
+        cv2.imwrite(str(path), sensor(view(frame), rng))
+        paths.append(path)
+    when = {p: ("glare-cam", np.datetime64("2021-02-12T12:00") + i) for i, p in enumerate(paths)}
+    index = {p: (d, t.astype("datetime64[s]").item()) for p, (d, t) in when.items()}
+    book = BaselineBook(default_thresholds().baseline)
+    verdicts = [item.diagnosis.defects for item in diagnose_files(paths, None, index=index, baselines=book)]
+    assert "occlusion" in verdicts[0]                      # absolute limits, no baseline yet
+    assert verdicts[-1] == () and book.baseline("glare-cam").snapshots == 5
