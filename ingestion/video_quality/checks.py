@@ -59,6 +59,14 @@ class Frame:
         return np.sqrt(np.maximum(square - mean * mean, 0.0))
 
     @cached_property
+    def block_laplacian(self) -> np.ndarray:
+        """Mean squared Laplacian (fine detail) per BLOCK x BLOCK block."""
+        lap = cv2.Laplacian(self.grey, cv2.CV_32F)
+        rows, cols = lap.shape[0] // BLOCK, lap.shape[1] // BLOCK
+        lap = lap[:rows * BLOCK, :cols * BLOCK]
+        return cv2.resize(lap * lap, (cols, rows), interpolation=cv2.INTER_AREA)
+
+    @cached_property
     def edges(self) -> np.ndarray:
         return cv2.Canny(cv2.GaussianBlur(self.grey, (0, 0), 1.0), 40, 100)
 
@@ -102,10 +110,7 @@ def cast_factor(frame: Frame) -> float:
 def sharpness(frame: Frame, share: float = 0.25) -> float:
     """Variance of the Laplacian over the most detailed `share` of blocks. Over the detailed blocks only, so that a
     picture partly covered or with a large sky is not taken for a blurred one: defocus softens every block."""
-    lap = cv2.Laplacian(frame.grey, cv2.CV_32F)
-    rows, cols = lap.shape[0] // BLOCK, lap.shape[1] // BLOCK
-    lap = lap[:rows * BLOCK, :cols * BLOCK]
-    energy = cv2.resize(lap * lap, (cols, rows), interpolation=cv2.INTER_AREA).ravel()
+    energy = frame.block_laplacian.ravel()
     top = max(1, int(len(energy) * share))
     return float(np.partition(energy, len(energy) - top)[-top:].mean())
 
@@ -262,7 +267,7 @@ def contrast(frame: Frame) -> float:
 
 def noise_sigma(frame: Frame) -> float:
     """Sensor noise sigma (grey levels at working width), Immerkaer's fast estimator made robust to texture: the
-    mask N = [1 -2 1; -2 4 -2; 1 -2 1] cancels smooth shading, and the median of |I*N| over the flatter half of the
+    mask N = [1 -2 1; -2 4 -2; 1 -2 1] cancels smooth shading, and the mean of |I*N| over the flatter half of the
     picture is sqrt(2/pi) * 6 sigma for Gaussian noise (Immerkaer 1996, "Fast noise variance estimation"; leaving
     out the half with the strongest gradient keeps edges and texture from counting as noise)."""
     g = frame.grey.astype(np.float32)
@@ -279,15 +284,10 @@ def relative_sharpness(frame: Frame, share: float = 0.25) -> float:
     """Laplacian energy over grey variance in the most textured `share` of blocks: a darker or flatter picture of
     the same focus keeps its score (both scale with contrast), and a cover over part of the view is not among the
     blocks measured, while defocus takes the fine detail (Laplacian) far more than the blocks' variance."""
-    lap = cv2.Laplacian(frame.grey, cv2.CV_32F)
-    rows, cols = lap.shape[0] // BLOCK, lap.shape[1] // BLOCK
-    lap = lap[:rows * BLOCK, :cols * BLOCK]
-    energy = cv2.resize(lap * lap, (cols, rows), interpolation=cv2.INTER_AREA).ravel()
+    energy = frame.block_laplacian.ravel()
     variance = (frame.block_std ** 2).ravel()
     top = np.argsort(variance)[-max(1, int(len(variance) * share)):]
     return float(energy[top].sum() / max(float(variance[top].sum()), 1.0))
-
-
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Diagnosis of one snapshot: every check's score, threshold and verdict.
+"""Diagnosis of one snapshot: every check's score, limit and verdict — against the camera's own baseline where it
+has one (the limit then follows its normal; CheckResult carries measure and normal so a verdict explains itself),
+else against the absolute thresholds of config/video_quality.yaml.
 
 A check that a more basic defect makes meaningless is not assessed (无法判定) rather than guessed: a blue screen has
 no colour cast to speak of, a black picture no sharpness, and a picture under snow or stripes has edges that say
@@ -31,9 +33,8 @@ MASKED_BY = {
 }
 # A camera with a baseline is judged against its preset view's normal, so whether it still shows that view is asked
 # first: a view that changed or moved off its preset (scene_change, ptz_failure) makes the checks against the
-# view's normal meaningless. The view
-# checks then rest on phase correlation, which noise, stripes or a cover leave standing (only light and contrast
-# defects mask them).
+# view's normal meaningless. The view checks then rest on phase correlation, which noise, stripes or a cover leave
+# standing (only light and contrast defects mask them).
 _VIEW = _BRIGHTNESS + ("low_contrast",)
 MASKED_BY_BASELINE = {
     "low_contrast": _BRIGHTNESS,
@@ -57,6 +58,8 @@ _MEASURES: dict[str, Callable[[Frame], float]] = {
     "blur": checks.sharpness,
     "occlusion": checks.flat_share,
 }
+
+
 @dataclass(frozen=True)
 class CheckResult:
     check: str
