@@ -31,8 +31,15 @@ MEASURES = {
 MAD_TO_SIGMA = 1.4826           # MAD of a normal distribution x this = its standard deviation
 
 
+def measure(frame: Frame, name: str) -> float:
+    """One baseline measure of a frame, taken once per frame."""
+    if name not in frame.memo:
+        frame.memo[name] = float(MEASURES[name](frame))
+    return frame.memo[name]
+
+
 def measures(frame: Frame) -> dict[str, float]:
-    return {name: float(measure(frame)) for name, measure in MEASURES.items()}
+    return {name: measure(frame, name) for name in MEASURES}
 
 
 @dataclass(frozen=True)

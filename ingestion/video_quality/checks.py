@@ -59,6 +59,12 @@ class Frame:
         return np.sqrt(np.maximum(square - mean * mean, 0.0))
 
     @cached_property
+    def memo(self) -> dict:
+        """Measures already taken on this frame (baseline.measure): the diagnosis and the baseline update share
+        them."""
+        return {}
+
+    @cached_property
     def block_laplacian(self) -> np.ndarray:
         """Mean squared Laplacian (fine detail) per BLOCK x BLOCK block."""
         lap = cv2.Laplacian(self.grey, cv2.CV_32F)

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from safecity.ingestion.video_quality import checks
-from safecity.ingestion.video_quality.baseline import MEASURES, CameraBaseline
+from safecity.ingestion.video_quality.baseline import CameraBaseline, measure as baseline_measure
 from safecity.ingestion.video_quality.checks import Frame
 from safecity.ingestion.video_quality.thresholds import CHECKS, VERDICTS, CheckThreshold, VideoQualityConfig, \
     default_thresholds
@@ -158,7 +158,7 @@ def _judge(name: str, limit: CheckThreshold, frame: Frame, previous: Frame | Non
         score = _MEASURES[name](frame)
     else:
         measure = limit.relative.measure
-        score = MEASURES[measure](frame)
+        score = baseline_measure(frame, measure)
         normal, spread = baseline.normal[measure], baseline.spread[measure]
         return _result(name, limit, score, limit.limit_for(normal, spread, k), normal, _label(limit))
     if baseline is not None and limit.relative is not None:     # frozen: the limit follows the noise floor
