@@ -44,8 +44,9 @@ def diagnose_command(
         reference: Path | None = typer.Option(None, "--reference", help="Reference frame of the camera(s), for "
                                                                         "scene_change and ptz_failure."),
         good: list[Path] = typer.Option([], "--good", help="A known-good snapshot of the camera (repeat the option): "
-                                                          "its baseline is learned from them and the files are judged "
-                                                          "against it."),
+                                                          "its baseline is learned from them, the files are judged "
+                                                          "against it, and the first is the reference frame unless "
+                                                          "--reference names one."),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
         config_path: Path | None = ConfigOption) -> None:
     """诊断快照 / Diagnose snapshots: each check's measure, score, the camera's normal, limit and verdict.
@@ -57,6 +58,8 @@ def diagnose_command(
     config = _config(config_path)
     baselines = _baselines(good, config)
     store = None
+    # Without --reference the first --good snapshot is the preset's view (for scene_change and ptz_failure).
+    reference = reference if reference is not None or not good else good[0]
     if reference is not None:
         try:
             picture = read_snapshot(reference)

@@ -2,7 +2,6 @@
 copies (real_snapshot_set.py): accuracy per class, each camera judged against its own baseline, the baseline kept
 in silver.camera_baseline, verdicts explained, and snapshots named by a sidecar index."""
 import json
-import shutil
 
 import cv2
 import numpy as np
@@ -177,3 +176,15 @@ def test_a_camera_whose_scene_fails_the_absolute_limits_still_learns_its_baselin
     verdicts = [item.diagnosis.defects for item in diagnose_files(paths, None, index=index, baselines=book)]
     assert "occlusion" in verdicts[0]                      # absolute limits, no baseline yet
     assert verdicts[-1] == () and book.baseline("glare-cam").snapshots == 5
+
+
+def test_cli_diagnose_takes_the_first_good_snapshot_as_the_preset_reference(labelled):
+    from safecity.orchestration.cli import app
+    good = sorted((labelled / "hilton_20210211_124238").glob("baseline_*.jpg"))
+    moved = labelled / "hilton_20210211_124238" / "ptz_failure_0.jpg"
+    result = CliRunner().invoke(app, ["cameras", "diagnose", str(moved), "--json",
+                                      *[arg for path in good for arg in ("--good", str(path))]])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    ptz = next(c for c in answer["checks"] if c["check"] == "ptz_failure")
+    assert answer["defects"] == ["ptz_failure"] and ptz["value"] > ptz["limit"] == 24 and ptz["limit_kind"] == "absolute"
