@@ -86,7 +86,7 @@ def test_an_ongoing_state_keeps_its_event_id_across_runs(day):
 
 def test_the_diagnosis_metadata_explains_each_flagged_camera_and_baselines_are_kept(day):
     materialized = {m.asset_key.path[-1]: m.metadata
-                    for m in day["result"].asset_materializations_for_node("snapshot_diagnosis")}
+                    for m in day["result"].asset_materializations_for_node("silver__snapshot_diagnosis")}
     assert set(materialized) == {"snapshot_diagnosis", "camera_baseline"}
     metadata = materialized["snapshot_diagnosis"]
     flagged = query(day, "SELECT DISTINCT device_id, defect FROM silver.snapshot_diagnosis WHERE defect IS NOT NULL")

@@ -36,7 +36,7 @@ class DiagnosisConfig(dg.Config):
                      description="摄像机画面基线：近期正常快照各度量的中位数与离散度 / Each camera's normal: median and "
                                  "spread of every measure over its recent good snapshots"),
     ],
-    pool=WAREHOUSE_POOL, name="snapshot_diagnosis")
+    pool=WAREHOUSE_POOL, name="silver__snapshot_diagnosis")  # the step name it had as a one-table asset
 def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig, safecity: SafeCityResource):
     settings = safecity.settings()
     catalog = open_catalog(settings)
