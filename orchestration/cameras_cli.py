@@ -27,10 +27,12 @@ def _text(path: Path, result: dict) -> str:
     defect = result["defect"]
     lines = [f"{path}: {'正常 / ok' if defect is None else '异常 / defect: ' + ', '.join(result['defects'])}"]
     for c in result["checks"]:
-        score = "-" if c["score"] is None else f"{c['score']:.3f}"
-        rule = f"{'<' if c['fault_when'] == 'below' else '>'} {c['threshold']:g}"
+        score = "-" if c["value"] is None else f"{c['value']:.3f}"
+        rule = f"{'<' if c['fault_when'] == 'below' else '>'} {c['limit']:.4g}"
+        if c["normal"] is not None:
+            rule += f" (常态 normal {c['normal']:.4g})"
         note = f"  ({c['note']})" if c["note"] else ""
-        lines.append(f"  {c['check']:<13} {c['name_zh']:<12} {score:>10}  {rule:<8} "
+        lines.append(f"  {c['check']:<13} {c['name_zh']:<12} {score:>10}  {rule:<28} "
                      f"{c['verdict_zh']} / {c['verdict_en']}{note}")
     return "\n".join(lines)
 
@@ -40,17 +42,24 @@ def diagnose_command(
         files: list[Path] = typer.Argument(..., help="Snapshot files (JPEG/PNG). A camera's files in time order: "
                                                      "each is checked for frozen against the one before."),
         reference: Path | None = typer.Option(None, "--reference", help="Reference frame of the camera(s), for "
-                                                                        "scene_change."),
+                                                                        "scene_change and ptz_failure."),
+        good: list[Path] = typer.Option([], "--good", help="A known-good snapshot of the camera (repeat the option): "
+                                                          "its baseline is learned from them, the files are judged "
+                                                          "against it, and the first is the reference frame unless "
+                                                          "--reference names one."),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
         config_path: Path | None = ConfigOption) -> None:
-    """诊断快照 / Diagnose snapshots: each check's score, threshold and verdict.
+    """诊断快照 / Diagnose snapshots: each check's measure, score, the camera's normal, limit and verdict.
 
     Unreadable files are reported (an error object with --json) and the others still diagnosed; the exit code is 1
     if any file failed."""
     from safecity.ingestion.video_quality.batch import diagnose_files
     from safecity.ingestion.video_quality.snapshots import SnapshotError, read_snapshot
     config = _config(config_path)
+    baselines = _baselines(good, config)
     store = None
+    # Without --reference the first --good snapshot is the preset's view (for scene_change and ptz_failure).
+    reference = reference if reference is not None or not good else good[0]
     if reference is not None:
         try:
             picture = read_snapshot(reference)
@@ -60,7 +69,7 @@ def diagnose_command(
         store = _OneReference(picture, config)
     failed = 0
     # Given order is kept in the output; files of one camera are compared in time order (diagnose_files).
-    results = {item.path: item for item in diagnose_files(files, store, config)}
+    results = {item.path: item for item in diagnose_files(files, store, config, baselines=baselines)}
     for path in files:
         item = results[Path(path)]
         if item.diagnosis is None:
@@ -72,6 +81,37 @@ def diagnose_command(
                       **item.diagnosis.as_dict(config), "error": None}
         typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _text(path, result))
     raise typer.Exit(1 if failed else 0)
+
+
+def _baselines(good: list[Path], config):
+    """A baseline book that gives every camera the baseline learned from the --good snapshots (None without)."""
+    if not good:
+        return None
+    from safecity.ingestion.video_quality.baseline import measures
+    from safecity.ingestion.video_quality.checks import Frame
+    from safecity.ingestion.video_quality.snapshots import SnapshotError, read_snapshot
+    try:
+        learned = [measures(Frame.of(read_snapshot(path))) for path in good]
+    except SnapshotError as exc:
+        typer.echo(f"正常快照无法读取 / cannot read a --good snapshot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return _OneBaseline(config.baseline, learned)
+
+
+class _OneBaseline:
+    """Every camera judged against the baseline of the --good snapshots named on the command line."""
+
+    def __init__(self, settings, learned: list[dict]):
+        from safecity.ingestion.video_quality.baseline import BaselineBook
+        self.book = BaselineBook(settings.model_copy(update={"min_snapshots": 1}))
+        for values in learned:
+            self.book.add("--good", values)
+
+    def baseline(self, device_id):
+        return self.book.baseline("--good")
+
+    def add(self, device_id, values) -> None:
+        """The command line's baseline stays as given: the diagnosed files do not change it."""
 
 
 class _OneReference:
@@ -93,16 +133,23 @@ class _OneReference:
 
 @cameras_app.command("accuracy")
 def accuracy_command(
-        folders: list[Path] = typer.Argument(..., help="Simulator output folder(s) with manifest.json."),
+        folders: list[Path] = typer.Argument(..., help="Simulator output folder(s) with manifest.json, or one labelled "
+                                                       "set with labels.csv (file, device_id, captured_at, label, "
+                                                       "previous), e.g. from tests/ingestion/real_snapshot_set.py."),
         as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
         config_path: Path | None = ConfigOption) -> None:
     """诊断准确率 / Precision, recall and F1 per defect class, false-positive rate per condition, on labelled
-    simulator snapshots."""
-    from safecity.ingestion.video_quality.accuracy import ManifestError, evaluate, render_table
+    simulator snapshots or a labelled set of real pictures."""
+    from safecity.ingestion.video_quality.accuracy import LABELS_FILE, ManifestError, evaluate, evaluate_labelled, \
+        render_table
+    from safecity.ingestion.video_quality.snapshots import SnapshotIndexError
     config = _config(config_path)
     try:
-        report = evaluate(list(folders), config)
-    except ManifestError as exc:
+        if len(folders) == 1 and (folders[0] / LABELS_FILE).exists():
+            report = evaluate_labelled(folders[0], config)
+        else:
+            report = evaluate(list(folders), config)
+    except (ManifestError, SnapshotIndexError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else render_table(report, config))

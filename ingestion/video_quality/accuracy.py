@@ -1,4 +1,5 @@
-"""Accuracy of the diagnosis on the simulator's labelled snapshots: precision, recall and F1 per defect class, and
+"""Accuracy of the diagnosis on the simulator's labelled snapshots (or on a labelled set of real pictures,
+evaluate_labelled): precision, recall and F1 per defect class, and
 the false-positive rate on clean snapshots per condition (day, night, rain, haze).
 
 Ground truth is the simulator's manifest.json: `files` gives every snapshot's label (clean or a defect class) and
@@ -10,8 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safecity.ingestion.video_quality.baseline import BaselineBook
 from safecity.ingestion.video_quality.batch import diagnose_files
+from safecity.ingestion.video_quality.checks import Frame
+from safecity.ingestion.video_quality.diagnose import diagnose
 from safecity.ingestion.video_quality.references import ReferenceStore
+from safecity.ingestion.video_quality.snapshots import SnapshotError, read_index, read_snapshot
 from safecity.ingestion.video_quality.thresholds import CHECKS, VideoQualityConfig, default_thresholds
 
 
@@ -55,6 +60,7 @@ class AccuracyReport:
     flagged_as: Counter = field(default_factory=Counter)       # check -> clean snapshots it flagged
     errors: list[str] = field(default_factory=list)
     snapshots: int = 0
+    natural: dict[str, list[str]] = field(default_factory=dict)  # a labelled set's natural defects -> verdicts
 
     def false_positive_rate(self, condition: str | None = None) -> float | None:
         total = sum(self.clean.values()) if condition is None else self.clean[condition]
@@ -75,6 +81,7 @@ class AccuracyReport:
                       for cond, n in sorted(self.clean.items())},
             "false_positive_rate": r(self.false_positive_rate()),
             "clean_flagged_as": dict(self.flagged_as),
+            "natural_defects": self.natural,
             "errors": self.errors,
         }
 
@@ -105,6 +112,45 @@ def evaluate(folders: list[str | Path] | str | Path, config: VideoQualityConfig 
                 continue
             report.snapshots += 1
             _score(report, entry["label"], entry.get("condition", "unknown"), item.diagnosis.defects)
+    return report
+
+
+LABELS_FILE = "labels.csv"
+
+
+def evaluate_labelled(folder: str | Path, config: VideoQualityConfig | None = None) -> AccuracyReport:
+    """Score the diagnosis on a labelled set of pictures (labels.csv: file, device_id, captured_at, label,
+    previous). Rows labelled `baseline` are a camera's recent good snapshots: its baseline is learned from them and
+    the first is its preset reference frame. Every other row is diagnosed against that baseline and reference and
+    against the file named in `previous` (the camera's snapshot before it); `natural_defect` rows are reported
+    with their verdicts, outside the class figures."""
+    config = config or default_thresholds()
+    rows = read_index(Path(folder) / LABELS_FILE)
+    report = AccuracyReport()
+    book = BaselineBook(config.baseline)
+    references: dict[str, Frame] = {}
+    for row in rows:
+        if row["label"] == "baseline":
+            frame = Frame.of(read_snapshot(row["file"]))
+            references.setdefault(row["device_id"], frame)
+            book.learn_from(row["device_id"], [frame])
+    for row in rows:
+        if row["label"] == "baseline":
+            continue
+        try:
+            frame = Frame.of(read_snapshot(row["file"]))
+            previous = Frame.of(read_snapshot(row["file"].parent.parent / row["previous"])) \
+                if row.get("previous") else None
+        except SnapshotError as exc:
+            report.errors.append(str(exc))
+            continue
+        device = row["device_id"]
+        result = diagnose(frame, previous, references.get(device), baseline=book.baseline(device), config=config)
+        if row["label"] == "natural_defect":
+            report.natural[str(row["file"])] = list(result.defects)
+            continue
+        report.snapshots += 1
+        _score(report, row["label"], "real", result.defects)
     return report
 
 
@@ -144,6 +190,8 @@ def render_table(report: AccuracyReport, config: VideoQualityConfig | None = Non
     if report.flagged_as:
         lines.append("clean snapshots flagged as 正常快照误报为: " +
                      ", ".join(f"{k} {v}" for k, v in report.flagged_as.most_common()))
+    for path, defects in report.natural.items():
+        lines.append(f"natural defect 自然缺陷 {path}: {', '.join(defects) or '未检出 not found'}")
     if report.errors:
         lines.append(f"unreadable 无法读取: {len(report.errors)}")
         lines.extend(f"  {e}" for e in report.errors)

@@ -15,6 +15,7 @@ WORK_WIDTH = 480                # pixels: the width every measure is taken at
 OSD_BAND = 0.08                 # share of rows at the top and at the bottom that may hold burned-in OSD text
 BLOCK = 12                      # pixels of a square block at working width (1/40 of it) for flatness measures
 FLAT_STD = 2.0                  # grey standard deviation under which a block counts as flat (an out-of-focus cover)
+THUMB = (160, 120)              # pixels: the picture scaled for phase correlation (shifts are reported at WORK_WIDTH)
 _GREY_BGR = np.array([0.114, 0.587, 0.299], np.float32)
 
 
@@ -58,8 +59,29 @@ class Frame:
         return np.sqrt(np.maximum(square - mean * mean, 0.0))
 
     @cached_property
+    def memo(self) -> dict:
+        """Measures already taken on this frame (baseline.measure): the diagnosis and the baseline update share
+        them."""
+        return {}
+
+    @cached_property
+    def block_laplacian(self) -> np.ndarray:
+        """Mean squared Laplacian (fine detail) per BLOCK x BLOCK block."""
+        lap = cv2.Laplacian(self.grey, cv2.CV_32F)
+        rows, cols = lap.shape[0] // BLOCK, lap.shape[1] // BLOCK
+        lap = lap[:rows * BLOCK, :cols * BLOCK]
+        return cv2.resize(lap * lap, (cols, rows), interpolation=cv2.INTER_AREA)
+
+    @cached_property
     def edges(self) -> np.ndarray:
         return cv2.Canny(cv2.GaussianBlur(self.grey, (0, 0), 1.0), 40, 100)
+
+    @cached_property
+    def thumb(self) -> np.ndarray:
+        """Gradient magnitude of the picture at THUMB size, for phase correlation: structure, not light, so that a
+        view matches itself from day to night."""
+        g = cv2.resize(self.grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+        return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
 
     @cached_property
     def near_edges(self) -> np.ndarray:
@@ -94,10 +116,7 @@ def cast_factor(frame: Frame) -> float:
 def sharpness(frame: Frame, share: float = 0.25) -> float:
     """Variance of the Laplacian over the most detailed `share` of blocks. Over the detailed blocks only, so that a
     picture partly covered or with a large sky is not taken for a blurred one: defocus softens every block."""
-    lap = cv2.Laplacian(frame.grey, cv2.CV_32F)
-    rows, cols = lap.shape[0] // BLOCK, lap.shape[1] // BLOCK
-    lap = lap[:rows * BLOCK, :cols * BLOCK]
-    energy = cv2.resize(lap * lap, (cols, rows), interpolation=cv2.INTER_AREA).ravel()
+    energy = frame.block_laplacian.ravel()
     top = max(1, int(len(energy) * share))
     return float(np.partition(energy, len(energy) - top)[-top:].mean())
 
@@ -177,12 +196,19 @@ def flat_share(frame: Frame) -> float:
     return float((frame.block_std < FLAT_STD).mean())
 
 
-def still_difference(frame: Frame, previous: Frame) -> float:
+def still_difference(frame: Frame, previous: Frame, osd_tiles: int = 8) -> float:
     """Mean absolute grey difference from the camera's previous snapshot (0 for the same picture): traffic and
-    sensor grain always change a live picture a little."""
+    sensor grain always change a live picture a little. The OSD bands count by their most changed tile: a camera
+    whose overlay clock advances is alive even when its view is still (a stalled encoder stops the clock too)."""
     if frame.grey.shape != previous.grey.shape:
         return float("inf")
-    return float(cv2.absdiff(frame.grey, previous.grey).mean())
+    inner = float(cv2.absdiff(frame.grey, previous.grey).mean())
+    b = frame.band
+    bands = np.vstack([frame.bgr[:b], frame.bgr[-b:]]).astype(np.int16)
+    before = np.vstack([previous.bgr[:b], previous.bgr[-b:]]).astype(np.int16)
+    change = np.abs(bands - before).mean(axis=(0, 2))
+    tile = max(1, len(change) // osd_tiles)
+    return max(inner, max(float(change[i:i + tile].mean()) for i in range(0, len(change), tile)))
 
 
 ORIENTATIONS = 8                # bins of edge direction over 180 degrees
@@ -225,3 +251,64 @@ def edge_agreement(frame: Frame, reference: Frame, near: np.ndarray | None = Non
         return 0.0
     bins = _orientation_bins(frame.grey, where)
     return float(((near[where] >> bins) & 1).mean())
+
+
+# Measures taken against a camera's baseline (baseline.py). They are invariant to what a camera's own normal varies
+# by (its light, its contrast), so that its normal spread is narrow and a defect stands out of it.
+
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
+
+def highlights(frame: Frame, share: float = 0.2) -> float:
+    """Grey level that the brightest `share` of the picture reaches: a dark picture is dark in its bright parts too,
+    while a dark cover over half the view leaves them as they were."""
+    counts = cv2.calcHist([frame.grey], [0], None, [256], [0, 256]).ravel().cumsum()
+    return float(np.searchsorted(counts, counts[-1] * (1.0 - share)))
+
+
+def contrast(frame: Frame) -> float:
+    """Grey standard deviation between the OSD bands (RMS contrast, grey levels)."""
+    return float(frame.grey.std())
+
+
+def noise_sigma(frame: Frame) -> float:
+    """Sensor noise sigma (grey levels at working width), Immerkaer's fast estimator made robust to texture: the
+    mask N = [1 -2 1; -2 4 -2; 1 -2 1] cancels smooth shading, and the mean of |I*N| over the flatter half of the
+    picture is sqrt(2/pi) * 6 sigma for Gaussian noise (Immerkaer 1996, "Fast noise variance estimation"; leaving
+    out the half with the strongest gradient keeps edges and texture from counting as noise)."""
+    g = frame.grey.astype(np.float32)
+    response = np.abs(cv2.filter2D(g, -1, _IMMERKAER)[1:-1, 1:-1])
+    # The scene's structure from a smoothed copy: the noise's own gradient must not pick the pixels measured.
+    smooth = cv2.GaussianBlur(g, (0, 0), 2.0)
+    gradient = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)[1:-1, 1:-1] ** 2 + \
+        cv2.Sobel(smooth, cv2.CV_32F, 0, 1)[1:-1, 1:-1] ** 2
+    calm = response[gradient <= np.median(gradient)]
+    return float(calm.mean() * np.sqrt(np.pi / 2.0) / 6.0)
+
+
+def relative_sharpness(frame: Frame, share: float = 0.25) -> float:
+    """Laplacian energy over grey variance in the most textured `share` of blocks: a darker or flatter picture of
+    the same focus keeps its score (both scale with contrast), and a cover over part of the view is not among the
+    blocks measured, while defocus takes the fine detail (Laplacian) far more than the blocks' variance."""
+    energy = frame.block_laplacian.ravel()
+    variance = (frame.block_std ** 2).ravel()
+    top = np.argsort(variance)[-max(1, int(len(variance) * share)):]
+    return float(energy[top].sum() / max(float(variance[top].sum()), 1.0))
+
+
+@dataclass(frozen=True)
+class Shift:
+    pixels: float               # length of the translation at working width
+    response: float             # phase correlation peak (0..1): how well the shifted pictures match
+
+
+@lru_cache(maxsize=2)
+def _hanning(size: tuple[int, int]) -> np.ndarray:
+    return cv2.createHanningWindow(size, cv2.CV_32F)
+
+
+def shift(frame: Frame, other: Frame) -> Shift:
+    """Translation of the picture against another of the same camera, by phase correlation of their thumbnails."""
+    (dx, dy), response = cv2.phaseCorrelate(other.thumb, frame.thumb, _hanning(THUMB))
+    scale = WORK_WIDTH / THUMB[0]
+    return Shift(float(np.hypot(dx, dy) * scale), float(response))

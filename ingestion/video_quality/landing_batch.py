@@ -1,12 +1,14 @@
 """The snapshots in a landing area (local folder or bucket) that no earlier batch diagnosed: diagnosed in camera
-and time order, their picture size kept (the HD ratio is measured on what cameras deliver), written once to
-`silver.snapshot_diagnosis` under a batch id named by the files."""
+and time order against each camera's baseline (silver.camera_baseline, updated with the batch's healthy
+snapshots), their picture size kept (the HD ratio is measured on what cameras deliver), written once to
+`silver.snapshot_diagnosis` under a batch id named by the files. Camera and time come from a sidecar index
+(snapshots/index.csv or index.json: file, device_id, captured_at) where the site's export has one, else from the
+file name."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,27 +16,25 @@ import pyarrow as pa
 from safecity.lakehouse.catalog import ensure_table
 from safecity.lakehouse.exactly_once import append_once
 from safecity.ingestion.landing import Landing, LocalLanding
-from safecity.ingestion.video_quality.batch import SCHEMA as DIAGNOSIS_SCHEMA, FileDiagnosis, diagnose_files, \
-    diagnoses_table
+from safecity.ingestion.video_quality.baseline_store import load_baselines, save_baselines
+from safecity.ingestion.video_quality.batch import SCHEMA as DIAGNOSIS_SCHEMA, diagnose_files, diagnoses_table
 from safecity.ingestion.video_quality.contact_sheet import contact_sheet
 from safecity.ingestion.video_quality.references import ReferenceStore
-from safecity.ingestion.video_quality.snapshots import jpeg_size
+from safecity.ingestion.video_quality.report import BatchReport
+from safecity.ingestion.video_quality.snapshots import jpeg_size, read_index
+from safecity.ingestion.video_quality.thresholds import VideoQualityConfig, default_thresholds
 
 SNAPSHOTS = "snapshots"
 REFERENCE = "reference"
 TABLE = "silver.snapshot_diagnosis"
-TABLE_SCHEMA = pa.schema(list(DIAGNOSIS_SCHEMA) + [pa.field("width", pa.int32()), pa.field("height", pa.int32()),
-                                                   pa.field("_batch_id", pa.string()),
-                                                   pa.field("_diagnosed_at", pa.timestamp("us", tz="UTC"))])
+_EXPLAINED = ("measure", "normal")     # added after the table's first version: last, where Iceberg adds them
+TABLE_SCHEMA = pa.schema([f for f in DIAGNOSIS_SCHEMA if f.name not in _EXPLAINED] +
+                         [pa.field("width", pa.int32()), pa.field("height", pa.int32()),
+                          pa.field("_batch_id", pa.string()), pa.field("_diagnosed_at", pa.timestamp("us", tz="UTC"))] +
+                         [DIAGNOSIS_SCHEMA.field(name) for name in _EXPLAINED])
 
 
-@dataclass(frozen=True)
-class SnapshotBatch:
-    batch_id: str
-    in_landing: int
-    new: list[str]
-    results: list[FileDiagnosis]
-    sheet: Path | None
+INDEX_NAMES = ("index.csv", "index.json")
 
 
 def _local_files(landing: Landing, names: list[str], cache: Path) -> dict[str, Path]:
@@ -50,9 +50,25 @@ def _local_files(landing: Landing, names: list[str], cache: Path) -> dict[str, P
     return paths
 
 
+def _index(landing: Landing, local: dict[str, Path], cache: Path) -> dict[Path, tuple[str, dt.datetime]]:
+    """The sidecar index of the landing's snapshots, keyed by the local path of each file it lists."""
+    listed = [n for n in landing.files(SNAPSHOTS, "index.*") if Path(n).name in INDEX_NAMES]
+    by_name: dict[Path, tuple[str, dt.datetime]] = {}
+    for name in listed:
+        path = _local_files(landing, [name], cache)[name]
+        for row in read_index(path):
+            landing_name = (Path(name).parent / Path(row["file"]).relative_to(path.parent)).as_posix()
+            if landing_name in local:
+                by_name[local[landing_name]] = (row["device_id"], row["captured_at"])
+    return by_name
+
+
 def diagnose_landing(catalog, landing: Landing, *, persist_references: bool = True,
-                     sheet: Path | None = None, now: dt.datetime | None = None) -> SnapshotBatch:
-    """Diagnose the new snapshots and commit them; `sheet`: where to draw the contact sheet of defects."""
+                     sheet: Path | None = None, now: dt.datetime | None = None,
+                     config: VideoQualityConfig | None = None) -> BatchReport:
+    """Diagnose the new snapshots and commit them with the cameras' updated baselines; `sheet`: where to draw the
+    contact sheet of defects. The report gives counts, defects and every flagged camera's reasons."""
+    config = config or default_thresholds()
     now = now or dt.datetime.now(dt.timezone.utc)
     table = ensure_table(catalog, TABLE, TABLE_SCHEMA)
     every = [n for n in landing.files(SNAPSHOTS, "*.jpg") if f"/{REFERENCE}/" not in f"/{n}"]
@@ -65,8 +81,10 @@ def diagnose_landing(catalog, landing: Landing, *, persist_references: bool = Tr
         local = _local_files(landing, new + references, Path(cache))
         reference_dir = (landing.root / SNAPSHOTS / REFERENCE) if isinstance(landing, LocalLanding) \
             else Path(cache) / SNAPSHOTS / REFERENCE
-        store = ReferenceStore(reference_dir, persist=persist_references and isinstance(landing, LocalLanding))
-        results = list(diagnose_files([local[n] for n in new], store))
+        store = ReferenceStore(reference_dir, config, persist=persist_references and isinstance(landing, LocalLanding))
+        baselines = load_baselines(catalog, config.baseline)
+        results = list(diagnose_files([local[n] for n in new], store, config, index=_index(landing, local, Path(cache)),
+                                      baselines=baselines))
         names = {str(path): name for name, path in local.items()}
         diagnoses = diagnoses_table(results)
         files = [names.get(f, f) for f in diagnoses.column("file").to_pylist()]
@@ -78,10 +96,14 @@ def diagnose_landing(catalog, landing: Landing, *, persist_references: bool = Tr
             .append_column("width", pa.array([sizes.get(f, (None, None))[0] for f in files], pa.int32())) \
             .append_column("height", pa.array([sizes.get(f, (None, None))[1] for f in files], pa.int32())) \
             .append_column("_batch_id", pa.array([batch_id] * diagnoses.num_rows, pa.string())) \
-            .append_column("_diagnosed_at", pa.array([now] * diagnoses.num_rows, pa.timestamp("us", tz="UTC")))
+            .append_column("_diagnosed_at", pa.array([now] * diagnoses.num_rows, pa.timestamp("us", tz="UTC"))) \
+            .select(TABLE_SCHEMA.names)
         # Nothing new, nothing to commit: a run over an unchanged landing leaves the table as it was.
+        written = 0
         if new:
             append_once(table, rows, batch_id)
+            # After the diagnoses: a crash in between loses one batch's learning, never diagnoses a batch twice.
+            written = save_baselines(catalog, baselines, batch_id, now)
         drawn = contact_sheet([r for r in results if r.diagnosis is not None and r.diagnosis.defect], sheet) \
             if sheet is not None else None
-    return SnapshotBatch(batch_id, len(every), new, results, drawn)
+    return BatchReport.of(batch_id, len(every), new, results, names, config, sheet=drawn, baselines_written=written)

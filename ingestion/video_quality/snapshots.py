@@ -77,3 +77,48 @@ def snapshot_name(path: str | Path) -> tuple[str | None, dt.datetime | None]:
     except ValueError:
         when = None
     return match["device"], when
+
+
+class SnapshotIndexError(ValueError):
+    """A sidecar index that cannot be read; the message names the file, the row and the field."""
+
+
+INDEX_FIELDS = ("file", "device_id", "captured_at")
+
+
+def read_index(path: str | Path) -> list[dict[str, object]]:
+    """Rows of a sidecar index (a site's snapshot export listing): CSV with a header, or JSON (a list of objects),
+    each with file (relative to the index), device_id and captured_at (ISO 8601); further columns are kept as text.
+    Each row's file becomes a Path, its time a datetime. Raises SnapshotIndexError naming file, row and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SnapshotIndexError(f"{path}: cannot read the snapshot index ({exc.strerror or exc})") from None
+    if path.suffix.lower() == ".json":
+        import json
+        try:
+            rows, first = json.loads(text), 1
+        except ValueError as exc:
+            raise SnapshotIndexError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise SnapshotIndexError(f"{path}: expected a JSON list of objects with {', '.join(INDEX_FIELDS)}")
+    else:
+        import csv
+        rows, first = list(csv.DictReader(text.splitlines())), 2     # line 1 is the header
+    return [_index_row(path, number, row) for number, row in enumerate(rows, first)]
+
+
+def _index_row(path: Path, number: int, row: dict) -> dict[str, object]:
+    where = f"{path}: {'line' if path.suffix.lower() != '.json' else 'item'} {number}"
+    for name in INDEX_FIELDS:
+        if not str(row.get(name) or "").strip():
+            raise SnapshotIndexError(f"{where}: field {name!r} is missing or empty")
+    try:
+        when = dt.datetime.fromisoformat(str(row["captured_at"]).strip())
+    except ValueError:
+        raise SnapshotIndexError(f"{where}: field 'captured_at' is not an ISO 8601 time: "
+                                 f"{row['captured_at']!r}") from None
+    return {**{k: (v if v is None else str(v)) for k, v in row.items()},
+            "file": path.parent / str(row["file"]).strip(), "device_id": str(row["device_id"]).strip(),
+            "captured_at": when}

@@ -209,6 +209,9 @@ def test_accuracy_on_a_simulator_batch_meets_the_targets(batch):
     labels = [e["label"] for e in manifest.files.values() if e["kind"] == "snapshot"]
     assert report.snapshots == len(labels) and not report.errors
     for name, score in report.classes.items():
+        if name not in labels:      # a class the simulator does not draw (low_contrast, jitter, ptz_failure)
+            assert score.support == 0 and score.false_positive == 0, (name, score)
+            continue
         assert score.support == labels.count(name) >= 4, name
         assert score.f1 >= 0.95, (name, score)
     assert report.false_positive_rate() <= 0.02
@@ -244,7 +247,7 @@ def test_cli_diagnose_json_has_one_object_per_file_and_an_error_object_for_a_bad
     first = objects[0]
     assert first["defect"] == "blur" and first["device_id"] == camera and first["error"] is None
     blur = next(c for c in first["checks"] if c["check"] == "blur")
-    assert blur["verdict"] == "defect" and blur["score"] < blur["threshold"] == 100 and blur["name_zh"] == "模糊/虚焦"
+    assert blur["verdict"] == "defect" and blur["value"] < blur["limit"] == 100 and blur["normal"] is None and blur["name_zh"] == "模糊/虚焦"
     assert "bad.jpg" in objects[1]["error"] and "not found" in objects[2]["error"]
 
 

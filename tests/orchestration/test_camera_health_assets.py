@@ -7,6 +7,7 @@ import pytest
 from safecity.lakehouse.warehouse import connect
 from safecity.lakehouse.catalog import open_catalog
 from safecity.lakehouse.views import publish_views
+from safecity.ingestion.video_quality.batch import SCENE_DEPENDENT
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +82,24 @@ def test_an_ongoing_state_keeps_its_event_id_across_runs(day):
                      "WHERE _batch_id LIKE 'camera_state:%'")
     since = dict(query(day, "SELECT device_id, epoch(coalesce(since, as_of))::BIGINT FROM silver.camera_state"))
     assert ids and all(int(i.rsplit(":", 1)[1]) == since[i.split(":")[1]] for i, _ in ids)
+
+
+def test_the_diagnosis_metadata_explains_each_flagged_camera_and_baselines_are_kept(day):
+    materialized = {m.asset_key.path[-1]: m.metadata
+                    for m in day["result"].asset_materializations_for_node("silver__snapshot_diagnosis")}
+    assert set(materialized) == {"snapshot_diagnosis", "camera_baseline"}
+    metadata = materialized["snapshot_diagnosis"]
+    flagged = query(day, "SELECT DISTINCT device_id, defect FROM silver.snapshot_diagnosis WHERE defect IS NOT NULL")
+    table = metadata["flagged"].value
+    assert "| 摄像机 camera | 快照 snapshot | 诊断项 check | 度量 measure | 值 value | 常态 normal | 门限 limit |" in table
+    for device, defect in flagged[:20]:
+        assert f"| {device} |" in table and f"| {defect} " in table
+    assert metadata["flagged_cameras"].value == len({device for device, _ in flagged})
+    # Every camera with a snapshot it may learn from starts its baseline: a healthy one, or (no baseline yet) one
+    # whose only defects are scene-dependent; signal loss, darkness, noise and the like teach it nothing.
+    scene = ", ".join(f"'{c}'" for c in sorted(SCENE_DEPENDENT))
+    learnable = query(day, "SELECT count(DISTINCT device_id) FROM (SELECT device_id, file FROM "
+                           "silver.snapshot_diagnosis WHERE error IS NULL GROUP BY ALL "
+                           f"HAVING bool_and(verdict <> 'defect' OR \"check\" IN ({scene})))")[0][0]
+    assert query(day, "SELECT count(DISTINCT device_id) FROM silver.camera_baseline")[0][0] == learnable > 0
+    assert materialized["camera_baseline"]["cameras"].value == learnable

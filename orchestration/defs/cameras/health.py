@@ -16,6 +16,7 @@ from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
 DIAGNOSIS = dg.AssetKey(["silver", "snapshot_diagnosis"])
+BASELINE = dg.AssetKey(["silver", "camera_baseline"])
 STATE = dg.AssetKey(["silver", "camera_state"])
 STATE_CHANGES = dg.AssetKey(["silver", "camera_state_change"])
 
@@ -25,37 +26,34 @@ class DiagnosisConfig(dg.Config):
     persist_references: bool = True
 
 
-@dg.asset(key=DIAGNOSIS, group_name="cameras", kinds={"iceberg", "opencv"}, owners=OWNERS, pool=WAREHOUSE_POOL,
-          description="摄像机快照视频质量诊断：每张快照每项检测的得分、门限与结论 / Video quality diagnosis of camera "
-                      "snapshots: each check's score, threshold and verdict, per snapshot")
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(DIAGNOSIS, group_name="cameras", kinds={"iceberg", "opencv"}, owners=OWNERS,
+                     description="摄像机快照视频质量诊断：每张快照每项检测的得分、门限（按摄像机基线）与结论 / Video quality "
+                                 "diagnosis of camera snapshots: each check's score, limit (from the camera's baseline) "
+                                 "and verdict, per snapshot"),
+        dg.AssetSpec(BASELINE, group_name="cameras", kinds={"iceberg"}, owners=OWNERS,
+                     description="摄像机画面基线：近期正常快照各度量的中位数与离散度 / Each camera's normal: median and "
+                                 "spread of every measure over its recent good snapshots"),
+    ],
+    pool=WAREHOUSE_POOL, name="silver__snapshot_diagnosis")  # the step name it had as a one-table asset
 def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig, safecity: SafeCityResource):
     settings = safecity.settings()
     catalog = open_catalog(settings)
-    landing = open_landing(settings)
     now = dt.datetime.now(dt.timezone.utc)
-    batch = diagnose_landing(catalog, landing, persist_references=config.persist_references, now=now,
-                             sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
-    context.log.info("%d snapshots in landing, %d new diagnosed", batch.in_landing, len(batch.new))
-    batch_id, sheet, new = batch.batch_id, batch.sheet, batch.new
-    table = catalog.load_table(TABLE)
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        by_defect = con.execute(
-            "SELECT coalesce(defect, '正常 ok'), count(DISTINCT file) FROM silver.snapshot_diagnosis "
-            "WHERE _batch_id = ? AND error IS NULL GROUP BY 1 ORDER BY 2 DESC", [batch_id]).fetchall()
-        errors = con.execute("SELECT count(*) FROM silver.snapshot_diagnosis WHERE _batch_id = ? AND error IS NOT "
-                             "NULL", [batch_id]).fetchone()[0]
-    metadata = {
-        "dagster/row_count": table.refresh().current_snapshot().summary["total-records"] if table.current_snapshot()
-        else 0,
-        "snapshots_diagnosed": len(new), "unreadable": errors,
-        "by_defect": dg.MetadataValue.md("| 结论 verdict | 快照 snapshots |\n|---|---|\n" + "\n".join(
-            f"| {defect} | {count} |" for defect, count in by_defect)),
-    }
-    if sheet is not None:
-        metadata["defect_samples"] = dg.MetadataValue.path(str(sheet))
-        metadata["defect_samples_preview"] = dg.MetadataValue.md(f"![defects]({sheet.as_uri()})")
-    return dg.MaterializeResult(metadata=metadata)
+    report = diagnose_landing(catalog, open_landing(settings), persist_references=config.persist_references, now=now,
+                              sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
+    context.log.info("%d snapshots in landing, %d new diagnosed", report.in_landing, len(report.new))
+    table = catalog.load_table(TABLE).refresh()
+    metadata = {name: dg.MetadataValue.md(value) if name in ("by_defect", "flagged") else value
+                for name, value in report.metadata().items()}
+    metadata["dagster/row_count"] = int(table.current_snapshot().summary["total-records"]) \
+        if table.current_snapshot() else 0
+    if report.sheet is not None:
+        metadata["defect_samples"] = dg.MetadataValue.path(str(report.sheet))
+        metadata["defect_samples_preview"] = dg.MetadataValue.md(f"![defects]({report.sheet.as_uri()})")
+    yield dg.MaterializeResult(asset_key=DIAGNOSIS, metadata=metadata)
+    yield dg.MaterializeResult(asset_key=BASELINE, metadata={"cameras": report.baselines_written})
 
 
 class StateConfig(dg.Config):
