@@ -296,27 +296,6 @@ def entities_and_sources() -> dict[str, list[str]]:
     return by_entity
 
 
-def direct_snapshot_diagnosis(settings) -> None:
-    """orchestration/defs/cameras/health.py `snapshot_diagnosis`: the landing's new snapshots diagnosed and
-    committed, the contact sheet of defects, and the asset's two read-backs."""
-    from safecity.lakehouse.warehouse import connect
-    from safecity.lakehouse.catalog import open_catalog
-    from safecity.lakehouse.views import publish_views
-    from safecity.ingestion.landing import open_landing
-    from safecity.ingestion.video_quality.landing_batch import diagnose_landing
-
-    catalog = open_catalog(settings)
-    now = dt.datetime.now(dt.timezone.utc)
-    batch = diagnose_landing(catalog, open_landing(settings), now=now,
-                             sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
-    with connect(settings) as con:
-        publish_views(con, catalog, ("silver",))
-        con.execute("SELECT coalesce(defect, 'ok'), count(DISTINCT file) FROM silver.snapshot_diagnosis "
-                    "WHERE _batch_id = ? AND error IS NULL GROUP BY 1", [batch.batch_id]).fetchall()
-        con.execute("SELECT count(*) FROM silver.snapshot_diagnosis WHERE _batch_id = ? AND error IS NOT NULL",
-                    [batch.batch_id]).fetchone()
-
-
 def direct_dbt(settings) -> None:
     """orchestration/defs/transforms/assets.py: `dbt build` (data tests, no unit tests) with the run's variables
     (transforms/invocation.py, as the assets run it)."""
@@ -359,6 +338,7 @@ def direct_rules(settings, catalogue) -> None:
 def run_direct(home: Path) -> dict:
     from safecity.analytics.camera_health import refresh_camera_health
     from safecity.ingestion.entity import ingest_entity
+    from safecity.ingestion.video_quality.landing_batch import diagnose_new_snapshots
     from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
     from safecity.orchestration.generated import write_dictionary
@@ -381,7 +361,7 @@ def run_direct(home: Path) -> dict:
             if ingest_entity(settings, catalogue, entity, sources).unbalanced:
                 raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
     with steps.step("silver__snapshot_diagnosis"):
-        direct_snapshot_diagnosis(settings)
+        diagnose_new_snapshots(settings)
     # Dagster's order (DAGSTER_ORDER): the rules batch reads camera state's events, so it comes after it.
     with steps.step("camera_state"):
         refresh_camera_health(settings, catalogue)

@@ -107,3 +107,14 @@ def diagnose_landing(catalog, landing: Landing, *, persist_references: bool = Tr
         drawn = contact_sheet([r for r in results if r.diagnosis is not None and r.diagnosis.defect], sheet) \
             if sheet is not None else None
     return BatchReport.of(batch_id, len(every), new, results, names, config, sheet=drawn, baselines_written=written)
+
+
+def diagnose_new_snapshots(settings, *, persist_references: bool = True) -> BatchReport:
+    """The diagnosis step for a home: its landing's new snapshots, into its lakehouse, with a contact sheet of the
+    defects found in its reports folder (what the Dagster asset and the benchmark's direct path run)."""
+    from safecity.ingestion.landing import open_landing
+    from safecity.lakehouse.catalog import open_catalog
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return diagnose_landing(open_catalog(settings), open_landing(settings), persist_references=persist_references,
+                            now=now, sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")

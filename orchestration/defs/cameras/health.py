@@ -1,16 +1,11 @@
 """Camera health: video quality diagnosis of the snapshots in landing, and every camera's state from keepalives,
 the catalog and the diagnoses (ingestion/video_quality, analytics/camera_health)."""
 
-import datetime as dt
-
 import dagster as dg
 
-from safecity.lakehouse.warehouse import connect
-from safecity.lakehouse.catalog import open_catalog
-from safecity.lakehouse.views import publish_views
 from safecity.analytics.camera_health import CHANGES_TABLE, STATE_TABLE, refresh_camera_health
-from safecity.ingestion.landing import open_landing
-from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_landing
+from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_new_snapshots
+from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
 from safecity.standards.catalogue import load_catalogue
 
@@ -39,12 +34,9 @@ class DiagnosisConfig(dg.Config):
     pool=WAREHOUSE_POOL, name="silver__snapshot_diagnosis")  # the step name it had as a one-table asset
 def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig, safecity: SafeCityResource):
     settings = safecity.settings()
-    catalog = open_catalog(settings)
-    now = dt.datetime.now(dt.timezone.utc)
-    report = diagnose_landing(catalog, open_landing(settings), persist_references=config.persist_references, now=now,
-                              sheet=settings.paths.reports / "vqd" / f"defects_{now:%Y%m%dT%H%M%S}.png")
+    report = diagnose_new_snapshots(settings, persist_references=config.persist_references)
     context.log.info("%d snapshots in landing, %d new diagnosed", report.in_landing, len(report.new))
-    table = catalog.load_table(TABLE).refresh()
+    table = open_catalog(settings).load_table(TABLE).refresh()
     metadata = {name: dg.MetadataValue.md(value) if name in ("by_defect", "flagged") else value
                 for name, value in report.metadata().items()}
     metadata["dagster/row_count"] = int(table.current_snapshot().summary["total-records"]) \
