@@ -146,7 +146,7 @@ class _Slot:
 
     @property
     def final_states(self) -> frozenset[str]:
-        return frozenset(n for n, s in (self.policy.states or {}).items() if not s.transitions)
+        return frozenset(n for n, s in self.policy.chart_states.items() if not s.transitions)
 
     @property
     def policy(self):
@@ -235,7 +235,7 @@ class PolicyEngine:
         if old is not None:
             for name in old.names:
                 self._host.drop_ruleset(name)
-            if slot.policy.kind == "statechart" and old.policy.kind == "statechart":
+            if slot.policy.is_chart and old.policy.is_chart:
                 # Charts rest outside durable, so a new version takes them over where their state still exists.
                 open_states = set(resumable_states(slot.policy))
                 slot.resting = {sid: e for sid, e in old.resting.items() if e[0] in open_states}
@@ -415,7 +415,7 @@ class PolicyEngine:
         if state.get("exception"):
             self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
-        if slot.policy.kind == "statechart" and self._chart_done(slot, sid, firings, message):
+        if slot.policy.is_chart and self._chart_done(slot, sid, firings, message):
             return
         if not slot.policy.stateless:
             slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), message.get(TS, self.now or 0.0))
@@ -438,7 +438,7 @@ class PolicyEngine:
         seen = message.get(TS, self.now or 0.0)
         if state in slot.final_states:
             slot.finished[sid] = seen
-        elif state is not None and state != slot.policy.initial:
+        elif state is not None and state != slot.policy.chart_initial:
             slot.resting[sid] = (state, seen)
         return True
 

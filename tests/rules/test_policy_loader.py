@@ -182,7 +182,7 @@ def test_shipped_policies_load():
     assert [p.path.relative_to(POLICIES_DIR).as_posix() for p in loaded] == on_disk
     packs = {p.id.split(".")[0] for p in loaded}
     assert {"command", "emergency", "security"} <= packs
-    assert {p.policy.kind for p in loaded} == {"rule", "statechart", "decision_table"}
+    assert {p.policy.kind for p in loaded} == {"rule", "statechart", "decision_table", "escalation"}
     assert all(len(p.policy.tests) >= 3 for p in loaded)
 
 
