@@ -56,12 +56,13 @@ class Test:
     op: str
     value: Any
     column: int  # of the field name
+    origin: str = ""  # JSON pointer of the expression text it was written in, where known
 
     def negated(self) -> "Test":
         if self.op not in _NEGATE:
             raise ExpressionError("E_EXPR_NOT", f"“不包含”无法由规则引擎表达，请改写条件 / `not ... {self.op}` has no "
-                                  f"engine form; rewrite the condition", self.column)
-        return Test(self.field, _NEGATE[self.op], self.value, self.column)
+                                  f"engine form; rewrite the condition", self.column, self.origin)
+        return Test(self.field, _NEGATE[self.op], self.value, self.column, self.origin)
 
     def text(self) -> str:
         value = "[" + ", ".join(map(_show, self.value)) + "]" if isinstance(self.value, list) else _show(self.value)
@@ -118,9 +119,10 @@ def literal(token: _Token) -> Any:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, origin: str):
         self.tokens = _tokens(text)
         self.at = 0
+        self.origin = origin
 
     def peek(self) -> _Token:
         return self.tokens[self.at]
@@ -178,17 +180,17 @@ class _Parser:
                                   f"name, found {name.text or 'the end'!r}", name.column)
         token = self.take()
         if token.kind == "op":
-            return Test(name.text, OP_OF[token.text], self.value(), name.column)
+            return Test(name.text, OP_OF[token.text], self.value(), name.column, self.origin)
         if token.kind == "word" and token.text == "not":
             self.expect("in", "in")
-            return Test(name.text, "not_in", self.values(), name.column)
+            return Test(name.text, "not_in", self.values(), name.column, self.origin)
         if token.kind == "word" and token.text == "in":
-            return Test(name.text, "in", self.values(), name.column)
+            return Test(name.text, "in", self.values(), name.column, self.origin)
         if token.kind == "word" and token.text == "contains":
             value = self.value()
             if not isinstance(value, str) or not value:
                 raise ExpressionError("E_EXPR_SYNTAX", "contains 后应为文本 / contains needs text", token.column)
-            return Test(name.text, "contains", value, name.column)
+            return Test(name.text, "contains", value, name.column, self.origin)
         raise ExpressionError("E_EXPR_SYNTAX", f"字段 {name.text} 之后应为比较运算符（>= <= > < == != in contains），"
                               f"实际为 {token.text or '结尾'} / expected an operator after {name.text!r}, found "
                               f"{token.text or 'the end'!r}", token.column)
@@ -210,20 +212,30 @@ class _Parser:
         return items
 
 
-def parse(text: str) -> Expr:
-    """The expression tree of `text`; raises ExpressionError with the column of the offending token."""
+def parse(text: str, origin: str = "") -> Expr:
+    """The expression tree of `text` (written at the JSON pointer `origin`); raises ExpressionError with the
+    column of the offending token."""
     if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("E_EXPR_SYNTAX", "条件表达式为空 / the expression is empty", 1)
-    return _Parser(text).parse()
+        raise ExpressionError("E_EXPR_SYNTAX", "条件表达式为空 / the expression is empty", 1, origin)
+    try:
+        return _Parser(text, origin).parse()
+    except ExpressionError as exc:
+        exc.pointer = origin
+        raise
 
 
 def alternatives(expr: Expr) -> list[list[Test]]:
     """Disjunctive normal form: a list of conjunctions, in the order written."""
     result = _dnf(expr, False)
     if len(result) > MAX_ALTERNATIVES:
-        raise ExpressionError("E_EXPR_WIDE", f"条件展开后有 {len(result)} 种情形，超过 {MAX_ALTERNATIVES}，请拆分策略 / "
-                              f"the condition expands to {len(result)} alternatives (at most {MAX_ALTERNATIVES})", 1)
+        first = _first_test(expr)
+        raise ExpressionError("E_EXPR_WIDE", f"条件展开后超过 {MAX_ALTERNATIVES} 种情形，请拆分策略 / the condition "
+                              f"expands to more than {MAX_ALTERNATIVES} alternatives", 1, first.origin)
     return result
+
+
+def _first_test(expr: Expr) -> Test:
+    return expr if isinstance(expr, Test) else _first_test(expr.items[0])
 
 
 def _dnf(expr: Expr, negate: bool) -> list[list[Test]]:

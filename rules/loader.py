@@ -246,11 +246,7 @@ class _CatalogueCheck:
         def parse_at(text: Any, at: str) -> Any:
             if not isinstance(text, str):
                 raise ExpressionError("E_EXPR_SYNTAX", "条件应为表达式文本 / a condition must be an expression", 1, at)
-            try:
-                tree = parse(text)
-            except ExpressionError as exc:
-                exc.pointer = at
-                raise
+            tree = parse(text, at)
             for test in _tests_of(tree):
                 tested.append((at, test))
             return tree

@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from safecity.rules.expressions import SYMBOL_OF, ExpressionError, Test, alternatives, group_tree, parse
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      field_validator, model_validator)
 
 POLICY_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -163,11 +163,20 @@ def merge_tests(where: dict[str, Comparison], tests: list[Test]) -> dict[str, Co
         elif test.op in field_ops:
             raise ExpressionError("E_EXPR_TWICE", f"同一条件中字段 {test.field} 的 {SYMBOL_OF[test.op]} 写了两次，请合并 / "
                                   f"{test.field} {SYMBOL_OF[test.op]} is given twice in one alternative",
-                                  test.column)
+                                  test.column, test.origin)
         else:
             field_ops[test.op] = test.value
-    return {f: Comparison.model_validate({("in" if op == "in" else op): v for op, v in o.items()})
-            for f, o in ops.items()}
+    merged = {}
+    for field, field_ops in ops.items():
+        try:
+            merged[field] = Comparison.model_validate(field_ops)
+        except ValidationError as exc:
+            first = next((t for t in tests if t.field == field), None)
+            reason = "; ".join(e["msg"] for e in exc.errors())
+            raise ExpressionError("E_EXPR_VALUE", f"字段 {field} 的取值不符合要求（contains 的文本不能含 . * + ? [ ] ( ) "
+                                  f"{{ }} | \\ % ^ $） / invalid value for {field}: {reason}", first.column if first else 1,
+                                  first.origin if first else "") from None
+    return merged
 
 
 class Pattern(_Strict):
