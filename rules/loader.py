@@ -77,7 +77,7 @@ def load_policy(path: str | Path, *, catalogue: Catalogue | None = None) -> Load
         problems = [p for p in problems if p.pointer]  # the model's own summary of the same kind problems
     problems.extend(checked)
     if problems:
-        raise YamlFileError(sorted(problems, key=lambda p: (p.file != str(path), p.line or 0)))
+        raise YamlFileError(sorted(problems, key=lambda p: (p.file != str(path), p.line or 0, p.column or 0)))
     digest = before
     if check.sheet is not None:
         digest = hashlib.sha256(((before or "") + (_digest(check.sheet.path) or "")).encode()).hexdigest()
@@ -244,28 +244,35 @@ class _CatalogueCheck:
         """Parse the condition's any / all / not, check each comparison against the event's fields; the number of
         alternatives (engine rules) it makes, or None when it has a problem."""
         def parse_at(text: Any, at: str) -> Any:
-            if not isinstance(text, str):
-                raise ExpressionError("E_EXPR_SYNTAX", "条件应为表达式文本 / a condition must be an expression", 1, at)
-            tree = parse(text, at)
-            for test in _tests_of(tree):
-                tested.append((at, test))
+            try:
+                tree = parse(text, at)
+            except ExpressionError as exc:  # go on: every expression's problem is reported in one round
+                self.problems.append(self.document.problem_at(at, exc.column, exc.code, exc.message))
+                return Test("", "eq", None, 1, at)
+            tested.extend((at, test) for test in _tests_of(tree))
             return tree
 
         tested: list[tuple[str, Test]] = []
+        before = len(self.problems)
         try:
             tree = group_tree(when, pointer, parse_at)
-            if tree is None:
-                return 1
-            options = alternatives(tree)
-            for option in options:
-                merge_tests({}, option)
-        except ExpressionError as exc:
-            at = exc.pointer or pointer
-            self.problems.append(self.document.problem_at(at, exc.column, exc.code, exc.message))
+        except ExpressionError as exc:  # an empty group; the schema check names its unknown keys
+            self.problems.append(self.document.problem_at(exc.pointer or pointer, 1, exc.code, exc.message))
             return None
+        if tree is None:
+            return 1
+        options: list = []
+        if len(self.problems) == before:
+            try:
+                options = alternatives(tree)
+                for option in options:
+                    merge_tests({}, option)
+            except ExpressionError as exc:
+                self.problems.append(self.document.problem_at(exc.pointer or pointer, exc.column, exc.code,
+                                                              exc.message))
+        ok = len(self.problems) == before
         if fields is None:
-            return len(options)
-        ok = True
+            return len(options) if ok else None
         for at, test in tested:
             ok = self.expression_test(at, when["event"], fields, test) and ok
         if ok and isinstance(when.get("window"), (dict, str)) and any(t.op == "contains" for _, t in tested):
