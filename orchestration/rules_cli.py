@@ -41,6 +41,14 @@ def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "
     typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
 
 
+@rules_app.command("schema")
+def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="Folder for the schema files.")) -> None:
+    """导出各类策略的 JSON Schema（供编辑器补全与校验） / Write the JSON Schema of every policy kind for editors."""
+    from safecity.rules.schema import write_schemas
+    for path in write_schemas(out):
+        typer.echo(str(path))
+
+
 @rules_app.command("test")
 def rules_test(path: Path = PathArgument) -> None:
     """运行策略文件内的测试 / Run the tests written inside the policy files."""

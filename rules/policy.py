@@ -320,7 +320,7 @@ class Level(_Strict):
 
 
 KINDS = ("rule", "statechart", "decision_table", "escalation")
-_KIND_FIELDS = {"rule": ("when", "actions"), "statechart": ("initial", "states"), "decision_table": ("when", "table"),
+KIND_FIELDS = {"rule": ("when", "actions"), "statechart": ("initial", "states"), "decision_table": ("when", "table"),
                 "escalation": ("levels", "close")}
 KIND_KEYS = ("when", "actions", "table", "initial", "states", "levels", "close")
 
@@ -414,9 +414,9 @@ class Policy(_Strict):
 
 def kind_problems(kind: Any, present: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(key, code, bilingual message) for keys a policy of this kind needs or must not have."""
-    if kind not in _KIND_FIELDS:
+    if kind not in KIND_FIELDS:
         return []
-    needed = _KIND_FIELDS[kind]
+    needed = KIND_FIELDS[kind]
     problems = []
     for key in needed:
         if present.get(key) in (None, [], {}):
