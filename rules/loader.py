@@ -24,7 +24,7 @@ from safecity.rules.expressions import ExpressionError, Test, alternatives, grou
 from safecity.rules.policy import (KIND_KEYS, ActionCall, OPERATORS, ORDERING, Comparison, Policy, kind_problems,
                                    merge_tests, when_kind)
 from safecity.rules.shape import Match, Rule, policy_rules
-from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, read_sheet, typed
+from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, formula_cells, read_sheet, typed
 from safecity.rules.templates import is_whole_placeholder, leftover_braces, placeholders, walk_strings
 from safecity.standards.catalogue import Catalogue, Element, load_catalogue
 
@@ -457,6 +457,7 @@ class _CatalogueCheck:
             self.problems.extend(exc.problems)
             return
         self.sheet = sheet
+        self.problems.extend(formula_cells(sheet))
         fields = bindings.get("m")
         event = when.get("event")
         table_problems: list[Located] = []

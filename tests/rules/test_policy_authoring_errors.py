@@ -154,3 +154,27 @@ def test_the_base_policies_are_valid(tmp_path, expr):
         path = tmp_path / "ok.yaml"
         path.write_text(text, encoding="utf-8")
         load_policy(path)
+
+
+def test_formula_cells_in_a_decision_table_are_rejected(write_policy, tmp_path):
+    (tmp_path / "t.csv").write_text(
+        "casualties >,action,level,channel,message\n"
+        "-1,raise_alert,info,ops,负数阈值不是公式\n"
+        "=1+1,raise_alert,info,ops,x\n"
+        "3,raise_alert,info,ops,@SUM(A1)\n"
+        "4,raise_alert,info,ops,+86 电话\n", encoding="utf-8")
+    path = write_policy("""
+        id: command.table_formulas
+        version: 1
+        kind: decision_table
+        title: 决策表公式
+        owner: 指挥中心
+        priority: 2
+        partition_by: call_id
+        table: t.csv
+        when: { event: alarm_received }
+    """)
+    with pytest.raises(YamlFileError) as caught:
+        load_policy(path)
+    formulas = [(p.line, p.column, p.pointer) for p in caught.value.problems if p.code == "E_TABLE_FORMULA"]
+    assert formulas == [(3, 1, "/rows/1/0"), (4, 5, "/rows/2/4"), (5, 5, "/rows/3/4")]
