@@ -43,7 +43,7 @@ from safecity.rules.fields import value_problem
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
 from safecity.rules.shape import DISCARD, Rule, policy_rules
-from safecity.rules.templates import RenderError, render
+from safecity.rules.templates import TIME, RenderError, render
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 Clock = Callable[[], dt.datetime]
@@ -535,21 +535,30 @@ class PolicyEngine:
             raise ValueError("the engine clock must return an aware datetime")  # recorded as E_ACTION_EXCEPTION
         return now.astimezone(dt.timezone.utc)
 
+    def _with_time(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The message as templates see it: `time` names its event type's time field ({{ first.time }})."""
+        event_type = self._catalogue.events.get(message.get("type"))
+        if event_type is None or not event_type.time_field or event_type.time_field not in message:
+            return message
+        return {TIME: message[event_type.time_field], **message}
+
     def _fire(self, slot: _Slot, rule_index: int, matched: dict[str, dict[str, Any]], sid: str) -> None:
         """All of a rule's actions become outbox records, or none do: a half-done firing would disagree with the
         policy text in the audit trail."""
         loaded, rule = slot.loaded, slot.rules[rule_index]
         fired_at = self._fired_at(matched)
         event_ids = sorted(str(message["id"]) for message in matched.values())
-        bindings = matched
+        bindings = {alias: self._with_time(message) for alias, message in matched.items()}
+        variables = {}
         if rule.window:
-            ordered = [matched[f"m_{i}"] for i in range(rule.window.count)]
-            bindings = {**matched, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
+            ordered = [bindings[f"m_{i}"] for i in range(rule.window.count)]
+            bindings = {**bindings, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
+            variables["count"] = rule.window.count
         records = []
         for index, call in enumerate(rule.actions):
             spec = ACTIONS[call.action]
             try:
-                params = spec.validate(render(call.params, bindings))
+                params = spec.validate(render(call.params, bindings, variables))
             except RenderError as exc:
                 self._result.errors.append(RuleError(loaded.id, loaded.version, sid, event_ids, "E_RENDER",
                                                      f"动作 {index}（{call.action}）: {exc}"))

@@ -25,7 +25,8 @@ from safecity.rules.policy import (KIND_KEYS, ActionCall, OPERATORS, ORDERING, C
                                    merge_tests, when_kind)
 from safecity.rules.shape import Match, Rule, policy_rules
 from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, formula_cells, read_sheet, typed
-from safecity.rules.templates import is_whole_placeholder, leftover_braces, placeholders, walk_strings
+from safecity.rules.templates import (FILTER_NEEDS, FILTERS, TIME, is_whole_placeholder, leftover_braces,
+                                      placeholders, walk_strings)
 from safecity.standards.catalogue import Catalogue, Element, load_catalogue
 
 POLICIES_DIR = Path(__file__).parent / "policies"
@@ -161,6 +162,12 @@ def _is_scalar(value: Any) -> bool:
 
 
 Fields = dict[str, Element]
+
+
+class EventFields(dict):
+    """An event type's fields, knowing which one is its time (what `{{ alias.time }}` names in a template)."""
+
+    time_field: str | None = None
 
 
 class _CatalogueCheck:
@@ -359,7 +366,9 @@ class _CatalogueCheck:
             self.add(pointer, "E_UNKNOWN_EVENT", f"事件目录中没有事件 {event} / unknown event {event!r}",
                      did_you_mean(event, self.catalogue.events))
             return None
-        return {element.id: element for element in self.catalogue.event_fields(event)}
+        fields = EventFields({element.id: element for element in self.catalogue.event_fields(event)})
+        fields.time_field = self.catalogue.events[event].time_field
+        return fields
 
     def where(self, pointer: str, event: str, fields: Fields, field: str, test: Any) -> None:
         if field not in fields:
@@ -433,17 +442,34 @@ class _CatalogueCheck:
 
     def template(self, pointer: str, text: str, bindings: dict[str, Fields | None], add: Any) -> None:
         if leftover_braces(text):
-            add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ m.字段 }} / placeholders must look like "
-                "{{ m.field }}; no filters or expressions")
-        for alias, field in placeholders(text):
-            if alias not in bindings:
-                add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {alias} / unknown alias {alias!r} "
-                    f"(bound: {list(bindings)})", did_you_mean(alias, bindings))
+            add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ 字段 }}、{{ 别名.字段 }} 或 {{ 字段 | 日期 }} / placeholders "
+                "look like {{ field }}, {{ alias.field }} or {{ field | filter }}; no expressions")
+        for place in placeholders(text):
+            if place.filter is not None and place.filter not in FILTERS:
+                add(pointer, "E_TEMPLATE", f"未知的模板过滤器 {place.filter}（可用：{'、'.join(FILTERS)}） / unknown "
+                    f"filter {place.filter!r}", did_you_mean(place.filter, FILTERS))
+            if place.alias is None:
+                if "first" not in bindings:  # only a window binds first/last, and only a window counts
+                    add(pointer, "E_TEMPLATE", f"{{{{ {place.field} }}}} 只能用于计数窗口策略 / "
+                        f"{place.field!r} is only known in a windowed policy")
                 continue
-            fields = bindings[alias]
-            if fields is not None and field not in fields:
-                add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {alias}.{field} / template names "
-                    f"unknown field {alias}.{field}", did_you_mean(field, fields))
+            if place.alias not in bindings:
+                add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {place.alias} / unknown alias {place.alias!r} "
+                    f"(bound: {list(bindings)})", did_you_mean(place.alias, bindings))
+                continue
+            fields = bindings[place.alias]
+            if fields is None:
+                continue
+            name = getattr(fields, "time_field", None) if place.field == TIME else place.field
+            if name not in fields:
+                add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {place.alias}.{place.field} / template names "
+                    f"unknown field {place.alias}.{place.field}", did_you_mean(place.field, fields))
+                continue
+            needed = FILTER_NEEDS.get(place.filter or "")
+            kind = fields[name].type
+            if needed and not (kind == needed or needed == "number" and kind in NUMERIC):
+                add(pointer, "E_TEMPLATE", f"过滤器 {place.filter} 不适用于{kind}字段 {place.field} / filter "
+                    f"{place.filter!r} needs a {needed} field; {place.field!r} is a {kind}")
 
     # -- decision tables -------------------------------------------------------------------------------------
     def table(self, data: dict, when: dict, bindings: dict[str, Fields | None], partition_by: Any) -> None:

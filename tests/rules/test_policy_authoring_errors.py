@@ -125,7 +125,23 @@ LADDER_CASES = [
         "  any: [deaths >= 1]", "  where: { deaths: { contains: x } }"), "E_TYPE", 9, None),
 ]
 
+def _message(template: str) -> str:
+    """RULE with its alert message replaced (line 11)."""
+    return RULE.format(expr="deaths >= 1").replace("警情 {{ m.incident_id }}", template)
+
+
+TEMPLATE_CASES = [
+    ("template_unknown_bare_name", _message("警情 {{ incident }}"), "E_TEMPLATE", 11, None),
+    ("template_count_without_window", _message("{{ count }} 次"), "E_TEMPLATE", 11, None),
+    ("template_unknown_filter", _message("{{ ts | 日其 }}"), "E_TEMPLATE", 11, None),
+    ("template_date_of_a_number", _message("{{ deaths | 日期 }}"), "E_TEMPLATE", 11, None),
+    ("template_duration_of_text", _message("{{ incident_id | 时长 }}"), "E_TEMPLATE", 11, None),
+    ("template_two_filters", _message("{{ ts | 日期 | 时长 }}"), "E_TEMPLATE", 11, None),
+    ("template_unknown_alias_time", _message("{{ first.time }}"), "E_TEMPLATE", 11, None),
+]
+
 CASES = [(name, RULE.format(expr=expr), code, line, column) for name, expr, code, line, column in EXPRESSION_CASES]
+CASES += TEMPLATE_CASES
 CASES += [(name, WINDOW.format(window=window, extra=extra), code, line, column)
           for name, window, extra, code, line, column in WINDOW_CASES]
 CASES += LADDER_CASES

@@ -1,6 +1,7 @@
 """The condition grammar (rules/expressions.py) and the new conditions running on the real engine."""
 import pytest
 
+from safecity.config.yamlfile import YamlFileError
 from safecity.rules.compiler import compile_policy
 from safecity.rules.expressions import ExpressionError, Test, alternatives, parse, text_of
 from safecity.rules.loader import load_policy
@@ -107,3 +108,50 @@ def test_wrong_expectation_fails_on_the_engine(write_policy):
     loaded = load_policy(write_policy(POLICY.replace("category: \"050000\", received_at", "category: \"020000\", "
                                                      "received_at", 1)))
     assert [r.passed for r in run_policy_tests(loaded)] == [False, True, True, True]
+
+
+WINDOW_POLICY = """\
+id: command.congestion_wording
+version: 1
+title: 路口拥堵文字测试
+owner: 交警支队指挥中心
+priority: 3
+partition_by: junction_id
+when:
+  event: congestion_reading
+  all: [congestion_index >= 8]
+  window: count >= 2 within 2h by junction_id
+actions:
+  - action: raise_alert
+    params: { level: warning, channel: ops, message: "{{ junction_id }} 自 {{ first.time | 日期 }} 起 {{ count }} 次拥堵，指数 {{ last.congestion_index }}，持续 {{ span | 时长 }}" }
+tests:
+  - name: 两次拥堵 (twice)
+    given:
+      - { event: congestion_reading, junction_id: J1, congestion_index: 8.5, ts: "2025-03-01T08:00:00+08:00" }
+      - { event: congestion_reading, junction_id: J1, congestion_index: 9.5, ts: "2025-03-01T09:35:00+08:00" }
+    expect:
+      - { action: raise_alert, params: { message: "J1 自 2025年3月1日 08:00 起 2 次拥堵，指数 9.5，持续 1小时35分钟" } }
+  - name: 一次不够 (once is not enough)
+    given: [ { event: congestion_reading, junction_id: J2, congestion_index: 9.0, ts: "2025-03-01T08:00:00+08:00" } ]
+    expect: []
+"""
+
+
+def test_templates_use_policy_names_and_chinese_filters(write_policy):
+    with pytest.raises(YamlFileError) as caught:  # `span` is no name of the policy: an error at check time
+        load_policy(write_policy(WINDOW_POLICY))
+    assert "E_TEMPLATE" in str(caught.value) and "span" in str(caught.value)
+
+
+def test_templates_render_on_the_engine(write_policy):
+    text = WINDOW_POLICY.replace("持续 {{ span | 时长 }}", "").replace("，持续 1小时35分钟", "，")
+    loaded = load_policy(write_policy(text))
+    results = run_policy_tests(loaded)
+    assert [(r.name, r.failures) for r in results if not r.passed] == []
+    assert results[0].fired[0][1]["message"] == "J1 自 2025年3月1日 08:00 起 2 次拥堵，指数 9.5，"
+
+
+@pytest.mark.parametrize("minutes, text", [(0, "0分钟"), (45, "45分钟"), (95, "1小时35分钟"), (1500, "1天1小时")])
+def test_duration_filter(minutes, text):
+    from safecity.rules.templates import render
+    assert render("{{ m.offline_minutes | 时长 }}", {"m": {"offline_minutes": minutes}}) == text
