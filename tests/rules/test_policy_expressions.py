@@ -155,3 +155,16 @@ def test_templates_render_on_the_engine(write_policy):
 def test_duration_filter(minutes, text):
     from safecity.rules.templates import render
     assert render("{{ m.offline_minutes | 时长 }}", {"m": {"offline_minutes": minutes}}) == text
+
+
+def test_complete_examples_of_the_format_document_load(tmp_path):
+    import re
+    from pathlib import Path
+    doc = (Path(__file__).parents[2] / "docs" / "policy-format.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if b.startswith("id:")]
+    assert len(blocks) >= 2
+    for index, block in enumerate(blocks):
+        path = tmp_path / f"example{index}.yaml"
+        path.write_text(block, encoding="utf-8")
+        loaded = load_policy(path)
+        assert all(r.passed for r in run_policy_tests(loaded))
