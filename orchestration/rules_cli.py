@@ -41,6 +41,19 @@ def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "
     typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
 
 
+@rules_app.command("explain")
+def rules_explain(path: Path = typer.Argument(..., help="Policy file.")) -> None:
+    """用中文和英文白话说明一条策略 / Print a policy as plain Chinese, then English, sentences."""
+    from safecity.rules.explain import explain_text
+    from safecity.rules.loader import load_policy
+    try:
+        loaded = load_policy(path)
+    except YamlFileError as exc:
+        typer.echo(str(exc))
+        raise typer.Exit(1) from None
+    typer.echo(explain_text(loaded))
+
+
 @rules_app.command("schema")
 def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="Folder for the schema files.")) -> None:
     """导出各类策略的 JSON Schema（供编辑器补全与校验） / Write the JSON Schema of every policy kind for editors."""
