@@ -54,6 +54,24 @@ def rules_explain(path: Path = typer.Argument(..., help="Policy file.")) -> None
     typer.echo(explain_text(loaded))
 
 
+@rules_app.command("docs")
+def rules_docs(path: Path = PathArgument,
+               out: Path = typer.Option(Path("policy-catalogue.html"), "--out", help="The HTML file to write."),
+               fired: Path = typer.Option(None, "--fired", help="Actions of the last run as JSON Lines "
+                                                               "(`rules replay --out`).")) -> None:
+    """生成策略目录网页（白话说明、状态图、测试结果、最近一次运行的动作） / Write the HTML policy catalogue."""
+    from safecity.rules.policy_docs import catalogue_html
+    from safecity.rules.testing import run_policy_tests
+    policies = _load(path)
+    records = [json.loads(line) for line in fired.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if fired else []
+    results = {loaded.id: run_policy_tests(loaded) for loaded in policies}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(catalogue_html(policies, results, records, str(fired or "")), encoding="utf-8")
+    failed = sum(not r.passed for rs in results.values() for r in rs)
+    typer.echo(f"{out}: {len(policies)} policies, {failed} failing tests, {len(records)} actions")
+
+
 @rules_app.command("schema")
 def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="Folder for the schema files.")) -> None:
     """导出各类策略的 JSON Schema（供编辑器补全与校验） / Write the JSON Schema of every policy kind for editors."""
