@@ -148,18 +148,18 @@ class _Parser:
         return expr
 
     def disjunction(self) -> Expr:
-        items = [self.conjunction()]
-        while self.peek().kind == "word" and self.peek().text == "or":
-            self.take()
-            items.append(self.conjunction())
-        return items[0] if len(items) == 1 else Node("or", tuple(items))
+        return self.chain("or", self.conjunction)
 
     def conjunction(self) -> Expr:
-        items = [self.negation()]
-        while self.peek().kind == "word" and self.peek().text == "and":
+        return self.chain("and", self.negation)
+
+    def chain(self, keyword: str, operand: Any) -> Expr:
+        """operand (keyword operand)*: `or` binds looser than `and`, as written in the grammar above."""
+        items = [operand()]
+        while self.peek().kind == "word" and self.peek().text == keyword:
             self.take()
-            items.append(self.negation())
-        return items[0] if len(items) == 1 else Node("and", tuple(items))
+            items.append(operand())
+        return items[0] if len(items) == 1 else Node(keyword, tuple(items))
 
     def negation(self) -> Expr:
         token = self.peek()
