@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from safecity.rules.actions import ACTIONS
 from safecity.rules.escalation import entry_actions
 from safecity.rules.loader import LoadedPolicy
-from safecity.rules.policy import ActionCall, Comparison, Condition, Correlation, Policy
+from safecity.rules.policy import ActionCall, Comparison, Condition, Correlation
 from safecity.rules.shape import Match
 from safecity.standards.catalogue import Catalogue, load_catalogue
 

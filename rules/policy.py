@@ -173,9 +173,9 @@ def merge_tests(where: dict[str, Comparison], tests: list[Test]) -> dict[str, Co
         except ValidationError as exc:
             first = next((t for t in tests if t.field == field), None)
             reason = "; ".join(e["msg"] for e in exc.errors())
+            column, origin = (first.column, first.origin) if first else (1, "")
             raise ExpressionError("E_EXPR_VALUE", f"字段 {field} 的取值不符合要求（contains 的文本不能含 . * + ? [ ] ( ) "
-                                  f"{{ }} | \\ % ^ $） / invalid value for {field}: {reason}", first.column if first else 1,
-                                  first.origin if first else "") from None
+                                  f"{{ }} | \\ % ^ $） / invalid value for {field}: {reason}", column, origin) from None
     return merged
 
 

@@ -52,8 +52,8 @@ def ladder_svg(policy: Policy, conditions: Sequence[str]) -> str:
             parts.append(f'<path d="M {12 + _BOX_W / 2:.0f} {y} L {12 + _BOX_W / 2:.0f} {y - step + _BOX_H}" '
                          f'stroke="#555" marker-end="url(#arrow)"/>')
     parts.append(f'<rect x="{width - _BOX_W - 12}" y="12" width="{_BOX_W}" height="{_BOX_H}" rx="8" fill="#eee" '
-                 f'stroke="#333" stroke-width="3"/><text x="{width - _BOX_W / 2 - 12:.0f}" y="{12 + _BOX_H / 2 + 4:.0f}"'
-                 f' text-anchor="middle">{ESCALATION_END}</text>'
+                 f'stroke="#333" stroke-width="3"/><text x="{width - _BOX_W / 2 - 12:.0f}" '
+                 f'y="{12 + _BOX_H / 2 + 4:.0f}" text-anchor="middle">{ESCALATION_END}</text>'
                  f'<text x="{width - 12}" y="{24 + _BOX_H + 12}" font-size="11" text-anchor="end">任一级别遇结束条件 / '
                  f"close from any step</text></svg>")
     return "".join(parts)
