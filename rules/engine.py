@@ -86,6 +86,7 @@ class EvaluationResult:
     unhandled: Counter = field(default_factory=Counter)  # (policy id, event type) -> events no rule matched
     unrouted: Counter = field(default_factory=Counter)  # event type -> events no policy subscribes to
     evicted: Counter = field(default_factory=Counter)  # policy id -> idle partitions deleted
+    throttled: Counter = field(default_factory=Counter)  # policy id -> firings a throttle kept silent
     # idempotency key -> latest event time among the record's matched events, when any has one: the batch mode
     # tells new actions from old by it without keeping every event's time.
     triggered_at: dict[str, dt.datetime] = field(default_factory=dict)
@@ -103,6 +104,7 @@ class EvaluationResult:
         self.unhandled.update(other.unhandled)
         self.unrouted.update(other.unrouted)
         self.evicted.update(other.evicted)
+        self.throttled.update(other.throttled)
         self.triggered_at.update(other.triggered_at)
 
 
@@ -138,6 +140,7 @@ class _Slot:
     names: list[str]
     generation: int
     last_seen: dict[str, float] = field(default_factory=dict)  # sid -> latest event time (epoch s)
+    silent_until: dict[str, float] = field(default_factory=dict)  # throttle key value -> end of its silence (epoch s)
     facts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> fact id -> message
     # Open charts as a few bytes each instead of a durable partition: sid -> (state, latest event time).
     resting: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -535,6 +538,16 @@ class PolicyEngine:
             raise ValueError("the engine clock must return an aware datetime")  # recorded as E_ACTION_EXCEPTION
         return now.astimezone(dt.timezone.utc)
 
+    def _throttled(self, slot: _Slot, message: Mapping[str, Any], moment: dt.datetime) -> bool:
+        """True (and counted) when the policy already fired for this throttle key within its throttle span."""
+        if slot.policy.throttle is None:
+            return False
+        until = slot.silent_until.get(str(message.get(slot.policy.throttle_key)))
+        if until is None or moment.timestamp() >= until:
+            return False
+        self._result.throttled[slot.loaded.id] += 1
+        return True
+
     def _with_time(self, message: dict[str, Any]) -> dict[str, Any]:
         """The message as templates see it: `time` names its event type's time field ({{ first.time }})."""
         event_type = self._catalogue.events.get(message.get("type"))
@@ -554,6 +567,9 @@ class PolicyEngine:
             ordered = [bindings[f"m_{i}"] for i in range(rule.window.count)]
             bindings = {**bindings, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
             variables["count"] = rule.window.count
+        latest = max(filter(None, (event_time(m, self._catalogue) for m in matched.values())), default=None)
+        if self._throttled(slot, bindings.get("m") or {}, latest or fired_at):
+            return
         records = []
         for index, call in enumerate(rule.actions):
             spec = ACTIONS[call.action]
@@ -577,7 +593,10 @@ class PolicyEngine:
                 idempotency_key=idempotency_key(loaded.id, loaded.version, key_index, event_ids),
                 fired_at=fired_at))
         self._result.outbox.extend(records)
-        latest = max(filter(None, (event_time(m, self._catalogue) for m in matched.values())), default=None)
+        throttle = slot.policy.throttle
+        if throttle is not None:
+            slot.silent_until[str((bindings.get("m") or {}).get(slot.policy.throttle_key))] = \
+                (latest or fired_at).timestamp() + throttle.seconds
         if latest is not None:
             self._result.triggered_at.update((r.idempotency_key, latest) for r in records)
 

@@ -87,7 +87,13 @@ def explain(loaded: LoadedPolicy, catalogue: Catalogue | None = None) -> list[Se
                           f"Policy {policy.id} version {policy.version}, owned by {policy.owner}."),
                  Sentence(f"按{key_zh}分别判断。", f"Each {key_en} is judged on its own.")]
     body = {"escalation": _ladder, "statechart": _chart, "decision_table": _table}.get(policy.kind, _rule)
-    return sentences + body(loaded, words)
+    sentences += body(loaded, words)
+    if policy.throttle is not None:
+        by_zh, by_en = words.field(event, policy.throttle_key or "")
+        span_zh, span_en = _duration(policy.throttle.within)
+        sentences.append(Sentence(f"同一{by_zh}在 {span_zh}内（按事件时间）只触发一次。",
+                                  f"At most once per {by_en} within {span_en} (event time)."))
+    return sentences
 
 
 def _rule(loaded: LoadedPolicy, words: _Words) -> list[Sentence]:

@@ -213,9 +213,27 @@ class _CatalogueCheck:
                     self.add("/partition_by", "E_UNKNOWN_FIELD",
                              f"事件 {event} 没有分区字段 {partition_by} / event {event!r} has no field "
                              f"{partition_by!r}", did_you_mean(partition_by, fields))
+        if "throttle" in data:
+            self.throttle(data, kind, subscribed)
         for index, test in enumerate(_list(data.get("tests"))):
             self.test(f"/tests/{index}", _dict(test), subscribed, partition_by)
         return self.problems
+
+    def throttle(self, data: dict, kind: Any, subscribed: dict[str, Fields]) -> None:
+        if kind in ("statechart", "escalation"):
+            self.kind_problem = True
+            self.add("/throttle", "E_KIND", "状态图和分级升级不用限频，由状态决定是否重复 / a chart or escalation has no "
+                     "throttle: its states decide what repeats")
+            return
+        throttle = data["throttle"]
+        by = throttle.get("by") if isinstance(throttle, dict) else (throttle.split(" by ")[1].strip()
+                                                                    if isinstance(throttle, str) and " by " in throttle
+                                                                    else None)
+        by = by or data.get("partition_by")
+        for event, fields in subscribed.items():
+            if isinstance(by, str) and by not in fields:
+                self.add("/throttle", "E_UNKNOWN_FIELD", f"限频字段 {by} 不是事件 {event} 的字段 / the throttle's field "
+                         f"{by!r} is not a field of {event!r}", did_you_mean(by, fields))
 
     # -- conditions ------------------------------------------------------------------------------------------
     def single(self, when: dict, pointer: str, subscribed: dict[str, Fields]) -> dict[str, Fields | None]:

@@ -113,6 +113,33 @@ class Window(_Strict):
         return duration_seconds(self.within)
 
 
+_THROTTLE_TEXT = re.compile(r"^\s*once\s+within\s+(\S+)(?:\s+by\s+(\S+))?\s*$")
+
+
+class Throttle(_Strict):
+    """限频: after the policy fires for one value of `by`, it stays silent for that value for `within` (event
+    time), e.g. one alert per camera per outage instead of one per health record. One line:
+    `once within 2h by camera_id` (`by` defaults to the policy's partition_by)."""
+
+    within: Annotated[str, Field(pattern=DURATION_PATTERN)]
+    by: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _THROTTLE_TEXT.match(value)
+        if match is None:
+            raise ValueError("write the throttle as `once within 2h by field` (限频写法：once within 时长 by 字段)")
+        within, by = match.groups()
+        return {"within": within, **({"by": by} if by else {})}
+
+    @property
+    def seconds(self) -> int:
+        return duration_seconds(self.within)
+
+
 class Group(_Strict):
     """条件组: `any` (one of), `all` (each of), `not`; items are expressions such as `deaths >= 30` or groups."""
 
@@ -340,6 +367,7 @@ class Policy(_Strict):
     table: Annotated[str, Field(pattern=r"^[^/\\]+\.(csv|xlsx)$")] | None = None  # beside the policy file
     initial: Annotated[str, Field(pattern=STATE_PATTERN)] | None = None
     states: dict[Annotated[str, Field(pattern=STATE_PATTERN)], State] | None = None
+    throttle: Throttle | None = None  # rule and decision_table only: a chart remembers by its states
     levels: list[Level] | None = Field(default=None, min_length=2)  # most severe first
     only_up: bool = True  # levels only go up: no transition to a less severe level
     close: Condition | None = None  # what ends the escalation
@@ -357,6 +385,9 @@ class Policy(_Strict):
     def _fields_of_kind(self) -> "Policy":
         # The loader reports the same problems with their lines; this keeps hand-built models consistent.
         problems = kind_problems(self.kind, {name: getattr(self, name) for name in KIND_KEYS})
+        if self.throttle is not None and self.is_chart:
+            problems.append(("throttle", "E_KIND", "状态图和分级升级不用限频，由状态决定是否重复 / a chart or escalation "
+                             "has no throttle: its states decide what repeats"))
         if problems:
             raise ValueError("; ".join(message for _, _, message in problems))
         return self
@@ -404,6 +435,10 @@ class Policy(_Strict):
     @property
     def window_seconds(self) -> int | None:
         return self.when.window.seconds if isinstance(self.when, Condition) and self.when.window else None
+
+    @property
+    def throttle_key(self) -> str | None:
+        return (self.throttle.by or self.partition_by) if self.throttle else None
 
     @property
     def idle_seconds(self) -> int | None:

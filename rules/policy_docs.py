@@ -115,7 +115,7 @@ def fired_summary(fired: Iterable[Fired]) -> list[tuple[str, int]]:
 
 
 def policy_markdown(loaded: LoadedPolicy, fired: Sequence[Fired] = (),
-                    results: Sequence[TestResult] | None = None) -> str:
+                    results: Sequence[TestResult] | None = None, throttled: int = 0) -> str:
     policy = loaded.policy
     sentences = explain(loaded)
     lines = [f"### {policy.title}", f"`{policy.id}` v{policy.version} · {_KIND_ZH[policy.kind]} ({policy.kind}) · "
@@ -127,6 +127,8 @@ def policy_markdown(loaded: LoadedPolicy, fired: Sequence[Fired] = (),
         lines.append(f"- {test.name}{outcome}")
     lines += ["", f"**本次触发的动作 / Actions fired in this run: {len(fired)}**"]
     lines += [f"- {action}: {count}" for action, count in fired_summary(fired)]
+    if loaded.policy.throttle is not None:
+        lines.append(f"- 限频未触发 / kept silent by the throttle: {throttled}")
     return "\n".join(lines)
 
 

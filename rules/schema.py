@@ -17,6 +17,7 @@ from safecity.rules.policy import KIND_FIELDS, KIND_KEYS, KINDS, Policy
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _SCALAR = {"type": ["string", "number", "boolean"]}
+_THROTTLE_LINE = r"^\s*once\s+within\s+[1-9][0-9]*(s|m|h|d)(\s+by\s+[a-z][a-z0-9_]*)?\s*$"
 _WINDOW_LINE = r"^\s*count\s*>=\s*[0-9]+\s+within\s+[1-9][0-9]*(s|m|h|d)(\s+by\s+[a-z][a-z0-9_]*)?\s*$"
 
 
@@ -38,6 +39,11 @@ def policy_schema(kind: str) -> dict[str, Any]:
     schema = copy.deepcopy(Policy.model_json_schema(by_alias=True))
     _short_forms(schema["$defs"])
     properties = schema["properties"]
+    if kind in ("statechart", "escalation"):
+        properties.pop("throttle")
+    else:
+        properties["throttle"]["anyOf"].insert(0, {"type": "string", "pattern": _THROTTLE_LINE,
+                                                   "description": "once within 2h by camera_id"})
     for key in KIND_KEYS:
         if key not in KIND_FIELDS[kind]:
             properties.pop(key, None)

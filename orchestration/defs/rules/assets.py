@@ -93,6 +93,7 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
         "actions_fired": len(result.outbox),
         "actions_new": len(new),
         "actions_by_policy": dg.MetadataValue.json(dict(by_policy)),
+        "actions_throttled": dg.MetadataValue.json(dict(result.throttled)),
         "unhandled_events": dg.MetadataValue.json(result.unhandled_by_type()),
         "rule_errors": len(result.errors),
         "rejected_events": len(result.rejected),
@@ -117,7 +118,8 @@ def policy_pages(policies, result: EvaluationResult) -> dict[str, dg.MetadataVal
     fired: dict[str, list[dict]] = {}
     for record in result.outbox:
         fired.setdefault(record.policy_id, []).append({"policy_id": record.policy_id, "action": record.action})
-    return {f"policy/{loaded.id}": dg.MetadataValue.md(policy_markdown(loaded, fired.get(loaded.id, [])))
+    return {f"policy/{loaded.id}": dg.MetadataValue.md(policy_markdown(loaded, fired.get(loaded.id, []),
+                                                                      throttled=result.throttled[loaded.id]))
             for loaded in policies}
 
 
