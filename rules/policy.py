@@ -1,9 +1,10 @@
 """The policy file format (策略文件格式): one YAML file = one policy = one durable-rules ruleset.
 
-This slice knows single-event rules only: `when: {event, where}` and a list of typed actions, plus the scenario
-tests that live in the same file. Windows, `all:` correlations and statecharts arrive later as further shapes of
-`when` (a union discriminated by its keys) and a `kind` for statecharts; nothing here assumes there will only ever
-be one pattern, except `Policy.stateless`, which the engine uses to evict state and must learn about windows.
+Kinds: `rule` (one condition, a window or a correlation of an event with facts, and actions), `decision_table`
+(rows in a CSV/XLSX beside the file), `statechart` (states and transitions) and `escalation` (levels from the
+most severe down, drawn into the same statechart by escalation.py). A condition tests fields with `where` and with
+the expressions of `any` / `all` / `not` (expressions.py); an `or` becomes one engine rule per alternative. Rules
+and tables may carry a `throttle`; scenario tests live in the same file.
 
 The models check shape only. Whether an event, field, value or action exists is decided against the standards
 and action catalogues by the loader, which also turns every problem into a file:line message.
@@ -14,9 +15,10 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from safecity.rules.expressions import SYMBOL_OF, ExpressionError, Test, alternatives, group_tree, parse
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
+
+from safecity.rules.expressions import SYMBOL_OF, ExpressionError, Test, alternatives, group_tree, parse
 
 POLICY_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
