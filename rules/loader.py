@@ -21,8 +21,8 @@ from safecity.rules.compiler import ruleset_name
 from safecity.rules.fields import NUMERIC, value_problem
 from safecity.rules.charts import check_chart
 from safecity.rules.expressions import ExpressionError, Test, alternatives, group_tree, parse
-from safecity.rules.policy import (KIND_KEYS, ActionCall, OPERATORS, ORDERING, Comparison, Policy, kind_problems,
-                                   merge_tests, when_kind)
+from safecity.rules.policy import (KIND_KEYS, ActionCall, OPERATORS, ORDERING, Comparison, Policy, Throttle, Window,
+                                   kind_problems, merge_tests, when_kind)
 from safecity.rules.shape import Match, Rule, policy_rules
 from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, formula_cells, read_sheet, typed
 from safecity.rules.templates import (FILTER_NEEDS, FILTERS, TIME, is_whole_placeholder, leftover_braces,
@@ -153,6 +153,14 @@ def _esc(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+def _by_of(model: Any, value: Any) -> str | None:
+    """The `by` of a window or throttle as the model reads it; None when it is malformed (the schema says why)."""
+    try:
+        return model.model_validate(value).by
+    except ValidationError:
+        return None
+
+
 def _tests_of(expr: Any) -> list[Test]:
     return [expr] if isinstance(expr, Test) else [t for item in expr.items for t in _tests_of(item)]
 
@@ -225,11 +233,7 @@ class _CatalogueCheck:
             self.add("/throttle", "E_KIND", "状态图和分级升级不用限频，由状态决定是否重复 / a chart or escalation has no "
                      "throttle: its states decide what repeats")
             return
-        throttle = data["throttle"]
-        by = throttle.get("by") if isinstance(throttle, dict) else (throttle.split(" by ")[1].strip()
-                                                                    if isinstance(throttle, str) and " by " in throttle
-                                                                    else None)
-        by = by or data.get("partition_by")
+        by = _by_of(Throttle, data["throttle"]) or data.get("partition_by")
         for event, fields in subscribed.items():
             if isinstance(by, str) and by not in fields:
                 self.add("/throttle", "E_UNKNOWN_FIELD", f"限频字段 {by} 不是事件 {event} 的字段 / the throttle's field "
@@ -257,9 +261,7 @@ class _CatalogueCheck:
         if alternatives_count is not None and alternatives_count > 1:
             self.add(f"{pointer}/window", "E_WINDOW", "计数窗口的条件不能含“或”（any/or），请拆成多条策略 / a "
                      "window counts events of one condition; it cannot have alternatives (any / or)")
-        window = when["window"]
-        by = window.get("by") if isinstance(window, dict) else (window.split(" by ")[1].strip()
-                                                                if " by " in window else None)
+        by = _by_of(Window, when["window"])
         partition_by = _dict(self.document.data).get("partition_by")
         if isinstance(by, str) and isinstance(partition_by, str) and by != partition_by:
             self.add(f"{pointer}/window", "E_WINDOW", f"窗口按 {by} 计数，但策略按 {partition_by} 分区，两者应一致 / "

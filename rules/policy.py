@@ -87,59 +87,56 @@ def duration_seconds(text: str) -> int:
     return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
 
 
-_WINDOW_TEXT = re.compile(r"^\s*count\s*>=\s*([0-9]+)\s+within\s+(\S+)(?:\s+by\s+(\S+))?\s*$")
+_WINDOW_TEXT = re.compile(r"^\s*count\s*>=\s*(?P<count>[0-9]+)\s+within\s+(?P<within>\S+)(?:\s+by\s+(?P<by>\S+))?\s*$")
+_THROTTLE_TEXT = re.compile(r"^\s*once\s+within\s+(?P<within>\S+)(?:\s+by\s+(?P<by>\S+))?\s*$")
 
 
-class Window(_Strict):
+def _from_line(value: Any, pattern: re.Pattern, usage: str) -> Any:
+    """A one-line spelling (`count >= 3 within 30m by junction_id`) as the model's fields; other values as given."""
+    if not isinstance(value, str):
+        return value
+    match = pattern.match(value)
+    if match is None:
+        raise ValueError(usage)
+    return {key: text for key, text in match.groupdict().items() if text is not None}
+
+
+class _Span(_Strict):
+    """A span of event time for one value of `by`, also written as one line (see LINE)."""
+
+    LINE: ClassVar[re.Pattern]
+    USAGE: ClassVar[str]
+
+    within: Annotated[str, Field(pattern=DURATION_PATTERN)]
+    by: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        return _from_line(value, cls.LINE, cls.USAGE)
+
+    @property
+    def seconds(self) -> int:
+        return duration_seconds(self.within)
+
+
+class Window(_Span):
     """计数窗口: `count` matching events of one partition within `within`, measured on event time (not arrival).
     Also written as one line: `count >= 3 within 30m by junction_id` (`by` must be the policy's partition_by)."""
 
+    LINE: ClassVar[re.Pattern] = _WINDOW_TEXT
+    USAGE: ClassVar[str] = "write the window as `count >= N within 30m by field` (窗口写法：count >= 次数 within 时长 by 分区字段)"
+
     count: Annotated[int, Field(ge=2, le=MAX_WINDOW_COUNT)]
-    within: Annotated[str, Field(pattern=DURATION_PATTERN)]
-    by: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_line(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        match = _WINDOW_TEXT.match(value)
-        if match is None:
-            raise ValueError("write the window as `count >= N within 30m by field` (窗口写法：count >= 次数 "
-                             "within 时长 by 分区字段)")
-        count, within, by = match.groups()
-        return {"count": int(count), "within": within, **({"by": by} if by else {})}
-
-    @property
-    def seconds(self) -> int:
-        return duration_seconds(self.within)
 
 
-_THROTTLE_TEXT = re.compile(r"^\s*once\s+within\s+(\S+)(?:\s+by\s+(\S+))?\s*$")
-
-
-class Throttle(_Strict):
+class Throttle(_Span):
     """限频: after the policy fires for one value of `by`, it stays silent for that value for `within` (event
-    time), e.g. one alert per camera per outage instead of one per health record. One line:
+    time), e.g. one alert per camera in two hours instead of one per health record. One line:
     `once within 2h by camera_id` (`by` defaults to the policy's partition_by)."""
 
-    within: Annotated[str, Field(pattern=DURATION_PATTERN)]
-    by: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_line(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        match = _THROTTLE_TEXT.match(value)
-        if match is None:
-            raise ValueError("write the throttle as `once within 2h by field` (限频写法：once within 时长 by 字段)")
-        within, by = match.groups()
-        return {"within": within, **({"by": by} if by else {})}
-
-    @property
-    def seconds(self) -> int:
-        return duration_seconds(self.within)
+    LINE: ClassVar[re.Pattern] = _THROTTLE_TEXT
+    USAGE: ClassVar[str] = "write the throttle as `once within 2h by field` (限频写法：once within 时长 by 字段)"
 
 
 class Group(_Strict):
