@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
                          summary["baseline"]["median_events_per_s"] for m in ("engine", "supervised")}
     # The statechart's live partitions (open incidents) cost ~750 KB each in durable and last until the incident
     # closes or idles for 7 days; without it the runs show what pending events and partitions of windows cost.
-    for without in ((), ("statechart",)):
+    for without in ((), ("statechart", "escalation")):
         for evict in (True, False):
             memory = measure_memory(args.long, evict, without)
             label = f"memory_{'evicting' if evict else 'no_eviction'}{'_without_statechart' if without else ''}"

@@ -30,15 +30,17 @@ class Located:
     code: str
     message: str
     hint: str | None = None
+    column: int | None = None  # 1-based, where known (e.g. inside a condition expression)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        where = f"{where}:{self.column}" if self.line and self.column else where
         text = f"{where}: {self.code} at {self.pointer or '/'}: {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "pointer": self.pointer, "code": self.code,
-                "message": self.message, "hint": self.hint}
+        return {"file": self.file, "line": self.line, "column": self.column, "pointer": self.pointer,
+                "code": self.code, "message": self.message, "hint": self.hint}
 
 
 class YamlFileError(ValueError):
@@ -54,6 +56,8 @@ class YamlDocument:
     path: Path
     data: Any
     lines: dict[str, int] = field(default_factory=dict)
+    # pointer -> 1-based (line, column) where a text value's content starts (after an opening quote)
+    starts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def line_of(self, pointer: str) -> int | None:
         """The line of the deepest known node on the way to `pointer` (a missing key points at its parent)."""
@@ -67,13 +71,22 @@ class YamlDocument:
     def problem(self, pointer: str, code: str, message: str, hint: str | None = None) -> Located:
         return Located(str(self.path), self.line_of(pointer), pointer, code, message, hint)
 
+    def problem_at(self, pointer: str, offset: int, code: str, message: str, hint: str | None = None) -> Located:
+        """A problem `offset` characters (1-based) into the single-line text value at `pointer`."""
+        line, column = self.starts.get(pointer, (self.line_of(pointer), None))
+        return Located(str(self.path), line, pointer, code, message, hint,
+                       column + offset - 1 if column is not None else None)
+
 
 def _escape(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path) -> Any:
-    """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line."""
+def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path,
+           starts: dict[str, tuple[int, int]] | None = None) -> Any:
+    """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line (and, for text
+    values, where the text starts: 0-based here, made 1-based and quote-aware by load_yaml)."""
+    starts = {} if starts is None else starts
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
@@ -83,14 +96,18 @@ def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path) -> Any:
                                              f"key {key!r} must be text; quote it")])
             child = f"{pointer}/{_escape(key)}"
             lines[child] = node.lc.key(key)[0] + 1
-            out[key] = _plain(value, child, lines, path)
+            if isinstance(value, str):
+                starts[child] = node.lc.value(key)
+            out[key] = _plain(value, child, lines, path, starts)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             child = f"{pointer}/{index}"
             lines[child] = node.lc.item(index)[0] + 1
-            items.append(_plain(value, child, lines, path))
+            if isinstance(value, str):
+                starts[child] = node.lc.item(index)
+            items.append(_plain(value, child, lines, path, starts))
         return items
     if isinstance(node, (dt.date, dt.datetime)):
         # Keep what the author wrote: dates are interpreted by the model that reads them, with its time zone.
@@ -120,7 +137,21 @@ def load_yaml(path: str | Path) -> YamlDocument:
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         raise YamlFileError([Located(str(path), line, "", "E_YAML", message)]) from None
     lines: dict[str, int] = {"": 1}
-    return YamlDocument(path, _plain(raw, "", lines, path), lines)
+    raw_starts: dict[str, tuple[int, int]] = {}
+    data = _plain(raw, "", lines, path, raw_starts)
+    return YamlDocument(path, data, lines, _text_starts(text, raw_starts))
+
+
+def _text_starts(text: str, raw: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    source = text.splitlines()
+    starts = {}
+    for pointer, (line, column) in raw.items():
+        row = source[line] if line < len(source) else ""
+        opening = row[column:column + 1]
+        if opening in ("|", ">"):
+            continue  # a block scalar: its text starts on later lines, columns would mislead
+        starts[pointer] = (line + 1, column + 1 + (opening in ("'", '"')))
+    return starts
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

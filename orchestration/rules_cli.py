@@ -41,6 +41,45 @@ def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "
     typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
 
 
+@rules_app.command("explain")
+def rules_explain(path: Path = typer.Argument(..., help="Policy file.")) -> None:
+    """用中文和英文白话说明一条策略 / Print a policy as plain Chinese, then English, sentences."""
+    from safecity.rules.explain import explain_text
+    from safecity.rules.loader import load_policy
+    try:
+        loaded = load_policy(path)
+    except YamlFileError as exc:
+        typer.echo(str(exc))
+        raise typer.Exit(1) from None
+    typer.echo(explain_text(loaded))
+
+
+@rules_app.command("docs")
+def rules_docs(path: Path = PathArgument,
+               out: Path = typer.Option(Path("policy-catalogue.html"), "--out", help="The HTML file to write."),
+               fired: Path = typer.Option(None, "--fired", help="Actions of the last run as JSON Lines "
+                                                               "(`rules replay --out`).")) -> None:
+    """生成策略目录网页（白话说明、状态图、测试结果、最近一次运行的动作） / Write the HTML policy catalogue."""
+    from safecity.rules.policy_docs import catalogue_html
+    from safecity.rules.testing import run_policy_tests
+    policies = _load(path)
+    records = [json.loads(line) for line in fired.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if fired else []
+    results = {loaded.id: run_policy_tests(loaded) for loaded in policies}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(catalogue_html(policies, results, records, str(fired or "")), encoding="utf-8")
+    failed = sum(not r.passed for rs in results.values() for r in rs)
+    typer.echo(f"{out}: {len(policies)} policies, {failed} failing tests, {len(records)} actions")
+
+
+@rules_app.command("schema")
+def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="Folder for the schema files.")) -> None:
+    """导出各类策略的 JSON Schema（供编辑器补全与校验） / Write the JSON Schema of every policy kind for editors."""
+    from safecity.rules.schema import write_schemas
+    for path in write_schemas(out):
+        typer.echo(str(path))
+
+
 @rules_app.command("test")
 def rules_test(path: Path = PathArgument) -> None:
     """运行策略文件内的测试 / Run the tests written inside the policy files."""

@@ -80,11 +80,13 @@ def undelivered(outbox_keys: Sequence[str], ledger_path: str | Path) -> int | No
 
 
 def policy_horizon(policy: Policy) -> int | None:
-    """Seconds before an event within which earlier events can take part in its firing; None: no bound."""
+    """Seconds before an event within which earlier events can take part in its firing (or, by a throttle, keep
+    it silent); None: no bound."""
+    throttle = policy.throttle.seconds if policy.throttle else 0
     if policy.stateless or isinstance(policy.when, Correlation):
-        return 0
+        return throttle
     if policy.window_seconds:
-        return policy.window_seconds
+        return max(policy.window_seconds, throttle)
     return policy.idle_seconds  # a statechart's partition lives until idle this long (idle_after)
 
 

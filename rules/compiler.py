@@ -68,6 +68,10 @@ def _terms(event: str, where: dict[str, Comparison]) -> list[dict[str, Any]]:
                 terms.append({field: value})
             elif op == "in":
                 terms.append({"$or": [{field: item} for item in value]})
+            elif op == "not_in":
+                terms.extend({"$neq": {field: item}} for item in value)
+            elif op == "contains":
+                terms.append({"$mt": {field: f".*{value}.*"}})  # CONTAINS_PATTERN keeps regex characters out
             else:
                 terms.append({_DURABLE_OP[op]: {field: value}})
     return terms
@@ -102,7 +106,7 @@ def _rule_body(policy_id: str, index: int, rule: Rule) -> dict[str, Any]:
 def compile_policy(policy: Policy, rules: tuple[Rule, ...] | None = None) -> dict[str, dict[str, Any]]:
     rules = policy_rules(policy) if rules is None else rules
     name = ruleset_name(policy.id)
-    if policy.kind == "statechart":
+    if policy.is_chart:
         return {f"{name}$state": _chart(policy, rules)}
     ruleset = {f"r{index}": _rule_body(policy.id, index, rule) for index, rule in enumerate(rules)}
     ruleset["r_evict"] = {"all": [{"m": {"type": EVICT}}], "pri": 0, "run": action_ref(policy.id, EVICT)}
@@ -129,6 +133,10 @@ def _negation(match: Match) -> dict[str, Any] | None:
                 alternatives.append({field: value})
             elif op == "in":
                 alternatives.append({"$and": [{"$neq": {field: item}} for item in value]})
+            elif op == "not_in":
+                alternatives.append({"$or": [{field: item} for item in value]})
+            elif op == "contains":
+                raise ValueError("a windowed condition cannot use contains")  # rejected by the loader first
             else:
                 alternatives.append({_NEGATED[op]: {field: value}})
         alternatives.append({"$nex": {field: 1}})
@@ -138,9 +146,10 @@ def _negation(match: Match) -> dict[str, Any] | None:
 
 
 def _chart(policy: Policy, rules: tuple[Rule, ...]) -> dict[str, Any]:
-    assert policy.states is not None and policy.initial is not None
-    chart: dict[str, Any] = {START: {"t_0": {"to": policy.initial, "run": action_ref(policy.id, START_REF)}}}
-    for state_name, state in policy.states.items():
+    initial = policy.chart_initial
+    assert initial is not None
+    chart: dict[str, Any] = {START: {"t_0": {"to": initial, "run": action_ref(policy.id, START_REF)}}}
+    for state_name, state in policy.chart_states.items():
         if not state.transitions:
             chart[state_name] = {}
             continue
@@ -151,7 +160,7 @@ def _chart(policy: Policy, rules: tuple[Rule, ...]) -> dict[str, Any]:
                 transitions[f"t_{len(transitions)}"] = {**body, "to": rule.target}
         transitions[f"t_{DISCARD}"] = {"all": [{"m": {"$ex": {"type": 1}}}], "to": state_name, "pri": DISCARD_PRI,
                                        "run": action_ref(policy.id, DISCARD)}
-        if state_name == policy.initial:
+        if state_name == initial:
             for target in resumable_states(policy):
                 transitions[f"t_resume_{target}"] = {
                     "all": [{"m": {"$and": [{"type": RESUME}, {"state": target}]}}], "to": target, "pri": 0,
@@ -162,7 +171,7 @@ def _chart(policy: Policy, rules: tuple[Rule, ...]) -> dict[str, Any]:
 
 def resumable_states(policy: Policy) -> list[str]:
     """States an open chart can rest in: neither the initial state (a fresh partition is there) nor a final one."""
-    return [n for n, s in (policy.states or {}).items() if s.transitions and n != policy.initial]
+    return [n for n, s in policy.chart_states.items() if s.transitions and n != policy.chart_initial]
 
 
 def compile_policies(policies: Iterable[Policy]) -> dict[str, dict[str, Any]]:

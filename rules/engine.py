@@ -43,7 +43,7 @@ from safecity.rules.fields import value_problem
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
 from safecity.rules.shape import DISCARD, Rule, policy_rules
-from safecity.rules.templates import RenderError, render
+from safecity.rules.templates import TIME, RenderError, render
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 Clock = Callable[[], dt.datetime]
@@ -86,6 +86,7 @@ class EvaluationResult:
     unhandled: Counter = field(default_factory=Counter)  # (policy id, event type) -> events no rule matched
     unrouted: Counter = field(default_factory=Counter)  # event type -> events no policy subscribes to
     evicted: Counter = field(default_factory=Counter)  # policy id -> idle partitions deleted
+    throttled: Counter = field(default_factory=Counter)  # policy id -> firings a throttle kept silent
     # idempotency key -> latest event time among the record's matched events, when any has one: the batch mode
     # tells new actions from old by it without keeping every event's time.
     triggered_at: dict[str, dt.datetime] = field(default_factory=dict)
@@ -103,6 +104,7 @@ class EvaluationResult:
         self.unhandled.update(other.unhandled)
         self.unrouted.update(other.unrouted)
         self.evicted.update(other.evicted)
+        self.throttled.update(other.throttled)
         self.triggered_at.update(other.triggered_at)
 
 
@@ -138,6 +140,7 @@ class _Slot:
     names: list[str]
     generation: int
     last_seen: dict[str, float] = field(default_factory=dict)  # sid -> latest event time (epoch s)
+    silent_until: dict[str, float] = field(default_factory=dict)  # throttle key value -> end of its silence (epoch s)
     facts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> fact id -> message
     # Open charts as a few bytes each instead of a durable partition: sid -> (state, latest event time).
     resting: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -146,7 +149,7 @@ class _Slot:
 
     @property
     def final_states(self) -> frozenset[str]:
-        return frozenset(n for n, s in (self.policy.states or {}).items() if not s.transitions)
+        return frozenset(n for n, s in self.policy.chart_states.items() if not s.transitions)
 
     @property
     def policy(self):
@@ -235,7 +238,7 @@ class PolicyEngine:
         if old is not None:
             for name in old.names:
                 self._host.drop_ruleset(name)
-            if slot.policy.kind == "statechart" and old.policy.kind == "statechart":
+            if slot.policy.is_chart and old.policy.is_chart:
                 # Charts rest outside durable, so a new version takes them over where their state still exists.
                 open_states = set(resumable_states(slot.policy))
                 slot.resting = {sid: e for sid, e in old.resting.items() if e[0] in open_states}
@@ -415,7 +418,7 @@ class PolicyEngine:
         if state.get("exception"):
             self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
-        if slot.policy.kind == "statechart" and self._chart_done(slot, sid, firings, message):
+        if slot.policy.is_chart and self._chart_done(slot, sid, firings, message):
             return
         if not slot.policy.stateless:
             slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), message.get(TS, self.now or 0.0))
@@ -438,7 +441,7 @@ class PolicyEngine:
         seen = message.get(TS, self.now or 0.0)
         if state in slot.final_states:
             slot.finished[sid] = seen
-        elif state is not None and state != slot.policy.initial:
+        elif state is not None and state != slot.policy.chart_initial:
             slot.resting[sid] = (state, seen)
         return True
 
@@ -535,21 +538,43 @@ class PolicyEngine:
             raise ValueError("the engine clock must return an aware datetime")  # recorded as E_ACTION_EXCEPTION
         return now.astimezone(dt.timezone.utc)
 
+    def _throttled(self, slot: _Slot, message: Mapping[str, Any], moment: dt.datetime) -> bool:
+        """True (and counted) when the policy already fired for this throttle key within its throttle span."""
+        if slot.policy.throttle is None:
+            return False
+        until = slot.silent_until.get(str(message.get(slot.policy.throttle_key)))
+        if until is None or moment.timestamp() >= until:
+            return False
+        self._result.throttled[slot.loaded.id] += 1
+        return True
+
+    def _with_time(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The message as templates see it: `time` names its event type's time field ({{ first.time }})."""
+        event_type = self._catalogue.events.get(message.get("type"))
+        if event_type is None or not event_type.time_field or event_type.time_field not in message:
+            return message
+        return {TIME: message[event_type.time_field], **message}
+
     def _fire(self, slot: _Slot, rule_index: int, matched: dict[str, dict[str, Any]], sid: str) -> None:
         """All of a rule's actions become outbox records, or none do: a half-done firing would disagree with the
         policy text in the audit trail."""
         loaded, rule = slot.loaded, slot.rules[rule_index]
         fired_at = self._fired_at(matched)
         event_ids = sorted(str(message["id"]) for message in matched.values())
-        bindings = matched
+        bindings = {alias: self._with_time(message) for alias, message in matched.items()}
+        variables = {}
         if rule.window:
-            ordered = [matched[f"m_{i}"] for i in range(rule.window.count)]
-            bindings = {**matched, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
+            ordered = [bindings[f"m_{i}"] for i in range(rule.window.count)]
+            bindings = {**bindings, "first": ordered[0], "last": ordered[-1], "m": ordered[-1]}
+            variables["count"] = rule.window.count
+        latest = max(filter(None, (event_time(m, self._catalogue) for m in matched.values())), default=None)
+        if self._throttled(slot, bindings.get("m") or {}, latest or fired_at):
+            return
         records = []
         for index, call in enumerate(rule.actions):
             spec = ACTIONS[call.action]
             try:
-                params = spec.validate(render(call.params, bindings))
+                params = spec.validate(render(call.params, bindings, variables))
             except RenderError as exc:
                 self._result.errors.append(RuleError(loaded.id, loaded.version, sid, event_ids, "E_RENDER",
                                                      f"动作 {index}（{call.action}）: {exc}"))
@@ -568,7 +593,10 @@ class PolicyEngine:
                 idempotency_key=idempotency_key(loaded.id, loaded.version, key_index, event_ids),
                 fired_at=fired_at))
         self._result.outbox.extend(records)
-        latest = max(filter(None, (event_time(m, self._catalogue) for m in matched.values())), default=None)
+        throttle = slot.policy.throttle
+        if throttle is not None:
+            slot.silent_until[str((bindings.get("m") or {}).get(slot.policy.throttle_key))] = \
+                (latest or fired_at).timestamp() + throttle.seconds
         if latest is not None:
             self._result.triggered_at.update((r.idempotency_key, latest) for r in records)
 

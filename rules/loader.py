@@ -20,10 +20,13 @@ from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import ruleset_name
 from safecity.rules.fields import NUMERIC, value_problem
 from safecity.rules.charts import check_chart
-from safecity.rules.policy import ActionCall, OPERATORS, ORDERING, Comparison, Policy, kind_problems
+from safecity.rules.expressions import ExpressionError, Test, alternatives, group_tree, parse
+from safecity.rules.policy import (KIND_KEYS, ActionCall, OPERATORS, ORDERING, Comparison, Policy, Throttle, Window,
+                                   kind_problems, merge_tests, when_kind)
 from safecity.rules.shape import Match, Rule, policy_rules
-from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, read_sheet, typed
-from safecity.rules.templates import is_whole_placeholder, leftover_braces, placeholders, walk_strings
+from safecity.rules.tables import ACTION_COLUMN, Sheet, TableError, columns, formula_cells, read_sheet, typed
+from safecity.rules.templates import (FILTER_NEEDS, FILTERS, TIME, is_whole_placeholder, leftover_braces,
+                                      placeholders, walk_strings)
 from safecity.standards.catalogue import Catalogue, Element, load_catalogue
 
 POLICIES_DIR = Path(__file__).parent / "policies"
@@ -75,7 +78,7 @@ def load_policy(path: str | Path, *, catalogue: Catalogue | None = None) -> Load
         problems = [p for p in problems if p.pointer]  # the model's own summary of the same kind problems
     problems.extend(checked)
     if problems:
-        raise YamlFileError(sorted(problems, key=lambda p: (p.file != str(path), p.line or 0)))
+        raise YamlFileError(sorted(problems, key=lambda p: (p.file != str(path), p.line or 0, p.column or 0)))
     digest = before
     if check.sheet is not None:
         digest = hashlib.sha256(((before or "") + (_digest(check.sheet.path) or "")).encode()).hexdigest()
@@ -150,11 +153,29 @@ def _esc(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+def _by_of(model: Any, value: Any) -> str | None:
+    """The `by` of a window or throttle as the model reads it; None when it is malformed (the schema says why)."""
+    try:
+        return model.model_validate(value).by
+    except ValidationError:
+        return None
+
+
+def _tests_of(expr: Any) -> list[Test]:
+    return [expr] if isinstance(expr, Test) else [t for item in expr.items for t in _tests_of(item)]
+
+
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
 Fields = dict[str, Element]
+
+
+class EventFields(dict):
+    """An event type's fields, knowing which one is its time (what `{{ alias.time }}` names in a template)."""
+
+    time_field: str | None = None
 
 
 class _CatalogueCheck:
@@ -175,17 +196,18 @@ class _CatalogueCheck:
     def run(self) -> list[Located]:
         data = _dict(self.document.data)
         kind = data.get("kind", "rule")
-        for key, code, message in kind_problems(kind, {k: data.get(k) for k in ("when", "actions", "table",
-                                                                                "initial", "states")}):
+        for key, code, message in kind_problems(kind, {k: data.get(k) for k in KIND_KEYS}):
             self.kind_problem = True
             self.add(f"/{key}", code, message)
         partition_by = data.get("partition_by")
         subscribed: dict[str, Fields] = {}  # type -> fields, for the partition and test checks
         if kind == "statechart":
             self.chart(data, subscribed)
+        elif kind == "escalation":
+            self.ladder(data, subscribed)
         else:
             when = _dict(data.get("when"))
-            if "all" in when:
+            if when_kind(when) == "all":
                 bindings = self.correlation(when, subscribed)
             else:
                 bindings = self.single(when, "/when", subscribed)
@@ -199,9 +221,23 @@ class _CatalogueCheck:
                     self.add("/partition_by", "E_UNKNOWN_FIELD",
                              f"事件 {event} 没有分区字段 {partition_by} / event {event!r} has no field "
                              f"{partition_by!r}", did_you_mean(partition_by, fields))
+        if "throttle" in data:
+            self.throttle(data, kind, subscribed)
         for index, test in enumerate(_list(data.get("tests"))):
             self.test(f"/tests/{index}", _dict(test), subscribed, partition_by)
         return self.problems
+
+    def throttle(self, data: dict, kind: Any, subscribed: dict[str, Fields]) -> None:
+        if kind in ("statechart", "escalation"):
+            self.kind_problem = True
+            self.add("/throttle", "E_KIND", "状态图和分级升级不用限频，由状态决定是否重复 / a chart or escalation has no "
+                     "throttle: its states decide what repeats")
+            return
+        by = _by_of(Throttle, data["throttle"]) or data.get("partition_by")
+        for event, fields in subscribed.items():
+            if isinstance(by, str) and by not in fields:
+                self.add("/throttle", "E_UNKNOWN_FIELD", f"限频字段 {by} 不是事件 {event} 的字段 / the throttle's field "
+                         f"{by!r} is not a field of {event!r}", did_you_mean(by, fields))
 
     # -- conditions ------------------------------------------------------------------------------------------
     def single(self, when: dict, pointer: str, subscribed: dict[str, Fields]) -> dict[str, Fields | None]:
@@ -210,15 +246,80 @@ class _CatalogueCheck:
             subscribed[when["event"]] = fields
             for field, test in _dict(when.get("where")).items():
                 self.where(f"{pointer}/where/{_esc(field)}", when["event"], fields, field, test)
-        window = when.get("window")
-        if isinstance(window, dict):
-            event_type = self.catalogue.events.get(when.get("event")) if isinstance(when.get("event"), str) else None
-            if event_type is not None and not event_type.time_field:
-                self.add(f"{pointer}/window", "E_WINDOW",
-                         f"事件 {when['event']} 没有事件时间字段，不能按时间窗口计数 / event {when['event']!r} has no "
-                         f"event-time field, so it cannot be counted in a time window")
+        count = self.expressions(when, pointer, fields)
+        if isinstance(when.get("window"), (dict, str)):
+            self.window(when, pointer, count)
             return {"m": fields, "first": fields, "last": fields}
         return {"m": fields}
+
+    def window(self, when: dict, pointer: str, alternatives_count: int | None) -> None:
+        event_type = self.catalogue.events.get(when.get("event")) if isinstance(when.get("event"), str) else None
+        if event_type is not None and not event_type.time_field:
+            self.add(f"{pointer}/window", "E_WINDOW",
+                     f"事件 {when['event']} 没有事件时间字段，不能按时间窗口计数 / event {when['event']!r} has no "
+                     f"event-time field, so it cannot be counted in a time window")
+        if alternatives_count is not None and alternatives_count > 1:
+            self.add(f"{pointer}/window", "E_WINDOW", "计数窗口的条件不能含“或”（any/or），请拆成多条策略 / a "
+                     "window counts events of one condition; it cannot have alternatives (any / or)")
+        by = _by_of(Window, when["window"])
+        partition_by = _dict(self.document.data).get("partition_by")
+        if isinstance(by, str) and isinstance(partition_by, str) and by != partition_by:
+            self.add(f"{pointer}/window", "E_WINDOW", f"窗口按 {by} 计数，但策略按 {partition_by} 分区，两者应一致 / "
+                     f"the window counts by {by!r} but the policy is partitioned by {partition_by!r}")
+
+    def expressions(self, when: dict, pointer: str, fields: Fields | None) -> int | None:
+        """Parse the condition's any / all / not, check each comparison against the event's fields; the number of
+        alternatives (engine rules) it makes, or None when it has a problem."""
+        def parse_at(text: Any, at: str) -> Any:
+            try:
+                tree = parse(text, at)
+            except ExpressionError as exc:  # go on: every expression's problem is reported in one round
+                self.problems.append(self.document.problem_at(at, exc.column, exc.code, exc.message))
+                return Test("", "eq", None, 1, at)
+            tested.extend((at, test) for test in _tests_of(tree))
+            return tree
+
+        tested: list[tuple[str, Test]] = []
+        before = len(self.problems)
+        try:
+            tree = group_tree(when, pointer, parse_at)
+        except ExpressionError as exc:  # an empty group; the schema check names its unknown keys
+            self.problems.append(self.document.problem_at(exc.pointer or pointer, 1, exc.code, exc.message))
+            return None
+        if tree is None:
+            return 1
+        options: list = []
+        if len(self.problems) == before:
+            try:
+                options = alternatives(tree)
+                for option in options:
+                    merge_tests({}, option)
+            except ExpressionError as exc:
+                self.problems.append(self.document.problem_at(exc.pointer or pointer, exc.column, exc.code,
+                                                              exc.message))
+        ok = len(self.problems) == before
+        if fields is None:
+            return len(options) if ok else None
+        for at, test in tested:
+            ok = self.expression_test(at, when["event"], fields, test) and ok
+        if ok and isinstance(when.get("window"), (dict, str)) and any(t.op == "contains" for _, t in tested):
+            self.add(f"{pointer}/window", "E_WINDOW", "计数窗口的条件不能用 contains / a windowed condition cannot "
+                     "use contains")
+        return len(options) if ok else None
+
+    def expression_test(self, at: str, event: str, fields: Fields, test: Test) -> bool:
+        if test.field not in fields:
+            self.problems.append(self.document.problem_at(
+                at, test.column, "E_UNKNOWN_FIELD", f"事件 {event} 没有字段 {test.field} / event {event!r} has no "
+                f"field {test.field!r}", did_you_mean(test.field, fields)))
+            return False
+        before = len(self.problems)
+        self.where(at, event, fields, test.field, {test.op: test.value})
+        for index in range(before, len(self.problems)):
+            problem = self.problems[index]
+            self.problems[index] = self.document.problem_at(at, test.column, problem.code, problem.message,
+                                                             problem.hint)
+        return len(self.problems) == before
 
     def correlation(self, when: dict, subscribed: dict[str, Fields]) -> dict[str, Fields | None]:
         bindings: dict[str, Fields | None] = {}
@@ -249,6 +350,35 @@ class _CatalogueCheck:
                              "transition cannot count events in a window")
                 self.actions(f"{pointer}/actions", transition.get("actions"), bindings)
 
+    def ladder(self, data: dict, subscribed: dict[str, Fields]) -> None:
+        names: dict[str, int] = {}
+        for index, level in enumerate(_list(data.get("levels"))):
+            pointer, level = f"/levels/{index}", _dict(level)
+            name = level.get("level")
+            if isinstance(name, str) and name in names:
+                self.add(f"{pointer}/level", "E_LEVEL", f"级别 {name} 重复（第 {names[name] + 1} 项已有） / level "
+                         f"{name!r} is listed twice")
+            names.setdefault(name, index) if isinstance(name, str) else None
+            when = level.get("when")
+            conditions = [(f"{pointer}/when", when)] if isinstance(when, dict) else \
+                [(f"{pointer}/when/{i}", c) for i, c in enumerate(_list(when))]
+            bindings: dict[str, Fields | None] = {"m": None}
+            for at, condition in conditions:
+                if "window" in _dict(condition):
+                    self.add(f"{at}/window", "E_WINDOW", "升级条件不支持时间窗口 / an escalation level cannot count "
+                             "events in a window")
+                bindings = self.single(_dict(condition), at, subscribed)
+            if len(conditions) > 1:
+                bindings = {"m": None}  # several events may enter the level: a template field is checked at fire time
+            self.actions(f"{pointer}/actions", level.get("actions"), bindings)
+            notify = level.get("notify")
+            if isinstance(notify, dict):
+                for sub, text in walk_strings(notify):
+                    self.template(f"{pointer}/notify{sub}", text, bindings, self.add)
+        close = data.get("close")
+        if isinstance(close, dict):
+            self.single(close, "/close", subscribed)
+
     def fields_of(self, event: Any, pointer: str) -> Fields | None:
         if not isinstance(event, str):
             return None
@@ -256,7 +386,9 @@ class _CatalogueCheck:
             self.add(pointer, "E_UNKNOWN_EVENT", f"事件目录中没有事件 {event} / unknown event {event!r}",
                      did_you_mean(event, self.catalogue.events))
             return None
-        return {element.id: element for element in self.catalogue.event_fields(event)}
+        fields = EventFields({element.id: element for element in self.catalogue.event_fields(event)})
+        fields.time_field = self.catalogue.events[event].time_field
+        return fields
 
     def where(self, pointer: str, event: str, fields: Fields, field: str, test: Any) -> None:
         if field not in fields:
@@ -266,14 +398,20 @@ class _CatalogueCheck:
         element = fields[field]
         pairs = test.items() if isinstance(test, dict) else [("eq", test)]
         for op, value in pairs:
-            if op not in OPERATORS or op == "in" and not isinstance(value, list):
+            if op not in OPERATORS or op in ("in", "not_in") and not isinstance(value, list):
                 continue  # reported by the schema check
             op_pointer = f"{pointer}/{op}" if isinstance(test, dict) else pointer
+            if op == "contains":
+                if element.type != "string":
+                    self.add(op_pointer, "E_TYPE", f"{field}（{element.name_zh}）不是文本字段，不能用 contains / "
+                             f"contains needs a text field; {field!r} is a {element.type}")
+                continue
             if op in ORDERING and element.type not in NUMERIC:
                 self.add(op_pointer, "E_TYPE", f"{field}（{element.name_zh}）是{element.type}字段，不能比较大小 / "
                          f"ordering operator {op!r} needs a numeric field; {field!r} is a {element.type}")
                 continue
-            items = [(f"{op_pointer}/{i}", v) for i, v in enumerate(value)] if op == "in" else [(op_pointer, value)]
+            items = [(f"{op_pointer}/{i}", v) for i, v in enumerate(value)] if op in ("in", "not_in") \
+                else [(op_pointer, value)]
             for item_pointer, item in items:
                 problem = value_problem(element, item, self.catalogue) if _is_scalar(item) else None
                 if problem:
@@ -324,17 +462,34 @@ class _CatalogueCheck:
 
     def template(self, pointer: str, text: str, bindings: dict[str, Fields | None], add: Any) -> None:
         if leftover_braces(text):
-            add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ m.字段 }} / placeholders must look like "
-                "{{ m.field }}; no filters or expressions")
-        for alias, field in placeholders(text):
-            if alias not in bindings:
-                add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {alias} / unknown alias {alias!r} "
-                    f"(bound: {list(bindings)})", did_you_mean(alias, bindings))
+            add(pointer, "E_TEMPLATE", "模板占位符应写成 {{ 字段 }}、{{ 别名.字段 }} 或 {{ 字段 | 日期 }} / placeholders "
+                "look like {{ field }}, {{ alias.field }} or {{ field | filter }}; no expressions")
+        for place in placeholders(text):
+            if place.filter is not None and place.filter not in FILTERS:
+                add(pointer, "E_TEMPLATE", f"未知的模板过滤器 {place.filter}（可用：{'、'.join(FILTERS)}） / unknown "
+                    f"filter {place.filter!r}", did_you_mean(place.filter, FILTERS))
+            if place.alias is None:
+                if "first" not in bindings:  # only a window binds first/last, and only a window counts
+                    add(pointer, "E_TEMPLATE", f"{{{{ {place.field} }}}} 只能用于计数窗口策略 / "
+                        f"{place.field!r} is only known in a windowed policy")
                 continue
-            fields = bindings[alias]
-            if fields is not None and field not in fields:
-                add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {alias}.{field} / template names "
-                    f"unknown field {alias}.{field}", did_you_mean(field, fields))
+            if place.alias not in bindings:
+                add(pointer, "E_TEMPLATE", f"模板引用了未绑定的别名 {place.alias} / unknown alias {place.alias!r} "
+                    f"(bound: {list(bindings)})", did_you_mean(place.alias, bindings))
+                continue
+            fields = bindings[place.alias]
+            if fields is None:
+                continue
+            name = getattr(fields, "time_field", None) if place.field == TIME else place.field
+            if name not in fields:
+                add(pointer, "E_TEMPLATE", f"模板引用了事件中没有的字段 {place.alias}.{place.field} / template names "
+                    f"unknown field {place.alias}.{place.field}", did_you_mean(place.field, fields))
+                continue
+            needed = FILTER_NEEDS.get(place.filter or "")
+            kind = fields[name].type
+            if needed and not (kind == needed or needed == "number" and kind in NUMERIC):
+                add(pointer, "E_TEMPLATE", f"过滤器 {place.filter} 不适用于{kind}字段 {place.field} / filter "
+                    f"{place.filter!r} needs a {needed} field; {place.field!r} is a {kind}")
 
     # -- decision tables -------------------------------------------------------------------------------------
     def table(self, data: dict, when: dict, bindings: dict[str, Fields | None], partition_by: Any) -> None:
@@ -348,6 +503,7 @@ class _CatalogueCheck:
             self.problems.extend(exc.problems)
             return
         self.sheet = sheet
+        self.problems.extend(formula_cells(sheet))
         fields = bindings.get("m")
         event = when.get("event")
         table_problems: list[Located] = []

@@ -1,9 +1,10 @@
 """The policy file format (策略文件格式): one YAML file = one policy = one durable-rules ruleset.
 
-This slice knows single-event rules only: `when: {event, where}` and a list of typed actions, plus the scenario
-tests that live in the same file. Windows, `all:` correlations and statecharts arrive later as further shapes of
-`when` (a union discriminated by its keys) and a `kind` for statecharts; nothing here assumes there will only ever
-be one pattern, except `Policy.stateless`, which the engine uses to evict state and must learn about windows.
+Kinds: `rule` (one condition, a window or a correlation of an event with facts, and actions), `decision_table`
+(rows in a CSV/XLSX beside the file), `statechart` (states and transitions) and `escalation` (levels from the
+most severe down, drawn into the same statechart by escalation.py). A condition tests fields with `where` and with
+the expressions of `any` / `all` / `not` (expressions.py); an `or` becomes one engine rule per alternative. Rules
+and tables may carry a `throttle`; scenario tests live in the same file.
 
 The models check shape only. Whether an event, field, value or action exists is decided against the standards
 and action catalogues by the loader, which also turns every problem into a file:line message.
@@ -11,17 +12,22 @@ and action catalogues by the loader, which also turns every problem into a file:
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      field_validator, model_validator)
+
+from safecity.rules.expressions import SYMBOL_OF, ExpressionError, Test, alternatives, group_tree, parse
 
 POLICY_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 STATE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"  # level_IV reads better than level_iv
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains")
 ORDERING = frozenset({"gt", "gte", "lt", "lte"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# `contains` compiles to durable's own regex dialect; text with its special characters would change meaning.
+CONTAINS_PATTERN = r"^[^.*+?\[\](){}|\\%^$]+$"
 
 
 def _scalar(value: Any) -> Any:
@@ -48,6 +54,8 @@ class Comparison(_Strict):
     lt: Scalar | None = None
     lte: Scalar | None = None
     in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
+    not_in: list[Scalar] | None = Field(default=None, min_length=1)
+    contains: Annotated[str, Field(min_length=1, pattern=CONTAINS_PATTERN)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -57,19 +65,21 @@ class Comparison(_Strict):
     @model_validator(mode="after")
     def _at_least_one(self) -> "Comparison":
         if not self.operators():
-            raise ValueError("give a value or one of the operators eq, ne, gt, gte, lt, lte, in "
+            raise ValueError("give a value or one of the operators eq, ne, gt, gte, lt, lte, in, not_in, contains "
                              "(请写出取值或比较运算符)")
         return self
 
     def operators(self) -> list[tuple[str, Any]]:
         """(operator, value) in the fixed order of OPERATORS, so compiled rulesets are deterministic."""
         values = {"eq": self.eq, "ne": self.ne, "gt": self.gt, "gte": self.gte, "lt": self.lt,
-                  "lte": self.lte, "in": self.in_}
+                  "lte": self.lte, "in": self.in_, "not_in": self.not_in, "contains": self.contains}
         return [(op, values[op]) for op in OPERATORS if values[op] is not None]
 
 
 DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d)$"
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+ESCALATION_START = "monitoring"  # an escalation's state before any level is reached
+ESCALATION_END = "closed"
 MAX_WINDOW_COUNT = 8  # a window is a durable sequence of this many aliases; longer ones cost memory per partition
 
 
@@ -77,23 +87,122 @@ def duration_seconds(text: str) -> int:
     return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
 
 
-class Window(_Strict):
-    """计数窗口: `count` matching events of one partition within `within`, measured on event time (not arrival)."""
+_WINDOW_TEXT = re.compile(r"^\s*count\s*>=\s*(?P<count>[0-9]+)\s+within\s+(?P<within>\S+)(?:\s+by\s+(?P<by>\S+))?\s*$")
+_THROTTLE_TEXT = re.compile(r"^\s*once\s+within\s+(?P<within>\S+)(?:\s+by\s+(?P<by>\S+))?\s*$")
 
-    count: Annotated[int, Field(ge=2, le=MAX_WINDOW_COUNT)]
+
+def _from_line(value: Any, pattern: re.Pattern, usage: str) -> Any:
+    """A one-line spelling (`count >= 3 within 30m by junction_id`) as the model's fields; other values as given."""
+    if not isinstance(value, str):
+        return value
+    match = pattern.match(value)
+    if match is None:
+        raise ValueError(usage)
+    return {key: text for key, text in match.groupdict().items() if text is not None}
+
+
+class _Span(_Strict):
+    """A span of event time for one value of `by`, also written as one line (see LINE)."""
+
+    LINE: ClassVar[re.Pattern]
+    USAGE: ClassVar[str]
+
     within: Annotated[str, Field(pattern=DURATION_PATTERN)]
+    by: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        return _from_line(value, cls.LINE, cls.USAGE)
 
     @property
     def seconds(self) -> int:
         return duration_seconds(self.within)
 
 
+class Window(_Span):
+    """计数窗口: `count` matching events of one partition within `within`, measured on event time (not arrival).
+    Also written as one line: `count >= 3 within 30m by junction_id` (`by` must be the policy's partition_by)."""
+
+    LINE: ClassVar[re.Pattern] = _WINDOW_TEXT
+    USAGE: ClassVar[str] = "write the window as `count >= N within 30m by field` (窗口写法：count >= 次数 within 时长 by 分区字段)"
+
+    count: Annotated[int, Field(ge=2, le=MAX_WINDOW_COUNT)]
+
+
+class Throttle(_Span):
+    """限频: after the policy fires for one value of `by`, it stays silent for that value for `within` (event
+    time), e.g. one alert per camera in two hours instead of one per health record. One line:
+    `once within 2h by camera_id` (`by` defaults to the policy's partition_by)."""
+
+    LINE: ClassVar[re.Pattern] = _THROTTLE_TEXT
+    USAGE: ClassVar[str] = "write the throttle as `once within 2h by field` (限频写法：once within 时长 by 字段)"
+
+
+class Group(_Strict):
+    """条件组: `any` (one of), `all` (each of), `not`; items are expressions such as `deaths >= 30` or groups."""
+
+    any_: list[Clause] | None = Field(default=None, alias="any", min_length=1)
+    all_: list[Clause] | None = Field(default=None, alias="all", min_length=1)
+    not_: Clause | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _something(self) -> "Group":
+        if self.any_ is None and self.all_ is None and self.not_ is None:
+            raise ValueError("a group needs any, all or not (条件组应写 any、all 或 not)")
+        return self
+
+
+Clause = Union[Annotated[str, Field(min_length=1)], Group]
+Group.model_rebuild()
+
+
 class Condition(_Strict):
-    """触发条件: one event type and field tests that must all hold; with `window`, N such events in a time span."""
+    """触发条件: one event type and tests that must all hold: `where` field tests and/or the expressions of
+    `any` / `all` / `not`; with `window`, N such events in a time span. An `or` becomes one engine rule per
+    alternative (durable fires one rule per event), in the order written."""
 
     event: Annotated[str, Field(pattern=NAME_PATTERN)]
     where: dict[str, Comparison] = Field(default_factory=dict)
+    any_: list[Clause] | None = Field(default=None, alias="any", min_length=1)
+    all_: list[Clause] | None = Field(default=None, alias="all", min_length=1)
+    not_: Clause | None = Field(default=None, alias="not")
     window: Window | None = None
+
+    def alternatives(self) -> list[dict[str, Comparison]]:
+        """The field tests of each alternative; raises ExpressionError for an expression the loader would reject."""
+        raw = self.model_dump(by_alias=True, include={"any_", "all_", "not_"}, exclude_none=True)
+        tree = group_tree(raw, "", lambda text, pointer: parse(text))
+        if tree is None:
+            return [dict(self.where)]
+        return [merge_tests(self.where, tests) for tests in alternatives(tree)]
+
+
+def merge_tests(where: dict[str, Comparison], tests: list[Test]) -> dict[str, Comparison]:
+    """`where` plus the tests of one alternative, as one Comparison per field (all of its operators must hold)."""
+    ops: dict[str, dict[str, Any]] = {f: dict(c.operators()) for f, c in where.items()}
+    for test in tests:
+        field_ops = ops.setdefault(test.field, {})
+        if test.op in ("ne", "not_in") and ({"ne", "not_in"} & field_ops.keys()):
+            excluded = [field_ops.pop("ne")] if "ne" in field_ops else field_ops.pop("not_in")
+            field_ops["not_in"] = excluded + (test.value if test.op == "not_in" else [test.value])
+        elif test.op in field_ops:
+            raise ExpressionError("E_EXPR_TWICE", f"同一条件中字段 {test.field} 的 {SYMBOL_OF[test.op]} 写了两次，请合并 / "
+                                  f"{test.field} {SYMBOL_OF[test.op]} is given twice in one alternative",
+                                  test.column, test.origin)
+        else:
+            field_ops[test.op] = test.value
+    merged = {}
+    for field, field_ops in ops.items():
+        try:
+            merged[field] = Comparison.model_validate(field_ops)
+        except ValidationError as exc:
+            first = next((t for t in tests if t.field == field), None)
+            reason = "; ".join(e["msg"] for e in exc.errors())
+            column, origin = (first.column, first.origin) if first else (1, "")
+            raise ExpressionError("E_EXPR_VALUE", f"字段 {field} 的取值不符合要求（contains 的文本不能含 . * + ? [ ] ( ) "
+                                  f"{{ }} | \\ % ^ $） / invalid value for {field}: {reason}", column, origin) from None
+    return merged
 
 
 class Pattern(_Strict):
@@ -135,12 +244,15 @@ class Correlation(_Strict):
         return next(p for p in self.all if p.event is not None)
 
 
-def _when_kind(value: Any) -> str:
-    return "all" if isinstance(value, dict) and "all" in value else "one"
+def when_kind(value: Any) -> str:
+    # A correlation's `all` lists patterns (with `as`); a condition's `all` lists expressions.
+    if isinstance(value, dict) and isinstance(value.get("all"), list) and "event" not in value:
+        return "all"
+    return "one"
 
 
 When = Annotated[Union[Annotated[Condition, Tag("one")], Annotated[Correlation, Tag("all")]],
-                 Discriminator(_when_kind)]
+                 Discriminator(when_kind)]
 
 
 class ActionCall(_Strict):
@@ -207,14 +319,42 @@ class State(_Strict):
     transitions: list[Transition] = Field(default_factory=list)
 
 
-KINDS = ("rule", "statechart", "decision_table")
-_KIND_FIELDS = {"rule": ("when", "actions"), "statechart": ("initial", "states"), "decision_table": ("when", "table")}
+class Notify(_Strict):
+    """通报: who is told on entering a level (the notify_leadership action)."""
+
+    audience: Literal["duty_leader", "bureau_leader", "city_leader"]
+    message: Annotated[str, Field(min_length=1)]
+
+
+class Level(_Strict):
+    """升级级别: entered when any of `when` holds; runs `actions`, then tells `notify`."""
+
+    level: Annotated[str, Field(pattern=STATE_PATTERN)]
+    name: str | None = None  # 级别名称, e.g. 特别重大
+    when: list[Condition] = Field(min_length=1)
+    actions: list[ActionCall] = Field(default_factory=list)
+    notify: Notify | None = None
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @property
+    def state(self) -> str:
+        return f"level_{self.level}"
+
+
+KINDS = ("rule", "statechart", "decision_table", "escalation")
+KIND_FIELDS = {"rule": ("when", "actions"), "statechart": ("initial", "states"), "decision_table": ("when", "table"),
+                "escalation": ("levels", "close")}
+KIND_KEYS = ("when", "actions", "table", "initial", "states", "levels", "close")
 
 
 class Policy(_Strict):
     id: Annotated[str, Field(pattern=POLICY_ID_PATTERN)]
     version: Annotated[int, Field(ge=1)]
-    kind: Literal["rule", "statechart", "decision_table"] = "rule"
+    kind: Literal["rule", "statechart", "decision_table", "escalation"] = "rule"
     title: Annotated[str, Field(min_length=2)]
     owner: Annotated[str, Field(min_length=1)]
     priority: Annotated[int, Field(ge=1, le=9)]  # 1 fires first: durable's `pri`, lower first
@@ -226,6 +366,10 @@ class Policy(_Strict):
     table: Annotated[str, Field(pattern=r"^[^/\\]+\.(csv|xlsx)$")] | None = None  # beside the policy file
     initial: Annotated[str, Field(pattern=STATE_PATTERN)] | None = None
     states: dict[Annotated[str, Field(pattern=STATE_PATTERN)], State] | None = None
+    throttle: Throttle | None = None  # rule and decision_table only: a chart remembers by its states
+    levels: list[Level] | None = Field(default=None, min_length=2)  # most severe first
+    only_up: bool = True  # levels only go up: no transition to a less severe level
+    close: Condition | None = None  # what ends the escalation
     tests: list[PolicyTest] = Field(default_factory=list)
 
     @field_validator("title")
@@ -239,11 +383,31 @@ class Policy(_Strict):
     @model_validator(mode="after")
     def _fields_of_kind(self) -> "Policy":
         # The loader reports the same problems with their lines; this keeps hand-built models consistent.
-        problems = kind_problems(self.kind, {name: getattr(self, name) for name in
-                                             ("when", "actions", "table", "initial", "states")})
+        problems = kind_problems(self.kind, {name: getattr(self, name) for name in KIND_KEYS})
+        if self.throttle is not None and self.is_chart:
+            problems.append(("throttle", "E_KIND", "状态图和分级升级不用限频，由状态决定是否重复 / a chart or escalation "
+                             "has no throttle: its states decide what repeats"))
         if problems:
             raise ValueError("; ".join(message for _, _, message in problems))
         return self
+
+    @property
+    def is_chart(self) -> bool:
+        """Escalations compile to the same statechart as a hand-written one."""
+        return self.kind in ("statechart", "escalation")
+
+    @property
+    def chart_initial(self) -> str | None:
+        if self.kind == "escalation":
+            return ESCALATION_START
+        return self.initial
+
+    @cached_property  # the engine asks on every event; the model is frozen, so the answer never changes
+    def chart_states(self) -> dict[str, State]:
+        if self.kind == "escalation":
+            from safecity.rules.escalation import ladder_states  # it builds States from this module's models
+            return ladder_states(self)
+        return dict(self.states or {})
 
     @property
     def stateless(self) -> bool:
@@ -253,8 +417,8 @@ class Policy(_Strict):
 
     @property
     def conditions(self) -> list[Condition | Pattern]:
-        if self.kind == "statechart":
-            return [t.when for state in (self.states or {}).values() for t in state.transitions]
+        if self.is_chart:
+            return [t.when for state in self.chart_states.values() for t in state.transitions]
         if isinstance(self.when, Correlation):
             return list(self.when.all)
         return [self.when] if self.when is not None else []
@@ -272,6 +436,10 @@ class Policy(_Strict):
         return self.when.window.seconds if isinstance(self.when, Condition) and self.when.window else None
 
     @property
+    def throttle_key(self) -> str | None:
+        return (self.throttle.by or self.partition_by) if self.throttle else None
+
+    @property
     def idle_seconds(self) -> int | None:
         if self.idle_after:
             return duration_seconds(self.idle_after)
@@ -280,14 +448,14 @@ class Policy(_Strict):
 
 def kind_problems(kind: Any, present: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(key, code, bilingual message) for keys a policy of this kind needs or must not have."""
-    if kind not in _KIND_FIELDS:
+    if kind not in KIND_FIELDS:
         return []
-    needed = _KIND_FIELDS[kind]
+    needed = KIND_FIELDS[kind]
     problems = []
     for key in needed:
         if present.get(key) in (None, [], {}):
             problems.append((key, "E_REQUIRED", f"{kind} 类策略必须写 {key} / a {kind} policy needs {key!r}"))
-    for key in ("when", "actions", "table", "initial", "states"):
+    for key in KIND_KEYS:
         if key not in needed and present.get(key) not in (None, [], {}):
             problems.append((key, "E_KIND", f"{kind} 类策略不能写 {key} / a {kind} policy has no {key!r}"))
     return problems

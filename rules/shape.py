@@ -32,8 +32,9 @@ class Rule:
     origin: str = ""  # where it was written: a JSON pointer, or `<table file>:<line>` for a decision-table row
 
 
-def condition_match(condition: Condition, alias: str = "m") -> Match:
-    return Match(alias, condition.event, False, dict(condition.where))
+def condition_matches(condition: Condition, alias: str = "m") -> list[Match]:
+    """One match per alternative of the condition's expressions (an `or` is several engine rules)."""
+    return [Match(alias, condition.event, False, where) for where in condition.alternatives()]
 
 
 def pattern_match(pattern: Pattern) -> Match:
@@ -41,13 +42,14 @@ def pattern_match(pattern: Pattern) -> Match:
 
 
 def policy_rules(policy: Policy, table_rows: tuple[Rule, ...] = ()) -> tuple[Rule, ...]:
-    if policy.kind == "statechart":
+    if policy.is_chart:
         rules = []
-        for state_name, state in (policy.states or {}).items():
+        for state_name, state in policy.chart_states.items():
             for index, transition in enumerate(state.transitions):
-                rules.append(Rule((condition_match(transition.when),), tuple(transition.actions),
-                                  transition.priority or policy.priority, source=state_name, target=transition.to,
-                                  origin=f"/states/{state_name}/transitions/{index}"))
+                rules.extend(Rule((match,), tuple(transition.actions), transition.priority or policy.priority,
+                                  source=state_name, target=transition.to,
+                                  origin=f"/states/{state_name}/transitions/{index}")
+                             for match in condition_matches(transition.when))
         return tuple(rules)
     if policy.kind == "decision_table":
         return table_rows
@@ -55,8 +57,8 @@ def policy_rules(policy: Policy, table_rows: tuple[Rule, ...] = ()) -> tuple[Rul
         return (Rule(tuple(pattern_match(p) for p in policy.when.all), tuple(policy.actions), policy.priority,
                      origin="/when"),)
     assert isinstance(policy.when, Condition)
-    return (Rule((condition_match(policy.when),), tuple(policy.actions), policy.priority, window=policy.when.window,
-                 origin="/when"),)
+    return tuple(Rule((match,), tuple(policy.actions), policy.priority, window=policy.when.window, origin="/when")
+                 for match in condition_matches(policy.when))
 
 
 def bound_aliases(rule: Rule) -> tuple[str, ...]:

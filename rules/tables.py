@@ -136,3 +136,22 @@ def typed(kind: str, text: str) -> Any:
     except ValueError:
         return text
     return text
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+
+
+def formula_cells(sheet: Sheet) -> list[Located]:
+    """Cells a spreadsheet would run as a formula when staff open the table (=, +, -, @ at the start of a cell
+    that is not a number): a table is data, and a formula in it could run on the reviewer's machine."""
+    problems = []
+    for row_number, (line, cells) in enumerate([(sheet.header_line, sheet.header)] + list(sheet.rows)):
+        for index, cell in enumerate(cells):
+            if cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
+                where = f"/header/{index}" if row_number == 0 else f"/rows/{row_number - 1}/{index}"
+                problems.append(Located(str(sheet.path), line, where, "E_TABLE_FORMULA",
+                                        f"单元格 {cell[:20]!r} 以 {cell[0]} 开头，会被电子表格当作公式执行，请删除该符号或改写 / "
+                                        f"a cell starting with {cell[0]!r} is a spreadsheet formula; remove it", None,
+                                        index + 1))
+    return problems

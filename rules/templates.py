@@ -1,23 +1,72 @@
-"""The tiny, safe template language of action parameters: `{{ alias.field }}` and nothing else (no eval, no filters).
+"""The small, safe template language of action parameters (no eval):
 
-Policy authors write messages such as "重点点位摄像机 {{ m.name }} 离线"; the loader checks every placeholder against
-the event catalogue and the engine fills it from the matched event. A parameter that is exactly one placeholder
-keeps the field's type (a number stays a number) so the action's parameter model can check it as a number.
+    {{ call_id }}              a field of the matched event (`m`), by its name in the event catalogue
+    {{ first.time }}           an alias's field; `time` is the event's own time field, whatever it is called
+    {{ count }}                a policy variable: the number of events a window counted
+    {{ first.time | 日期 }}    a filter: 日期 / date_zh (2025年3月1日 08:00), 时长 / duration_zh (minutes → 2小时5分钟)
+
+Policy authors write messages such as "重点点位摄像机 {{ camera_id }} 离线"; the loader checks every name and filter
+at check time, and the engine fills them from the matched events. A parameter that is exactly one placeholder
+without a filter keeps the field's type (a number stays a number), so the action's model can check it as a number.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Any, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*"
+                         r"(?:\|\s*([^\s{}|]+)\s*)?\}\}")
+TIME = "time"  # `alias.time`: the event type's time field
+VARIABLES = ("count",)  # names that are not event fields
 
 
 class RenderError(ValueError):
     """A placeholder that cannot be filled from the matched events."""
 
 
-def placeholders(text: str) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(text)]
+@dataclass(frozen=True)
+class Placeholder:
+    alias: str | None  # None for a policy variable
+    field: str
+    filter: str | None
+
+
+def _date_zh(value: Any) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise RenderError(f"{value!r} 不是时间 / not a time") from None
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def _duration_zh(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RenderError(f"{value!r} 不是分钟数 / not a number of minutes")
+    minutes = int(round(value))
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "", f"{minutes}分钟" if minutes else ""]
+    return "".join(parts) or "0分钟"
+
+
+FILTERS: dict[str, Callable[[Any], str]] = {"日期": _date_zh, "date_zh": _date_zh, "时长": _duration_zh,
+                                            "duration_zh": _duration_zh}
+FILTER_NEEDS = {"日期": "timestamp", "date_zh": "timestamp", "时长": "number", "duration_zh": "number"}
+
+
+def _placeholder(match: re.Match) -> Placeholder:
+    first, second, filter_name = match.group(1), match.group(2), match.group(3)
+    if second is not None:
+        return Placeholder(first, second, filter_name)
+    if first in VARIABLES:
+        return Placeholder(None, first, filter_name)
+    return Placeholder("m", first, filter_name)  # a bare name is a field of the matched event
+
+
+def placeholders(text: str) -> list[Placeholder]:
+    return [_placeholder(m) for m in PLACEHOLDER.finditer(text)]
 
 
 def is_whole_placeholder(value: Any) -> bool:
@@ -25,7 +74,7 @@ def is_whole_placeholder(value: Any) -> bool:
 
 
 def leftover_braces(text: str) -> bool:
-    """`{{ name }}`, `{{ m.name | upper }}` and stray braces would otherwise reach an alert verbatim."""
+    """`{{ m.name | upper | x }}`, `{{ 1 + 2 }}` and stray braces would otherwise reach an alert verbatim."""
     rest = PLACEHOLDER.sub("", text)
     return "{{" in rest or "}}" in rest
 
@@ -42,24 +91,31 @@ def walk_strings(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             yield from walk_strings(item, f"{pointer}/{index}")
 
 
-def _lookup(bindings: Mapping[str, Mapping[str, Any]], alias: str, field: str) -> Any:
-    if alias not in bindings:
-        raise RenderError(f"模板引用了未绑定的别名 {alias} / unbound alias {alias!r}")
-    value = bindings[alias].get(field)
+def _lookup(bindings: Mapping[str, Mapping[str, Any]], variables: Mapping[str, Any], place: Placeholder) -> Any:
+    if place.alias is None:
+        if place.field not in variables:
+            raise RenderError(f"模板变量 {place.field} 在此策略中不可用 / {place.field!r} is not available here")
+        value = variables[place.field]
+    elif place.alias not in bindings:
+        raise RenderError(f"模板引用了未绑定的别名 {place.alias} / unbound alias {place.alias!r}")
+    else:
+        value = bindings[place.alias].get(place.field)
     if value is None:
-        raise RenderError(f"匹配事件缺少字段 {alias}.{field} / matched event has no value for {alias}.{field}")
-    return value
+        raise RenderError(f"匹配事件缺少字段 {place.alias}.{place.field} / matched event has no value for "
+                          f"{place.alias}.{place.field}")
+    return FILTERS[place.filter](value) if place.filter else value
 
 
-def render(value: Any, bindings: Mapping[str, Mapping[str, Any]]) -> Any:
+def render(value: Any, bindings: Mapping[str, Mapping[str, Any]], variables: Mapping[str, Any] | None = None) -> Any:
     """A copy of `value` with every placeholder filled; raises RenderError naming the first unfillable one."""
+    variables = variables or {}
     if isinstance(value, dict):
-        return {key: render(item, bindings) for key, item in value.items()}
+        return {key: render(item, bindings, variables) for key, item in value.items()}
     if isinstance(value, list):
-        return [render(item, bindings) for item in value]
+        return [render(item, bindings, variables) for item in value]
     if not isinstance(value, str):
         return value
     whole = PLACEHOLDER.fullmatch(value.strip())
     if whole:
-        return _lookup(bindings, whole.group(1), whole.group(2))
-    return PLACEHOLDER.sub(lambda m: str(_lookup(bindings, m.group(1), m.group(2))), value)
+        return _lookup(bindings, variables, _placeholder(whole))
+    return PLACEHOLDER.sub(lambda m: str(_lookup(bindings, variables, _placeholder(m))), value)

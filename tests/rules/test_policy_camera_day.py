@@ -65,3 +65,22 @@ def test_camera_policies_fire_for_exactly_the_cameras_silver_names(silver, catal
           AND c.device_id IN (SELECT camera_id FROM silver.camera_health WHERE point_level = 'key')""").fetchall())
     assert went_offline
     assert sorted(r.partition_key for r in result.outbox if r.policy_id == "camera.key_point_offline") == went_offline
+
+
+def test_the_rewritten_packs_fire_the_same_actions_on_the_simulated_day(silver, catalogue):
+    """Issue 19 rewrote packs (the escalation ladder, policy names in templates): on the simulated day the
+    shipped set and the set as it was before (tests/rules/fixtures/before) fire the same outbox."""
+    from pathlib import Path
+    from safecity.rules.loader import POLICIES_DIR, load_policy
+    before_dir = Path(__file__).parent / "fixtures" / "before"
+    shipped = load_policies()
+    before = [load_policy(before_dir / p.path.relative_to(POLICIES_DIR))
+              if (before_dir / p.path.relative_to(POLICIES_DIR)).exists() else p for p in shipped]
+    assert sum(a is not b for a, b in zip(before, shipped)) == len(list(before_dir.rglob("*.yaml"))) == 8
+    fired = []
+    for policies in (before, shipped):
+        events = silver_events(silver, catalogue, facts=fact_types(policies))
+        result, set_aside = evaluate_supervised(policies, events, clock=EVENT_TIME)
+        assert set_aside == [] and result.errors == []
+        fired.append(sorted((r.idempotency_key, r.action, str(r.params)) for r in result.outbox))
+    assert len(fired[0]) > 10 and fired[1] == fired[0]

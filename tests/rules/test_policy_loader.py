@@ -85,7 +85,7 @@ def test_more_catalogue_problems(write_policy):
             name: { gt: "A" }
         actions:
           - action: create_work_order
-            params: { category: camera_repair, description: "{{ cam.name }} {{ name }}", sla_hours: 100, extra: 1 }
+            params: { category: camera_repair, description: "{{ cam.name }} {{ name | upper }}", sla_hours: 100, extra: 1 }
         tests:
           - name: t
             given: [ { event: camera_registered, name: x, colour: red } ]
@@ -95,7 +95,7 @@ def test_more_catalogue_problems(write_policy):
     assert got == [
         (10, "E_TYPE", "/when/where/use_type"),
         (11, "E_TYPE", "/when/where/name/gt"),
-        (14, "E_TEMPLATE", "/actions/0/params/description"),  # malformed {{ name }}
+        (14, "E_TEMPLATE", "/actions/0/params/description"),  # {{ name | upper }}: unknown filter
         (14, "E_TEMPLATE", "/actions/0/params/description"),  # unbound alias cam
         (14, "E_ACTION_PARAM", "/actions/0/params/sla_hours"),
         (14, "E_ACTION_PARAM", "/actions/0/params/extra"),
@@ -182,7 +182,7 @@ def test_shipped_policies_load():
     assert [p.path.relative_to(POLICIES_DIR).as_posix() for p in loaded] == on_disk
     packs = {p.id.split(".")[0] for p in loaded}
     assert {"command", "emergency", "security"} <= packs
-    assert {p.policy.kind for p in loaded} == {"rule", "statechart", "decision_table"}
+    assert {p.policy.kind for p in loaded} == {"rule", "statechart", "decision_table", "escalation"}
     assert all(len(p.policy.tests) >= 3 for p in loaded)
 
 

@@ -65,6 +65,10 @@ def test_health_checks_pass_on_a_clean_run_and_report_unhandled_events(settings)
     write_silver(settings, "camera_health", HEALTH, HEALTH_ROWS)
     metadata, checks = materialize(settings)
     assert metadata["actions_new"].value == 2
+    # Each policy in plain words with the actions it fired in this run (issue 19): the repair table fired twice.
+    page = metadata["policy/security.camera_repair_deadline"].value
+    assert "**本次触发的动作 / Actions fired in this run: 2**" in page and "- create_work_order: 2" in page
+    assert "Actions fired in this run: 0" in metadata["policy/emergency.incident_escalation"].value
     assert set(checks) == {"rule_errors", "unhandled_events", "policies_set_aside", "outbox_backlog"}
     assert checks["rule_errors"].passed and checks["policies_set_aside"].passed
     unhandled = checks["unhandled_events"]

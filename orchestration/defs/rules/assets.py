@@ -28,6 +28,7 @@ from safecity.rules.engine import EvaluationResult, utc_now
 from safecity.rules.executor import LEDGER_PATH
 from safecity.rules.loader import POLICIES_DIR, load_policies
 from safecity.rules.outbox import OUTBOX_SCHEMA
+from safecity.rules.policy_docs import policy_markdown
 from safecity.rules.worker import SetAside, evaluate_supervised
 from safecity.standards.catalogue import load_catalogue
 
@@ -92,6 +93,7 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
         "actions_fired": len(result.outbox),
         "actions_new": len(new),
         "actions_by_policy": dg.MetadataValue.json(dict(by_policy)),
+        "actions_throttled": dg.MetadataValue.json(dict(result.throttled)),
         "unhandled_events": dg.MetadataValue.json(result.unhandled_by_type()),
         "rule_errors": len(result.errors),
         "rejected_events": len(result.rejected),
@@ -99,6 +101,7 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
         # Types no policy reads are counted in SQL and never reach the engine (see unhandled_events).
         "events_counted_not_evaluated": dg.MetadataValue.json(run.counted_by_type),
         "policies_set_aside": dg.MetadataValue.json([f"{s.policy_id}@{s.policy_version}" for s in set_aside]),
+        **policy_pages(policies, result),
     })
     yield rule_errors_check(result)
     yield unhandled_check(result)
@@ -107,6 +110,17 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
     keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
         if outbox.current_snapshot() else []
     yield backlog_check(undelivered(keys, settings.paths.home / LEDGER_PATH), len(set(keys)), config.backlog_warn)
+
+
+def policy_pages(policies, result: EvaluationResult) -> dict[str, dg.MetadataValue]:
+    """`policy/<id>`: each policy in plain words with its tests and the actions it fired in this run, as the
+    catalogue of `safecity rules docs` shows it (its diagram is in the HTML catalogue: the UI renders no SVG)."""
+    fired: dict[str, list[dict]] = {}
+    for record in result.outbox:
+        fired.setdefault(record.policy_id, []).append({"policy_id": record.policy_id, "action": record.action})
+    return {f"policy/{loaded.id}": dg.MetadataValue.md(policy_markdown(loaded, fired.get(loaded.id, []),
+                                                                      throttled=result.throttled[loaded.id]))
+            for loaded in policies}
 
 
 def rule_errors_check(result: EvaluationResult) -> dg.AssetCheckResult:
