@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
-from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read
+from safecity.ingestion.readers import LINE_COLUMN, POSITION, UnreadableFile, read
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer, quote
 
@@ -68,9 +68,9 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
     create_mapped_view(con, "raw", raw.header, names, defaults, coordinates, conformer, LINE_COLUMN)
-    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (LINE_COLUMN,), LINE_COLUMN).sql}")
+    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (POSITION,), POSITION).sql}")
     rejected = con.execute(f"""
-        SELECT {LINE_COLUMN} AS line,
+        SELECT {POSITION} AS line,
                list_transform({REASONS_COLUMN}, r -> r.code) AS codes,
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.code), ';') AS reason_codes,
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.field), ';') AS fields,
@@ -90,7 +90,7 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     originals = ", ".join(f"raw.{quote(h)}" for h in raw.header)
     rejected = con.execute(
         f"SELECT r.*{', ' + originals if originals else ''} FROM rejected_reasons r "
-        f"LEFT JOIN raw ON raw.{LINE_COLUMN} = r.line ORDER BY r.line").to_arrow_table()
+        f"LEFT JOIN raw ON raw.{quote(LINE_COLUMN)} = r.line ORDER BY r.line").to_arrow_table()
     result.total = raw.table.num_rows + len(raw.rejected)
     result.rejected = rejected.num_rows
     result.accepted = result.total - result.rejected

@@ -1,7 +1,6 @@
 """Declarative source mappings (config/sources/*.yaml): how one export format becomes one standard entity."""
 from __future__ import annotations
 
-import codecs
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
 from safecity.ingestion.id_allocation import IdAllocation
+from safecity.ingestion.readers import POSITION, text_encoding
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import literal, quote
 
@@ -129,10 +129,7 @@ class SourceMapping(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown text encoding {value!r}") from None
+        text_encoding(value)
         return value
 
 
@@ -275,15 +272,16 @@ def coordinates_select(coordinates: Coordinates | None, relation: str) -> str:
 def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, ColumnSpec], defaults: dict[str, str],
                        coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped") -> None:
     """The view `name` over the relation `raw` (the export's text columns and `line_column`): the entity's source
-    elements as text in the standard's forms, ready for the conformer."""
+    elements as text in the standard's forms and the position as POSITION, ready for the conformer."""
     from safecity.ingestion import coordinates as coordinate_systems
 
     entity = conformer.entity
     types = {e.id: e.type for e in entity.elements}
     items = mapped_select(targets, defaults, conformer.source_columns(), header, types)
     source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)} WHERE FALSE)"
+    # The export's columns stay behind: past this view the position is POSITION, which no element id can be.
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_columns AS "
-                f"SELECT {', '.join(items)}, {quote(line_column)} FROM {source}")
+                f"SELECT {', '.join(items)}, {quote(line_column)} AS {quote(POSITION)} FROM {source}")
     if coordinates is not None and coordinates.system == "gcj02":
         coordinate_systems.register(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")
