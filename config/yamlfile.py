@@ -15,7 +15,7 @@ from typing import Any, Iterable, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,32 +72,85 @@ def _escape(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path) -> Any:
-    """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line."""
+def _line(lc: Any, getter: str, key: Any, fallback: int) -> int:
+    """A node's line; a key merged in with `<<:` has none of its own and takes the mapping's."""
+    try:
+        return getattr(lc, getter)(key)[0] + 1
+    except (KeyError, IndexError, TypeError):
+        return fallback
+
+
+def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path, count: list[int]) -> Any:
+    """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line. `count` bounds the
+    nodes built: aliases expand here, so the bound holds whatever the aliases multiply."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _refuse(path, lines.get(pointer), "E_LIMIT", f"more than {MAX_NODES} values once aliases are expanded")
+    here = lines.get(pointer, 1)
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
-                line = node.lc.key(key)[0] + 1
-                raise YamlFileError([Located(str(path), line, pointer, "E_KEY_TYPE",
+                raise YamlFileError([Located(str(path), _line(node.lc, "key", key, here), pointer, "E_KEY_TYPE",
                                              f"key {key!r} must be text; quote it")])
             child = f"{pointer}/{_escape(key)}"
-            lines[child] = node.lc.key(key)[0] + 1
-            out[key] = _plain(value, child, lines, path)
+            lines[child] = _line(node.lc, "key", key, here)
+            out[key] = _plain(value, child, lines, path, count)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             child = f"{pointer}/{index}"
-            lines[child] = node.lc.item(index)[0] + 1
-            items.append(_plain(value, child, lines, path))
+            lines[child] = _line(node.lc, "item", index, here)
+            items.append(_plain(value, child, lines, path, count))
         return items
     if isinstance(node, (dt.date, dt.datetime)):
         # Keep what the author wrote: dates are interpreted by the model that reads them, with its time zone.
         return node.isoformat()
     if isinstance(node, str):
         return str(node)
-    return node
+    if node is None or isinstance(node, (bool, int, float)):
+        return node
+    raise _refuse(path, here, "E_YAML", f"a {type(node).__name__} value is not allowed here: write plain values")
+
+
+# Bounds that every file people edit stays far inside; beyond them the file is refused before it is built, so an
+# alias bomb ("billion laughs") or a 10,000-deep nesting costs neither memory nor a crash.
+MAX_DEPTH = 64
+MAX_ALIASES = 100
+MAX_NODES = 200_000
+
+
+def _refuse(path: Path, line: int | None, code: str, message: str) -> YamlFileError:
+    return YamlFileError([Located(str(path), line, "", code, message)])
+
+
+def _prescan(yaml: YAML, text: str, path: Path) -> None:
+    """Walk the parser's events (no tree is built): depth, aliases and explicit tags are checked first."""
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+
+    depth = aliases = 0
+    for event in yaml.parse(text):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(path, line, "E_LIMIT", f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _refuse(path, line, "E_LIMIT", f"more than {MAX_ALIASES} aliases (*name)")
+        if isinstance(event, NodeEvent) and getattr(event, "tag", None) and not _implicit(event):
+            raise _refuse(path, line, "E_YAML", f"YAML tag {event.tag} is not allowed: write plain values")
+
+
+def _implicit(event: Any) -> bool:
+    implicit = getattr(event, "implicit", None)
+    if isinstance(implicit, tuple):
+        return any(implicit)
+    return bool(implicit)
 
 
 def load_yaml(path: str | Path) -> YamlDocument:
@@ -106,6 +159,10 @@ def load_yaml(path: str | Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise YamlFileError([Located(str(path), None, "", "E_FILE", "file not found")]) from None
+    except IsADirectoryError:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE", "is a folder, not a file")]) from None
+    except OSError as exc:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise YamlFileError([Located(str(path), None, "", "E_ENCODING",
                                      f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
@@ -113,14 +170,17 @@ def load_yaml(path: str | Path) -> YamlDocument:
     yaml.version = (1, 2)
     yaml.allow_duplicate_keys = False
     try:
+        _prescan(yaml, text, path)
         raw = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         raise YamlFileError([Located(str(path), line, "", "E_YAML", message)]) from None
+    except YAMLError as exc:
+        raise YamlFileError([Located(str(path), None, "", "E_YAML", " ".join(str(exc).split()))]) from None
     lines: dict[str, int] = {"": 1}
-    return YamlDocument(path, _plain(raw, "", lines, path), lines)
+    return YamlDocument(path, _plain(raw, "", lines, path, [0]), lines)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

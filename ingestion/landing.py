@@ -31,17 +31,30 @@ class LocalLanding:
         self.root = Path(root)
 
     def files(self, folder: str, pattern: str = "*") -> list[str]:
+        """Files under `folder`; a folder or a file (a symbolic link) that leads out of the landing root is never
+        listed, so a mapping cannot read /etc/passwd into bronze."""
+        root = self.root.resolve()
         base = self.root / folder
+        if not _inside(base, root):
+            raise ValueError(f"landing folder {folder!r} leads out of the landing root {self.root}")
         if not base.is_dir():
             return []
         return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
-                      if p.is_file() and fnmatch.fnmatch(p.name, pattern))
+                      if p.is_file() and fnmatch.fnmatch(p.name, pattern) and _inside(p, root))
 
     def read(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
 
     def uri(self, name: str) -> str:
         return str(self.root / name)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
 
 
 class BucketLanding:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -49,9 +50,33 @@ class ColumnSpec(BaseModel):
     @field_validator("time_format")
     @classmethod
     def _strptime_format(cls, value: str | None) -> str | None:
-        if value is not None and value not in EPOCH_FORMATS and "%" not in value:
-            raise ValueError(f"time_format {value!r} is neither a strptime format (with %) nor one of {EPOCH_FORMATS}")
+        if value is not None and value not in EPOCH_FORMATS:
+            if "%" not in value:
+                raise ValueError(f"time_format {value!r} is neither a strptime format (with %) nor one of "
+                                 f"{EPOCH_FORMATS}")
+            _duckdb_format(value)
         return value
+
+    @field_validator("scale")
+    @classmethod
+    def _finite_scale(cls, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or value == 0):
+            raise ValueError(f"scale {value!r} must be a finite number other than 0")
+        return value
+
+
+def _duckdb_format(value: str) -> None:
+    """The conversion runs in DuckDB, whose strptime knows fewer directives than Python's: ask DuckDB itself."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SELECT try_strptime('', ?)", [value])
+    except duckdb.Error as exc:
+        reason = str(exc).split("Error:", 1)[-1].strip().splitlines()[0]
+        raise ValueError(f"time_format {value!r} is not a format DuckDB's strptime reads ({reason})") from None
+    finally:
+        con.close()
 
 
 class Coordinates(BaseModel):
@@ -126,11 +151,35 @@ class SourceMapping(BaseModel):
         """Export column -> its spec."""
         return dict(self.columns)
 
+    @field_validator("landing")
+    @classmethod
+    def _inside_landing(cls, value: str | None) -> str | None:
+        if value is not None:
+            confined_folder(value)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _file_name_pattern(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\\x00") or ".." in value:
+            raise ValueError(f"pattern {value!r} must be a file-name pattern (no folders, no '..'), e.g. '*.csv'")
+        return value
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         text_encoding(value)
         return value
+
+
+def confined_folder(value: str) -> str:
+    """A landing folder as a mapping gives it: relative to the landing root and staying inside it."""
+    parts = value.replace("\\", "/").split("/")
+    if (not value.strip() or value.startswith(("/", "\\", "~")) or ":" in parts[0] or ".." in parts
+            or any(ord(c) < 32 for c in value)):
+        raise ValueError(f"landing {value!r} must be a folder inside the landing root, written relative to it "
+                         f"(e.g. cameras/catalog), without '..'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -185,6 +234,7 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                     problems.append(document.problem(f"/allocate_ids/{key}", "E_UNKNOWN_FIELD",
                                                      f"{mapping.entity} has no element {target!r}",
                                                      did_you_mean(target, writable)))
+        problems += _one_column_per_element(document, mapping)
         mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
@@ -193,6 +243,19 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
     if problems:
         raise YamlFileError(problems)
     return LoadedMapping(mapping, Path(path), hashlib.sha256(Path(path).read_bytes()).hexdigest())
+
+
+def _one_column_per_element(document, mapping: SourceMapping) -> list:
+    """Two export columns onto one element would keep one and drop the other without a word."""
+    first: dict[str, str] = {}
+    problems = []
+    for column, spec in mapping.targets.items():
+        other = first.setdefault(spec.element, column)
+        if other != column:
+            problems.append(document.problem(f"/columns/{column}", "E_DUPLICATE_ELEMENT",
+                                             f"{column!r} and {other!r} both map onto {spec.element!r}; "
+                                             f"map one column per element"))
+    return problems
 
 
 def mapping_path(name: str) -> Path:
