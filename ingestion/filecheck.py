@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from safecity.ingestion.id_allocation import preview_allocation
 from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, UnreadableFile, read
 from safecity.standards.catalogue import Catalogue
@@ -68,7 +69,10 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
     create_mapped_view(con, "raw", raw.header, names, defaults, coordinates, conformer, LINE_COLUMN)
-    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (POSITION,), POSITION).sql}")
+    mapped = "mapped"
+    if mapping is not None and mapping.allocate_ids is not None:
+        mapped = preview_allocation(con, mapped, mapping.allocate_ids, catalogue.city)
+    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql(mapped, (POSITION,), POSITION).sql}")
     rejected = con.execute(f"""
         SELECT {POSITION} AS line,
                list_transform({REASONS_COLUMN}, r -> r.code) AS codes,
@@ -100,9 +104,31 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     return result
 
 
+# A cell a spreadsheet would run as a formula (OWASP CSV injection): it starts with one of these characters and is
+# not a plain number. Such cells get a leading apostrophe, which Excel and WPS show as text and do not evaluate.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Every text cell that a spreadsheet would evaluate, prefixed with an apostrophe (vectorised per column)."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            starts = pc.utf8_slice_codeunits(column, 0, 1)
+            risky = pc.and_(pc.is_in(starts, value_set=pa.array(FORMULA_START)),
+                            pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER)))
+            column = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
 def write_rejected(check: FileCheck, target: Path) -> Path:
-    """The rejected rows with their reasons, as CSV with a BOM so that Excel opens the Chinese text correctly."""
+    """The rejected rows with their reasons, as CSV with a BOM so that Excel opens the Chinese text correctly, and
+    with formula cells neutralised: the file is made to be opened in a spreadsheet."""
     with open(target, "wb") as out:
         out.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(check.rejected_rows, out)
+        pacsv.write_csv(neutralise_formulas(check.rejected_rows), out)
     return target

@@ -80,7 +80,8 @@ class BucketLanding:
         from minio.error import S3Error
         from urllib3.exceptions import HTTPError
 
-        prefix = f"{self.PREFIX}{folder.strip('/')}/"
+        # The empty folder is the whole landing area.
+        prefix = self.PREFIX + (f"{folder.strip('/')}/" if folder.strip("/") else "")
         try:
             keys = [item.object_name for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
         except S3Error as exc:
