@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,9 +162,14 @@ def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None
     return _read_csv_arrow(text, used, header)
 
 
+# One line of RFC 4180 fields, none spanning lines: what Arrow's parser reads exactly as written. Arrow reads other
+# quoting leniently (`"a"b` becomes `ab`), so a line with quotes not of this form goes to the strict parser.
+_QUOTED_LINE = re.compile(r'(?:[^",\r\n]*|"(?:[^"]|"")*")(?:,(?:[^",\r\n]*|"(?:[^"]|"")*"))*\r?')
+
+
 def _spans_lines(text: str) -> bool:
     """Whether Arrow's line-per-record parser cannot be used: a line with an odd number of quotes (a quoted field
-    goes on, or a quote is unbalanced) or a line ended by CR alone."""
+    goes on, or a quote is unbalanced), a line ended by CR alone, or quoting Arrow would read leniently."""
     if text.count("\r") != text.count("\r\n"):
         return True
     if '"' not in text:
@@ -171,7 +177,9 @@ def _spans_lines(text: str) -> bool:
     data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     quotes_before_newline = np.cumsum(data == 34)[data == 10]
     per_line = np.diff(np.concatenate(([0], quotes_before_newline)))
-    return bool((per_line % 2).any()) or (int((data == 34).sum()) - int(quotes_before_newline[-1:].sum())) % 2 == 1
+    if bool((per_line % 2).any()) or (int((data == 34).sum()) - int(quotes_before_newline[-1:].sum())) % 2 == 1:
+        return True
+    return any(_QUOTED_LINE.fullmatch(line) is None for line in text.split("\n") if '"' in line)
 
 
 def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
