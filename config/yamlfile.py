@@ -118,7 +118,7 @@ def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path, count: li
 # alias bomb ("billion laughs") or a 10,000-deep nesting costs neither memory nor a crash.
 MAX_DEPTH = 64
 MAX_ALIASES = 100
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 
 
 def _refuse(path: Path, line: int | None, code: str, message: str) -> YamlFileError:
