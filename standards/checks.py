@@ -211,7 +211,9 @@ class RowChecker:
 
     def __post_init__(self) -> None:
         self._zone = zoneinfo.ZoneInfo(self.plan.timezone)
-        self._floor = dt.datetime.fromisoformat(self.plan.entity.time_floor).replace(tzinfo=self._zone)
+        # A single value checked without its entity (check_value) has the standards' default floor.
+        floor = self.plan.entity.time_floor if self.plan.entity is not None else Entity.model_fields["time_floor"].default
+        self._floor = dt.datetime.fromisoformat(floor).replace(tzinfo=self._zone)
 
     def value(self, row: dict, p: ElementPlan) -> str | None:
         if p.derive_from is None:
