@@ -43,7 +43,7 @@ def _read(path: Path, encoding: str | None, mapping: SourceMapping | None):
     try:
         return read(path, format_, "utf-8", records=records, sheet=sheet)
     except UnreadableFile as exc:
-        if exc.code != "E_ENCODING":
+        if exc.code not in ("E_ENCODING", "E_ENCODING_MISMATCH"):
             raise
         # The bureau's systems export GB18030 when they do not export UTF-8.
         return read(path, format_, "gb18030", records=records, sheet=sheet)
