@@ -21,6 +21,8 @@ SOURCES_DIR = CONFIG_DIR / "sources"
 
 
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+# Epoch seconds of 0001-01-01 and 9999-12-31 23:59:59 UTC, the timestamps DuckDB can hold.
+EPOCH_RANGE = (-62135596800, 253402300799)
 
 
 class ColumnSpec(BaseModel):
@@ -274,6 +276,8 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
         out = f"(CASE {text} {cases} ELSE {value} END)"
     if spec.time_format in EPOCH_FORMATS:
         seconds = f"TRY_CAST({text} AS DOUBLE)" + (" / 1000" if spec.time_format == "epoch_ms" else "")
+        # to_timestamp fails (not NULL) outside years 1-9999: such a number passes through for the conformer.
+        seconds = f"CASE WHEN {seconds} BETWEEN {EPOCH_RANGE[0]} AND {EPOCH_RANGE[1]} THEN {seconds} END"
         out = f"coalesce(strftime(timezone('UTC', to_timestamp({seconds})), {literal(ISO_UTC)}), {value})"
     elif spec.time_format or spec.time_zone:
         # A vendor that mixes its own format with ISO text still means its own zone for the ISO values.
@@ -287,7 +291,7 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
     if spec.scale is not None:
         number = f"TRY_CAST({text} AS DOUBLE) * {spec.scale!r}"
         if element_type == "integer":
-            number = f"CAST(round({number}) AS BIGINT)"
+            number = f"TRY_CAST(round({number}) AS BIGINT)"
         out = f"coalesce(CAST({number} AS VARCHAR), {value})"
     return out
 

@@ -159,7 +159,13 @@ def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None
         return _read_csv_records(text, used, path)
     header = next(csv.reader(io.StringIO(first_line)))
     check_header(path, header)
-    return _read_csv_arrow(text, used, header)
+    if "\n" not in text.rstrip("\n"):
+        return _read_csv_records(text, used, path)
+    try:
+        return _read_csv_arrow(text, used, header)
+    except pa.ArrowInvalid:
+        # Whatever Arrow cannot parse, the strict parser reads or rejects line by line.
+        return _read_csv_records(text, used, path)
 
 
 # One line of RFC 4180 fields, none spanning lines: what Arrow's parser reads exactly as written. Arrow reads other
@@ -236,7 +242,7 @@ def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
                 if header is None:
                     header = record
                     check_header(path, header)
-                elif not record or not "".join(record).strip() and len(record) == 1:
+                elif not "".join(lines[first - 1:done]).strip():
                     blank += 1
                 elif len(record) != len(header):
                     rejected.append(RejectedLine(first, "".join(lines[first - 1:done])[:MAX_KEPT_TEXT], "E_COLUMNS",
