@@ -6,11 +6,10 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
-from safecity.config.yamlfile import load_yaml, parse_model
 from safecity.ingestion.filecheck import FORMULA_START
 from safecity.ingestion.landing import LocalLanding
-from safecity.ingestion.mapping import SOURCES_DIR, SourceMapping
-from safecity.ingestion.unclaimed import unclaimed_files
+from safecity.ingestion.mapping import SOURCES_DIR
+from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
 from safecity.orchestration.cli import app
 from tests.ingestion.hostile.files import all_cases
 
@@ -96,7 +95,9 @@ def test_negative_numbers_stay_numbers(tmp_path):
 
 
 def mappings():
-    return [parse_model(load_yaml(p), SourceMapping) for p in sorted(SOURCES_DIR.glob("*.yaml"))]
+    found = source_mappings()
+    assert len(found) == len(list(SOURCES_DIR.glob("*.yaml")))
+    return found
 
 
 def test_files_no_mapping_claims_are_listed(tmp_path):
@@ -125,6 +126,17 @@ def test_the_simulated_day_lands_where_the_mappings_read(tmp_path):
     from safecity.simulator.run import simulate
 
     simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 3, tmp_path)
-    left = unclaimed_files(LocalLanding(tmp_path), mappings())
-    # Snapshots are read by the video-quality diagnosis and support events by the rules, not by a mapping.
-    assert [n for n in left if not n.startswith(("snapshots/", "events/"))] == []
+    # Snapshots belong to the video-quality diagnosis. The support events are the simulation's ground truth for
+    # the support policies, which no mapping ingests: they are listed, as any file nobody reads.
+    assert unclaimed_files(LocalLanding(tmp_path), mappings()) == ["events/support_events_20260701.jsonl"]
+
+
+def test_the_run_summary_lists_unclaimed_files(settings):
+    from safecity.orchestration.summary import collect, render_text
+
+    for name in ("calls/calls_20260701.csv", "stray/x.csv"):
+        (settings.paths.landing / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.paths.landing / name).write_text("x", encoding="utf-8")
+    summary = collect(settings, True, "run-1", 1.0, {}, [])
+    assert summary.unclaimed_files == ["stray/x.csv"]
+    assert "landing files no mapping reads: 1\n  stray/x.csv" in render_text(summary)
