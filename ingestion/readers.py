@@ -225,8 +225,8 @@ def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
 
 
 def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
-    """Record by record, following quotes across lines. A quote left open to the end of the file rejects the line
-    it opened on (with its text) and reading goes on at the next line, so one stray quote costs one record."""
+    """Record by record, following quotes across lines. Bad quoting rejects the line its record starts on (E_QUOTE)
+    with its text, and reading goes on at the next line, so one stray quote costs one record."""
     csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
     lines = io.StringIO(text, newline="").readlines()
     header: list[str] | None = None
@@ -234,29 +234,39 @@ def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
     rejected: list[RejectedLine] = []
     blank, start = 0, 0
     while start < len(lines):
-        reader = csv.reader(lines[start:], strict=True)
+        reader = csv.reader((lines[i] for i in range(start, len(lines))), strict=True)
         done = start
-        try:
-            for record in reader:
-                first, done = done + 1, start + reader.line_num
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                start = len(lines)
+                break
+            except csv.Error as exc:
+                first, consumed = done + 1, start + reader.line_num
                 if header is None:
-                    header = record
-                    check_header(path, header)
-                elif not "".join(lines[first - 1:done]).strip():
-                    blank += 1
-                elif len(record) != len(header):
-                    rejected.append(RejectedLine(first, "".join(lines[first - 1:done])[:MAX_KEPT_TEXT], "E_COLUMNS",
-                                                 f"expected {len(header)} columns, found {len(record)}"))
-                else:
-                    rows.append((first, record))
-            start = len(lines)
-        except csv.Error as exc:
-            line = done + 1
+                    raise UnreadableFile(path, "E_QUOTE", f"header: {exc}", first) from None
+                rejected.append(RejectedLine(first, lines[first - 1][:MAX_KEPT_TEXT], "E_QUOTE",
+                                             f"malformed quoting: {exc}"))
+                if consumed > first:
+                    # The quote ran on into later lines: they are read again as records of their own.
+                    start = first
+                    break
+                done = consumed
+                continue
+            first, done = done + 1, start + reader.line_num
             if header is None:
-                raise UnreadableFile(path, "E_QUOTE", f"header: {exc}", line) from None
-            rejected.append(RejectedLine(line, lines[line - 1][:MAX_KEPT_TEXT], "E_QUOTE", f"malformed quoting: {exc}"))
-            start = line
-    assert header is not None
+                header = record
+                check_header(path, header)
+            elif not "".join(lines[first - 1:done]).strip():
+                blank += 1
+            elif len(record) != len(header):
+                rejected.append(RejectedLine(first, "".join(lines[first - 1:done])[:MAX_KEPT_TEXT], "E_COLUMNS",
+                                             f"expected {len(header)} columns, found {len(record)}"))
+            else:
+                rows.append((first, record))
+    if header is None:
+        return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
     columns = {f"c{i}": pa.array([r[i] for _, r in rows], pa.string()) for i in range(len(header))}
     table = pa.table(columns | {LINE_COLUMN: pa.array([n for n, _ in rows], pa.int64())})
     table = table.rename_columns(header + [LINE_COLUMN])
