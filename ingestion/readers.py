@@ -10,7 +10,6 @@ import codecs
 import csv
 import io
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,24 +167,27 @@ def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None
         return _read_csv_records(text, used, path)
 
 
-# One line of RFC 4180 fields, none spanning lines: what Arrow's parser reads exactly as written. Arrow reads other
-# quoting leniently (`"a"b` becomes `ab`), so a line with quotes not of this form goes to the strict parser.
-_QUOTED_LINE = re.compile(r'(?:[^",\r\n]*|"(?:[^"]|"")*")(?:,(?:[^",\r\n]*|"(?:[^"]|"")*"))*\r?')
-
-
 def _spans_lines(text: str) -> bool:
     """Whether Arrow's line-per-record parser cannot be used: a line with an odd number of quotes (a quoted field
-    goes on, or a quote is unbalanced), a line ended by CR alone, or quoting Arrow would read leniently."""
+    goes on, or a quote is unbalanced), a line ended by CR alone, or quoting Arrow would read leniently (`"a"b`
+    becomes `ab`) — a quote that opens a field not at its start, or closes one not at its end. Found without a
+    Python loop over lines."""
     if text.count("\r") != text.count("\r\n"):
         return True
     if '"' not in text:
         return False
     data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    quotes_before_newline = np.cumsum(data == 34)[data == 10]
-    per_line = np.diff(np.concatenate(([0], quotes_before_newline)))
-    if bool((per_line % 2).any()) or (int((data == 34).sum()) - int(quotes_before_newline[-1:].sum())) % 2 == 1:
+    at = np.flatnonzero(data == 34)
+    # Quotes before each line end, and in all: every line's count must be even.
+    before_each_end = np.searchsorted(at, np.flatnonzero(data == 10))
+    if bool((np.diff(before_each_end, prepend=0) % 2).any()) or (len(at) - int(before_each_end[-1:].sum())) % 2:
         return True
-    return any(_QUOTED_LINE.fullmatch(line) is None for line in text.split("\n") if '"' in line)
+    # Every line holds an even number of quotes, so they pair up in order: each first one opens, each second closes.
+    opening, closing = at[0::2], at[1::2]
+    before = np.where(opening > 0, data[np.maximum(opening - 1, 0)], 10)
+    after = np.where(closing + 1 < len(data), data[np.minimum(closing + 1, len(data) - 1)], 10)
+    # Opened after a delimiter, a line start or a quote (a doubled one); closed before a delimiter, CR, LF or a quote.
+    return bool((~np.isin(before, (44, 10, 34))).any() or (~np.isin(after, (44, 13, 10, 34))).any())
 
 
 def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
