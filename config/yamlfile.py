@@ -15,7 +15,7 @@ from typing import Any, Iterable, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,39 +82,99 @@ def _escape(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path,
+def _line(lc: Any, getter: str, key: Any, fallback: int) -> int:
+    """A node's line; a key merged in with `<<:` has none of its own and takes the mapping's."""
+    try:
+        return getattr(lc, getter)(key)[0] + 1
+    except (KeyError, IndexError, TypeError):
+        return fallback
+
+
+def _start(lc: Any, getter: str, key: Any) -> tuple[int, int] | None:
+    try:
+        return getattr(lc, getter)(key)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _plain(node: Any, pointer: str, lines: dict[str, int], path: Path, count: list[int],
            starts: dict[str, tuple[int, int]] | None = None) -> Any:
     """Convert ruamel's round-trip nodes into plain dicts and lists, recording each node's line (and, for text
-    values, where the text starts: 0-based here, made 1-based and quote-aware by load_yaml)."""
+    values, where the text starts: 0-based here, made 1-based and quote-aware by load_yaml). `count` bounds the
+    nodes built: aliases expand here, so the bound holds whatever the aliases multiply."""
     starts = {} if starts is None else starts
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _refuse(path, lines.get(pointer), "E_LIMIT", f"more than {MAX_NODES} values once aliases are expanded")
+    here = lines.get(pointer, 1)
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
-                line = node.lc.key(key)[0] + 1
-                raise YamlFileError([Located(str(path), line, pointer, "E_KEY_TYPE",
+                raise YamlFileError([Located(str(path), _line(node.lc, "key", key, here), pointer, "E_KEY_TYPE",
                                              f"key {key!r} must be text; quote it")])
             child = f"{pointer}/{_escape(key)}"
-            lines[child] = node.lc.key(key)[0] + 1
-            if isinstance(value, str):
-                starts[child] = node.lc.value(key)
-            out[key] = _plain(value, child, lines, path, starts)
+            lines[child] = _line(node.lc, "key", key, here)
+            if isinstance(value, str) and (start := _start(node.lc, "value", key)) is not None:
+                starts[child] = start
+            out[key] = _plain(value, child, lines, path, count, starts)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             child = f"{pointer}/{index}"
-            lines[child] = node.lc.item(index)[0] + 1
-            if isinstance(value, str):
-                starts[child] = node.lc.item(index)
-            items.append(_plain(value, child, lines, path, starts))
+            lines[child] = _line(node.lc, "item", index, here)
+            if isinstance(value, str) and (start := _start(node.lc, "item", index)) is not None:
+                starts[child] = start
+            items.append(_plain(value, child, lines, path, count, starts))
         return items
     if isinstance(node, (dt.date, dt.datetime)):
         # Keep what the author wrote: dates are interpreted by the model that reads them, with its time zone.
         return node.isoformat()
     if isinstance(node, str):
         return str(node)
-    return node
+    if node is None or isinstance(node, (bool, int, float)):
+        return node
+    raise _refuse(path, here, "E_YAML", f"a {type(node).__name__} value is not allowed here: write plain values")
+
+
+# Bounds that every file people edit stays far inside; beyond them the file is refused before it is built, so an
+# alias bomb ("billion laughs") or a 10,000-deep nesting costs neither memory nor a crash.
+MAX_DEPTH = 64
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+
+
+def _refuse(path: Path, line: int | None, code: str, message: str) -> YamlFileError:
+    return YamlFileError([Located(str(path), line, "", code, message)])
+
+
+def _prescan(yaml: YAML, text: str, path: Path) -> None:
+    """Walk the parser's events (no tree is built): depth, aliases and explicit tags are checked first."""
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+
+    depth = aliases = 0
+    for event in yaml.parse(text):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(path, line, "E_LIMIT", f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _refuse(path, line, "E_LIMIT", f"more than {MAX_ALIASES} aliases (*name)")
+        if isinstance(event, NodeEvent) and getattr(event, "tag", None) and not _implicit(event):
+            raise _refuse(path, line, "E_YAML", f"YAML tag {event.tag} is not allowed: write plain values")
+
+
+def _implicit(event: Any) -> bool:
+    implicit = getattr(event, "implicit", None)
+    if isinstance(implicit, tuple):
+        return any(implicit)
+    return bool(implicit)
 
 
 def load_yaml(path: str | Path) -> YamlDocument:
@@ -123,6 +183,10 @@ def load_yaml(path: str | Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise YamlFileError([Located(str(path), None, "", "E_FILE", "file not found")]) from None
+    except IsADirectoryError:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE", "is a folder, not a file")]) from None
+    except OSError as exc:
+        raise YamlFileError([Located(str(path), None, "", "E_FILE", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise YamlFileError([Located(str(path), None, "", "E_ENCODING",
                                      f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
@@ -130,15 +194,18 @@ def load_yaml(path: str | Path) -> YamlDocument:
     yaml.version = (1, 2)
     yaml.allow_duplicate_keys = False
     try:
+        _prescan(yaml, text, path)
         raw = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         raise YamlFileError([Located(str(path), line, "", "E_YAML", message)]) from None
+    except YAMLError as exc:
+        raise YamlFileError([Located(str(path), None, "", "E_YAML", " ".join(str(exc).split()))]) from None
     lines: dict[str, int] = {"": 1}
     raw_starts: dict[str, tuple[int, int]] = {}
-    data = _plain(raw, "", lines, path, raw_starts)
+    data = _plain(raw, "", lines, path, [0], raw_starts)
     return YamlDocument(path, data, lines, _text_starts(text, raw_starts))
 
 

@@ -14,8 +14,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from safecity.ingestion.id_allocation import preview_allocation
 from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
-from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read
+from safecity.ingestion.readers import LINE_COLUMN, POSITION, UnreadableFile, read
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer, quote
 
@@ -42,7 +43,7 @@ def _read(path: Path, encoding: str | None, mapping: SourceMapping | None):
     try:
         return read(path, format_, "utf-8", records=records, sheet=sheet)
     except UnreadableFile as exc:
-        if exc.code != "E_ENCODING":
+        if exc.code not in ("E_ENCODING", "E_ENCODING_MISMATCH"):
             raise
         # The bureau's systems export GB18030 when they do not export UTF-8.
         return read(path, format_, "gb18030", records=records, sheet=sheet)
@@ -68,9 +69,12 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
     create_mapped_view(con, "raw", raw.header, names, defaults, coordinates, conformer, LINE_COLUMN)
-    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql('mapped', (LINE_COLUMN,), LINE_COLUMN).sql}")
+    mapped = "mapped"
+    if mapping is not None and mapping.allocate_ids is not None:
+        mapped = preview_allocation(con, mapped, mapping.allocate_ids, catalogue.city)
+    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql(mapped, (POSITION,), POSITION).sql}")
     rejected = con.execute(f"""
-        SELECT {LINE_COLUMN} AS line,
+        SELECT {POSITION} AS line,
                list_transform({REASONS_COLUMN}, r -> r.code) AS codes,
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.code), ';') AS reason_codes,
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.field), ';') AS fields,
@@ -90,7 +94,7 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     originals = ", ".join(f"raw.{quote(h)}" for h in raw.header)
     rejected = con.execute(
         f"SELECT r.*{', ' + originals if originals else ''} FROM rejected_reasons r "
-        f"LEFT JOIN raw ON raw.{LINE_COLUMN} = r.line ORDER BY r.line").to_arrow_table()
+        f"LEFT JOIN raw ON raw.{quote(LINE_COLUMN)} = r.line ORDER BY r.line").to_arrow_table()
     result.total = raw.table.num_rows + len(raw.rejected)
     result.rejected = rejected.num_rows
     result.accepted = result.total - result.rejected
@@ -100,9 +104,31 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     return result
 
 
+# A cell a spreadsheet would run as a formula (OWASP CSV injection): it starts with one of these characters and is
+# not a plain number. Such cells get a leading apostrophe, which Excel and WPS show as text and do not evaluate.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Every text cell that a spreadsheet would evaluate, prefixed with an apostrophe (vectorised per column)."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            starts = pc.utf8_slice_codeunits(column, 0, 1)
+            risky = pc.and_(pc.is_in(starts, value_set=pa.array(FORMULA_START)),
+                            pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER)))
+            column = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
 def write_rejected(check: FileCheck, target: Path) -> Path:
-    """The rejected rows with their reasons, as CSV with a BOM so that Excel opens the Chinese text correctly."""
+    """The rejected rows with their reasons, as CSV with a BOM so that Excel opens the Chinese text correctly, and
+    with formula cells neutralised: the file is made to be opened in a spreadsheet."""
     with open(target, "wb") as out:
         out.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(check.rejected_rows, out)
+        pacsv.write_csv(neutralise_formulas(check.rejected_rows), out)
     return target

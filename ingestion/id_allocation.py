@@ -71,6 +71,26 @@ def nearest_division(city: CityProfile, lon: float | None, lat: float | None) ->
     return city.divisions[int(np.argmin(distance))].code
 
 
+def needs_id(spec: IdAllocation) -> str:
+    """SQL: the rows that get an allocated ID — a vendor ID and no GB/T 28181 ID at all. A present but malformed ID
+    (Excel's 1.30302e+19, a leading apostrophe, lost leading zeros) is a format error for the conformer to report,
+    never silently replaced."""
+    return (f"NULLIF(trim({quote(spec.source_element)}), '') IS NOT NULL "
+            f"AND NULLIF(trim({quote(spec.id_element)}), '') IS NULL")
+
+
+def preview_allocation(con, relation: str, spec: IdAllocation, city: CityProfile) -> str:
+    """A view over `relation` where the rows that ingestion would allocate an ID for carry a placeholder of the
+    allocated form (the city's division, the type code, serial 900000), so a check without the lakehouse judges
+    the same rows as ingestion does."""
+    placeholder = f"{city.gb2260}{BASIC_UNIT}{INDUSTRY}{spec.type_code}{NETWORK}{FIRST_ALLOCATED_SERIAL - 1:06d}"
+    view = f"{relation}_with_ids"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * REPLACE (CASE WHEN {needs_id(spec)} "
+                f"THEN {literal(placeholder)} ELSE {quote(spec.id_element)} END AS {quote(spec.id_element)}) "
+                f"FROM {relation}")
+    return view
+
+
 class IdAllocator:
     def __init__(self, catalog, city: CityProfile, source: str, spec: IdAllocation):
         self.catalog, self.city, self.source, self.spec = catalog, city, source, spec
@@ -85,9 +105,7 @@ class IdAllocator:
         kind = f"{quote(s.kind_element)}" if s.kind_element else "NULL"
         needing = con.execute(
             f"SELECT {quote(line_column)}, trim({quote(s.source_element)}), TRY_CAST({quote(s.longitude)} AS DOUBLE), "
-            f"TRY_CAST({quote(s.latitude)} AS DOUBLE), {kind} FROM {relation} "
-            f"WHERE NULLIF(trim({quote(s.source_element)}), '') IS NOT NULL "
-            f"AND NOT regexp_full_match(coalesce(trim({quote(s.id_element)}), ''), {literal(GB28181_ID)})").fetchall()
+            f"TRY_CAST({quote(s.latitude)} AS DOUBLE), {kind} FROM {relation} WHERE {needs_id(s)}").fetchall()
         known = {r["source_device_id"]: r["device_id"] for r in
                  self.registry.refresh().scan(row_filter=f"source == '{self.source}'").to_arrow().to_pylist()}
         taken = self._taken_serials()

@@ -37,18 +37,31 @@ class LocalLanding:
         return sorted(self.arrivals(folder, pattern))
 
     def arrivals(self, folder: str, pattern: str = "*") -> dict[str, float]:
+        """Files under `folder` with their arrival times; a folder or a file (a symbolic link) that leads out of the
+        landing root is never listed, so a mapping cannot read /etc/passwd into bronze."""
+        root = self.root.resolve()
         base = self.root / folder
+        if not _inside(base, root):
+            raise ValueError(f"landing folder {folder!r} leads out of the landing root {self.root}")
         if not base.is_dir():
             return {}
         # ctime as well as mtime: a file moved into landing keeps its old mtime, but its ctime is the move.
         return {p.relative_to(self.root).as_posix(): max((st := p.stat()).st_mtime, st.st_ctime)
-                for p in base.rglob("*") if p.is_file() and fnmatch.fnmatch(p.name, pattern)}
+                for p in base.rglob("*") if p.is_file() and fnmatch.fnmatch(p.name, pattern) and _inside(p, root)}
 
     def read(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
 
     def uri(self, name: str) -> str:
         return str(self.root / name)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
 
 
 class BucketLanding:
@@ -77,7 +90,8 @@ class BucketLanding:
         from minio.error import S3Error
         from urllib3.exceptions import HTTPError
 
-        prefix = f"{self.PREFIX}{folder.strip('/')}/"
+        # The empty folder is the whole landing area.
+        prefix = self.PREFIX + (f"{folder.strip('/')}/" if folder.strip("/") else "")
         try:
             # An object's last_modified is when its upload completed: its arrival.
             items = {item.object_name: item.last_modified.timestamp()

@@ -1,8 +1,8 @@
 """Declarative source mappings (config/sources/*.yaml): how one export format becomes one standard entity."""
 from __future__ import annotations
 
-import codecs
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
 from safecity.ingestion.id_allocation import IdAllocation
+from safecity.ingestion.readers import POSITION, text_encoding
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import literal, quote
 
@@ -20,6 +21,8 @@ SOURCES_DIR = CONFIG_DIR / "sources"
 
 
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+# Epoch seconds of 0001-01-01 and 9999-12-31 23:59:59 UTC, the timestamps DuckDB can hold.
+EPOCH_RANGE = (-62135596800, 253402300799)
 
 
 class ColumnSpec(BaseModel):
@@ -49,9 +52,33 @@ class ColumnSpec(BaseModel):
     @field_validator("time_format")
     @classmethod
     def _strptime_format(cls, value: str | None) -> str | None:
-        if value is not None and value not in EPOCH_FORMATS and "%" not in value:
-            raise ValueError(f"time_format {value!r} is neither a strptime format (with %) nor one of {EPOCH_FORMATS}")
+        if value is not None and value not in EPOCH_FORMATS:
+            if "%" not in value:
+                raise ValueError(f"time_format {value!r} is neither a strptime format (with %) nor one of "
+                                 f"{EPOCH_FORMATS}")
+            _duckdb_format(value)
         return value
+
+    @field_validator("scale")
+    @classmethod
+    def _finite_scale(cls, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or value == 0):
+            raise ValueError(f"scale {value!r} must be a finite number other than 0")
+        return value
+
+
+def _duckdb_format(value: str) -> None:
+    """The conversion runs in DuckDB, whose strptime knows fewer directives than Python's: ask DuckDB itself."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SELECT try_strptime('', ?)", [value])
+    except duckdb.Error as exc:
+        reason = str(exc).split("Error:", 1)[-1].strip().splitlines()[0]
+        raise ValueError(f"time_format {value!r} is not a format DuckDB's strptime reads ({reason})") from None
+    finally:
+        con.close()
 
 
 class Coordinates(BaseModel):
@@ -126,14 +153,35 @@ class SourceMapping(BaseModel):
         """Export column -> its spec."""
         return dict(self.columns)
 
+    @field_validator("landing")
+    @classmethod
+    def _inside_landing(cls, value: str | None) -> str | None:
+        if value is not None:
+            confined_folder(value)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _file_name_pattern(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\\x00") or ".." in value:
+            raise ValueError(f"pattern {value!r} must be a file-name pattern (no folders, no '..'), e.g. '*.csv'")
+        return value
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown text encoding {value!r}") from None
+        text_encoding(value)
         return value
+
+
+def confined_folder(value: str) -> str:
+    """A landing folder as a mapping gives it: relative to the landing root and staying inside it."""
+    parts = value.replace("\\", "/").split("/")
+    if (not value.strip() or value.startswith(("/", "\\", "~")) or ":" in parts[0] or ".." in parts
+            or any(ord(c) < 32 for c in value)):
+        raise ValueError(f"landing {value!r} must be a folder inside the landing root, written relative to it "
+                         f"(e.g. cameras/catalog), without '..'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -188,6 +236,7 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                     problems.append(document.problem(f"/allocate_ids/{key}", "E_UNKNOWN_FIELD",
                                                      f"{mapping.entity} has no element {target!r}",
                                                      did_you_mean(target, writable)))
+        problems += _one_column_per_element(document, mapping)
         mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
@@ -196,6 +245,19 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
     if problems:
         raise YamlFileError(problems)
     return LoadedMapping(mapping, Path(path), hashlib.sha256(Path(path).read_bytes()).hexdigest())
+
+
+def _one_column_per_element(document, mapping: SourceMapping) -> list:
+    """Two export columns onto one element would keep one and drop the other without a word."""
+    first: dict[str, str] = {}
+    problems = []
+    for column, spec in mapping.targets.items():
+        other = first.setdefault(spec.element, column)
+        if other != column:
+            problems.append(document.problem(f"/columns/{column}", "E_DUPLICATE_ELEMENT",
+                                             f"{column!r} and {other!r} both map onto {spec.element!r}; "
+                                             f"map one column per element"))
+    return problems
 
 
 def mapping_path(name: str) -> Path:
@@ -214,6 +276,8 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
         out = f"(CASE {text} {cases} ELSE {value} END)"
     if spec.time_format in EPOCH_FORMATS:
         seconds = f"TRY_CAST({text} AS DOUBLE)" + (" / 1000" if spec.time_format == "epoch_ms" else "")
+        # to_timestamp fails (not NULL) outside years 1-9999: such a number passes through for the conformer.
+        seconds = f"CASE WHEN {seconds} BETWEEN {EPOCH_RANGE[0]} AND {EPOCH_RANGE[1]} THEN {seconds} END"
         out = f"coalesce(strftime(timezone('UTC', to_timestamp({seconds})), {literal(ISO_UTC)}), {value})"
     elif spec.time_format or spec.time_zone:
         # A vendor that mixes its own format with ISO text still means its own zone for the ISO values.
@@ -227,7 +291,7 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
     if spec.scale is not None:
         number = f"TRY_CAST({text} AS DOUBLE) * {spec.scale!r}"
         if element_type == "integer":
-            number = f"CAST(round({number}) AS BIGINT)"
+            number = f"TRY_CAST(round({number}) AS BIGINT)"
         out = f"coalesce(CAST({number} AS VARCHAR), {value})"
     return out
 
@@ -275,15 +339,16 @@ def coordinates_select(coordinates: Coordinates | None, relation: str) -> str:
 def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, ColumnSpec], defaults: dict[str, str],
                        coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped") -> None:
     """The view `name` over the relation `raw` (the export's text columns and `line_column`): the entity's source
-    elements as text in the standard's forms, ready for the conformer."""
+    elements as text in the standard's forms and the position as POSITION, ready for the conformer."""
     from safecity.ingestion import coordinates as coordinate_systems
 
     entity = conformer.entity
     types = {e.id: e.type for e in entity.elements}
     items = mapped_select(targets, defaults, conformer.source_columns(), header, types)
     source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)} WHERE FALSE)"
+    # The export's columns stay behind: past this view the position is POSITION, which no element id can be.
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_columns AS "
-                f"SELECT {', '.join(items)}, {quote(line_column)} FROM {source}")
+                f"SELECT {', '.join(items)}, {quote(line_column)} AS {quote(POSITION)} FROM {source}")
     if coordinates is not None and coordinates.system == "gcj02":
         coordinate_systems.register(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")

@@ -25,7 +25,7 @@ from safecity.lakehouse.exactly_once import BATCH_PROPERTY, CommitResult, append
 from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
-from safecity.ingestion.readers import LINE_COLUMN, RawBatch, UnreadableFile, read
+from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
 from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, bronze_table, quarantine_table,
                                        silver_schema, silver_table)
 from safecity.standards.catalogue import Catalogue
@@ -210,7 +210,7 @@ class BatchIngestor:
         raw_columns = list(raw.header) if raw is not None else []
         if raw_columns:
             record = "to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in raw_columns) + "))"
-            con.execute(f"CREATE TEMP TABLE received AS SELECT {lineage_sql}, {LINE_COLUMN} AS _line, "
+            con.execute(f"CREATE TEMP TABLE received AS SELECT {lineage_sql}, {quote(LINE_COLUMN)} AS _line, "
                         f"CAST({record} AS VARCHAR) AS record FROM raw")
         else:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
@@ -220,11 +220,11 @@ class BatchIngestor:
                            self.mapping.coordinates, self.conformer, LINE_COLUMN)
         mapped = "mapped"
         if self.allocator is not None:
-            mapped = self.allocator.allocate(con, mapped, LINE_COLUMN, lineage["_batch_id"], now)
-        conformed = self.conformer.sql(mapped, (LINE_COLUMN,), LINE_COLUMN).sql
+            mapped = self.allocator.allocate(con, mapped, POSITION, lineage["_batch_id"], now)
+        conformed = self.conformer.sql(mapped, (POSITION,), POSITION).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         self._already_in_silver(con)
-        con.execute(f"INSERT INTO received SELECT {lineage_sql}, {LINE_COLUMN}, record FROM {rejected_relation}")
+        con.execute(f"INSERT INTO received SELECT {lineage_sql}, {quote(LINE_COLUMN)}, record FROM {rejected_relation}")
         con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
         bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{content_sha}' AS _file_sha256, "
@@ -238,7 +238,7 @@ class BatchIngestor:
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
             f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
             f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
-            f"  UNION ALL SELECT {LINE_COLUMN}, reasons FROM {rejected_relation}"
+            f"  UNION ALL SELECT {quote(LINE_COLUMN)}, reasons FROM {rejected_relation}"
             f"  UNION ALL SELECT _line, reasons FROM silver_duplicates"
             f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
         return bronze, silver, quarantine

@@ -6,9 +6,11 @@ the sheet row for Excel — what a person opens the file at to find the record.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,10 +19,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-LINE_COLUMN = "_line"
+# The raw table's position column. Its name starts with a control character, so that no export column (a header
+# cell, a JSON key) can be named like it: such names are refused by check_header.
+LINE_COLUMN = "\x1fline"
+# The position's name once the export's columns are mapped onto elements (element ids never start with "_").
+POSITION = "_line"
 UTF8_BOM = b"\xef\xbb\xbf"
 # Nested JSON objects are flattened to dotted column names ("Info.PTZType") that a mapping can refer to.
 NESTING = "."
+# How much of a rejected line or record is kept as its text.
+MAX_KEPT_TEXT = 100_000
+# JSON and YAML nest no deeper than this (a record of a GA/T 1400 list is 4 deep); deeper text is refused
+# before the recursive parsers see it.
+MAX_JSON_DEPTH = 64
 
 
 class UnreadableFile(ValueError):
@@ -51,14 +62,54 @@ class RawBatch:
     blank_lines: int = 0
 
 
+# Text encodings an export may declare (codec names as codecs.lookup spells them). Codecs that transform text
+# rather than decode it (unicode_escape, rot13, base64 ...) would rewrite the data, so they are not allowed.
+TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312", "big5", "ascii", "latin-1", "cp1252", "utf-16",
+                  "utf-16-le", "utf-16-be")
+GB_FAMILY = ("gb18030", "gbk", "gb2312")
+
+
+def text_encoding(name: str) -> str:
+    """The codec name of an allowed text encoding; ValueError names the allowed ones."""
+    try:
+        canonical = codecs.lookup(name).name
+    except (LookupError, TypeError, ValueError):
+        canonical = None
+    allowed = {codecs.lookup(e).name: e for e in TEXT_ENCODINGS}
+    if canonical not in allowed:
+        raise ValueError(f"{name!r} is not an allowed text encoding; one of {', '.join(TEXT_ENCODINGS)}")
+    return canonical
+
+
+def _valid(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str]:
+    """The file's text. UTF-8 Chinese declared GB18030 decodes without error, into mojibake: valid UTF-8 with
+    non-ASCII bytes under a GB declaration is an encoding mismatch, as is GB18030 text declared UTF-8."""
     # Exports from the same system arrive both as GB18030 and as UTF-8 with a BOM; the BOM is unambiguous.
     if data.startswith(UTF8_BOM):
         encoding = "utf-8-sig"
     try:
+        encoding = text_encoding(encoding)
+    except ValueError as exc:
+        raise UnreadableFile(path, "E_ENCODING", str(exc)) from None
+    if encoding in GB_FAMILY and not data.isascii() and _valid(data, "utf-8"):
+        raise UnreadableFile(path, "E_ENCODING_MISMATCH", f"declared {encoding} but the bytes are UTF-8 text; "
+                             f"declare encoding: utf-8 in the source mapping", 1)
+    try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        if encoding.startswith("utf-8") and _valid(data, "gb18030"):
+            raise UnreadableFile(path, "E_ENCODING_MISMATCH", f"declared {encoding} but the bytes are GB18030 text "
+                                 f"(not valid {encoding} at byte {exc.start}); declare encoding: gb18030 in the "
+                                 f"source mapping", line) from None
         raise UnreadableFile(path, "E_ENCODING",
                              f"not valid {encoding} text at byte {exc.start} ({exc.reason}); "
                              f"check the encoding declared in the source mapping", line) from None
@@ -94,16 +145,52 @@ def _text(source: Path | str | bytes, encoding: str, where: str | None) -> tuple
 
 
 def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None) -> RawBatch:
+    """RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; lines end in LF, CRLF or CR.
+
+    Files without a field that spans lines (the usual export) go through Arrow's parser; the others through
+    Python's csv module, which follows the quotes and tells each record's first physical line."""
     text, used, path = _text(source, encoding, where)
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    first_line = text.split("\n", 1)[0].split("\r", 1)[0]
     if not first_line.strip():
         empty = pa.table({LINE_COLUMN: pa.array([], pa.int64())})
         return RawBatch(empty, [], used)
+    if _spans_lines(text):
+        return _read_csv_records(text, used, path)
     header = next(csv.reader(io.StringIO(first_line)))
-    if len(set(header)) != len(header):
-        duplicated = sorted({h for h in header if header.count(h) > 1})
-        raise UnreadableFile(path, "E_HEADER", f"duplicate column names {duplicated}", 1)
+    check_header(path, header)
+    if "\n" not in text.rstrip("\n"):
+        return _read_csv_records(text, used, path)
+    try:
+        return _read_csv_arrow(text, used, header)
+    except pa.ArrowInvalid:
+        # Whatever Arrow cannot parse, the strict parser reads or rejects line by line.
+        return _read_csv_records(text, used, path)
 
+
+def _spans_lines(text: str) -> bool:
+    """Whether Arrow's line-per-record parser cannot be used: a line with an odd number of quotes (a quoted field
+    goes on, or a quote is unbalanced), a line ended by CR alone, or quoting Arrow would read leniently (`"a"b`
+    becomes `ab`) — a quote that opens a field not at its start, or closes one not at its end. Found without a
+    Python loop over lines."""
+    if text.count("\r") != text.count("\r\n"):
+        return True
+    if '"' not in text:
+        return False
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    at = np.flatnonzero(data == 34)
+    # Quotes before each line end, and in all: every line's count must be even.
+    before_each_end = np.searchsorted(at, np.flatnonzero(data == 10))
+    if bool((np.diff(before_each_end, prepend=0) % 2).any()) or (len(at) - int(before_each_end[-1:].sum())) % 2:
+        return True
+    # Every line holds an even number of quotes, so they pair up in order: each first one opens, each second closes.
+    opening, closing = at[0::2], at[1::2]
+    before = np.where(opening > 0, data[np.maximum(opening - 1, 0)], 10)
+    after = np.where(closing + 1 < len(data), data[np.minimum(closing + 1, len(data) - 1)], 10)
+    # Opened after a delimiter, a line start or a quote (a doubled one); closed before a delimiter, CR, LF or a quote.
+    return bool((~np.isin(before, (44, 10, 34))).any() or (~np.isin(after, (44, 13, 10, 34))).any())
+
+
+def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
     utf8 = text.encode("utf-8")
     empty = _empty_lines(utf8)
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -124,19 +211,91 @@ def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None
         io.BytesIO(utf8),
         # Single-threaded parsing is what gives each skipped row its line number.
         # A block must hold the longest row: the file is in memory already, so one block for all is no extra cost.
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 24, min(len(utf8) + 1, (1 << 31) - 1))),
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 24, min(len(utf8) + 1, (1 << 31) - 1)),
+                                       column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
-        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
+    table = table.rename_columns(header)
     rejected = [RejectedLine(line, row_text, "E_COLUMNS", message) for line, row_text, message in invalid]
-    # Valid rows fill the non-empty data lines that were not skipped, in order (fields with embedded newlines
-    # would shift this; the bureau's exports quote none).
+    # Valid rows fill the non-empty data lines that were not skipped, in order (no field spans lines here).
     skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines), dtype=np.int64)
     lines = np.setdiff1d(nonempty[1:], skipped)
     table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
-    blank_lines = empty + whitespace_lines
-    return RawBatch(table, header, used, rejected, len(blank_lines))
+    return RawBatch(table, header, used, rejected, len(empty) + len(whitespace_lines))
+
+
+def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
+    """Record by record, following quotes across lines. Bad quoting rejects the line its record starts on (E_QUOTE)
+    with its text, and reading goes on at the next line, so one stray quote costs one record."""
+    csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
+    lines = io.StringIO(text, newline="").readlines()
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    rejected: list[RejectedLine] = []
+    blank, start = 0, 0
+    while start < len(lines):
+        reader = csv.reader((lines[i] for i in range(start, len(lines))), strict=True)
+        done = start
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                start = len(lines)
+                break
+            except csv.Error as exc:
+                first, consumed = done + 1, start + reader.line_num
+                if header is None:
+                    raise UnreadableFile(path, "E_QUOTE", f"header: {exc}", first) from None
+                rejected.append(RejectedLine(first, lines[first - 1][:MAX_KEPT_TEXT], "E_QUOTE",
+                                             f"malformed quoting: {exc}"))
+                if consumed > first:
+                    # The quote ran on into later lines: they are read again as records of their own.
+                    start = first
+                    break
+                done = consumed
+                continue
+            first, done = done + 1, start + reader.line_num
+            if header is None:
+                header = record
+                check_header(path, header)
+            elif not "".join(lines[first - 1:done]).strip():
+                blank += 1
+            elif len(record) != len(header):
+                rejected.append(RejectedLine(first, "".join(lines[first - 1:done])[:MAX_KEPT_TEXT], "E_COLUMNS",
+                                             f"expected {len(header)} columns, found {len(record)}"))
+            else:
+                rows.append((first, record))
+    if header is None:
+        return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
+    columns = {f"c{i}": pa.array([r[i] for _, r in rows], pa.string()) for i in range(len(header))}
+    table = pa.table(columns | {LINE_COLUMN: pa.array([n for n, _ in rows], pa.int64())})
+    table = table.rename_columns(header + [LINE_COLUMN])
+    return RawBatch(table, header, used, rejected, blank)
+
+
+def check_header(where: str | Path, header: list[str], line: int | None = 1) -> None:
+    """Column names a table can hold: none empty, none twice, none equal to another but for case (SQL names
+    ignore case), none starting with the reserved internal prefix."""
+    problems = []
+    empty = [i for i, h in enumerate(header, 1) if not h.strip()]
+    if empty:
+        problems.append(f"empty column names at positions {empty}")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        problems.append(f"duplicate column names {duplicated}")
+    folded: dict[str, set[str]] = {}
+    for h in header:
+        folded.setdefault(h.casefold(), set()).add(h)
+    clashing = sorted(sorted(names) for names in folded.values() if len(names) > 1)
+    if clashing:
+        problems.append(f"column names that differ only in case {clashing}")
+    control = sorted(h for h in header if any(ord(c) < 32 or ord(c) == 127 for c in h))
+    if control:
+        problems.append(f"column names with control characters {control}")
+    if problems:
+        raise UnreadableFile(where, "E_HEADER", "; ".join(problems), line)
 
 
 def _cell(value: Any) -> str | None:
@@ -158,15 +317,67 @@ def _cell(value: Any) -> str | None:
     return str(value)
 
 
-def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
+class FieldClash(ValueError):
+    """A record whose keys repeat, or meet once flattened ({"a.b": 1, "a": {"b": 2}}) or once case is folded."""
+
+
+def _flatten(record: dict, prefix: str = "", into: dict[str, Any] | None = None) -> dict[str, Any]:
+    flat: dict[str, Any] = {} if into is None else into
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, name + NESTING))
+            _flatten(value, name + NESTING, flat)
+        elif name in flat:
+            raise FieldClash(f"field {name!r} appears twice once nested keys are joined with {NESTING!r}")
         else:
             flat[name] = value
+    if into is None:
+        folded: dict[str, str] = {}
+        for name in flat:
+            other = folded.setdefault(name.casefold(), name)
+            if other != name:
+                raise FieldClash(f"fields {other!r} and {name!r} differ only in case")
     return flat
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise FieldClash(f"duplicate keys {sorted({k for k in keys if keys.count(k) > 1})}")
+    return dict(pairs)
+
+
+def _loads(text: str) -> Any:
+    """json.loads with duplicate keys refused and nesting bounded before parsing (json recurses per level)."""
+    depth = _max_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise TooDeep(f"nested {depth} levels deep; at most {MAX_JSON_DEPTH} are read")
+    return json.loads(text, object_pairs_hook=_object_pairs)
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def _max_depth(text: str) -> int:
+    """The deepest bracket nesting outside strings, found without a Python loop over characters."""
+    if "[" not in text and "{" not in text:
+        return 0
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    # Characters inside strings do not count: a quote not escaped toggles; escapes are removed first.
+    escaped = np.zeros(len(data), dtype=bool)
+    backslash = np.flatnonzero(data == 92)
+    if len(backslash):
+        run_start = np.ones(len(backslash), dtype=bool)
+        run_start[1:] = backslash[1:] != backslash[:-1] + 1
+        run_id = np.cumsum(run_start) - 1
+        position_in_run = np.arange(len(backslash)) - np.flatnonzero(run_start)[run_id]
+        escaping = backslash[position_in_run % 2 == 0]
+        escaped[np.minimum(escaping + 1, len(data) - 1)] = True
+    quote = (data == 34) & ~escaped
+    inside = (np.cumsum(quote) % 2 == 1) & ~quote
+    step = np.where(inside, 0, np.isin(data, (91, 123)).astype(np.int64) - np.isin(data, (93, 125)))
+    return int(np.cumsum(step).max(initial=0))
 
 
 def records_table(records: Iterable[tuple[int, dict]], header: list[str] | None = None) -> tuple[pa.Table, list[str]]:
@@ -181,6 +392,24 @@ def records_table(records: Iterable[tuple[int, dict]], header: list[str] | None 
     return table, names
 
 
+def _keyed_records(good: list[tuple[int, dict]], rejected: list[RejectedLine]) -> list[tuple[int, dict]]:
+    """Records whose field names fit one table: a name spelled differently in case from the same name in an
+    earlier record ("ID" then "id"), or with control characters, rejects its record (SQL names ignore case)."""
+    first: dict[str, str] = {}
+    kept = []
+    for position, record in good:
+        clash = next((name for name in record if first.setdefault(name.casefold(), name) != name
+                      or any(ord(c) < 32 or ord(c) == 127 for c in name)), None)
+        if clash is None:
+            kept.append((position, record))
+            continue
+        text = json.dumps(record, ensure_ascii=False, default=str)[:MAX_KEPT_TEXT]
+        rejected.append(RejectedLine(position, text, "E_FIELDS",
+                                     f"field {clash!r} clashes with {first[clash.casefold()]!r} of an earlier record "
+                                     f"or holds control characters"))
+    return kept
+
+
 def _json_error(where: str, exc: json.JSONDecodeError, line_offset: int = 0) -> UnreadableFile:
     return UnreadableFile(where, "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno + line_offset)
 
@@ -193,9 +422,13 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
     if not text.strip():
         return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
     try:
-        document = json.loads(text)
+        document = _loads(text)
     except json.JSONDecodeError as exc:
         raise _json_error(where, exc) from None
+    except TooDeep as exc:
+        raise UnreadableFile(where, "E_LIMIT", str(exc)) from None
+    except FieldClash as exc:
+        raise UnreadableFile(where, "E_FIELDS", str(exc)) from None
     found: Any = document
     for step in (records.split(NESTING) if records else []):
         if not isinstance(found, dict) or step not in found:
@@ -209,38 +442,56 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
     good, rejected = [], []
     for number, item in enumerate(found, 1):
         if isinstance(item, dict):
-            good.append((number, _flatten(item)))
+            _keep_flat(number, item, json.dumps(item, ensure_ascii=False), good, rejected)
         else:
-            rejected.append(RejectedLine(number, json.dumps(item, ensure_ascii=False)[:1000], "E_RECORD",
+            rejected.append(RejectedLine(number, json.dumps(item, ensure_ascii=False)[:MAX_KEPT_TEXT], "E_RECORD",
                                          f"record {number} is a {type(item).__name__}, not an object"))
-    table, header = records_table(good)
+    table, header = records_table(_keyed_records(good, rejected))
     return RawBatch(table, header, used, rejected)
+
+
+def _keep_flat(position: int, item: dict, text: str, good: list, rejected: list) -> None:
+    try:
+        good.append((position, _flatten(item)))
+    except FieldClash as exc:
+        rejected.append(RejectedLine(position, text[:MAX_KEPT_TEXT], "E_FIELDS", str(exc)))
 
 
 def _judge_object(position: int, text: str, good: list, rejected: list) -> None:
     """One JSON text that should be one object (a JSON Lines line, a stream message): flattened into `good`, or
     rejected alone with its position."""
     try:
-        item = json.loads(text)
+        item = _loads(text)
     except json.JSONDecodeError as exc:
-        rejected.append(RejectedLine(position, text[:1000], "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        rejected.append(RejectedLine(position, text[:MAX_KEPT_TEXT], "E_JSON",
+                                     f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        return
+    except TooDeep as exc:
+        rejected.append(RejectedLine(position, text[:MAX_KEPT_TEXT], "E_LIMIT", str(exc)))
+        return
+    except FieldClash as exc:
+        rejected.append(RejectedLine(position, text[:MAX_KEPT_TEXT], "E_FIELDS", str(exc)))
         return
     if isinstance(item, dict):
-        good.append((position, _flatten(item)))
+        _keep_flat(position, item, text, good, rejected)
     else:
-        rejected.append(RejectedLine(position, text[:1000], "E_RECORD", f"a {type(item).__name__}, not an object"))
+        rejected.append(RejectedLine(position, text[:MAX_KEPT_TEXT], "E_RECORD", f"a {type(item).__name__}, not an object"))
 
 
 def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = None) -> RawBatch:
-    """JSON Lines: one object per physical line; a line that is not an object is rejected alone."""
+    """JSON Lines: one object per line, lines split at line feeds only (U+2028 or a lone CR inside a string is
+    data, as JSON allows); a line that is not an object is rejected alone."""
     text, used, where = _text(source, encoding, where)
     good, rejected, blank = [], [], 0
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             blank += 1
             continue
         _judge_object(number, line, good, rejected)
-    table, header = records_table(good)
+    table, header = records_table(_keyed_records(good, rejected))
     return RawBatch(table, header, used, rejected, blank)
 
 
@@ -265,9 +516,7 @@ def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str |
         # A sheet's rows are as wide as its widest row: the header ends at its last named cell.
         width = max(i for i, v in enumerate(first, 1) if v is not None)
         header = [_cell(v) or f"column_{i}" for i, v in enumerate(first[:width], 1)]
-        if len(set(header)) != len(header):
-            duplicated = sorted({h for h in header if header.count(h) > 1})
-            raise UnreadableFile(where, "E_HEADER", f"duplicate column names {duplicated}", 1)
+        check_header(where, header)
         good, rejected, blank = [], [], 0
         for number, values in enumerate(rows, 2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
@@ -314,5 +563,5 @@ def read_messages(messages: Iterable[tuple[int, bytes | None]], encoding: str = 
             rejected.append(RejectedLine(offset, repr(value[:200]), "E_ENCODING", f"not {encoding} text ({exc.reason})"))
             continue
         _judge_object(offset, text, good, rejected)
-    table, header = records_table(good)
+    table, header = records_table(_keyed_records(good, rejected))
     return RawBatch(table, header, encoding, rejected)

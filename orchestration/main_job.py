@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 def seed_landing(settings: Settings) -> Path | None:
     """Give an empty landing area a simulated day of the city (the simulator's small scale), delivered as the
-    bureau's systems deliver it: each export in its folder, the catalog CSVs where the CSV mapping expects them, and
+    bureau's systems deliver it: each export in the folder its mapping reads, and
     the day's manifest (its clock and ground truth) at the root. Returns the manifest, or None if landing had data."""
     landing = settings.paths.landing
     if landing.exists() and any(p.is_file() for p in landing.rglob("*")):
@@ -67,10 +66,6 @@ def seed_landing(settings: Settings) -> Path | None:
     log.info("landing is empty: simulating %s (scale %s, seed %d) into %s", SIMULATED_DAY, SIMULATED_SCALE,
              SIMULATED_SEED, landing)
     simulate(settings.city.id, SIMULATED_DAY, 1, SIMULATED_SCALE, SIMULATED_SEED, landing)
-    # The platform drops its per-district CSV exports in cameras/ (config/sources/video_platform_catalog_csv.yaml).
-    (landing / "cameras").mkdir(exist_ok=True)
-    for export in sorted((landing / "catalog").glob("*.csv")):
-        shutil.move(str(export), landing / "cameras" / export.name)
     return landing / "manifest.json"
 
 

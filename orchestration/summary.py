@@ -22,6 +22,8 @@ class RunSummary:
     actions_by_policy: dict[str, int] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    # Landing files no source mapping reads: delivered but never judged (ingestion/unclaimed.py).
+    unclaimed_files: list[str] = field(default_factory=list)
     where_next: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -45,6 +47,7 @@ def collect(settings: Settings, success: bool, run_id: str, seconds: float, chec
     summary = RunSummary(success, run_id, round(seconds, 1), str(settings.paths.home), days=days, checks=checks,
                          failed_steps=failed_steps)
     reasons = load_catalogue(settings.city.id).code_tables["reasons"]
+    summary.unclaimed_files = _unclaimed(settings)
     if not settings.paths.duckdb_file.exists():
         return summary
     with connect(settings, read_only=True) as con:
@@ -68,6 +71,15 @@ def collect(settings: Settings, success: bool, run_id: str, seconds: float, chec
         "docs": "README.md, docs/",
     }
     return summary
+
+
+def _unclaimed(settings: Settings) -> list[str]:
+    from safecity.ingestion.landing import open_landing
+    from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
+    try:
+        return unclaimed_files(open_landing(settings), source_mappings())
+    except (OSError, ValueError) as exc:  # the bucket unreachable: said, not fatal to the summary
+        return [f"(landing not listed: {exc})"]
 
 
 def render_text(summary: RunSummary) -> str:
@@ -104,6 +116,12 @@ def render_text(summary: RunSummary) -> str:
     if summary.failed_steps:
         lines.append("")
         lines.append("失败步骤 / failed steps: " + ", ".join(summary.failed_steps))
+    if summary.unclaimed_files:
+        lines.append("")
+        lines.append(f"无映射读取的落地文件 / landing files no mapping reads: {len(summary.unclaimed_files)}")
+        lines.extend(f"  {name}" for name in summary.unclaimed_files[:20])
+        if len(summary.unclaimed_files) > 20:
+            lines.append(f"  … {len(summary.unclaimed_files) - 20} more")
     lines.append("")
     lines.append("下一步 / where to look next")
     for name, where in summary.where_next.items():

@@ -158,7 +158,8 @@ def write_catalog(world: World, cameras: list[Camera], out: Path, manifest: Mani
         by_division.setdefault(camera.division, []).append(camera)
     for division in sorted(by_division):
         encoding = "utf-8-bom" if rng.random() < world.faults.encoding.utf8_bom_share else "gb18030"
-        path = out / "catalog" / f"catalog_{division}_{day:%Y%m%d}.csv"
+        # Where config/sources/video_platform_catalog_csv.yaml reads them (its `landing:`).
+        path = out / "cameras" / f"catalog_{division}_{day:%Y%m%d}.csv"
         name = relative(path, out)
         lines: list[list[str]] = []
         truncated: set[int] = set()

@@ -186,6 +186,9 @@ class Entity(_Strict):
     in_area: dict[Literal["longitude", "latitude"], str] | None = None
     # Timestamps that must not go backwards, in order (a 110 call is received, then dispatched, then arrived...).
     sequences: tuple[tuple[str, ...], ...] = ()
+    # No timestamp of the entity is earlier than this day (local time): an earlier one is a range error (a 1900 or
+    # year-0001 date is a placeholder or a broken clock, never a record of the bureau's systems).
+    time_floor: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] = "1970-01-01"
     elements: tuple[Element, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

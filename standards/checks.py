@@ -27,6 +27,10 @@ TEXT_FORMS = {
     "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$",
 }
 OFFSET_SUFFIX = r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+# A timestamp in the accepted text form whose clock cannot be: hour 24 and beyond, minute or second 60 and beyond,
+# an offset beyond ±14:00 (the widest in use) or with 60 minutes or more. A range error, not a type error.
+OFF_THE_CLOCK = (r"[ T](2[4-9]|[3-9][0-9]):|[ T][0-9]{2}:[6-9][0-9]|[ T][0-9]{2}:[0-9]{2}:[6-9][0-9]"
+                 r"|[+-](1[5-9]|[2-9][0-9]):[0-9]{2}$|[+-]14:(0[1-9]|[1-5][0-9])$|[+-][0-9]{2}:[6-9][0-9]$")
 TRUE_TEXTS = {"true", "1"}
 # Clocks at the bureau's sources drift; a timestamp this far ahead of the checking time is still accepted.
 FUTURE_SKEW = dt.timedelta(minutes=5)
@@ -207,6 +211,9 @@ class RowChecker:
 
     def __post_init__(self) -> None:
         self._zone = zoneinfo.ZoneInfo(self.plan.timezone)
+        # A single value checked without its entity (check_value) has the standards' default floor.
+        floor = self.plan.entity.time_floor if self.plan.entity is not None else Entity.model_fields["time_floor"].default
+        self._floor = dt.datetime.fromisoformat(floor).replace(tzinfo=self._zone)
 
     def value(self, row: dict, p: ElementPlan) -> str | None:
         if p.derive_from is None:
@@ -263,6 +270,9 @@ class RowChecker:
             return reason("E_REQUIRED")
         if text is None:
             return None
+        if element.type == "timestamp" and compiled(TEXT_FORMS["timestamp"]).search(text) \
+                and compiled(OFF_THE_CLOCK).search(text):
+            return reason("E_RANGE")
         typed = self.typed(p, text)
         if element.type != "string" and typed is None:
             return reason("E_TYPE")
@@ -288,6 +298,8 @@ class RowChecker:
             if element.minimum is not None and typed < element.minimum or \
                     element.maximum is not None and typed > element.maximum:
                 return reason("E_RANGE")
+        if element.type == "timestamp" and typed < self._floor:
+            return reason("E_RANGE")
         if element.type == "timestamp" and element.not_future and typed > self.now + FUTURE_SKEW:
             return reason("E_FUTURE_TIME")
         return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.checks import FUTURE_SKEW, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
+from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}
@@ -145,6 +145,9 @@ class Conformer:
         if element.required:
             whens.append((f"{guard} AND {v} IS NULL", "E_REQUIRED"))
         whens.append((f"{v} IS NULL", None))
+        if element.type == "timestamp":
+            form = f"regexp_full_match({v}, {literal(TEXT_FORMS['timestamp'])})"
+            whens.append((f"{form} AND regexp_matches({v}, {literal(OFF_THE_CLOCK)})", "E_RANGE"))
         if element.type != "string":
             whens.append((f"{t} IS NULL", "E_TYPE"))
         if p.pattern:
@@ -175,6 +178,9 @@ class Conformer:
                 bounds.append(f"{t} > {element.maximum}")
             if bounds:
                 whens.append((" OR ".join(bounds), "E_RANGE"))
+        if element.type == "timestamp":
+            floor = f"timezone({literal(self.plan.timezone)}, TIMESTAMP {literal(self.entity.time_floor)})"
+            whens.append((f"{t} < {floor}", "E_RANGE"))
         if element.type == "timestamp" and element.not_future:
             limit = ((self.now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SKEW).isoformat()
             whens.append((f"{t} > TIMESTAMPTZ {literal(limit)}", "E_FUTURE_TIME"))

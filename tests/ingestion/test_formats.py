@@ -100,7 +100,8 @@ def test_a_wrongly_declared_encoding_is_refused_with_the_place(tmp_path):
     path = write_gb18030(tmp_path / "gbk.jsonl", '{"a": "秦皇岛"}\n')
     with pytest.raises(UnreadableFile) as info:
         read(path, "jsonl", "utf-8")
-    assert info.value.code == "E_ENCODING" and info.value.line == 1 and "gbk.jsonl" in str(info.value)
+    assert info.value.code == "E_ENCODING_MISMATCH" and info.value.line == 1 and "gbk.jsonl" in str(info.value)
+    assert "declare encoding: gb18030" in str(info.value)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])

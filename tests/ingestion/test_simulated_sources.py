@@ -24,7 +24,7 @@ SOURCES = {  # mapping -> (folder in the simulator's output, file pattern)
     "viid_motor_vehicles": None, "detector_registry_csv": None, "detector_flows_csv": None,
     "traffic_incidents_jsonl": None,
     "alarm_calls_csv": None, "cases_csv": None, "gb28181_device_status": None,
-    "video_platform_catalog_json": None, "video_platform_catalog_csv": ("catalog", "*.csv"),
+    "video_platform_catalog_json": None, "video_platform_catalog_csv": None,
     "duty_rosters_csv": None, "maintenance_work_orders_csv": None, "maintenance_budgets_csv": None,
 }
 
