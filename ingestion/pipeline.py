@@ -308,8 +308,9 @@ class BatchIngestor:
 class FileIngestor:
     """Files of one source mapping from the landing area (a local folder or a bucket); one batch per file."""
 
-    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path | None,
                  as_of: dt.datetime | None = None):
+        """`landing` None: only ingest_bytes is used (bytes kept in the lakehouse, not read from landing)."""
         self.batches = BatchIngestor(catalog, catalogue, loaded, as_of)
         self.mapping = loaded.mapping
         self.landing = landing if not isinstance(landing, (str, Path)) else LocalLanding(Path(landing))
@@ -339,7 +340,7 @@ class FileIngestor:
                      done.silver, done.quarantined)
             return done
         m = self.mapping
-        where = self.landing.uri(name)
+        where = self.landing.uri(name) if self.landing is not None else name
         report = self.batches.ingest(batch, lambda: read(data, m.format, m.encoding, where, m.records, m.sheet), now)
         self._supersede(batch_id)
         return report
