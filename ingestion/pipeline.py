@@ -21,6 +21,7 @@ import pyarrow as pa
 from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEqual
 
 from safecity.lakehouse.catalog import ensure_table
+from safecity.lakehouse.servers import unreachable_server
 from safecity.lakehouse.exactly_once import (BATCH_PROPERTY, CommitResult, check_storable, commit_batch,
                                              committed_properties, discard_stage)
 from safecity.ingestion.id_allocation import IdAllocator
@@ -201,6 +202,8 @@ class BatchIngestor:
                 check_storable(table)
             return (*tables, None)
         except Exception as exc:  # noqa: BLE001 -- containment: any failure of one batch is that batch's result
+            if unreachable_server(exc):
+                raise  # a server is down, the file is not at fault: the run stops and its next run finishes it
             rejection = WholeRejection.of(exc)
             log.warning("%s: rejected whole: %s", batch.origin, rejection.message)
             log.debug("%s: rejected whole", batch.origin, exc_info=True)

@@ -8,39 +8,16 @@ is reported with its address and the environment variable that sets it.
 from __future__ import annotations
 
 import traceback
-from typing import Iterator
 
 import click
 import typer
 from typer.core import TyperGroup
 
+from safecity.lakehouse.servers import unreachable_server
+
 SETTINGS_KEY = "safecity.settings"
 DEBUG_KEY = "safecity.debug"
 EXIT_ERROR = 2
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _kind(exc: BaseException) -> str | None:
-    """Which server an exception says is unreachable: "catalog", "bucket", "broker" or None."""
-    for link in _chain(exc):
-        module, name = type(link).__module__, type(link).__name__
-        text = str(link)
-        if module.startswith(("sqlalchemy", "psycopg")) and name in ("OperationalError", "InterfaceError"):
-            return "catalog"
-        if module.startswith("kafka") and name in ("NoBrokersAvailable", "KafkaConnectionError", "KafkaTimeoutError"):
-            return "broker"
-        if module.startswith(("botocore", "urllib3", "minio")) and "onnect" in name + text:
-            return "bucket"
-        if isinstance(link, OSError) and ("AWS Error" in text or "curlCode" in text):
-            return "bucket"
-    return None
 
 
 def _server(kind: str, settings) -> str:
@@ -80,7 +57,7 @@ def describe(exc: BaseException, settings=None) -> str:
     from safecity.config.yamlfile import YamlFileError
     from safecity.ingestion.readers import UnreadableFile
 
-    kind = _kind(exc)
+    kind = unreachable_server(exc)
     if kind is not None:
         return _server(kind, settings) + f"\n  ({type(exc).__name__}: {_first_line(exc)})"
     if isinstance(exc, YamlFileError):
