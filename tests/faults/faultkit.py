@@ -3,19 +3,8 @@ file rejected whole) and the content of every table it feeds, compared with a cl
 from pathlib import Path
 
 from safecity.ingestion.tables import REJECTED_FILES_TABLE
+from tests.ingestion.test_reprocess import MAPPING  # the vendor's call export, mapped to alarm_call
 
-MAPPING = """\
-id: vendor_calls
-name_zh: 某区县接警单
-entity: alarm_call
-format: csv
-landing: calls
-columns:
-  编号: call_id
-  报警时间: received_at
-  级别: alarm_priority
-  状态: status
-"""
 TABLES = ("bronze.vendor_calls", "silver.alarm_call", "quarantine.alarm_call", REJECTED_FILES_TABLE)
 
 

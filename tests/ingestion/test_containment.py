@@ -9,20 +9,8 @@ from safecity.ingestion.pipeline import ingest_source
 from safecity.ingestion.reprocess import reprocess_quarantine
 from safecity.ingestion.tables import REJECTED_FILES_TABLE
 from safecity.lakehouse.catalog import open_catalog
+from tests.ingestion.test_reprocess import MAPPING
 
-MAPPING = """\
-id: vendor_calls
-name_zh: 某区县接警单
-entity: alarm_call
-format: csv
-encoding: {encoding}
-landing: calls
-columns:
-  编号: call_id
-  报警时间: received_at
-  级别: alarm_priority
-  状态: status
-"""
 HEADER = "编号,报警时间,级别,状态"
 
 
@@ -42,7 +30,8 @@ def source(tmp_path, catalogue):
     mapping = tmp_path / "vendor_calls.yaml"
 
     def load(encoding="utf-8"):
-        mapping.write_text(MAPPING.format(encoding=encoding), encoding="utf-8")
+        declared = MAPPING.replace("format: csv\n", f"format: csv\nencoding: {encoding}\n")
+        mapping.write_text(declared, encoding="utf-8")
         return load_mapping(mapping, catalogue)
     return load
 
