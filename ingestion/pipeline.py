@@ -22,8 +22,8 @@ from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEq
 
 from safecity.lakehouse.catalog import ensure_table
 from safecity.lakehouse.servers import unreachable_server
-from safecity.lakehouse.exactly_once import (BATCH_PROPERTY, CommitResult, check_storable, commit_batch,
-                                             committed_properties, discard_stage)
+from safecity.lakehouse.exactly_once import (BATCH_PROPERTY, CommitResult, batch_properties, check_storable,
+                                             commit_batch, committed_properties, discard_stage)
 from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
@@ -348,16 +348,19 @@ class FileIngestor:
         self._supersede(batch_id)
         return report
 
-    def _attempts(self, batch_id: str) -> dict[str, dict[str, str]]:
-        """The committed batches of the same file (source and content) under any mapping version."""
+    def _attempts(self, batch_id: str, expired_too: bool = True) -> dict[str, dict[str, str]]:
+        """The committed batches of the same file (source and content) under any mapping version; without
+        `expired_too`, only those in the table's snapshots (no ledger read: the cheap check of a file done)."""
         file_key = batch_id.split(MAPPING_MARK, 1)[0]
-        return {b: p for b, p in committed_properties(self.tables["bronze"]).items()
-                if b.split(MAPPING_MARK, 1)[0] == file_key}
+        bronze = self.tables["bronze"]
+        found = committed_properties(bronze) if expired_too else \
+            {p[BATCH_PROPERTY]: p for s in bronze.snapshots() if (p := batch_properties(s.summary)).get(BATCH_PROPERTY)}
+        return {b: p for b, p in found.items() if b.split(MAPPING_MARK, 1)[0] == file_key}
 
     def _done(self, batch: Batch) -> FileReport | None:
         done = self.batches.already_done(batch)
         if done is not None:
-            self._supersede(batch.batch_id)
+            self._supersede(batch.batch_id, expired_too=False)  # finishes a run killed right after its commits
             return done
         for other, properties in self._attempts(batch.batch_id).items():
             if other != batch.batch_id and REJECTED_WHOLE_PROPERTY not in properties:
@@ -366,11 +369,11 @@ class FileIngestor:
                     return earlier
         return None
 
-    def _supersede(self, batch_id: str) -> None:
+    def _supersede(self, batch_id: str, expired_too: bool = True) -> None:
         """Remove the records of earlier whole rejections of the file (the error marker in bronze and quarantine;
         their bytes stay in ops.rejected_files): the newest attempt stands for the file. Idempotent, so a crash
         between the commit and this step is finished on the next run."""
-        for other, properties in self._attempts(batch_id).items():
+        for other, properties in self._attempts(batch_id, expired_too).items():
             if other == batch_id or REJECTED_WHOLE_PROPERTY not in properties:
                 continue
             for name in ("quarantine", "bronze"):
