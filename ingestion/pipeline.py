@@ -97,13 +97,19 @@ def _rejected_file_rows(rejection: WholeRejection, messages: dict[str, tuple[str
     })
 
 
-def _added_records(table, batch_id: str) -> int | None:
-    """Rows the commit of `batch_id` added to `table`, from its snapshot summary (None if not committed)."""
+def _commit_summary(table, batch_id: str) -> dict[str, str] | None:
+    """The snapshot summary of the commit of `batch_id` to `table` (None if not committed)."""
     for snapshot in table.snapshots():
         extra = snapshot.summary.additional_properties if snapshot.summary else {}
         if extra.get(BATCH_PROPERTY) == batch_id:
-            return int(extra.get("added-records", 0))
+            return extra
     return None
+
+
+def _added_records(table, batch_id: str) -> int | None:
+    """Rows the commit of `batch_id` added to `table`, from its snapshot summary (None if not committed)."""
+    summary = _commit_summary(table, batch_id)
+    return None if summary is None else int(summary.get("added-records", 0))
 
 
 @dataclass
@@ -151,8 +157,8 @@ class BatchIngestor:
         discard_stage(self.tables["bronze"], batch.batch_id)
         report = FileReport(batch.origin, batch.batch_id, counts["bronze"], counts["silver"], counts["quarantine"],
                             skipped=True)
-        properties = committed_properties(self.tables["bronze"]).get(batch.batch_id, {})
-        report.rejected_whole = properties.get(REJECTED_WHOLE_PROPERTY)
+        report.rejected_whole = (_commit_summary(self.tables["bronze"], batch.batch_id) or {}).get(
+            REJECTED_WHOLE_PROPERTY)
         return report
 
     def ingest(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime | None = None) -> FileReport:
