@@ -27,3 +27,15 @@ def table_content(catalog) -> dict:
         result[name] = sorted(repr({k: v for k, v in row.items() if not k.endswith("_at") and k != "reasons"})
                               for row in rows)
     return result
+
+
+def outage_at(call: int, function, take_away):
+    """`function`, wrapped so that `take_away()` (stop a server) runs just before its call number `call`."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            take_away()
+        return function(*args, **kwargs)
+    return wrapped

@@ -17,7 +17,7 @@ from safecity.lakehouse import exactly_once
 from safecity.lakehouse.catalog import open_catalog
 from safecity.lakehouse.servers import unreachable_server
 from tests.conftest import _free_port
-from tests.faults.faultkit import table_content, write_landing
+from tests.faults.faultkit import outage_at, table_content, write_landing
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,9 @@ def ingest(settings, catalogue, landing):
 
 def test_catalog_stopped_inside_a_commit(production_settings, postgres_server, reference, catalogue, monkeypatch):
     landing, clean = reference
-    commits = []
     real_commit = SqlCatalog.commit_table
-
-    def commit_with_outage(self, table, requirements, updates):
-        commits.append(table.name())
-        if len(commits) == 3:  # the first batch's quarantine commit, after bronze was committed
-            postgres_server.stop()
-        return real_commit(self, table, requirements, updates)
-
-    monkeypatch.setattr(SqlCatalog, "commit_table", commit_with_outage)
+    # Commit 3 is the first batch's quarantine commit (after its bronze commit): the catalog goes inside it.
+    monkeypatch.setattr(SqlCatalog, "commit_table", outage_at(3, real_commit, postgres_server.stop))
     try:
         with pytest.raises(Exception) as raised:
             ingest(production_settings, catalogue, landing)
@@ -72,16 +65,8 @@ def test_bucket_gone_between_commits(production_settings, s3_server, reference, 
     client = type(s3_server)(f"127.0.0.1:{port}", s3_server.access_key, s3_server.secret_key).client()
     if not client.bucket_exists(settings.environment.storage.bucket):
         client.make_bucket(settings.environment.storage.bucket)
-    appends = []
     real_append = exactly_once.append_once
-
-    def append_with_outage(table, data, batch_id, properties=None):
-        appends.append(batch_id)
-        if len(appends) == 2:
-            server.stop()
-        return real_append(table, data, batch_id, properties)
-
-    monkeypatch.setattr(exactly_once, "append_once", append_with_outage)
+    monkeypatch.setattr(exactly_once, "append_once", outage_at(2, real_append, server.stop))
     try:
         with pytest.raises(Exception) as raised:
             ingest(settings, catalogue, landing)
