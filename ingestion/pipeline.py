@@ -18,16 +18,19 @@ from typing import Callable, Collection
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEqual
 
 from safecity.lakehouse.catalog import ensure_table
-from safecity.lakehouse.exactly_once import BATCH_PROPERTY, CommitResult, append_once
+from safecity.lakehouse.servers import unreachable_server
+from safecity.lakehouse.exactly_once import (BATCH_PROPERTY, CommitResult, batch_properties, check_storable,
+                                             commit_batch, committed_properties, discard_stage)
 from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, bronze_table, quarantine_table,
-                                       silver_schema, silver_table)
+from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
+                                       REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
+                                       silver_table)
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer, literal, quote
 
@@ -44,37 +47,69 @@ class FileReport:
     reasons: Counter = field(default_factory=Counter)
     skipped: bool = False
     commits: list[CommitResult] = field(default_factory=list)
+    # Set when the batch as a whole could not be read or judged: its reason code and what went wrong.
+    rejected_whole: str | None = None
+    error: str | None = None
 
     @property
     def reconciled(self) -> bool:
         return self.received == self.silver + self.quarantined
 
 
-def _file_batch(source_id: str, data: bytes) -> tuple[str, str]:
+REJECTED_WHOLE_PROPERTY = "safecity.rejected-whole"
+# The part of a file's batch id before this mark names the file (source and content); after it, the mapping version.
+MAPPING_MARK = "@"
+
+
+def _file_batch(source_id: str, data: bytes, mapping_sha256: str) -> tuple[str, str]:
+    """The file's content hash and its batch id: source, content and the mapping's content hash, so that a fixed
+    mapping reads again a file an earlier version rejected whole (see FileIngestor.ingest_bytes)."""
     digest = hashlib.sha256(data).hexdigest()
-    return digest, f"{source_id}:{digest[:32]}"
+    return digest, f"{source_id}:{digest[:32]}{MAPPING_MARK}{mapping_sha256[:12]}"
 
 
-def _rejected_file_rows(exc: UnreadableFile, messages: dict[str, tuple[str, str]]) -> pa.Table:
-    """An unreadable file is kept as one quarantined record carrying the reason, so it is not lost."""
-    zh, en = messages[exc.code]
-    record = json.dumps({"_file_error": str(exc)}, ensure_ascii=False)
+@dataclass(frozen=True)
+class WholeRejection:
+    """Why a batch could not be read or judged at all: a reason code, where (line, if known) and the error text."""
+
+    code: str
+    message: str
+    line: int = 0
+
+    @classmethod
+    def of(cls, exc: Exception) -> "WholeRejection":
+        if isinstance(exc, UnreadableFile):
+            return cls(exc.code, str(exc), exc.line or 0)
+        return cls("E_FILE", f"{type(exc).__name__}: {exc}")
+
+
+def _rejected_file_rows(rejection: WholeRejection, messages: dict[str, tuple[str, str]]) -> pa.Table:
+    """A rejected file is kept as one quarantined record carrying the reason (its bytes in ops.rejected_files)."""
+    zh, en = messages[rejection.code]
+    text = rejection.message
+    record = json.dumps({"_file_error": text}, ensure_ascii=False)
     return pa.table({
-        LINE_COLUMN: pa.array([exc.line or 0], pa.int64()),
+        LINE_COLUMN: pa.array([rejection.line], pa.int64()),
         "record": [record],
-        "reasons": pa.array([[{"code": exc.code, "field": "_file", "value": None,
-                               "message_zh": f"文件：{zh}（{exc}）", "message_en": f"file: {en} ({exc})"}]],
+        "reasons": pa.array([[{"code": rejection.code, "field": "_file", "value": None,
+                               "message_zh": f"文件：{zh}（{text}）", "message_en": f"file: {en} ({text})"}]],
                             pa.list_(REASON_TYPE)),
     })
 
 
-def _added_records(table, batch_id: str) -> int | None:
-    """Rows the commit of `batch_id` added to `table`, from its snapshot summary (None if not committed)."""
+def _commit_summary(table, batch_id: str) -> dict[str, str] | None:
+    """The snapshot summary of the commit of `batch_id` to `table` (None if not committed)."""
     for snapshot in table.snapshots():
         extra = snapshot.summary.additional_properties if snapshot.summary else {}
         if extra.get(BATCH_PROPERTY) == batch_id:
-            return int(extra.get("added-records", 0))
+            return extra
     return None
+
+
+def _added_records(table, batch_id: str) -> int | None:
+    """Rows the commit of `batch_id` added to `table`, from its snapshot summary (None if not committed)."""
+    summary = _commit_summary(table, batch_id)
+    return None if summary is None else int(summary.get("added-records", 0))
 
 
 @dataclass
@@ -85,6 +120,7 @@ class Batch:
     origin: str            # lineage `_file`: the file's name in landing, or kafka:<topic>/<partition>
     content_sha256: str
     properties: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None   # the bytes as received, kept if the batch is rejected whole
 
 
 class BatchIngestor:
@@ -107,6 +143,7 @@ class BatchIngestor:
                                    self.entity.time_field if daily else None),
             "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
         }
+        self.rejected_files = ensure_table(catalog, REJECTED_FILES_TABLE, REJECTED_FILES_SCHEMA)
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
         self.allocator = IdAllocator(catalog, catalogue.city, self.mapping.id, self.mapping.allocate_ids) \
             if self.mapping.allocate_ids else None
@@ -116,18 +153,29 @@ class BatchIngestor:
         counts = {name: _added_records(table, batch.batch_id) for name, table in self.tables.items()}
         if any(n is None for n in counts.values()):
             return None
-        return FileReport(batch.origin, batch.batch_id, counts["bronze"], counts["silver"], counts["quarantine"],
-                          skipped=True)
+        # A crash after the last commit can leave the batch's stage behind; it is never read again.
+        discard_stage(self.tables["bronze"], batch.batch_id)
+        report = FileReport(batch.origin, batch.batch_id, counts["bronze"], counts["silver"], counts["quarantine"],
+                            skipped=True)
+        report.rejected_whole = (_commit_summary(self.tables["bronze"], batch.batch_id) or {}).get(
+            REJECTED_WHOLE_PROPERTY)
+        return report
 
     def ingest(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime | None = None) -> FileReport:
-        """`read` gives the batch's records (or raises UnreadableFile: the whole batch is then one quarantined
-        record). Bronze first: what was received is recorded before any judgement of it."""
+        """`read` gives the batch's records. If reading or judging fails, for any reason, the whole batch is one
+        quarantined record and its bytes are kept in ops.rejected_files. Bronze first: what was received is
+        recorded before any judgement of it; the commits are all or nothing (lakehouse commit_batch)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         report = FileReport(batch.origin, batch.batch_id)
-        bronze, silver, quarantine = self.split(batch, read, now)
+        bronze, silver, quarantine, rejection = self.split_contained(batch, read, now)
         properties = {"safecity.file": batch.origin, **batch.properties}
-        for name, rows in (("bronze", bronze), ("quarantine", quarantine), ("silver", silver)):
-            report.commits.append(append_once(self.tables[name], rows, batch.batch_id, properties))
+        writes = [(self.tables["bronze"], bronze)]
+        if rejection is not None:
+            properties[REJECTED_WHOLE_PROPERTY] = rejection.code
+            report.rejected_whole, report.error = rejection.code, rejection.message
+            writes.append((self.rejected_files, self._rejected_file_row(batch, rejection, now)))
+        writes += [(self.tables["quarantine"], quarantine), (self.tables["silver"], silver)]
+        report.commits = commit_batch(writes, batch.batch_id, properties)
         report.skipped = all(c.skipped for c in report.commits)
         report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
         report.reasons.update(quarantine.column("primary_reason").to_pylist())
@@ -135,26 +183,48 @@ class BatchIngestor:
                  report.quarantined, " (already ingested)" if report.skipped else "")
         return report
 
+    def _rejected_file_row(self, batch: Batch, rejection: WholeRejection, now: dt.datetime) -> pa.Table:
+        return pa.table({"_source": [self.mapping.id], "entity": [self.entity.entity], "_batch_id": [batch.batch_id],
+                         "_file": [batch.origin], "_file_sha256": [batch.content_sha256],
+                         "mapping_sha256": [self.loaded.sha256], "reason": [rejection.code],
+                         "error": [rejection.message], "content": pa.array([batch.raw], pa.binary()),
+                         "_quarantined_at": pa.array([now], pa.timestamp("us", tz="UTC"))},
+                        schema=REJECTED_FILES_SCHEMA)
+
     def split(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime
               ) -> tuple[pa.Table, pa.Table, pa.Table]:
         """The batch's bronze, silver and quarantine rows, judged but not written."""
-        con = duckdb.connect(":memory:")
-        try:
-            return self._split(con, batch, read, now)
-        finally:
-            con.close()
+        bronze, silver, quarantine, _ = self.split_contained(batch, read, now)
+        return bronze, silver, quarantine
 
-    def _split(self, con, batch: Batch, read, now: dt.datetime):
-        lineage = {"_source": self.mapping.id, "_batch_id": batch.batch_id, "_file": batch.origin}
+    def split_contained(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime):
+        """Bronze, silver, quarantine and the whole batch's rejection (None if it was read and judged). Any
+        failure of reading or judging, expected (UnreadableFile) or not (a reader's bug, a value no table can
+        hold), rejects the batch whole instead of stopping the run."""
         try:
             raw = read()
-        except UnreadableFile as exc:
-            log.warning("%s", exc)
-            con.register("rejected_file", _rejected_file_rows(exc, self.messages))
-            return self._finish(con, None, "rejected_file", lineage, batch.content_sha256, now)
-        con.register("raw", raw.table)
-        con.register("bad_lines", self._bad_lines(raw))
-        return self._finish(con, raw, "bad_lines", lineage, batch.content_sha256, now)
+            tables = self._judge(batch, now, raw, self._bad_lines(raw))
+            for table in tables:
+                check_storable(table)
+            return (*tables, None)
+        except Exception as exc:  # noqa: BLE001 -- containment: any failure of one batch is that batch's result
+            if unreachable_server(exc):
+                raise  # a server is down, the file is not at fault: the run stops and its next run finishes it
+            rejection = WholeRejection.of(exc)
+            log.warning("%s: rejected whole: %s", batch.origin, rejection.message)
+            log.debug("%s: rejected whole", batch.origin, exc_info=True)
+            return (*self._judge(batch, now, None, _rejected_file_rows(rejection, self.messages)), rejection)
+
+    def _judge(self, batch: Batch, now: dt.datetime, raw: RawBatch | None, rejected: pa.Table):
+        lineage = {"_source": self.mapping.id, "_batch_id": batch.batch_id, "_file": batch.origin}
+        con = duckdb.connect(":memory:")
+        try:
+            if raw is not None:
+                con.register("raw", raw.table)
+            con.register("rejected_lines", rejected)
+            return self._finish(con, raw, "rejected_lines", lineage, batch.content_sha256, now)
+        finally:
+            con.close()
 
     def _already_in_silver(self, con) -> None:
         """`silver_duplicates`: conforming event rows whose key an earlier batch already put in silver (a record
@@ -247,8 +317,9 @@ class BatchIngestor:
 class FileIngestor:
     """Files of one source mapping from the landing area (a local folder or a bucket); one batch per file."""
 
-    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path,
+    def __init__(self, catalog, catalogue: Catalogue, loaded: LoadedMapping, landing: Landing | Path | None,
                  as_of: dt.datetime | None = None):
+        """`landing` None: only ingest_bytes is used (bytes kept in the lakehouse, not read from landing)."""
         self.batches = BatchIngestor(catalog, catalogue, loaded, as_of)
         self.mapping = loaded.mapping
         self.landing = landing if not isinstance(landing, (str, Path)) else LocalLanding(Path(landing))
@@ -264,15 +335,57 @@ class FileIngestor:
             data = self.landing.read(name)
         except OSError as exc:
             raise UnreadableFile(where, "E_FILE", exc.strerror or str(exc)) from None
-        file_sha, batch_id = _file_batch(self.mapping.id, data)
-        batch = Batch(batch_id, name, file_sha)
-        done = self.batches.already_done(batch)
+        return self.ingest_bytes(name, data, now)
+
+    def ingest_bytes(self, name: str, data: bytes, now: dt.datetime | None = None) -> FileReport:
+        """Ingest `data`, the content of landing file `name`, once per content and mapping version: a file read
+        (even partly quarantined) by any version of the mapping is done; one only rejected whole so far is read
+        again when the mapping changed, and the newest attempt supersedes the earlier whole rejections."""
+        file_sha, batch_id = _file_batch(self.mapping.id, data, self.batches.loaded.sha256)
+        batch = Batch(batch_id, name, file_sha, raw=data)
+        done = self._done(batch)
         if done is not None:
             log.info("%s: already ingested (%d received, %d silver, %d quarantined)", name, done.received,
                      done.silver, done.quarantined)
             return done
         m = self.mapping
-        return self.batches.ingest(batch, lambda: read(data, m.format, m.encoding, where, m.records, m.sheet), now)
+        where = self.landing.uri(name) if self.landing is not None else name
+        report = self.batches.ingest(batch, lambda: read(data, m.format, m.encoding, where, m.records, m.sheet), now)
+        self._supersede(batch_id)
+        return report
+
+    def _attempts(self, batch_id: str, expired_too: bool = True) -> dict[str, dict[str, str]]:
+        """The committed batches of the same file (source and content) under any mapping version; without
+        `expired_too`, only those in the table's snapshots (no ledger read: the cheap check of a file done)."""
+        file_key = batch_id.split(MAPPING_MARK, 1)[0]
+        bronze = self.tables["bronze"]
+        found = committed_properties(bronze) if expired_too else \
+            {p[BATCH_PROPERTY]: p for s in bronze.snapshots() if (p := batch_properties(s.summary)).get(BATCH_PROPERTY)}
+        return {b: p for b, p in found.items() if b.split(MAPPING_MARK, 1)[0] == file_key}
+
+    def _done(self, batch: Batch) -> FileReport | None:
+        done = self.batches.already_done(batch)
+        if done is not None:
+            self._supersede(batch.batch_id, expired_too=False)  # finishes a run killed right after its commits
+            return done
+        for other, properties in self._attempts(batch.batch_id).items():
+            if other != batch.batch_id and REJECTED_WHOLE_PROPERTY not in properties:
+                earlier = self.batches.already_done(Batch(other, batch.origin, batch.content_sha256))
+                if earlier is not None:
+                    return earlier
+        return None
+
+    def _supersede(self, batch_id: str, expired_too: bool = True) -> None:
+        """Remove the records of earlier whole rejections of the file (the error marker in bronze and quarantine;
+        their bytes stay in ops.rejected_files): the newest attempt stands for the file. Idempotent, so a crash
+        between the commit and this step is finished on the next run."""
+        for other, properties in self._attempts(batch_id, expired_too).items():
+            if other == batch_id or REJECTED_WHOLE_PROPERTY not in properties:
+                continue
+            for name in ("quarantine", "bronze"):
+                table = self.tables[name].refresh()
+                if table.scan(row_filter=EqualTo("_batch_id", other), selected_fields=("_line",)).to_arrow().num_rows:
+                    table.delete(EqualTo("_batch_id", other))
 
     def _name(self, name: str | Path) -> str:
         """A name relative to the landing root; a local path outside it is read where it is."""
@@ -336,5 +449,10 @@ def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing:
     files = names if names is not None else landing_files(ingestor.landing, loaded, days)
     for number, name in enumerate(files, 1):
         log.info("[%d/%d] %s", number, len(files), name)
-        report.files.append(ingestor.ingest(name))
+        try:
+            report.files.append(ingestor.ingest(name))
+        except UnreadableFile as exc:
+            # No bytes, so no batch: the file stays in landing and is listed, and the other files go on.
+            log.warning("%s", exc)
+            report.files.append(FileReport(str(name), "", rejected_whole=exc.code, error=str(exc)))
     return report

@@ -4,8 +4,12 @@ Each quarantined record still holds the row as received; it is judged again by t
 batch by batch with its original lineage (batch, file, line). Records that now conform are appended to silver
 (once: the commit is named by the batch and the mapping/standard version) and then removed from quarantine, so
 per batch bronze = silver + quarantine again. A crash between the two steps leaves a record in both for a while;
-the next run finishes the removal. Duplicates, unreadable files and lines that could not be split stay: no
-mapping fix turns them into records.
+the next run finishes the removal. Duplicates and lines that could not be split stay: no mapping fix turns them
+into records.
+
+Files rejected whole (a wrong declared encoding, sheet or records path in the mapping) are read again from the
+bytes kept in ops.rejected_files, as a new batch of the current mapping version; the new batch supersedes the
+whole rejection (pipeline.FileIngestor.ingest_bytes).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from pyiceberg.expressions import And, EqualTo, In
 
 from safecity.lakehouse.exactly_once import append_once
 from safecity.ingestion.mapping import LoadedMapping
-from safecity.ingestion.pipeline import Batch, BatchIngestor
+from safecity.ingestion.pipeline import Batch, BatchIngestor, FileIngestor
 from safecity.ingestion.readers import RawBatch, records_table
 from safecity.standards.catalogue import Catalogue
 
@@ -38,11 +42,14 @@ class ReprocessReport:
     recovered: int = 0
     removed_from_quarantine: int = 0
     still_rejected: Counter = field(default_factory=Counter)
+    files_reread: int = 0        # files rejected whole, read again from their kept bytes
+    files_still_rejected: int = 0
 
     def as_dict(self) -> dict:
         return {"source": self.source, "examined": self.examined, "recovered": self.recovered,
                 "removed_from_quarantine": self.removed_from_quarantine,
-                "still_rejected": dict(self.still_rejected)}
+                "still_rejected": dict(self.still_rejected), "files_reread": self.files_reread,
+                "files_still_rejected": self.files_still_rejected}
 
 
 def _version(loaded: LoadedMapping, catalogue: Catalogue) -> str:
@@ -54,9 +61,10 @@ def _version(loaded: LoadedMapping, catalogue: Catalogue) -> str:
 
 def reprocess_quarantine(catalog, catalogue: Catalogue, loaded: LoadedMapping,
                          as_of: dt.datetime | None = None) -> ReprocessReport:
+    report = ReprocessReport(loaded.mapping.id)
+    _reread_rejected_files(catalog, catalogue, loaded, as_of, report)
     batches = BatchIngestor(catalog, catalogue, loaded, as_of)
     quarantine, silver = batches.tables["quarantine"], batches.tables["silver"]
-    report = ReprocessReport(loaded.mapping.id)
     rows = quarantine.refresh().scan(row_filter=EqualTo("_source", loaded.mapping.id)).to_arrow()
     _remove_recovered(quarantine, silver, rows, report)
     rows = quarantine.refresh().scan(row_filter=EqualTo("_source", loaded.mapping.id)).to_arrow()
@@ -102,3 +110,29 @@ def _remove_recovered(quarantine, silver, rows: pa.Table, report: ReprocessRepor
         if in_silver:
             quarantine.delete(And(EqualTo("_batch_id", batch_id), In("_line", in_silver)))
             report.removed_from_quarantine += len(set(in_silver))
+
+
+def _reread_rejected_files(catalog, catalogue: Catalogue, loaded: LoadedMapping, as_of: dt.datetime | None,
+                           report: ReprocessReport) -> None:
+    """Read again, with the current mapping, every file of the source rejected whole (its newest kept bytes)."""
+    files = FileIngestor(catalog, catalogue, loaded, None, as_of)
+    rejected = files.batches.rejected_files.refresh()
+    if rejected.current_snapshot() is None:
+        return
+    rows = rejected.scan(row_filter=EqualTo("_source", loaded.mapping.id)).to_arrow()
+    newest: dict[str, dict] = {}
+    for row in sorted(rows.to_pylist(), key=lambda r: r["_quarantined_at"]):
+        if row["content"] is not None:
+            newest[row["_file_sha256"]] = row
+    for row in newest.values():
+        if row["mapping_sha256"] == loaded.sha256:
+            report.files_still_rejected += 1  # this very mapping version rejected it: nothing would change
+            continue
+        result = files.ingest_bytes(row["_file"], row["content"])
+        if result.skipped:
+            continue  # read since by this mapping version (from landing or an earlier reprocess)
+        report.files_reread += 1
+        report.files_still_rejected += result.rejected_whole is not None
+        log.info("%s: read again from its kept bytes: %d received, %d silver, %d quarantined%s", row["_file"],
+                 result.received, result.silver, result.quarantined,
+                 f" (rejected whole again: {result.error})" if result.rejected_whole else "")

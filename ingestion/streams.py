@@ -170,7 +170,8 @@ class StreamIngestor:
             digest.update(b"\n")
         batch = Batch(rng.batch_id(self.mapping.id, self.topic), f"kafka://{self.topic}/{rng.partition}",
                       digest.hexdigest(), {OFFSETS_PROPERTY: json.dumps(
-                          {"topic": self.topic, "partition": rng.partition, "first": rng.first, "last": rng.last})})
+                          {"topic": self.topic, "partition": rng.partition, "first": rng.first, "last": rng.last})},
+                      raw=b"\n".join(value or b"" for _, value in messages))
         done = self.batches.already_done(batch)
         if done is not None:
             return done

@@ -58,3 +58,19 @@ def quarantine_table(entity: Entity) -> str:
 
 def silver_schema(entity: Entity) -> pa.Schema:
     return pa.schema(arrow_fields(entity) + LINEAGE_FIELDS + [SILVER_INGESTED_AT])
+
+# Files (or stream batches) rejected whole, with their bytes as received: what `quarantine reprocess` reads again
+# after the mapping is fixed. In ops, not quarantine: the quarantine namespace holds one table per entity.
+REJECTED_FILES_TABLE = "ops.rejected_files"
+REJECTED_FILES_SCHEMA = pa.schema([
+    pa.field("_source", pa.string()),
+    pa.field("entity", pa.string()),
+    pa.field("_batch_id", pa.string()),
+    pa.field("_file", pa.string()),
+    pa.field("_file_sha256", pa.string()),
+    pa.field("mapping_sha256", pa.string(), metadata={"description": "the mapping version that rejected it"}),
+    pa.field("reason", pa.string()),
+    pa.field("error", pa.string()),
+    pa.field("content", pa.binary(), metadata={"description": "the bytes as received"}),
+    pa.field("_quarantined_at", TS),
+])

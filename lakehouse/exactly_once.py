@@ -11,10 +11,13 @@ the snapshot's batch id and safecity.* properties (Kafka offsets) into the ledge
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import EqualTo
@@ -91,3 +94,79 @@ def append_once(table: Table, data: pa.Table, batch_id: str, properties: dict[st
     data = data.cast(table.schema().as_arrow()) if data.schema != table.schema().as_arrow() else data
     table.append(data, snapshot_properties=summary)
     return CommitResult(name, batch_id, data.num_rows, skipped=False)
+
+
+def _pending_folder(table: Table, batch_id: str) -> str:
+    # Beside the namespaces of the warehouse, not inside a table's folder: no table's metadata ever lists it.
+    warehouse = table.location().rstrip("/").rsplit("/", 2)[0]
+    return f"{warehouse}/_pending/{hashlib.sha256(batch_id.encode()).hexdigest()[:40]}"
+
+
+def check_storable(data: pa.Table) -> None:
+    """Raise ValueError if a value of `data` cannot be committed: pyiceberg turns each column's min and max into
+    Python values for the file statistics, and a timestamp before year 1 or after 9999 (UTC) overflows there,
+    after the data file was written."""
+    for name, column in zip(data.column_names, data.columns):
+        if not (pa.types.is_temporal(column.type)) or column.null_count == len(column):
+            continue
+        bounds = pc.min_max(column)
+        try:
+            bounds["min"].as_py(), bounds["max"].as_py()
+        except (OverflowError, ValueError) as exc:
+            raise ValueError(f"column {name}: a value outside the years 1–9999 cannot be stored ({exc})") from None
+
+
+def _write_parquet(io, location: str, data: pa.Table) -> None:
+    with io.new_output(location).create(overwrite=True) as stream:
+        pq.write_table(data, stream)
+
+
+def _read_parquet(io, location: str) -> pa.Table:
+    with io.new_input(location).open() as stream:
+        return pq.read_table(pa.BufferReader(stream.read()))
+
+
+def _staged_count(io, folder: str) -> int | None:
+    """How many tables a batch's complete stage holds (the marker is written after every file), or None."""
+    marker = io.new_input(f"{folder}/complete")
+    return _read_parquet(io, marker.location).column("files")[0].as_py() if marker.exists() else None
+
+
+def discard_stage(table: Table, batch_id: str) -> None:
+    """Remove a batch's stage, kept beside `table` (the batch's first table); the marker first: a stage without
+    its marker is never read."""
+    io, folder = table.io, _pending_folder(table, batch_id)
+    count = _staged_count(io, folder)
+    if count is None:
+        return
+    io.delete(f"{folder}/complete")
+    for number in range(count):
+        io.delete(f"{folder}/{number}.parquet")
+
+
+def commit_batch(writes: list[tuple[Table, pa.Table]], batch_id: str, properties: dict[str, str] | None = None
+                 ) -> list[CommitResult]:
+    """Commit `writes` (table, rows), in order, as one batch: all of them, or the next call finishes exactly them.
+
+    Iceberg commits one table at a time, so a crash can fall between two commits. The rows are first staged as
+    Parquet in the warehouse; a later call with the same batch id commits the staged rows (not rows judged again,
+    which a moving clock or a changed table could make differ) to the tables still missing the batch, then removes
+    the stage. Rows are cast and checked against each table before anything is staged, so a value a table cannot
+    hold fails before the first commit, not after it.
+    """
+    if not writes:
+        return []
+    io, folder = writes[0][0].io, _pending_folder(writes[0][0], batch_id)
+    count = _staged_count(io, folder)
+    if count == len(writes):
+        staged = [_read_parquet(io, f"{folder}/{number}.parquet") for number in range(count)]
+    else:
+        staged = [data.cast(table.schema().as_arrow()) for table, data in writes]
+        for data in staged:
+            check_storable(data)
+        for number, data in enumerate(staged):
+            _write_parquet(io, f"{folder}/{number}.parquet", data)
+        _write_parquet(io, f"{folder}/complete", pa.table({"batch_id": [batch_id], "files": [len(staged)]}))
+    results = [append_once(table, data, batch_id, properties) for (table, _), data in zip(writes, staged)]
+    discard_stage(writes[0][0], batch_id)
+    return results

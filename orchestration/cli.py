@@ -13,13 +13,15 @@ from zoneinfo import ZoneInfo
 import typer
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.orchestration.cli_errors import DEBUG_KEY, ErrorReportingGroup, fail
 from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit as _settings
 from safecity.orchestration.cameras_cli import cameras_app
 from safecity.orchestration.rules_cli import rules_app
 from safecity.orchestration.transforms_cli import transforms_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+                  cls=ErrorReportingGroup)
 app.add_typer(rules_app, name="rules")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
@@ -29,6 +31,11 @@ quarantine_app = typer.Typer(help="隔离区 / Quarantine: what was rejected and
                              no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 
+
+@app.callback()
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="出错时显示调用栈 / Show the traceback of an error.")) -> None:
+    ctx.meta[DEBUG_KEY] = debug
 
 
 def _logging(quiet: bool) -> None:
@@ -133,8 +140,9 @@ def quarantine_reprocess(source_mapping: str = typer.Argument(..., help="Mapping
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        typer.echo(f"{report.source}: {report.examined} re-judged, {report.recovered} moved to silver, "
-                   f"still rejected {dict(report.still_rejected)}")
+        typer.echo(f"{report.source}: {report.files_reread} files rejected whole read again from their kept bytes "
+                   f"({report.files_still_rejected} still rejected); {report.examined} records re-judged, "
+                   f"{report.recovered} moved to silver, still rejected {dict(report.still_rejected)}")
 
 
 @app.command()
@@ -148,6 +156,10 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
            env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
     """接入数据 / Ingest files or a Kafka topic through bronze into silver and quarantine."""
     _logging(quiet=False)
+    for path in paths or []:
+        if not path.is_file():
+            what = "是目录 / is a folder" if path.is_dir() else "不存在 / does not exist"
+            raise fail(f"{path}: {what}; ingest takes files (give none to ingest the source's landing folder)")
     settings = _settings(env, home)
     from safecity.lakehouse.warehouse import connect
     from safecity.lakehouse.catalog import open_catalog
@@ -173,6 +185,9 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
         publish_views(con, catalog)
     for f in report.files:
         state = "already ingested" if f.skipped else "ingested"
+        if f.rejected_whole:
+            state += f", rejected whole ({f.rejected_whole}: {f.error})" if f.error else f", rejected whole " \
+                                                                                         f"({f.rejected_whole})"
         typer.echo(f"{f.file}: {state}: {f.received} received, {f.silver} silver, {f.quarantined} quarantined "
                    f"{dict(f.reasons) if f.reasons else ''}")
     typer.echo(f"total: {report.received} received, {report.silver} silver, {report.quarantined} quarantined")

@@ -14,8 +14,12 @@ EnvOption = typer.Option(None, "--env", help="Environment profile (default: $SAF
 def settings_or_exit(env: str | None, home: Path | None):
     """The settings of the profile, or exit 2 with the profile's error (file, line, pointer)."""
     from safecity.config.profiles import load_settings
+    from safecity.orchestration.cli_errors import fail, remember_settings
     try:
-        return load_settings(env, home)
+        settings = load_settings(env, home)
     except YamlFileError as exc:
-        typer.echo(f"配置错误 / configuration error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(f"配置错误 / configuration error:\n{exc}") from None
+    if home is not None and home.exists() and not home.is_dir():
+        raise fail(f"{home}: --home 不是目录 / is not a folder; give a folder for the state (or leave it out)")
+    remember_settings(settings)
+    return settings

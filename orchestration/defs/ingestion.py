@@ -89,6 +89,10 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                               description="本次接入的合格率不低于各数据源的门限（低于警告线告警，低于阻断线阻断下游）/ "
                                           "Conformance of this run per source against its thresholds (warn below "
                                           "warn_below, block downstream below block_below)"),
+            dg.AssetCheckSpec("files", asset=quarantine,
+                              description="没有整文件被拒收（读取或判定失败的文件已隔离，字节已保留）/ No file was "
+                                          "rejected whole (a file that could not be read or judged is quarantined "
+                                          "with its bytes kept; the run goes on)"),
         ],
         pool=WAREHOUSE_POOL,
         partitions_def=DAILY if daily else None,
@@ -120,6 +124,7 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                           f"- {b.file}: bronze {b.bronze} ≠ silver {b.silver} + quarantine {b.quarantine}"
                           for b in report.unbalanced) or "none")})
         yield conformance_check(silver, reports, report.mappings)
+        yield files_check(quarantine, reports)
 
     return _ingest
 
@@ -144,3 +149,15 @@ def conformance_check(silver: dg.AssetKey, reports: list[SourceReport], mappings
         metadata={"sources": dg.MetadataValue.md(
             "| 数据源 source | 本次接收 received | 合格率 conformance | 警告/阻断 warn/block | 结论 |\n"
             "|---|---|---|---|---|\n" + "\n".join(rows))})
+
+
+def files_check(quarantine: dg.AssetKey, reports: list[SourceReport]) -> dg.AssetCheckResult:
+    """Files rejected whole fail this check (not the run): the other files, and the day's marts, went on."""
+    rejected = [(r.source, f) for r in reports for f in r.files if f.rejected_whole]
+    rows = "\n".join(f"| {source} | {f.file} | {f.rejected_whole} | {(f.error or '').replace('|', '/')[:300]} |"
+                     for source, f in rejected)
+    return dg.AssetCheckResult(
+        check_name="files", asset_key=quarantine, passed=not rejected, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rejected_files": len(rejected), "files": dg.MetadataValue.md(
+            "| 数据源 source | 文件 file | 原因 reason | 错误 error |\n|---|---|---|---|\n" + rows if rows else "none"),
+            "next_step": "修正映射后运行 / after fixing the mapping run: safecity quarantine reprocess <source>"})

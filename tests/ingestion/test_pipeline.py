@@ -49,7 +49,7 @@ def test_reingesting_the_same_file_adds_nothing(ingestor):
 
 
 def test_a_run_killed_after_bronze_completes_without_doubling(ingestor, settings, catalogue, monkeypatch):
-    from safecity.ingestion import pipeline
+    from safecity.lakehouse import exactly_once
 
     calls = []
 
@@ -59,11 +59,11 @@ def test_a_run_killed_after_bronze_completes_without_doubling(ingestor, settings
             raise KeyboardInterrupt("killed between commits")
         return append_once(table, data, batch_id, properties)
 
-    monkeypatch.setattr(pipeline, "append_once", crash_after_bronze)
+    monkeypatch.setattr(exactly_once, "append_once", crash_after_bronze)
     with pytest.raises(KeyboardInterrupt):
         ingestor.ingest(SAMPLE_EXPORT)
     assert rows(ingestor, "bronze").num_rows == 40 and rows(ingestor, "silver").num_rows == 0
-    monkeypatch.setattr(pipeline, "append_once", append_once)
+    monkeypatch.setattr(exactly_once, "append_once", append_once)
     report = ingestor.ingest(SAMPLE_EXPORT)
     assert [c.skipped for c in report.commits] == [True, False, False]
     assert (rows(ingestor, "bronze").num_rows, rows(ingestor, "silver").num_rows,

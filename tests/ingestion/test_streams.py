@@ -98,7 +98,7 @@ def test_every_message_lands_once_and_a_rerun_adds_nothing(make_ingestor, kafka_
 
 def test_a_run_killed_between_commits_is_finished_without_loss_or_doubling(make_ingestor, kafka_bootstrap, topic,
                                                                           monkeypatch):
-    from safecity.ingestion import pipeline
+    from safecity.lakehouse import exactly_once
 
     produce(kafka_bootstrap, topic, [json.dumps(pass_record(n), ensure_ascii=False).encode() for n in range(90)])
     commits = []
@@ -109,10 +109,10 @@ def test_a_run_killed_between_commits_is_finished_without_loss_or_doubling(make_
             raise KeyboardInterrupt("killed between the quarantine and silver commits")
         return append_once(table, data, batch_id, properties)
 
-    monkeypatch.setattr(pipeline, "append_once", killed_before_third_commit)
+    monkeypatch.setattr(exactly_once, "append_once", killed_before_third_commit)
     with pytest.raises(KeyboardInterrupt):
         make_ingestor(max_batch=25).run()
-    monkeypatch.setattr(pipeline, "append_once", append_once)
+    monkeypatch.setattr(exactly_once, "append_once", append_once)
 
     ingestor = make_ingestor(max_batch=25)
     following, pending = ingestor.positions()
