@@ -13,8 +13,8 @@ def write_landing(root: Path) -> Path:
     (root / "calls" / "a.csv").write_text("编号,报警时间,级别,状态\nJ1,2026-07-01 08:00:00,1,closed\n"
                                           "J2,2026-07-01 08:01:00,9,closed\nJ1,2026-07-01 08:00:00,1,closed\n",
                                           encoding="utf-8")
-    # Rejected whole (a value no table holds): its batch commits the kept bytes too.
-    (root / "calls" / "b.csv").write_text("编号,报警时间,级别,状态\nJ3,0001-01-01 00:00:00,1,closed\n", encoding="utf-8")
+    # Rejected whole (GB18030 bytes where the mapping declares UTF-8): its batch commits the kept bytes too.
+    (root / "calls" / "b.csv").write_bytes("编号,报警时间,级别,状态\nJ3,2026-07-01 08:02:00,1,已结束\n".encode("gb18030"))
     (root / "vendor_calls.yaml").write_text(MAPPING, encoding="utf-8")
     return root
 

@@ -13,19 +13,19 @@ ROW = ("J13032220260701{n:05d},{received},2026-07-01 00:32:18,2026-07-01 00:54:5
        "130322070000,昌黎县附近发生交通事故,closed")
 
 
-def calls_file(path, rows):
+def calls_file(path, rows, encoding="gb18030"):
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [HEADER] + [ROW.format(n=n, received=received) for n, received in rows]
-    path.write_bytes(("\n".join(lines) + "\n").encode("gb18030"))
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
 
 
 def test_a_bad_file_fails_the_files_check_and_the_run_goes_on(tmp_path):
     home = tmp_path / "home"
     calls_file(home / "landing" / "calls" / "calls_20260701.csv",
                [(n, "2026-07-01 00:30:43") for n in range(1, 6)])
-    # A timestamp no table can hold: this file is rejected whole, the day's other file is not.
+    # UTF-8 where the mapping declares GB18030: this file is rejected whole, the day's other file is not.
     calls_file(home / "landing" / "calls" / "calls_20260701_late.csv",
-               [(6, "2026-07-01 00:31:00"), (7, "0001-01-01 00:00:00")])
+               [(6, "2026-07-01 00:31:00"), (7, "2026-07-01 00:32:00")], encoding="utf-8")
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([alarm_calls], instance=instance,
                                 resources={"safecity": SafeCityResource(environment="local", home=str(home))})
@@ -33,7 +33,7 @@ def test_a_bad_file_fails_the_files_check_and_the_run_goes_on(tmp_path):
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["reconciliation"].passed and not checks["files"].passed
     table = checks["files"].metadata["files"].value
-    assert "calls/calls_20260701_late.csv" in table and "E_FILE" in table
+    assert "calls/calls_20260701_late.csv" in table and "E_ENCODING_MISMATCH" in table
     assert "calls/calls_20260701.csv |" not in table
     catalog = open_catalog(load_settings("local", home))
     silver = catalog.load_table("silver.alarm_call").scan().to_arrow()

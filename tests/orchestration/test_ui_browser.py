@@ -165,10 +165,11 @@ def test_asset_graph_shows_the_groups_and_the_camera_assets(ui, page, community_
         for label in ("video_platform_catalog_csv", "video_platform_catalog_json", "community_cameras_xlsx",
                       "gb28181_device_status", "device_status", "snapshot_diagnosis", "camera_state"):
             page.wait_visible(node.format(label))
-        # silver/camera and quarantine/camera are both labelled "camera"; silver's node carries the three checks.
+        # silver/camera and quarantine/camera are both labelled "camera"; silver's node carries its two checks
+        # (reconciliation, conformance; freshness is checked on each source's landing folder, group "landing").
         page.wait(lambda _: len(page.visible(node.format("camera"))) == 2, message="two `camera` nodes expected")
         page.wait_visible("//*[name()='foreignObject'][.//*[normalize-space()='camera']]"
-                          "[.//*[contains(normalize-space(), '/ 3 Passed')]]")
+                          "[.//*[contains(normalize-space(), '/ 2 Passed')]]")
         page.shot("02-cameras-group-graph")
 
 
@@ -223,7 +224,7 @@ def test_checks_tab_shows_reconciliation_passed_by_the_ui_run(ui, page, ui_launc
     run_id = ui_launched_run["run_id"]
     with page.shot_on_failure("checks"):
         page.open("/assets/silver/camera?view=checks")
-        for check in ("reconciliation", "conformance", "freshness"):
+        for check in ("reconciliation", "conformance"):
             page.wait_visible(text_is(check))
         # The list of checks gives each one's latest status.
         page.wait_visible("//span[.//*[@title='reconciliation']][contains(normalize-space(), 'Succeeded')]")
