@@ -1,11 +1,12 @@
-"""Freshness of the sources, as Dagster sees it: each source's landing folder is an observable source asset
+"""Freshness of the sources, and landing files nobody reads, as Dagster sees them: each source's landing folder is an observable source asset
 (`landing/<source>`) whose observation reports when its newest file arrived (`dagster/last_updated_timestamp`),
 and a last-update freshness check per source fails when nothing arrived within the mapping's `fresh_within_hours`.
 
 So a source that stops delivering fails its check even while the ingestion asset keeps running (it would find
 nothing new and still succeed). Observations run hourly (the `observe_landing` schedule); the freshness checks
 are evaluated by their own sensor. A source whose folder never held a file reports no time: it is not connected
-yet, and its check says so rather than failing.
+yet, and its check says so rather than failing. `landing/unclaimed` lists the files no mapping reads, and its
+check warns while there are any.
 """
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import dagster as dg
 
 from safecity.ingestion.landing import open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
 from safecity.orchestration.defs.partitions import ZONE
 from safecity.orchestration.resources import SafeCityResource
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 OBSERVE_JOB = "observe_landing"
+UNCLAIMED = dg.AssetKey(["landing", "unclaimed"])
 
 
 def landing_key(source: str) -> dg.AssetKey:
@@ -43,6 +46,30 @@ def landing_observation(source: str, group: str) -> dg.SourceAsset:
     return _observe
 
 
+def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
+    """landing/unclaimed, observing the files no mapping reads, and its check (a warning while there are any)."""
+
+    @dg.observable_source_asset(key=UNCLAIMED, group_name="standards",
+                                description="落地区中没有任何映射读取的文件 / Files in landing that no source mapping "
+                                            "reads (delivered, yet never ingested, judged or counted)")
+    def unclaimed_landing(safecity: SafeCityResource) -> dg.ObserveResult:
+        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+        return dg.ObserveResult(metadata={"files": len(names), "names": dg.MetadataValue.json(names[:200])})
+
+    @dg.asset_check(asset=UNCLAIMED, name="every_file_claimed", blocking=False,
+                    description="落地区每个文件都有映射读取 / Every file in landing is read by some mapping")
+    def every_file_claimed(safecity: SafeCityResource) -> dg.AssetCheckResult:
+        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+        return dg.AssetCheckResult(
+            passed=not names, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"unclaimed_files": len(names), "files": dg.MetadataValue.md(
+                "\n".join(f"- {n}" for n in names[:50]) or "none"),
+                "next_step": "为其写映射（config/sources/）或移出落地区 / add a mapping for them (config/sources/) or "
+                             "move them out of landing"})
+
+    return unclaimed_landing, every_file_claimed
+
+
 def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
     """The observable landing assets, one last-update freshness check per source (its mapping's limit), the
     sensor that evaluates the checks, and the hourly observation job and schedule."""
@@ -56,8 +83,9 @@ def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogu
 
 
 def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
+    unclaimed, claimed_check = unclaimed_observation()
     observables = [landing_observation(source, group) for group, sources in sorted(sources_by_group.items())
-                   for source in sources]
+                   for source in sources] + [unclaimed]
     checks = []
     for group, sources in sorted(sources_by_group.items()):
         for source in sources:
@@ -71,4 +99,4 @@ def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalog
                                           "file arrived in landing")
     schedule = dg.ScheduleDefinition(name="observe_landing_hourly", job=job, cron_schedule="7 * * * *",
                                      execution_timezone=ZONE, default_status=dg.DefaultScheduleStatus.STOPPED)
-    return observables, checks, sensor, job, schedule
+    return observables, [*checks, claimed_check], sensor, job, schedule
