@@ -7,7 +7,7 @@ import duckdb
 
 import benchmarks.conformance as bench
 from safecity.standards.catalogue import load_catalogue
-from safecity.standards.checks import RowChecker, plan
+from safecity.standards.checks import plan
 
 
 def test_vectorised_and_row_by_row_reject_the_same_rows(tmp_path):
