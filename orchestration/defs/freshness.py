@@ -30,8 +30,12 @@ def landing_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["landing", source])
 
 
-def landing_observation(source: str, group: str) -> dg.SourceAsset:
-    @dg.observable_source_asset(key=landing_key(source), group_name=group,
+LANDING_GROUP = "landing"
+
+
+def landing_observation(source: str) -> dg.SourceAsset:
+    # One group for every landing folder: beside their entities' assets they would double each domain's graph.
+    @dg.observable_source_asset(key=landing_key(source), group_name=LANDING_GROUP,
                                 description=f"{source} 的落地文件夹：最新文件的到达时间 / The landing folder of {source}: "
                                             "when its newest file arrived")
     def _observe(safecity: SafeCityResource) -> dg.ObserveResult:
@@ -49,7 +53,7 @@ def landing_observation(source: str, group: str) -> dg.SourceAsset:
 def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
     """landing/unclaimed, observing the files no mapping reads, and its check (a warning while there are any)."""
 
-    @dg.observable_source_asset(key=UNCLAIMED, group_name="standards",
+    @dg.observable_source_asset(key=UNCLAIMED, group_name=LANDING_GROUP,
                                 description="落地区中没有任何映射读取的文件 / Files in landing that no source mapping "
                                             "reads (delivered, yet never ingested, judged or counted)")
     def unclaimed_landing(safecity: SafeCityResource) -> dg.ObserveResult:
@@ -70,7 +74,7 @@ def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
     return unclaimed_landing, every_file_claimed
 
 
-def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
+def source_freshness(sources: list[str], catalogue: Catalogue):
     """The observable landing assets, one last-update freshness check per source (its mapping's limit), the
     sensor that evaluates the checks, and the hourly observation job and schedule."""
     # Dagster 1.13 marks these functions beta or superseded by FreshnessPolicy, but a FreshnessPolicy judges
@@ -79,19 +83,17 @@ def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogu
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.SupersessionWarning)
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return _source_freshness(sources_by_group, catalogue)
+        return _source_freshness(sources, catalogue)
 
 
-def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
+def _source_freshness(sources: list[str], catalogue: Catalogue):
     unclaimed, claimed_check = unclaimed_observation()
-    observables = [landing_observation(source, group) for group, sources in sorted(sources_by_group.items())
-                   for source in sources] + [unclaimed]
+    observables = [landing_observation(source) for source in sources] + [unclaimed]
     checks = []
-    for group, sources in sorted(sources_by_group.items()):
-        for source in sources:
-            hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
-            checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
-                                                            lower_bound_delta=dt.timedelta(hours=hours))
+    for source in sources:
+        hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
+        checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
+                                                        lower_bound_delta=dt.timedelta(hours=hours))
     sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
                                                   default_status=dg.DefaultSensorStatus.STOPPED)
     job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(o.key for o in observables)),

@@ -14,7 +14,7 @@ SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 2
 
 
 def definitions(settings, catalogue):
-    observables, checks, sensor, job, _ = source_freshness({"cameras": [SOURCE]}, catalogue)
+    observables, checks, sensor, job, _ = source_freshness([SOURCE], catalogue)
     resources = {"safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))}
     checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
     return dg.Definitions(assets=observables, asset_checks=checks, sensors=[sensor], jobs=[job, checks_job],
