@@ -307,38 +307,11 @@ def direct_dbt(settings) -> None:
         raise RuntimeError(f"dbt build failed:\n{completed.stdout[-4000:]}")
 
 
-def direct_rules(settings, catalogue) -> None:
-    """orchestration/defs/rules/assets.py `policy_outbox`, with its calls."""
-    from safecity.lakehouse.warehouse import connect
-    from safecity.lakehouse.catalog import ensure_table, open_catalog
-    from safecity.lakehouse.views import publish_views
-    from safecity.rules.batch import commit_run, evaluate_new, record_set_aside, undelivered
-    from safecity.rules.engine import utc_now
-    from safecity.rules.executor import LEDGER_PATH
-    from safecity.rules.loader import POLICIES_DIR, load_policies
-    from safecity.rules.outbox import OUTBOX_SCHEMA
-    from safecity.rules.worker import evaluate_supervised
-
-    policies = load_policies(POLICIES_DIR)
-    catalog = open_catalog(settings)
-    outbox = ensure_table(catalog, "ops.outbox", OUTBOX_SCHEMA)
-    with connect(settings, read_only=True) as con:
-        run = evaluate_new(con, catalogue, policies, outbox, clock=utc_now, start_method="spawn",
-                           evaluate=evaluate_supervised)
-    commit_run(outbox, run)
-    record_set_aside(catalog, run.set_aside, dt.datetime.now(dt.timezone.utc), "direct")
-    with connect(settings) as con:
-        publish_views(con, catalog, ("ops",))
-    outbox = outbox.refresh()
-    keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
-        if outbox.current_snapshot() else []
-    undelivered(keys, settings.paths.home / LEDGER_PATH)
-
-
 def run_direct(home: Path) -> dict:
     from safecity.analytics.camera_health import refresh_camera_health
     from safecity.ingestion.entity import ingest_entity
     from safecity.ingestion.video_quality.landing_batch import diagnose_new_snapshots
+    from safecity.rules.batch import run_batch
     from safecity.lakehouse.warehouse import connect
     from safecity.config.profiles import load_settings
     from safecity.orchestration.generated import write_dictionary
@@ -370,7 +343,7 @@ def run_direct(home: Path) -> dict:
     with steps.step("gold"):
         publish(settings)
     with steps.step("ops__outbox"):
-        direct_rules(settings, catalogue)
+        run_batch(settings, catalogue, "direct")
     with steps.step("summary and report"):
         summary = collect(settings, True, "direct", time.perf_counter() - began, {}, [])
         write_report(settings, summary)

@@ -94,23 +94,8 @@ def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default:
                        as_json: bool = typer.Option(False, "--json"),
                        env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
     """隔离记录按原因统计 / Quarantined records by entity, source, reason and field, with an example value."""
-    settings = _settings(env, home)
-    from safecity.lakehouse.warehouse import connect
-    from safecity.lakehouse.catalog import open_catalog
-    from safecity.lakehouse.views import publish_views
-    catalog = open_catalog(settings)
-    tables = [".".join(t[-2:]) for t in catalog.list_tables("quarantine")
-              if entity is None or t[-1] == entity]
-    rows = []
-    with connect(settings) as con:
-        publish_views(con, catalog, ("quarantine",))
-        for table in tables:
-            rows += con.execute(
-                f"SELECT entity, _source, primary_reason, reasons[1].field, count(*), any_value(reasons[1].value), "
-                f"any_value(reasons[1].message_zh), any_value(_file || ':' || _line) FROM {table} "
-                f"GROUP BY ALL ORDER BY 5 DESC").fetchall()
-    keys = ("entity", "source", "reason", "field", "rows", "example_value", "message_zh", "example_at")
-    records = [dict(zip(keys, r)) for r in rows]
+    from safecity.ingestion.quarantine import quarantine_summary as summarise
+    records = summarise(_settings(env, home), entity)
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return

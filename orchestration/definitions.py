@@ -29,11 +29,8 @@ def platform_definitions(ingestion: list[dg.AssetsDefinition], catalogue: Catalo
     """What spans the domains: the main job, ingestion sensors, source freshness, stream micro-batches, alerts."""
     streaming = [a for a in ingestion if any(load_mapping(mapping_path(s), catalogue).mapping.topic
                                              for s in sources_of(a))]
-    sources_by_group: dict[str, list[str]] = {}
-    for asset in ingestion:
-        sources_by_group.setdefault(next(iter(asset.group_names_by_key.values())), []).extend(sources_of(asset))
     observables, freshness_checks, freshness_sensor, observe_job, observe_schedule = source_freshness(
-        sources_by_group, catalogue)
+        [s for asset in ingestion for s in sources_of(asset)], catalogue)
     main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")

@@ -162,3 +162,40 @@ def commit_run(outbox: Any, run: BatchRun) -> list[OutboxRecord]:
     batch = hashlib.sha256("\n".join(sorted(r.idempotency_key for r in new) + [mark]).encode()).hexdigest()[:32]
     append_once(outbox, to_arrow(new), f"rules:{batch}", {WATERMARK_PROPERTY: mark} if mark else None)
     return new
+
+
+@dataclass
+class PolicyRun:
+    policies: list[LoadedPolicy]
+    run: BatchRun
+    new: list[OutboxRecord]         # actions this run wrote to the outbox
+    outbox_records: int             # distinct actions the outbox holds
+    undelivered: int | None         # of those, not yet taken by any sink (None: no delivery ledger yet)
+
+
+def run_batch(settings: Any, catalogue: Catalogue, run_id: str) -> PolicyRun:
+    """The rules step for a home: the shipped policies over what silver holds since the last watermark, in the
+    supervised worker, the new actions and the watermark committed to ops.outbox, set-aside versions recorded,
+    and the outbox's delivery backlog (what the Dagster asset and the benchmark's direct path run)."""
+    from safecity.lakehouse.catalog import ensure_table, open_catalog
+    from safecity.lakehouse.views import publish_views
+    from safecity.lakehouse.warehouse import connect
+    from safecity.rules.executor import LEDGER_PATH
+    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE
+
+    policies = load_policies(POLICIES_DIR)
+    catalog = open_catalog(settings)
+    outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
+    with connect(settings, read_only=True) as con:
+        # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
+        run = evaluate_new(con, catalogue, policies, outbox, clock=utc_now, start_method="spawn",
+                           evaluate=evaluate_supervised)
+    new = commit_run(outbox, run)
+    record_set_aside(catalog, run.set_aside, dt.datetime.now(dt.timezone.utc), run_id)
+    with connect(settings) as con:
+        publish_views(con, catalog, ("ops",))
+    outbox = outbox.refresh()
+    keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
+        if outbox.current_snapshot() else []
+    return PolicyRun(list(policies), run, new, len(set(keys)), undelivered(keys, settings.paths.home / LEDGER_PATH))

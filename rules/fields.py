@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from safecity.standards.catalogue import Catalogue, Element
-from safecity.standards.checks import check_value
+from safecity.standards.single import check_value
 
 REASON_TEXT = {"E_FUTURE_TIME": ("晚于当前时间", "in the future"), "E_TYPE": ("类型不符", "wrong type")}
 TYPE_ZH = {"string": "文本", "integer": "整数", "number": "数值", "boolean": "布尔值 true/false",

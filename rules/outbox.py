@@ -41,6 +41,7 @@ class OutboxRecord:
         return json.dumps(self.params, ensure_ascii=False, sort_keys=True)
 
 
+OUTBOX_TABLE = "ops.outbox"
 OUTBOX_SCHEMA = pa.schema([
     pa.field("policy_id", pa.string()),
     pa.field("policy_version", pa.int32()),

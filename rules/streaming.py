@@ -184,10 +184,10 @@ def iceberg_outbox(catalog: Any) -> OutboxWriter:
     """Appends a batch's new records to ops.outbox, the batch id and Kafka offsets in the same commit."""
     from safecity.lakehouse.catalog import ensure_table
     from safecity.lakehouse.exactly_once import append_once
-    from safecity.rules.outbox import OUTBOX_SCHEMA, to_arrow
+    from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, to_arrow
 
     def write(records: list[OutboxRecord], offsets: dict[str, str]) -> None:
-        table = ensure_table(catalog, "ops.outbox", OUTBOX_SCHEMA)
+        table = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
         recorded = set(table.scan(selected_fields=("idempotency_key",)).to_arrow()
                        .column("idempotency_key").to_pylist())
         new = [r for r in records if r.idempotency_key not in recorded]

@@ -1,9 +1,8 @@
-"""The checks an entity's elements demand, planned once from the catalogue and run two ways.
+"""The checks an entity's elements demand, planned once from the catalogue.
 
 `plan(catalogue, entity)` turns the element specifications into a list of checks in a fixed order of precedence.
-`conform.py` renders the plan as one DuckDB statement for whole batches; `RowChecker` here runs the same plan on
-one row in Python (for pydantic models, APIs and small inputs). Both read the text forms below, so a value is
-judged the same way by both; a property test holds them to it.
+`conform.py` renders the plan as one DuckDB statement, the only implementation of the checks: whole batches in
+ingestion, one row at a time (`single.py`) for policy literals and pydantic models.
 
 One reason per field, the first that applies: E_REQUIRED, E_TYPE, E_FORMAT, E_CODE, E_RANGE, E_FUTURE_TIME.
 Then the entity's own checks: E_OUT_OF_AREA, E_ORDER (and E_DUPLICATE_KEY, which needs the whole batch).
@@ -11,15 +10,13 @@ Then the entity's own checks: E_OUT_OF_AREA, E_ORDER (and E_DUPLICATE_KEY, which
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from safecity.standards.catalogue import Catalogue, Element, Entity
 
-# Text forms accepted for typed values; anything else is E_TYPE. Shared by SQL and Python.
+# Text forms accepted for typed values; anything else is E_TYPE.
 TEXT_FORMS = {
     "integer": r"^[+-]?[0-9]{1,18}$",
     "number": r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$",
@@ -157,8 +154,9 @@ def element_plan(catalogue: Catalogue, element: Element, entity: Entity | None =
                        part_checks=tuple(parts), **derive)
 
 
-def plan(catalogue: Catalogue, entity_name: str) -> EntityPlan:
-    entity = catalogue.entities[entity_name]
+def plan(catalogue: Catalogue, entity: str | Entity) -> EntityPlan:
+    """The plan of a catalogue entity (by name), or of an entity built for the occasion (a lone element)."""
+    entity = catalogue.entities[entity] if isinstance(entity, str) else entity
     covered: dict[str, set[str]] = {}
     for element in entity.elements:
         if element.derive and element.derive.part:
@@ -169,159 +167,3 @@ def plan(catalogue: Catalogue, entity_name: str) -> EntityPlan:
         e = catalogue.city.extent
         area = (entity.in_area["longitude"], entity.in_area["latitude"], (e.min_lon, e.max_lon, e.min_lat, e.max_lat))
     return EntityPlan(entity, catalogue.city.timezone, plans, area, entity.sequences)
-
-
-def check_value(catalogue: Catalogue, element: Element, value: object,
-                now: dt.datetime | None = None) -> "Reason | None":
-    """The reason a single value (of an event field, of a policy threshold) fails its element, or None."""
-    single = element_plan(catalogue, element.model_copy(update={"derive": None, "edition_from": None}))
-    entity_plan = EntityPlan(entity=None, timezone=catalogue.city.timezone, elements=(single,))
-    checker = RowChecker(entity_plan, now) if now else RowChecker(entity_plan)
-    return checker.element_reason({element.id: value}, single)
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    field: str
-    value: str | None
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip(BLANKS)
-    return text or None
-
-
-def _strptime(text: str, fmt: str) -> bool:
-    try:
-        dt.datetime.strptime(text, fmt)
-        return True
-    except ValueError:
-        return False
-
-
-@dataclass
-class RowChecker:
-    """The plan run on one row of text values (a dict keyed by element id)."""
-
-    plan: EntityPlan
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
-
-    def __post_init__(self) -> None:
-        self._zone = zoneinfo.ZoneInfo(self.plan.timezone)
-        # A single value checked without its entity (check_value) has the standards' default floor.
-        floor = self.plan.entity.time_floor if self.plan.entity is not None else Entity.model_fields["time_floor"].default
-        self._floor = dt.datetime.fromisoformat(floor).replace(tzinfo=self._zone)
-
-    def value(self, row: dict, p: ElementPlan) -> str | None:
-        if p.derive_from is None:
-            text = _text(row.get(p.element.id))
-            return p.element.default if text is None else text
-        source = _text(row.get(p.derive_from))
-        if source is None:
-            return None
-        if p.derive_slice:
-            start, length = p.derive_slice
-            return source[start - 1:start - 1 + length] or None
-        match = compiled(p.derive_pattern).search(source)
-        return (match.group(p.derive_group) or None) if match else None
-
-    def _source_well_formed(self, row: dict, p: ElementPlan) -> bool:
-        source = self.plan.element(p.derive_from)
-        text = self.value(row, source)
-        return text is not None and (source.pattern is None or compiled(source.pattern).search(text) is not None)
-
-    def parse_timestamp(self, text: str) -> dt.datetime | None:
-        try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self._zone)
-
-    def typed(self, p: ElementPlan, text: str | None):
-        """The value in the standard's type (None where the text does not convert)."""
-        if text is None:
-            return None
-        kind = p.element.type
-        if kind != "string" and not compiled(TEXT_FORMS[kind]).search(text):
-            return None
-        if kind == "integer":
-            number = int(text)
-            return number if -2 ** 63 <= number < 2 ** 63 else None
-        if kind == "number":
-            number = float(text)
-            return number if math.isfinite(number) else None
-        if kind == "boolean":
-            return text.lower() in TRUE_TEXTS
-        if kind == "timestamp":
-            return self.parse_timestamp(text)
-        return text
-
-    def element_reason(self, row: dict, p: ElementPlan) -> Reason | None:
-        element, text = p.element, self.value(row, p)
-        guard = p.derive_from is None or self._source_well_formed(row, p)
-
-        def reason(code: str) -> Reason:
-            return Reason(code, element.id, text)
-
-        if element.required and guard and text is None:
-            return reason("E_REQUIRED")
-        if text is None:
-            return None
-        if element.type == "timestamp" and compiled(TEXT_FORMS["timestamp"]).search(text) \
-                and compiled(OFF_THE_CLOCK).search(text):
-            return reason("E_RANGE")
-        typed = self.typed(p, text)
-        if element.type != "string" and typed is None:
-            return reason("E_TYPE")
-        if p.pattern and not compiled(p.pattern).search(text):
-            return reason("E_FORMAT")
-        if element.max_length and len(text) > element.max_length:
-            return reason("E_FORMAT")
-        match = compiled(p.pattern).search(text) if p.pattern else None
-        for part in p.part_checks:
-            piece = match.group(part.group) if match else None
-            if part.timestamp_format and piece is not None and not _strptime(piece, part.timestamp_format):
-                return reason("E_FORMAT")
-        if p.codes is not None and guard:
-            edition = self.value(row, self.plan.element(p.edition_from)) if p.edition_from else None
-            allowed = p.codes.get(edition, p.codes[None])
-            if text not in allowed:
-                return reason("E_CODE")
-        for part in p.part_checks:
-            piece = match.group(part.group) if match else None
-            if part.codes is not None and piece is not None and piece not in part.codes:
-                return reason("E_CODE")
-        if element.type in ("integer", "number"):
-            if element.minimum is not None and typed < element.minimum or \
-                    element.maximum is not None and typed > element.maximum:
-                return reason("E_RANGE")
-        if element.type == "timestamp" and typed < self._floor:
-            return reason("E_RANGE")
-        if element.type == "timestamp" and element.not_future and typed > self.now + FUTURE_SKEW:
-            return reason("E_FUTURE_TIME")
-        return None
-
-    def reasons(self, row: dict) -> list[Reason]:
-        """Every reason of the row except E_DUPLICATE_KEY (which needs the other rows of the batch)."""
-        found = [r for r in (self.element_reason(row, p) for p in self.plan.elements) if r]
-        failed = {r.field for r in found}
-        if self.plan.area:
-            lon_id, lat_id, (min_lon, max_lon, min_lat, max_lat) = self.plan.area
-            if lon_id not in failed and lat_id not in failed:
-                lon = self.typed(self.plan.element(lon_id), self.value(row, self.plan.element(lon_id)))
-                lat = self.typed(self.plan.element(lat_id), self.value(row, self.plan.element(lat_id)))
-                if lon is not None and lat is not None and not (min_lon <= lon <= max_lon and min_lat <= lat <= max_lat):
-                    found.append(Reason("E_OUT_OF_AREA", lon_id, f"{self.value(row, self.plan.element(lon_id))},"
-                                                                 f"{self.value(row, self.plan.element(lat_id))}"))
-        for sequence in self.plan.sequences:
-            times = {f: self.typed(self.plan.element(f), self.value(row, self.plan.element(f)))
-                     for f in sequence if f not in failed}
-            for index, later in enumerate(sequence):
-                # A step earlier than any step before it (a missing step in between does not hide that).
-                if times.get(later) is not None and any(
-                        times.get(earlier) is not None and times[later] < times[earlier] for earlier in sequence[:index]):
-                    found.append(Reason("E_ORDER", later, self.value(row, self.plan.element(later))))
-        return found

@@ -1,5 +1,7 @@
 """Vectorised conformance: the check plan of an entity (checks.py) rendered as one DuckDB statement.
 
+The only implementation of the checks: ingestion runs it on whole batches, `single.py` on one row at a time.
+
 A whole batch is judged column-at-a-time; nothing loops over rows in Python. Each row comes back with its values
 cast to the standard's types and the list of its reasons — code, field, offending value and bilingual message.
 """
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from safecity.standards.catalogue import Catalogue
+from safecity.standards.catalogue import Catalogue, Entity
 from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
@@ -53,11 +55,15 @@ class Conformer:
     4. `__r_<id>`  each element's reason (the first failing check), then the entity's own checks.
     """
 
-    def __init__(self, catalogue: Catalogue, entity: str, now: dt.datetime | None = None):
+    def __init__(self, catalogue: Catalogue, entity: str | Entity, now: dt.datetime | None = None, *,
+                 now_parameter: bool = False):
+        """`now_parameter`: the checking time is the statement's `$now` parameter, not a literal fixed at rendering
+        (one prepared text serves every call of the single-row checks)."""
         self.catalogue = catalogue
         self.plan: EntityPlan = plan(catalogue, entity)
         self.entity = self.plan.entity
         self.now = now
+        self.now_parameter = now_parameter
         self._messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
         with_parts = {p.derive_from for p in self.plan.elements if p.derive_pattern}
         with_parts |= {p.element.id for p in self.plan.elements if p.part_checks}
@@ -182,18 +188,25 @@ class Conformer:
             floor = f"timezone({literal(self.plan.timezone)}, TIMESTAMP {literal(self.entity.time_floor)})"
             whens.append((f"{t} < {floor}", "E_RANGE"))
         if element.type == "timestamp" and element.not_future:
-            limit = ((self.now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SKEW).isoformat()
-            whens.append((f"{t} > TIMESTAMPTZ {literal(limit)}", "E_FUTURE_TIME"))
+            whens.append((f"{t} > {self._future_limit()}", "E_FUTURE_TIME"))
         if not any(code for _, code in whens):
             return None
         branches = " ".join(f"WHEN {cond} THEN " + (self._struct(code, element.id, v) if code else "NULL")
                             for cond, code in whens)
         return f"CASE {branches} END"
 
-    def sql(self, relation: str, carry: tuple[str, ...], order_by: str) -> ConformSql:
+    def _future_limit(self) -> str:
+        if self.now_parameter:
+            skew = int(FUTURE_SKEW.total_seconds() * 1_000_000)
+            return f"(CAST($now AS TIMESTAMPTZ) + to_microseconds({skew}))"
+        limit = ((self.now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SKEW).isoformat()
+        return f"TIMESTAMPTZ {literal(limit)}"
+
+    def sql(self, relation: str, carry: tuple[str, ...], order_by: str, batch: bool = True) -> ConformSql:
         """SELECT over `relation` (text columns named by element id): typed columns, carried columns, reasons.
 
         `carry` pass through unchanged (lineage); `order_by` decides which of two rows with the same key is first.
+        `batch=False` (a single row, which has no other row to repeat its key) leaves out the duplicate check.
         """
         sources = [p for p in self.plan.elements if p.derive_from is None]
         derived = [p for p in self.plan.elements if p.derive_from is not None]
@@ -207,22 +220,17 @@ class Conformer:
         layer4 = [f"{self.typed_from(p, self.v(p.element.id))} AS {self._col('t', p.element.id)}"
                   for p in self.plan.elements]
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
-        # Duplicates: the keys that occur more than once, with their first row (a narrow aggregate, joined back:
-        # a window over the wide rows costs several times the whole check).
-        keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
-        key_names = [f"__k{i}" for i in range(len(keys))]
-        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first "
-                    f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
-        joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
-        layer1.append(f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate")
-        query = (f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS} "
-                 f"LEFT JOIN ({repeated}) AS __dups ON {joined}")
+        join = ""
+        if batch:
+            is_duplicate, join = self._repeated_keys(relation, order_by)
+            layer1.append(f"{is_duplicate} AS __is_duplicate")
+        query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
         for layer in (layer2, layer2b, layer3, layer4, layer5):
             if layer:
                 query = f"SELECT *, {', '.join(layer)} FROM ({query})"
         typed = [f"{self._col('t', p.element.id)} AS {quote(p.element.id)}" for p in self.plan.elements]
         carried = [quote(c) for c in carry]
-        entity_level = self._area() + self._order() + self._duplicates(order_by)
+        entity_level = self._area() + self._order() + (self._duplicates(order_by) if batch else [])
         element_reasons = [self._col("r", p.element.id) for p in self.plan.elements]
         entity_columns = [f"__e{i}" for i in range(len(entity_level))]
         all_reasons = element_reasons + entity_columns
@@ -233,6 +241,18 @@ class Conformer:
             if entity_level else query
         sql = f"SELECT {', '.join(typed + carried)}, {reasons} FROM ({query}) AS checked"
         return ConformSql(sql, tuple(p.element.id for p in self.plan.elements))
+
+    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str]:
+        """Whether a row repeats an earlier row's key, and the join it needs: the keys that occur more than once
+        with their first row, a narrow aggregate joined back (a window over the wide rows costs several times the
+        whole check)."""
+        keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
+        key_names = [f"__k{i}" for i in range(len(keys))]
+        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first "
+                    f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
+        joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
+        return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first)",
+                f" LEFT JOIN ({repeated}) AS __dups ON {joined}")
 
     def _ok(self, element_id: str) -> str:
         return f"{self._col('r', element_id)} IS NULL"

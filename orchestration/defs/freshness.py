@@ -1,11 +1,12 @@
-"""Freshness of the sources, as Dagster sees it: each source's landing folder is an observable source asset
+"""Freshness of the sources, and landing files nobody reads, as Dagster sees them: each source's landing folder is an observable source asset
 (`landing/<source>`) whose observation reports when its newest file arrived (`dagster/last_updated_timestamp`),
 and a last-update freshness check per source fails when nothing arrived within the mapping's `fresh_within_hours`.
 
 So a source that stops delivering fails its check even while the ingestion asset keeps running (it would find
 nothing new and still succeed). Observations run hourly (the `observe_landing` schedule); the freshness checks
 are evaluated by their own sensor. A source whose folder never held a file reports no time: it is not connected
-yet, and its check says so rather than failing.
+yet, and its check says so rather than failing. `landing/unclaimed` lists the files no mapping reads, and its
+check warns while there are any.
 """
 from __future__ import annotations
 
@@ -16,19 +17,25 @@ import dagster as dg
 
 from safecity.ingestion.landing import open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
 from safecity.orchestration.defs.partitions import ZONE
 from safecity.orchestration.resources import SafeCityResource
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 OBSERVE_JOB = "observe_landing"
+UNCLAIMED = dg.AssetKey(["landing", "unclaimed"])
 
 
 def landing_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["landing", source])
 
 
-def landing_observation(source: str, group: str) -> dg.SourceAsset:
-    @dg.observable_source_asset(key=landing_key(source), group_name=group,
+LANDING_GROUP = "landing"
+
+
+def landing_observation(source: str) -> dg.SourceAsset:
+    # One group for every landing folder: beside their entities' assets they would double each domain's graph.
+    @dg.observable_source_asset(key=landing_key(source), group_name=LANDING_GROUP,
                                 description=f"{source} 的落地文件夹：最新文件的到达时间 / The landing folder of {source}: "
                                             "when its newest file arrived")
     def _observe(safecity: SafeCityResource) -> dg.ObserveResult:
@@ -43,7 +50,31 @@ def landing_observation(source: str, group: str) -> dg.SourceAsset:
     return _observe
 
 
-def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
+def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
+    """landing/unclaimed, observing the files no mapping reads, and its check (a warning while there are any)."""
+
+    @dg.observable_source_asset(key=UNCLAIMED, group_name=LANDING_GROUP,
+                                description="落地区中没有任何映射读取的文件 / Files in landing that no source mapping "
+                                            "reads (delivered, yet never ingested, judged or counted)")
+    def unclaimed_landing(safecity: SafeCityResource) -> dg.ObserveResult:
+        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+        return dg.ObserveResult(metadata={"files": len(names), "names": dg.MetadataValue.json(names[:200])})
+
+    @dg.asset_check(asset=UNCLAIMED, name="every_file_claimed", blocking=False,
+                    description="落地区每个文件都有映射读取 / Every file in landing is read by some mapping")
+    def every_file_claimed(safecity: SafeCityResource) -> dg.AssetCheckResult:
+        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+        return dg.AssetCheckResult(
+            passed=not names, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"unclaimed_files": len(names), "files": dg.MetadataValue.md(
+                "\n".join(f"- {n}" for n in names[:50]) or "none"),
+                "next_step": "为其写映射（config/sources/）或移出落地区 / add a mapping for them (config/sources/) or "
+                             "move them out of landing"})
+
+    return unclaimed_landing, every_file_claimed
+
+
+def source_freshness(sources: list[str], catalogue: Catalogue):
     """The observable landing assets, one last-update freshness check per source (its mapping's limit), the
     sensor that evaluates the checks, and the hourly observation job and schedule."""
     # Dagster 1.13 marks these functions beta or superseded by FreshnessPolicy, but a FreshnessPolicy judges
@@ -52,18 +83,17 @@ def source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogu
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.SupersessionWarning)
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return _source_freshness(sources_by_group, catalogue)
+        return _source_freshness(sources, catalogue)
 
 
-def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalogue):
-    observables = [landing_observation(source, group) for group, sources in sorted(sources_by_group.items())
-                   for source in sources]
+def _source_freshness(sources: list[str], catalogue: Catalogue):
+    unclaimed, claimed_check = unclaimed_observation()
+    observables = [landing_observation(source) for source in sources] + [unclaimed]
     checks = []
-    for group, sources in sorted(sources_by_group.items()):
-        for source in sources:
-            hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
-            checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
-                                                            lower_bound_delta=dt.timedelta(hours=hours))
+    for source in sources:
+        hours = load_mapping(mapping_path(source), catalogue).mapping.checks.fresh_within_hours
+        checks += dg.build_last_update_freshness_checks(assets=[landing_key(source)],
+                                                        lower_bound_delta=dt.timedelta(hours=hours))
     sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
                                                   default_status=dg.DefaultSensorStatus.STOPPED)
     job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(o.key for o in observables)),
@@ -71,4 +101,4 @@ def _source_freshness(sources_by_group: dict[str, list[str]], catalogue: Catalog
                                           "file arrived in landing")
     schedule = dg.ScheduleDefinition(name="observe_landing_hourly", job=job, cron_schedule="7 * * * *",
                                      execution_timezone=ZONE, default_status=dg.DefaultScheduleStatus.STOPPED)
-    return observables, checks, sensor, job, schedule
+    return observables, [*checks, claimed_check], sensor, job, schedule

@@ -10,10 +10,9 @@ from safecity.lakehouse.exactly_once import append_once
 from safecity.config.profiles import Settings
 from safecity.orchestration.defs.partitions import ZONE, local_day
 from safecity.orchestration.resources import SafeCityResource
-from safecity.rules.outbox import OUTBOX_SCHEMA, OutboxRecord, idempotency_key, to_arrow
+from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, OutboxRecord, idempotency_key, to_arrow
 
 PLATFORM_POLICY = "platform.run_failure"
-OUTBOX_TABLE = "ops.outbox"
 STREAM_JOB = "streams"
 
 

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from safecity.orchestration.defs.freshness import landing_key, source_freshness
+from safecity.orchestration.defs.freshness import UNCLAIMED, landing_key, source_freshness
 from safecity.orchestration.resources import SafeCityResource
 from tests.conftest import SAMPLE_EXPORT
 
@@ -14,17 +14,16 @@ SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 2
 
 
 def definitions(settings, catalogue):
-    observables, checks, sensor, job, _ = source_freshness({"cameras": [SOURCE]}, catalogue)
+    observables, checks, sensor, job, _ = source_freshness([SOURCE], catalogue)
     resources = {"safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))}
     checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
     return dg.Definitions(assets=observables, asset_checks=checks, sensors=[sensor], jobs=[job, checks_job],
                           resources=resources)
 
 
-def check_passed(defs, instance) -> bool:
+def check_passed(defs, instance, key=landing_key(SOURCE)) -> bool:
     result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance)
-    [evaluation] = result.get_asset_check_evaluations()
-    assert evaluation.asset_key == landing_key(SOURCE)
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.asset_key == key]
     return evaluation.passed
 
 
@@ -53,3 +52,18 @@ def test_a_source_silent_for_longer_than_its_limit_fails_its_check(settings, cat
         instance.report_runless_asset_event(dg.AssetObservation(landing_key(SOURCE), metadata={
             "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(time.time() - 2 * 3600)}))
         assert check_passed(defs, instance)
+
+
+def test_a_file_no_mapping_reads_is_observed_and_fails_its_check(settings, catalogue):
+    folder = settings.paths.landing / "cameras"
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLE_EXPORT, folder / "registry.csv")
+    defs = definitions(settings, catalogue)
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert check_passed(defs, instance, UNCLAIMED)
+        (settings.paths.landing / "parking").mkdir()
+        (settings.paths.landing / "parking" / "spaces.csv").write_text("id\n1\n", encoding="utf-8")
+        assert defs.resolve_job_def("observe_landing").execute_in_process(instance=instance).success
+        observation = instance.fetch_observations(UNCLAIMED, limit=1).records[0].asset_observation
+        assert observation.metadata["names"].value == ["parking/spaces.csv"]
+        assert not check_passed(defs, instance, UNCLAIMED)

@@ -14,6 +14,7 @@ from safecity.lakehouse.catalog import open_catalog
 from safecity.config.profiles import load_settings
 from safecity.ingestion.mapping import SOURCES_DIR
 from safecity.orchestration.main_job import run_main_job
+from tests.orchestration.fingerprint import GOLDEN, differences, fingerprint
 from tests.orchestration.ui_server import running_ui
 
 pytestmark = pytest.mark.integration
@@ -36,6 +37,16 @@ def snapshot_counts(settings):
     catalog = open_catalog(settings)
     return {".".join(t): len(catalog.load_table(t).snapshots())
             for ns in ("bronze", "silver", "quarantine", "ops") for t in catalog.list_tables(ns)}
+
+
+def test_the_day_leaves_the_same_rows_reasons_marts_and_actions_as_the_golden_run(first_run):
+    """Restructuring code must not change what the simulated day leaves: every bronze, silver, quarantine, ops and
+    mart table's rows (an order-free digest without wall-clock columns), the quarantine's reasons and the outbox's
+    actions equal tests/data/golden/main_day.json. A change meant to alter them regenerates it with
+    `python -m tests.orchestration.fingerprint` and says in its commit which tables changed and why."""
+    settings, _ = first_run
+    changed = differences(json.loads(GOLDEN.read_text(encoding="utf-8")), fingerprint(settings))
+    assert not changed, "the day's results changed:\n" + "\n".join(f"  {k}: {a} -> {b}" for k, (a, b) in changed.items())
 
 
 def test_run_succeeds_with_every_check_passing(first_run):

@@ -1,4 +1,5 @@
-"""Property: the vectorised validator (DuckDB) and the row model (pydantic) give every row the same reasons.
+"""Property: the conformer (DuckDB) — on a batch, and on one row through the pydantic model — gives every row
+the reasons an independent Python oracle (row_oracle.py, test-only) finds.
 
 Rows are generated from the catalogue itself — valid and invalid examples of formats, codes inside and outside
 their tables, numbers inside and outside ranges, timestamps in several spellings, blanks and noise — for every
@@ -12,10 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from safecity.standards.catalogue import load_catalogue
-from safecity.standards.checks import RowChecker, plan
+from safecity.standards.catalogue import Entity, load_catalogue
+from safecity.standards.checks import plan
 from safecity.standards.conform import Conformer
 from safecity.standards.models import entity_model
+from safecity.standards.single import check_value
+from tests.standards.row_oracle import RowChecker
 
 CATALOGUE = load_catalogue("qinhuangdao")
 NOW = dt.datetime(2026, 11, 26, 4, 0, tzinfo=dt.timezone.utc)
@@ -101,3 +104,21 @@ def test_sql_and_python_agree_on_every_generated_row(entity_name):
             assert accepted == (not expected)
 
     check()
+
+
+@pytest.mark.parametrize("entity_name", sorted(CATALOGUE.entities))
+def test_single_values_are_judged_as_the_oracle_judges_a_lone_element(entity_name):
+    """check_value (policy literals, event fields) runs the conformer on one value of an element taken alone."""
+    for element in (e for e in CATALOGUE.entities[entity_name].elements if e.derive is None):
+        lone = element.model_copy(update={"edition_from": None})
+        alone = Entity(entity="alone", name_zh=lone.name_zh, name_en=lone.name_en, standard="", key=(lone.id,),
+                       elements=(lone,))
+        oracle = RowChecker(plan(CATALOGUE, alone), NOW)
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(element_values(element))
+        def check(value):
+            reason = check_value(CATALOGUE, element, value, NOW)
+            assert ([reason.code] if reason else []) == [r.code for r in oracle.reasons({lone.id: value})], value
+
+        check()

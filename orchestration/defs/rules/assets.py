@@ -13,27 +13,19 @@ policy versions the supervisor set aside after native crashes (also kept in ops.
 outbox records no sink has taken yet.
 """
 
-import datetime as dt
 from collections import Counter
 
 import dagster as dg
 
-from safecity.lakehouse.warehouse import connect
-from safecity.lakehouse.catalog import ensure_table, open_catalog
-from safecity.lakehouse.views import publish_views
 from safecity.orchestration.defs.cameras.assets import SILVER
 from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
-from safecity.rules.batch import SET_ASIDE_TABLE, commit_run, evaluate_new, record_set_aside, undelivered
-from safecity.rules.engine import EvaluationResult, utc_now
-from safecity.rules.executor import LEDGER_PATH
-from safecity.rules.loader import POLICIES_DIR, load_policies
-from safecity.rules.outbox import OUTBOX_SCHEMA
+from safecity.rules.batch import SET_ASIDE_TABLE, run_batch
+from safecity.rules.engine import EvaluationResult
 from safecity.rules.policy_docs import policy_markdown
-from safecity.rules.worker import SetAside, evaluate_supervised
+from safecity.rules.worker import SetAside
 from safecity.standards.catalogue import load_catalogue
 
 OUTBOX = dg.AssetKey(["ops", "outbox"])
-OUTBOX_TABLE = "ops.outbox"
 SHOWN = 20  # errors listed in a check's metadata; the counts cover all of them
 
 
@@ -68,22 +60,12 @@ POLICY_INPUTS = [SILVER] + [dg.AssetKey(["silver", name]) for name in (
           ])
 def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safecity: SafeCityResource):
     settings = safecity.settings()
-    catalogue = load_catalogue(settings.city.id)
-    policies = load_policies(POLICIES_DIR)
-    catalog = open_catalog(settings)
-    outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
-    with connect(settings, read_only=True) as con:
-        # spawn, not fork: the Dagster process runs threads, and a forked child could inherit a held lock.
-        run = evaluate_new(con, catalogue, policies, outbox, clock=utc_now, start_method="spawn",
-                           evaluate=evaluate_supervised)
+    step = run_batch(settings, load_catalogue(settings.city.id), context.run_id)
+    run, policies = step.run, step.policies
     result, set_aside = run.result, run.set_aside
-    new = commit_run(outbox, run)
-    record_set_aside(catalog, set_aside, dt.datetime.now(dt.timezone.utc), context.run_id)
-    with connect(settings) as con:
-        publish_views(con, catalog, ("ops",))
     by_policy = Counter(r.policy_id for r in result.outbox)
     context.log.info("%d policies, %d events evaluated, %d counted only, %d actions (%d new)", len(policies),
-                     run.events, sum(run.counted_by_type.values()), len(result.outbox), len(new))
+                     run.events, sum(run.counted_by_type.values()), len(result.outbox), len(step.new))
     yield dg.MaterializeResult(metadata={
         "policies": len(policies),
         "events_evaluated": run.events,
@@ -91,7 +73,7 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
         "previous_watermark": run.previous.isoformat() if run.previous else "",
         "actions_after_previous_watermark": len(run.fresh),
         "actions_fired": len(result.outbox),
-        "actions_new": len(new),
+        "actions_new": len(step.new),
         "actions_by_policy": dg.MetadataValue.json(dict(by_policy)),
         "actions_throttled": dg.MetadataValue.json(dict(result.throttled)),
         "unhandled_events": dg.MetadataValue.json(result.unhandled_by_type()),
@@ -106,10 +88,7 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safec
     yield rule_errors_check(result)
     yield unhandled_check(result)
     yield set_aside_check(set_aside)
-    outbox = outbox.refresh()
-    keys = outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key").to_pylist() \
-        if outbox.current_snapshot() else []
-    yield backlog_check(undelivered(keys, settings.paths.home / LEDGER_PATH), len(set(keys)), config.backlog_warn)
+    yield backlog_check(step.undelivered, step.outbox_records, config.backlog_warn)
 
 
 def policy_pages(policies, result: EvaluationResult) -> dict[str, dg.MetadataValue]:

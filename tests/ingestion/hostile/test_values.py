@@ -1,4 +1,5 @@
-"""Hostile values: the SQL conformer and the Python checks give the same reason for every impossible timestamp,
+"""Hostile values: the SQL conformer (on a batch and on one row) and the independent Python oracle of the tests give
+the same reason for every impossible timestamp,
 and `standards check` and ingestion give the same reason for every Excel-mangled ID (one judgement, two callers)."""
 import datetime as dt
 import io
@@ -14,8 +15,10 @@ from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.pipeline import Batch, BatchIngestor
 from safecity.ingestion.readers import read
 from safecity.lakehouse.catalog import open_catalog
-from safecity.standards.checks import RowChecker, plan
+from safecity.standards.checks import plan
 from safecity.standards.conform import conform
+from safecity.standards.single import entity_rows
+from tests.standards.row_oracle import RowChecker
 
 NOW = dt.datetime(2026, 7, 2, tzinfo=dt.timezone.utc)
 STATUS = {"device_id": "13030200001320000001", "cmd_type": "Keepalive", "status": "OK"}
@@ -52,8 +55,9 @@ def test_sql_and_python_agree_on_each_timestamp(catalogue, value, code):
     con.register("batch", pa.Table.from_pylist([{**row, "_line": 2}]))
     sql = conform(con, "batch", catalogue, "device_status", carry=("_line",), order_by="_line", now=NOW).fetchall()
     sql_codes = [r["code"] for r in sql[0][-1]]
+    single_codes = [r.code for r in entity_rows(catalogue, "device_status").check(row, NOW).reasons]
     python_codes = [r.code for r in RowChecker(plan(catalogue, "device_status"), NOW).reasons(row)]
-    assert sql_codes == python_codes == ([code] if code else [])
+    assert sql_codes == single_codes == python_codes == ([code] if code else [])
 
 
 HEADER = ["国标编码", "设备编号", "设备名称", "品牌", "安装位置", "经度", "纬度", "类型", "状态"]
