@@ -55,10 +55,11 @@ def test_a_file_that_breaks_judging_is_quarantined_whole_and_the_batch_goes_on(t
     write_calls(tmp_path, "c.csv", ["J4,2026-07-01 08:02:00,2,closed"])
     judge = pipeline.BatchIngestor._judge
 
-    def judging_with_a_bug(self, batch, *args):
-        if batch.origin == "calls/b.csv":
+    def judging_with_a_bug(self, batch, now, raw, rejected):
+        # Only its rows break the judge; the whole-file record the containment then judges does not.
+        if batch.origin == "calls/b.csv" and raw is not None:
             raise OverflowError("date value out of range")
-        return judge(self, batch, *args)
+        return judge(self, batch, now, raw, rejected)
 
     monkeypatch.setattr(pipeline.BatchIngestor, "_judge", judging_with_a_bug)
     catalog = open_catalog(settings)
