@@ -13,6 +13,7 @@ from safecity.lakehouse.catalog import ensure_table, open_catalog
 from safecity.lakehouse.views import publish_views
 from safecity.orchestration.defs.rules import assets
 from safecity.orchestration.resources import SafeCityResource
+from safecity.rules import batch
 from safecity.rules.executor import LEDGER_PATH, Ledger
 from safecity.rules.loader import POLICIES_DIR, load_policy
 from safecity.rules.worker import CrashDrill, evaluate_supervised
@@ -92,7 +93,7 @@ def test_health_checks_pass_on_a_clean_run_and_report_unhandled_events(settings)
 def test_a_policy_that_crashes_the_worker_is_set_aside_recorded_and_fails_its_check(settings, monkeypatch):
     write_silver(settings, "camera_health", HEALTH, HEALTH_ROWS)
     drill = CrashDrill(REPAIR, "health:2")  # a real SIGSEGV whenever the repair table is about to see this event
-    monkeypatch.setattr(assets, "evaluate_supervised", functools.partial(evaluate_supervised, drill=drill))
+    monkeypatch.setattr(batch, "evaluate_supervised", functools.partial(evaluate_supervised, drill=drill))
     metadata, checks = materialize(settings)
     assert metadata["actions_new"].value == 0
     failed = checks["policies_set_aside"]

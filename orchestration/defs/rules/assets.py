@@ -60,7 +60,7 @@ POLICY_INPUTS = [SILVER] + [dg.AssetKey(["silver", name]) for name in (
           ])
 def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safecity: SafeCityResource):
     settings = safecity.settings()
-    step = run_batch(settings, load_catalogue(settings.city.id), context.run_id)
+    step = run_batch(settings, load_catalogue(settings.city.id), context.run.run_id)
     run, policies = step.run, step.policies
     result, set_aside = run.result, run.set_aside
     by_policy = Counter(r.policy_id for r in result.outbox)
