@@ -28,6 +28,7 @@ from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
+from safecity.ingestion.unit_cells import PART, explode
 from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
                                        REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
                                        silver_table)
@@ -236,7 +237,7 @@ class BatchIngestor:
         ok = f"len({REASONS_COLUMN}) = 0"
         if self.entity.updates:
             # Every version of an updated record is kept; there is no earlier copy to be a duplicate of.
-            con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, reasons STRUCT(code VARCHAR, "
+            con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, _part BIGINT, reasons STRUCT(code VARCHAR, "
                         "field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)[])")
             return
         scan_filter = None
@@ -259,7 +260,7 @@ class BatchIngestor:
         key_text = " || '/' || ".join(f"CAST(c.{quote(k)} AS VARCHAR)" for k in keys)
         join = " AND ".join(f"c.{quote(k)} = e.{quote(k)}" for k in keys)
         con.execute(
-            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, [{{'code': 'E_DUPLICATE_KEY', "
+            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, c.{PART}, [{{'code': 'E_DUPLICATE_KEY', "
             f"'field': {literal(keys[0])}, 'value': {key_text}, "
             f"'message_zh': {literal(f'{zh}：已由先前批次写入合格表')}, "
             f"'message_en': {literal(f'{en}: already in silver from an earlier batch')}}}] AS reasons "
@@ -286,12 +287,15 @@ class BatchIngestor:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
         # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-        create_mapped_view(con, "raw", raw_columns, self.mapping.targets, self.mapping.defaults,
-                           self.mapping.coordinates, self.conformer, LINE_COLUMN)
+        # A row packing several records (units of a call) is one row per record from here on, ranked by PART.
+        relation, columns = explode(con, self.mapping.unit_cells, "raw", LINE_COLUMN, raw_columns)
+        create_mapped_view(con, relation, columns, self.mapping.targets, self.mapping.defaults,
+                           self.mapping.coordinates, self.conformer, LINE_COLUMN, part=relation != "raw")
         mapped = "mapped"
         if self.allocator is not None:
             mapped = self.allocator.allocate(con, mapped, POSITION, lineage["_batch_id"], now)
-        conformed = self.conformer.sql(mapped, (POSITION,), POSITION).sql
+        order = f"({quote(POSITION)} * 1000000 + {PART})"
+        conformed = self.conformer.sql(mapped, (POSITION, PART), order).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         self._already_in_silver(con)
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {quote(LINE_COLUMN)}, record FROM {rejected_relation}")
@@ -302,7 +306,7 @@ class BatchIngestor:
         elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
-                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND _line NOT IN (SELECT _line FROM silver_duplicates) "
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND (_line, {PART}) NOT IN (SELECT (_line, {PART}) FROM silver_duplicates) "
                          f"ORDER BY h._line").to_arrow_table()
         quarantine = con.sql(
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
