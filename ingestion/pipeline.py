@@ -29,11 +29,11 @@ from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
 from safecity.ingestion.unit_cells import PART, explode
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
+from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, QUARANTINE_SCHEMA, flags_table, REASON_TYPE, REJECTED_FILES_SCHEMA,
                                        REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
                                        silver_table)
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.conform import REASONS_COLUMN, Conformer, literal, quote
+from safecity.standards.conform import FLAGS_COLUMN, REASONS_COLUMN, Conformer, literal, quote
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ class FileReport:
     silver: int = 0
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
+    # Soft checks: fields flagged (left out) in records that went to silver, by reason code.
+    flags: Counter = field(default_factory=Counter)
+    # Lines of bronze that no silver or quarantined record came from (0 when every row is accounted for).
+    unaccounted_lines: int = 0
+    # Records judged: the lines, or more when a line packs several records (unit_cells).
+    exploded: bool = False
     skipped: bool = False
     commits: list[CommitResult] = field(default_factory=list)
     # Set when the batch as a whole could not be read or judged: its reason code and what went wrong.
@@ -54,6 +60,8 @@ class FileReport:
 
     @property
     def reconciled(self) -> bool:
+        if self.exploded:
+            return self.unaccounted_lines == 0
         return self.received == self.silver + self.quarantined
 
 
@@ -145,6 +153,7 @@ class BatchIngestor:
             "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
         }
         self.rejected_files = ensure_table(catalog, REJECTED_FILES_TABLE, REJECTED_FILES_SCHEMA)
+        self.flags = ensure_table(catalog, flags_table(self.entity), FLAGS_SCHEMA) if self.entity.flags else None
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
         self.allocator = IdAllocator(catalog, catalogue.city, self.mapping.id, self.mapping.allocate_ids) \
             if self.mapping.allocate_ids else None
@@ -168,18 +177,24 @@ class BatchIngestor:
         recorded before any judgement of it; the commits are all or nothing (lakehouse commit_batch)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         report = FileReport(batch.origin, batch.batch_id)
-        bronze, silver, quarantine, rejection = self.split_contained(batch, read, now)
+        bronze, silver, quarantine, flags, rejection = self.split_contained(batch, read, now)
         properties = {"safecity.file": batch.origin, **batch.properties}
         writes = [(self.tables["bronze"], bronze)]
         if rejection is not None:
             properties[REJECTED_WHOLE_PROPERTY] = rejection.code
             report.rejected_whole, report.error = rejection.code, rejection.message
             writes.append((self.rejected_files, self._rejected_file_row(batch, rejection, now)))
+        if self.flags is not None:
+            writes.append((self.flags, flags))
         writes += [(self.tables["quarantine"], quarantine), (self.tables["silver"], silver)]
         report.commits = commit_batch(writes, batch.batch_id, properties)
         report.skipped = all(c.skipped for c in report.commits)
         report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
         report.reasons.update(quarantine.column("primary_reason").to_pylist())
+        report.flags.update(flags.column("code").to_pylist())
+        report.exploded = self.mapping.unit_cells is not None
+        covered = set(silver.column("_line").to_pylist()) | set(quarantine.column("_line").to_pylist())
+        report.unaccounted_lines = len(set(bronze.column("_line").to_pylist()) - covered)
         log.info("%s: %d received, %d silver, %d quarantined%s", report.file, report.received, report.silver,
                  report.quarantined, " (already ingested)" if report.skipped else "")
         return report
@@ -195,7 +210,7 @@ class BatchIngestor:
     def split(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime
               ) -> tuple[pa.Table, pa.Table, pa.Table]:
         """The batch's bronze, silver and quarantine rows, judged but not written."""
-        bronze, silver, quarantine, _ = self.split_contained(batch, read, now)
+        bronze, silver, quarantine, _, _ = self.split_contained(batch, read, now)
         return bronze, silver, quarantine
 
     def split_contained(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime):
@@ -308,14 +323,29 @@ class BatchIngestor:
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
                          f"WHERE len(c.{REASONS_COLUMN}) = 0 AND (_line, {PART}) NOT IN (SELECT (_line, {PART}) FROM silver_duplicates) "
                          f"ORDER BY h._line").to_arrow_table()
+        # A rejected record also carries the flags of its soft checks: every reason of it, not only the first.
+        all_reasons = f"list_concat({REASONS_COLUMN}, {FLAGS_COLUMN})" if self.entity.flags else REASONS_COLUMN
         quarantine = con.sql(
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
             f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
-            f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
+            f"  SELECT _line, {all_reasons} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
             f"  UNION ALL SELECT {quote(LINE_COLUMN)}, reasons FROM {rejected_relation}"
             f"  UNION ALL SELECT _line, reasons FROM silver_duplicates"
             f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
-        return bronze, silver, quarantine
+        return bronze, silver, quarantine, self._flag_rows(con, lineage, ts)
+
+    def _flag_rows(self, con, lineage: dict, ts: str) -> pa.Table:
+        """The flags of the records that went to silver (a quarantined record carries its flags in its reasons)."""
+        if not self.entity.flags:
+            return FLAGS_SCHEMA.empty_table()
+        key = "concat_ws('|', " + ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in self.entity.key) + ")"
+        return con.sql(
+            f"SELECT {literal(self.entity.entity)} AS entity, {literal(lineage['_source'])} AS _source, "
+            f"{literal(lineage['_batch_id'])} AS _batch_id, {literal(lineage['_file'])} AS _file, _line, "
+            f"{key} AS record_key, f.code, f.field, f.value, f.message_zh, f.message_en, {ts} AS _flagged_at "
+            f"FROM (SELECT *, unnest({FLAGS_COLUMN}) AS f FROM conformed WHERE len({REASONS_COLUMN}) = 0 "
+            f"AND (_line, {PART}) NOT IN (SELECT (_line, {PART}) FROM silver_duplicates)) ORDER BY _line, {PART}"
+        ).to_arrow_table().cast(FLAGS_SCHEMA)
 
 
 class FileIngestor:
