@@ -263,23 +263,28 @@ class BatchIngestor:
                 scan_filter = And(GreaterThanOrEqual(time_field, low.isoformat()),
                                   LessThanOrEqual(time_field, high.isoformat()))
         silver = self.tables["silver"]
+        fields = (*keys, "_record_sha256")
         if silver.current_snapshot() is None:
             schema = silver.schema().as_arrow()
-            existing = pa.table({k: pa.array([], schema.field(k).type) for k in keys})
+            existing = pa.table({k: pa.array([], schema.field(k).type) for k in fields})
         else:
-            scan = silver.scan(row_filter=scan_filter, selected_fields=tuple(keys)) if scan_filter is not None \
-                else silver.scan(selected_fields=tuple(keys))
+            scan = silver.scan(row_filter=scan_filter, selected_fields=fields) if scan_filter is not None \
+                else silver.scan(selected_fields=fields)
             existing = scan.to_arrow()
         con.register("silver_keys", existing)
-        zh, en = self.messages["E_DUPLICATE_KEY"]
         key_text = " || '/' || ".join(f"CAST(c.{quote(k)} AS VARCHAR)" for k in keys)
         join = " AND ".join(f"c.{quote(k)} = e.{quote(k)}" for k in keys)
+        # The same record as received (its hash in silver) is an exact duplicate; other content under the key is a
+        # key collision.
+        reasons = {code: (f"{{'code': {literal(code)}, 'field': {literal(keys[0])}, 'value': {key_text}, "
+                          f"'message_zh': {literal(self.messages[code][0] + '：已由先前批次写入合格表')}, "
+                          f"'message_en': {literal(self.messages[code][1] + ': already in silver from an earlier batch')}}}")
+                   for code in ("E_DUPLICATE_ROW", "E_DUPLICATE_KEY")}
         con.execute(
-            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, c.{PART}, [{{'code': 'E_DUPLICATE_KEY', "
-            f"'field': {literal(keys[0])}, 'value': {key_text}, "
-            f"'message_zh': {literal(f'{zh}：已由先前批次写入合格表')}, "
-            f"'message_en': {literal(f'{en}: already in silver from an earlier batch')}}}] AS reasons "
-            f"FROM conformed c WHERE {ok} AND EXISTS (SELECT 1 FROM silver_keys e WHERE {join})")
+            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, c.{PART}, [CASE WHEN bool_or(e._record_sha256 = "
+            f"sha256(coalesce(r.record, ''))) THEN {reasons['E_DUPLICATE_ROW']} ELSE {reasons['E_DUPLICATE_KEY']} END] "
+            f"AS reasons FROM conformed c JOIN silver_keys e ON {join} JOIN received r ON r._line = c._line "
+            f"WHERE {ok} GROUP BY c._line, c.{PART}, {', '.join(f'c.{quote(k)}' for k in keys)}")
 
     def _bad_lines(self, raw: RawBatch) -> pa.Table:
         rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),

@@ -270,12 +270,15 @@ class Conformer:
         keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
         key_names = [f"__k{i}" for i in range(len(keys))]
         content = self._content_hash()
+        version = self._source_text(self.plan.element(self.entity.version_field)) if self.entity.version_field \
+            else "NULL::VARCHAR"
         repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first, "
-                    f"arg_min({content}, {order_by}) AS __first_content "
+                    f"arg_min({content}, {order_by}) AS __first_content, arg_min({version}, {order_by}) AS __first_version "
                     f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
         joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
         return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate, "
-                f"({content} = __dups.__first_content) AS __is_copy",
+                f"({content} = __dups.__first_content) AS __is_copy, "
+                f"coalesce({version} <> __dups.__first_version, FALSE) AS __is_version",
                 f" LEFT JOIN ({repeated}) AS __dups ON {joined}")
 
     def _content_hash(self) -> str:
@@ -321,17 +324,16 @@ class Conformer:
 
     def _duplicates(self, order_by: str) -> list[tuple[str, tuple[str, ...], str]]:
         """A later row with an earlier row's key: an exact copy is E_DUPLICATE_ROW (counted, kept out of silver);
-        a different content is a new version of a record that `updates` (kept, the latest wins downstream), or,
-        for an event, a true key collision E_DUPLICATE_KEY."""
+        a row of a record that `updates` with another `version_field` value is a new version (kept, the latest wins
+        downstream); any other row is a true key collision, E_DUPLICATE_KEY."""
         keys = [self.v(k) for k in self.entity.key]
         values = ", ".join(keys)
         present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
         value = f"concat_ws(chr(124), {values})"
         copy = f"WHEN {present} AND __is_duplicate AND __is_copy THEN " \
                f"{self._struct('E_DUPLICATE_ROW', self.entity.key[0], value)}"
-        if self.entity.updates:
-            return [("E_DUPLICATE_ROW", (), f"CASE {copy} END")]
-        return [("E_DUPLICATE_ROW", (), f"CASE {copy} WHEN {present} AND __is_duplicate THEN "
+        version = "WHEN __is_version THEN NULL " if self.entity.updates and self.entity.version_field else ""
+        return [("E_DUPLICATE_ROW", (), f"CASE {copy} {version}WHEN {present} AND __is_duplicate THEN "
                  f"{self._struct('E_DUPLICATE_KEY', self.entity.key[0], value)} END")]
 
     def source_columns(self) -> tuple[str, ...]:

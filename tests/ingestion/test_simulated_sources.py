@@ -79,7 +79,7 @@ def test_pass_quarantine_is_exactly_the_injected_faults(day):
     injected = {(f["file"], f["index"] + 1, f["reason"]) for f in day["manifest"]["faults"]
                 if f["file"].startswith("passes/") and f.get("reason")}
     assert quarantined == injected
-    assert {r for _, _, r in injected} == {"E_FORMAT", "E_DUPLICATE_KEY", "E_FUTURE_TIME"}
+    assert {r for _, _, r in injected} == {"E_FORMAT", "E_DUPLICATE_ROW", "E_FUTURE_TIME"}
 
 
 def test_pass_times_are_read_in_the_city_zone_and_typed(day):

@@ -138,7 +138,7 @@ class RowChecker:
         return None
 
     def reasons(self, row: dict) -> list[Reason]:
-        """Every reason of the row except E_DUPLICATE_KEY (which needs the other rows of the batch)."""
+        """Every reason of the row except E_DUPLICATE_KEY and E_DUPLICATE_ROW (which need the other rows of the batch)."""
         found = [r for r in (self.element_reason(row, p) for p in self.plan.elements) if r]
         failed = {r.field for r in found}
         if self.plan.area:
