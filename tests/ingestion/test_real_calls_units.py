@@ -126,7 +126,9 @@ def ingested(tmp_path_factory, catalogue):
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REAL, folder / REAL.name)
     ingestor = FileIngestor(open_catalog(settings), catalogue, load_mapping(MAPPING, catalogue), settings.paths.landing)
-    return ingestor, ingestor.ingest(f"calls/{REAL.name}")
+    report = ingestor.ingest(f"calls/{REAL.name}")
+    ingestor.settings = settings
+    return ingestor, report
 
 
 def test_every_row_is_accounted_for(ingested, independent):
@@ -168,3 +170,27 @@ def test_call_intervals_are_those_of_the_first_units(ingested, independent):
     assert kpis.dispatched_to_enroute_p50_s == pytest.approx(nearest_rank(d2e, 0.5), rel=0.01)
     assert kpis.dispatched_to_enroute_p90_s == pytest.approx(nearest_rank(d2e, 0.9), rel=0.01)
     assert kpis.on_scene_within_share == pytest.approx(sum(v <= 300 for v in d2a) / len(d2a), rel=0.01)
+
+
+def test_standards_check_reports_rejections_and_flags_alike(catalogue, independent):
+    from safecity.ingestion.filecheck import check_file
+
+    result = check_file(catalogue, REAL, "dispatched_unit", mapping=load_mapping(MAPPING, catalogue).mapping)
+    assert result.total == independent["expected_rows"]
+    assert result.accepted == independent["silver"]
+    assert result.reasons["E_REQUIRED"] == independent["no_units"]
+    assert result.reasons["E_DUPLICATE_ROW"] == independent["copies"]
+    assert result.flags["E_ORDER"] == independent["flags"]
+
+
+def test_quarantine_summary_lists_every_reason_and_the_flags(ingested, independent):
+    from safecity.ingestion.quarantine import quarantine_summary
+
+    ingestor, _ = ingested
+    groups = quarantine_summary(ingestor.settings, "dispatched_unit")
+    rejected = {(g["reason"], g["field"]): g["rows"] for g in groups if g["kind"] == "reject"}
+    flagged = sum(g["rows"] for g in groups if g["kind"] == "flag")
+    assert rejected[("E_REQUIRED", "unit_id")] == independent["no_units"]
+    assert rejected[("E_DUPLICATE_ROW", "call_id")] == independent["copies"]
+    assert flagged == independent["flags"]
+    assert all(g["message_zh"] for g in groups)
