@@ -470,6 +470,10 @@ class SourceReport:
         return sum((f.reasons for f in self.files), Counter())
 
     @property
+    def flags(self) -> Counter:
+        return sum((f.flags for f in self.files), Counter())
+
+    @property
     def reconciled(self) -> bool:
         return all(f.reconciled for f in self.files)
 
