@@ -3,7 +3,10 @@
 A batch is a file (named by its source and content hash) or a range of offsets of one Kafka partition. Every
 table write carries the batch id in its Iceberg commit, so re-ingesting a file adds nothing and a run killed
 between two commits finishes the missing ones on the next start. Every received record ends in exactly one of
-silver or quarantine (a duplicate key is quarantined with E_DUPLICATE_KEY, so it is recorded, not dropped).
+silver or quarantine: an exact copy of a record is quarantined as E_DUPLICATE_ROW and other content under a taken
+key as E_DUPLICATE_KEY, so both are recorded, not dropped; a new version of a record that updates goes to silver.
+A line packing several records (unit_cells) is judged as its records, ranked within the line by `_part`. A soft
+check (an entity's `flags`) leaves the field out of silver and records the flag in ops.flags_<entity>.
 """
 from __future__ import annotations
 

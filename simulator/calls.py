@@ -88,7 +88,9 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
             fault = rng.random()
             if fault < rates.out_of_order:
                 arrived = dispatched - dt.timedelta(seconds=int(rng.integers(60, 600)))
-                manifest.fault("out_of_order", name, key=call_id, reason="E_ORDER", field_name="arrived_at", line=line)
+                # A soft check: the call is kept, its arrival flagged and left out (reason None: not quarantined).
+                manifest.fault("out_of_order", name, key=call_id, reason=None, field_name="arrived_at", line=line,
+                               flag="E_ORDER")
             elif fault < rates.out_of_order + rates.future_time:
                 when = now + dt.timedelta(days=2)
                 dispatched, arrived = when + dt.timedelta(seconds=60), when + dt.timedelta(seconds=400)
