@@ -134,6 +134,16 @@ class SourceMapping(BaseModel):
     # Cells packing a call's units as `UNIT=hh:mm:ss, ...`, exploded into one row per unit before the mapping.
     unit_cells: UnitCells | None = None
 
+    @model_validator(mode="after")
+    def _unit_cells_mapped(self) -> "SourceMapping":
+        # The exploded columns only exist after unit_cells: unmapped, they would vanish without a word.
+        if self.unit_cells is not None:
+            unmapped = [c for c in self.unit_cells.cells + self.unit_cells.added_columns if c not in self.columns]
+            if unmapped:
+                raise ValueError(f"unit_cells: map {unmapped} in columns (each packed cell onto its timestamp "
+                                 f"element, the unit and response columns onto theirs)")
+        return self
+
     @field_validator("columns", mode="before")
     @classmethod
     def _short_form(cls, value):

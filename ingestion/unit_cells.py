@@ -97,7 +97,9 @@ def exploded_sql(spec: UnitCells, relation: str, line: str, header: list[str]) -
              f"to_seconds(anchor + delta), '%Y-%m-%d %H:%M:%S'))")
     pivots = ", ".join(f"max(CASE WHEN cell = {i} THEN {stamp} END) AS {quote('__c' + str(i))}"
                        for i in range(len(spec.cells)))
-    units = (f"SELECT r.line, r.unit, r.k, max(copies) AS copies, min(delta) AS first_delta, min(r.pos) AS pos, "
+    # Units are ranked by their dispatch (the first cell), then by their earliest time in any cell.
+    units = (f"SELECT r.line, r.unit, r.k, max(copies) AS copies, "
+             f"coalesce(min(delta) FILTER (WHERE cell = 0), min(delta)) AS first_delta, min(r.pos) AS pos, "
              f"{pivots} FROM ({ranked}) r JOIN {relation} d ON d.{quote(line)} = r.line GROUP BY r.line, r.unit, r.k")
     numbered = (f"SELECT *, row_number() OVER (PARTITION BY line ORDER BY first_delta NULLS LAST, pos, unit, k) "
                 f"AS {PART} FROM ({units}), range(copies)")
