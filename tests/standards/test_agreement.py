@@ -75,7 +75,7 @@ def sql_reasons(con, conformer, sql, batch):
     table = pa.table({c: pa.array([r.get(c) for r in batch], pa.string()) for c in columns}
                      | {"_line": pa.array(range(len(batch)), pa.int64())})
     con.register("batch", table)
-    out = con.execute(sql).fetch_arrow_table().to_pylist()
+    out = con.execute(sql).to_arrow_table().to_pylist()
     # Rejecting reasons and the flags of soft checks together: the oracle names both (repeats need the batch).
     return {row["_line"]: sorted((r["code"], r["field"]) for r in row["_reasons"] + row.get("_flags", [])
                                  if r["code"] not in ("E_DUPLICATE_KEY", "E_DUPLICATE_ROW"))
