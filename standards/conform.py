@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from safecity.standards.catalogue import Catalogue, Entity
-from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
+from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, PLACEHOLDER_TOLERANCE, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}
@@ -289,8 +289,8 @@ class Conformer:
         return f"{self._col('r', element_id)} IS NULL"
 
     def _area(self) -> list[tuple[str, tuple[str, ...], str]]:
-        """The position checks as (code, fields, CASE): a placeholder (0/0, declared as flagged by the entity) and a
-        position outside the city."""
+        """The position checks as (code, fields, CASE): a placeholder (0/0 or a division centre, where the entity
+        flags E_PLACEHOLDER_POSITION) and a position outside the city."""
         if not self.plan.area:
             return []
         lon_id, lat_id, (min_lon, max_lon, min_lat, max_lat) = self.plan.area
@@ -299,8 +299,10 @@ class Conformer:
         both = f"{self._ok(lon_id)} AND {self._ok(lat_id)} AND {lon} IS NOT NULL AND {lat} IS NOT NULL"
         checks = []
         placeholder = "FALSE"
-        if PLACEHOLDER in self.entity.flags:
-            placeholder = f"({lon} = 0 AND {lat} = 0)"
+        if self.plan.placeholders:
+            placeholder = "(" + " OR ".join(
+                f"(abs({lon} - ({x})) < {PLACEHOLDER_TOLERANCE} AND abs({lat} - ({y})) < {PLACEHOLDER_TOLERANCE})"
+                for x, y in self.plan.placeholders) + ")"
             checks.append((PLACEHOLDER, (lon_id, lat_id),
                            f"CASE WHEN {both} AND {placeholder} THEN {self._struct(PLACEHOLDER, lon_id, value)} END"))
         outside = (f"{both} AND NOT {placeholder} AND "

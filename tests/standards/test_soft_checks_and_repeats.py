@@ -37,6 +37,14 @@ def test_a_placeholder_position_is_flagged_and_a_position_outside_the_city_rejec
     assert codes(rows[3]["_reasons"]) == [("E_OUT_OF_AREA", "longitude")] and rows[3]["_flags"] == []
 
 
+def test_a_division_centre_used_as_a_default_position_is_a_placeholder(catalogue):
+    lon, lat = catalogue.city.divisions[0].centre
+    rows = judge(catalogue, "alarm_call", [{**CALL, "longitude": str(lon), "latitude": str(lat)},
+                                           {**CALL, "call_id": "J2", "longitude": str(lon + 0.001), "latitude": str(lat)}])
+    assert codes(rows[2]["_flags"]) == [("E_PLACEHOLDER_POSITION", "longitude")] and rows[2]["longitude"] is None
+    assert rows[3]["_flags"] == [] and rows[3]["longitude"] is not None  # 85 m away: a real place
+
+
 def test_an_entity_without_flags_rejects_the_same_order_error(catalogue):
     rows = judge(catalogue, "case", [{"case_id": "A1", "case_type": "criminal", "category": "010000",
                                       "filed_at": "2026-07-01 09:00:00", "status": "solved",
