@@ -69,6 +69,9 @@ class FileReport:
 
 
 REJECTED_WHOLE_PROPERTY = "safecity.rejected-whole"
+# A conformed record `c` that an earlier batch did not already put in silver (an anti-join on line and rank).
+NOT_A_SILVER_DUPLICATE = (f"NOT EXISTS (SELECT 1 FROM silver_duplicates d WHERE d._line = c._line "
+                          f"AND d.{PART} = c.{PART})")
 # The part of a file's batch id before this mark names the file (source and content); after it, the mapping version.
 MAPPING_MARK = "@"
 
@@ -329,7 +332,7 @@ class BatchIngestor:
         elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
-                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND (_line, {PART}) NOT IN (SELECT (_line, {PART}) FROM silver_duplicates) "
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND {NOT_A_SILVER_DUPLICATE} "
                          f"ORDER BY h._line").to_arrow_table()
         # A rejected record also carries the flags of its soft checks: every reason of it, not only the first.
         all_reasons = f"list_concat({REASONS_COLUMN}, {FLAGS_COLUMN})" if self.entity.flags else REASONS_COLUMN
@@ -351,8 +354,8 @@ class BatchIngestor:
             f"SELECT {literal(self.entity.entity)} AS entity, {literal(lineage['_source'])} AS _source, "
             f"{literal(lineage['_batch_id'])} AS _batch_id, {literal(lineage['_file'])} AS _file, _line, "
             f"{key} AS record_key, f.code, f.field, f.value, f.message_zh, f.message_en, {ts} AS _flagged_at "
-            f"FROM (SELECT *, unnest({FLAGS_COLUMN}) AS f FROM conformed WHERE len({REASONS_COLUMN}) = 0 "
-            f"AND (_line, {PART}) NOT IN (SELECT (_line, {PART}) FROM silver_duplicates)) ORDER BY _line, {PART}"
+            f"FROM (SELECT *, unnest({FLAGS_COLUMN}) AS f FROM conformed c WHERE len({REASONS_COLUMN}) = 0 "
+            f"AND {NOT_A_SILVER_DUPLICATE}) ORDER BY _line, {PART}"
         ).to_arrow_table().cast(FLAGS_SCHEMA)
 
 
