@@ -3,6 +3,7 @@ file only (tests/data/real/edinburgh_accidents_csv.yaml): every row accounted fo
 casualties and the accidents by month equal to an independent pandas calculation over the raw rows."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import FileIngestor
 from safecity.lakehouse.catalog import open_catalog
 
-REAL = Path("/work/shared/real-data/accidents/edinburgh_2012_accident.csv")
+# ../shared/real-data beside the checkout (SAFECITY_REAL_DATA elsewhere)
+REAL_DATA = Path(os.environ.get("SAFECITY_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "real-data"))
+REAL = REAL_DATA / "accidents/edinburgh_2012_accident.csv"
 MAPPING = Path(__file__).resolve().parents[1] / "data" / "real" / "edinburgh_accidents_csv.yaml"
 TYPE_OF_SEVERITY = {"Fatal": "fatal", "Serious": "injury", "Slight": "injury"}
 

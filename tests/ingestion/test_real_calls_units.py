@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,9 @@ from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import FileIngestor
 from safecity.lakehouse.catalog import open_catalog
 
-REAL = Path("/work/shared/real-data/calls/rvfd_calls_for_service_2010-2020_first10000.csv")
+# ../shared/real-data beside the checkout (SAFECITY_REAL_DATA elsewhere)
+REAL_DATA = Path(os.environ.get("SAFECITY_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "real-data"))
+REAL = REAL_DATA / "calls/rvfd_calls_for_service_2010-2020_first10000.csv"
 MAPPING = Path(__file__).resolve().parents[1] / "data" / "real" / "rvfd_units_csv.yaml"
 CELLS = ["Unit_Dispatch_Times", "Unit_Enroute_Times", "Unit_Arrive_Times", "Unit_Clear_Times"]
 ENTRY = re.compile(r"^\s*(.+?)\s*=\s*(\d+):(\d+):(\d+)\s*$")
