@@ -17,8 +17,9 @@ import pyarrow.csv as pacsv
 from safecity.ingestion.id_allocation import preview_allocation
 from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, UnreadableFile, read
+from safecity.ingestion.unit_cells import PART, explode
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.conform import REASONS_COLUMN, Conformer, quote
+from safecity.standards.conform import FLAGS_COLUMN, REASONS_COLUMN, Conformer, quote
 
 
 @dataclass
@@ -30,6 +31,8 @@ class FileCheck:
     accepted: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    # Soft checks: fields flagged (left out) in accepted records, by reason code; they do not reject the record.
+    flags: Counter = field(default_factory=Counter)
     unmatched_columns: list[str] = field(default_factory=list)
     rejected_rows: pa.Table | None = None
 
@@ -68,11 +71,19 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
                        unmatched_columns=[h for h in raw.header if h not in names])
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
-    create_mapped_view(con, "raw", raw.header, names, defaults, coordinates, conformer, LINE_COLUMN)
+    # A line packing several records (unit_cells) is judged as its records; totals then count records.
+    relation, header = explode(con, mapping.unit_cells if mapping else None, "raw", LINE_COLUMN, raw.header)
+    create_mapped_view(con, relation, header, names, defaults, coordinates, conformer, LINE_COLUMN,
+                       part=relation != "raw")
     mapped = "mapped"
     if mapping is not None and mapping.allocate_ids is not None:
         mapped = preview_allocation(con, mapped, mapping.allocate_ids, catalogue.city)
-    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql(mapped, (POSITION,), POSITION).sql}")
+    order = f"({quote(POSITION)} * 1000000 + {PART})"
+    con.execute(f"CREATE TEMP TABLE conformed AS {conformer.sql(mapped, (POSITION, PART), order).sql}")
+    if catalogue.entities[entity].flags:
+        result.flags.update(dict(con.execute(
+            f"SELECT f.code, count(*) FROM (SELECT unnest({FLAGS_COLUMN}) AS f FROM conformed "
+            f"WHERE len({REASONS_COLUMN}) = 0) GROUP BY 1").fetchall()))
     rejected = con.execute(f"""
         SELECT {POSITION} AS line,
                list_transform({REASONS_COLUMN}, r -> r.code) AS codes,
@@ -95,7 +106,7 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
     rejected = con.execute(
         f"SELECT r.*{', ' + originals if originals else ''} FROM rejected_reasons r "
         f"LEFT JOIN raw ON raw.{quote(LINE_COLUMN)} = r.line ORDER BY r.line").to_arrow_table()
-    result.total = raw.table.num_rows + len(raw.rejected)
+    result.total = con.execute("SELECT count(*) FROM conformed").fetchone()[0] + len(raw.rejected)
     result.rejected = rejected.num_rows
     result.accepted = result.total - result.rejected
     for codes in rejected.column("codes").to_pylist():

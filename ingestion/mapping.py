@@ -14,6 +14,7 @@ from safecity.config.profiles import CONFIG_DIR
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
 from safecity.ingestion.id_allocation import IdAllocation
 from safecity.ingestion.readers import POSITION, text_encoding
+from safecity.ingestion.unit_cells import PART, UnitCells
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import literal, quote
 
@@ -129,6 +130,19 @@ class SourceMapping(BaseModel):
     # Values for elements the export does not carry (for example the GB/T 28181 edition its IDs follow).
     defaults: dict[str, str] = Field(default_factory=dict)
     checks: SourceChecks = SourceChecks()
+    # --- issue 16 part C: rows with several records per key (ingestion/unit_cells.py) ---
+    # Cells packing a call's units as `UNIT=hh:mm:ss, ...`, exploded into one row per unit before the mapping.
+    unit_cells: UnitCells | None = None
+
+    @model_validator(mode="after")
+    def _unit_cells_mapped(self) -> "SourceMapping":
+        # The exploded columns only exist after unit_cells: unmapped, they would vanish without a word.
+        if self.unit_cells is not None:
+            unmapped = [c for c in self.unit_cells.cells + self.unit_cells.added_columns if c not in self.columns]
+            if unmapped:
+                raise ValueError(f"unit_cells: map {unmapped} in columns (each packed cell onto its timestamp "
+                                 f"element, the unit and response columns onto theirs)")
+        return self
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -337,18 +351,21 @@ def coordinates_select(coordinates: Coordinates | None, relation: str) -> str:
 
 
 def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, ColumnSpec], defaults: dict[str, str],
-                       coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped") -> None:
+                       coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped",
+                       part: bool = False) -> None:
     """The view `name` over the relation `raw` (the export's text columns and `line_column`): the entity's source
-    elements as text in the standard's forms and the position as POSITION, ready for the conformer."""
+    elements as text in the standard's forms, the position as POSITION and PART (the record's rank within its line:
+    `raw`'s own PART column when `part`, else 0), ready for the conformer."""
     from safecity.ingestion import coordinates as coordinate_systems
 
     entity = conformer.entity
     types = {e.id: e.type for e in entity.elements}
     items = mapped_select(targets, defaults, conformer.source_columns(), header, types)
-    source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)} WHERE FALSE)"
+    source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)}, 0 AS {PART} WHERE FALSE)"
+    rank = quote(PART) if part else "0"
     # The export's columns stay behind: past this view the position is POSITION, which no element id can be.
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_columns AS "
-                f"SELECT {', '.join(items)}, {quote(line_column)} AS {quote(POSITION)} FROM {source}")
+                f"SELECT {', '.join(items)}, {quote(line_column)} AS {quote(POSITION)}, {rank} AS {PART} FROM {source}")
     if coordinates is not None and coordinates.system == "gcj02":
         coordinate_systems.register(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")

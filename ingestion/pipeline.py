@@ -3,7 +3,10 @@
 A batch is a file (named by its source and content hash) or a range of offsets of one Kafka partition. Every
 table write carries the batch id in its Iceberg commit, so re-ingesting a file adds nothing and a run killed
 between two commits finishes the missing ones on the next start. Every received record ends in exactly one of
-silver or quarantine (a duplicate key is quarantined with E_DUPLICATE_KEY, so it is recorded, not dropped).
+silver or quarantine: an exact copy of a record is quarantined as E_DUPLICATE_ROW and other content under a taken
+key as E_DUPLICATE_KEY, so both are recorded, not dropped; a new version of a record that updates goes to silver.
+A line packing several records (unit_cells) is judged as its records, ranked within the line by `_part`. A soft
+check (an entity's `flags`) leaves the field out of silver and records the flag in ops.flags_<entity>.
 """
 from __future__ import annotations
 
@@ -28,11 +31,12 @@ from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
+from safecity.ingestion.unit_cells import PART, explode
+from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, QUARANTINE_SCHEMA, flags_table, REASON_TYPE, REJECTED_FILES_SCHEMA,
                                        REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
                                        silver_table)
 from safecity.standards.catalogue import Catalogue
-from safecity.standards.conform import REASONS_COLUMN, Conformer, literal, quote
+from safecity.standards.conform import FLAGS_COLUMN, REASONS_COLUMN, Conformer, literal, quote
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ class FileReport:
     silver: int = 0
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
+    # Soft checks: fields flagged (left out) in records that went to silver, by reason code.
+    flags: Counter = field(default_factory=Counter)
+    # Lines of bronze that no silver or quarantined record came from (0 when every row is accounted for).
+    unaccounted_lines: int = 0
+    # Records judged: the lines, or more when a line packs several records (unit_cells).
+    exploded: bool = False
     skipped: bool = False
     commits: list[CommitResult] = field(default_factory=list)
     # Set when the batch as a whole could not be read or judged: its reason code and what went wrong.
@@ -53,10 +63,15 @@ class FileReport:
 
     @property
     def reconciled(self) -> bool:
+        if self.exploded:
+            return self.unaccounted_lines == 0
         return self.received == self.silver + self.quarantined
 
 
 REJECTED_WHOLE_PROPERTY = "safecity.rejected-whole"
+# A conformed record `c` that an earlier batch did not already put in silver (an anti-join on line and rank).
+NOT_A_SILVER_DUPLICATE = (f"NOT EXISTS (SELECT 1 FROM silver_duplicates d WHERE d._line = c._line "
+                          f"AND d.{PART} = c.{PART})")
 # The part of a file's batch id before this mark names the file (source and content); after it, the mapping version.
 MAPPING_MARK = "@"
 
@@ -144,6 +159,7 @@ class BatchIngestor:
             "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
         }
         self.rejected_files = ensure_table(catalog, REJECTED_FILES_TABLE, REJECTED_FILES_SCHEMA)
+        self.flags = ensure_table(catalog, flags_table(self.entity), FLAGS_SCHEMA) if self.entity.flags else None
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
         self.allocator = IdAllocator(catalog, catalogue.city, self.mapping.id, self.mapping.allocate_ids) \
             if self.mapping.allocate_ids else None
@@ -167,18 +183,24 @@ class BatchIngestor:
         recorded before any judgement of it; the commits are all or nothing (lakehouse commit_batch)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         report = FileReport(batch.origin, batch.batch_id)
-        bronze, silver, quarantine, rejection = self.split_contained(batch, read, now)
+        bronze, silver, quarantine, flags, rejection = self.split_contained(batch, read, now)
         properties = {"safecity.file": batch.origin, **batch.properties}
         writes = [(self.tables["bronze"], bronze)]
         if rejection is not None:
             properties[REJECTED_WHOLE_PROPERTY] = rejection.code
             report.rejected_whole, report.error = rejection.code, rejection.message
             writes.append((self.rejected_files, self._rejected_file_row(batch, rejection, now)))
+        if self.flags is not None:
+            writes.append((self.flags, flags))
         writes += [(self.tables["quarantine"], quarantine), (self.tables["silver"], silver)]
         report.commits = commit_batch(writes, batch.batch_id, properties)
         report.skipped = all(c.skipped for c in report.commits)
         report.received, report.silver, report.quarantined = bronze.num_rows, silver.num_rows, quarantine.num_rows
         report.reasons.update(quarantine.column("primary_reason").to_pylist())
+        report.flags.update(flags.column("code").to_pylist())
+        report.exploded = self.mapping.unit_cells is not None
+        covered = set(silver.column("_line").to_pylist()) | set(quarantine.column("_line").to_pylist())
+        report.unaccounted_lines = len(set(bronze.column("_line").to_pylist()) - covered)
         log.info("%s: %d received, %d silver, %d quarantined%s", report.file, report.received, report.silver,
                  report.quarantined, " (already ingested)" if report.skipped else "")
         return report
@@ -194,7 +216,7 @@ class BatchIngestor:
     def split(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime
               ) -> tuple[pa.Table, pa.Table, pa.Table]:
         """The batch's bronze, silver and quarantine rows, judged but not written."""
-        bronze, silver, quarantine, _ = self.split_contained(batch, read, now)
+        bronze, silver, quarantine, _, _ = self.split_contained(batch, read, now)
         return bronze, silver, quarantine
 
     def split_contained(self, batch: Batch, read: Callable[[], RawBatch], now: dt.datetime):
@@ -236,7 +258,7 @@ class BatchIngestor:
         ok = f"len({REASONS_COLUMN}) = 0"
         if self.entity.updates:
             # Every version of an updated record is kept; there is no earlier copy to be a duplicate of.
-            con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, reasons STRUCT(code VARCHAR, "
+            con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, _part BIGINT, reasons STRUCT(code VARCHAR, "
                         "field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)[])")
             return
         scan_filter = None
@@ -247,23 +269,28 @@ class BatchIngestor:
                 scan_filter = And(GreaterThanOrEqual(time_field, low.isoformat()),
                                   LessThanOrEqual(time_field, high.isoformat()))
         silver = self.tables["silver"]
+        fields = (*keys, "_record_sha256")
         if silver.current_snapshot() is None:
             schema = silver.schema().as_arrow()
-            existing = pa.table({k: pa.array([], schema.field(k).type) for k in keys})
+            existing = pa.table({k: pa.array([], schema.field(k).type) for k in fields})
         else:
-            scan = silver.scan(row_filter=scan_filter, selected_fields=tuple(keys)) if scan_filter is not None \
-                else silver.scan(selected_fields=tuple(keys))
+            scan = silver.scan(row_filter=scan_filter, selected_fields=fields) if scan_filter is not None \
+                else silver.scan(selected_fields=fields)
             existing = scan.to_arrow()
         con.register("silver_keys", existing)
-        zh, en = self.messages["E_DUPLICATE_KEY"]
         key_text = " || '/' || ".join(f"CAST(c.{quote(k)} AS VARCHAR)" for k in keys)
         join = " AND ".join(f"c.{quote(k)} = e.{quote(k)}" for k in keys)
+        # The same record as received (its hash in silver) is an exact duplicate; other content under the key is a
+        # key collision.
+        reasons = {code: (f"{{'code': {literal(code)}, 'field': {literal(keys[0])}, 'value': {key_text}, "
+                          f"'message_zh': {literal(self.messages[code][0] + '：已由先前批次写入合格表')}, "
+                          f"'message_en': {literal(self.messages[code][1] + ': already in silver from an earlier batch')}}}")
+                   for code in ("E_DUPLICATE_ROW", "E_DUPLICATE_KEY")}
         con.execute(
-            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, [{{'code': 'E_DUPLICATE_KEY', "
-            f"'field': {literal(keys[0])}, 'value': {key_text}, "
-            f"'message_zh': {literal(f'{zh}：已由先前批次写入合格表')}, "
-            f"'message_en': {literal(f'{en}: already in silver from an earlier batch')}}}] AS reasons "
-            f"FROM conformed c WHERE {ok} AND EXISTS (SELECT 1 FROM silver_keys e WHERE {join})")
+            f"CREATE TEMP TABLE silver_duplicates AS SELECT c._line, c.{PART}, [CASE WHEN bool_or(e._record_sha256 = "
+            f"sha256(coalesce(r.record, ''))) THEN {reasons['E_DUPLICATE_ROW']} ELSE {reasons['E_DUPLICATE_KEY']} END] "
+            f"AS reasons FROM conformed c JOIN silver_keys e ON {join} JOIN received r ON r._line = c._line "
+            f"WHERE {ok} GROUP BY c._line, c.{PART}, {', '.join(f'c.{quote(k)}' for k in keys)}")
 
     def _bad_lines(self, raw: RawBatch) -> pa.Table:
         rows = [(r.line, json.dumps({"_raw_line": r.text}, ensure_ascii=False),
@@ -286,12 +313,15 @@ class BatchIngestor:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
         # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-        create_mapped_view(con, "raw", raw_columns, self.mapping.targets, self.mapping.defaults,
-                           self.mapping.coordinates, self.conformer, LINE_COLUMN)
+        # A row packing several records (units of a call) is one row per record from here on, ranked by PART.
+        relation, columns = explode(con, self.mapping.unit_cells, "raw", LINE_COLUMN, raw_columns)
+        create_mapped_view(con, relation, columns, self.mapping.targets, self.mapping.defaults,
+                           self.mapping.coordinates, self.conformer, LINE_COLUMN, part=relation != "raw")
         mapped = "mapped"
         if self.allocator is not None:
             mapped = self.allocator.allocate(con, mapped, POSITION, lineage["_batch_id"], now)
-        conformed = self.conformer.sql(mapped, (POSITION,), POSITION).sql
+        order = f"({quote(POSITION)} * 1000000 + {PART})"
+        conformed = self.conformer.sql(mapped, (POSITION, PART), order).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         self._already_in_silver(con)
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {quote(LINE_COLUMN)}, record FROM {rejected_relation}")
@@ -302,16 +332,31 @@ class BatchIngestor:
         elements = ", ".join(quote(e.id) for e in self.entity.elements)
         silver = con.sql(f"SELECT {elements}, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
                          f"{ts} AS _ingested_at FROM conformed c JOIN hashed h USING (_line) "
-                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND _line NOT IN (SELECT _line FROM silver_duplicates) "
+                         f"WHERE len(c.{REASONS_COLUMN}) = 0 AND {NOT_A_SILVER_DUPLICATE} "
                          f"ORDER BY h._line").to_arrow_table()
+        # A rejected record also carries the flags of its soft checks: every reason of it, not only the first.
+        all_reasons = f"list_concat({REASONS_COLUMN}, {FLAGS_COLUMN})" if self.entity.flags else REASONS_COLUMN
         quarantine = con.sql(
             f"SELECT '{self.entity.entity}' AS entity, h._source, h._batch_id, h._file, h._line, h._record_sha256, "
             f"h.record, reasons[1].code AS primary_reason, reasons, {ts} AS _quarantined_at FROM ("
-            f"  SELECT _line, {REASONS_COLUMN} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
+            f"  SELECT _line, {all_reasons} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
             f"  UNION ALL SELECT {quote(LINE_COLUMN)}, reasons FROM {rejected_relation}"
             f"  UNION ALL SELECT _line, reasons FROM silver_duplicates"
             f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
-        return bronze, silver, quarantine
+        return bronze, silver, quarantine, self._flag_rows(con, lineage, ts)
+
+    def _flag_rows(self, con, lineage: dict, ts: str) -> pa.Table:
+        """The flags of the records that went to silver (a quarantined record carries its flags in its reasons)."""
+        if not self.entity.flags:
+            return FLAGS_SCHEMA.empty_table()
+        key = "concat_ws('|', " + ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in self.entity.key) + ")"
+        return con.sql(
+            f"SELECT {literal(self.entity.entity)} AS entity, {literal(lineage['_source'])} AS _source, "
+            f"{literal(lineage['_batch_id'])} AS _batch_id, {literal(lineage['_file'])} AS _file, _line, "
+            f"{key} AS record_key, f.code, f.field, f.value, f.message_zh, f.message_en, {ts} AS _flagged_at "
+            f"FROM (SELECT *, unnest({FLAGS_COLUMN}) AS f FROM conformed c WHERE len({REASONS_COLUMN}) = 0 "
+            f"AND {NOT_A_SILVER_DUPLICATE}) ORDER BY _line, {PART}"
+        ).to_arrow_table().cast(FLAGS_SCHEMA)
 
 
 class FileIngestor:
@@ -429,6 +474,10 @@ class SourceReport:
     @property
     def reasons(self) -> Counter:
         return sum((f.reasons for f in self.files), Counter())
+
+    @property
+    def flags(self) -> Counter:
+        return sum((f.flags for f in self.files), Counter())
 
     @property
     def reconciled(self) -> bool:

@@ -74,3 +74,20 @@ REJECTED_FILES_SCHEMA = pa.schema([
     pa.field("content", pa.binary(), metadata={"description": "the bytes as received"}),
     pa.field("_quarantined_at", TS),
 ])
+
+# Soft checks: one row per field a conforming record had flagged (standards: an entity's `flags`); the record is in
+# silver with that field left out. Only entities that declare flags have the table; it is in ops, not quarantine
+# (the quarantine namespace holds one table of rejected records per entity).
+FLAGS_SCHEMA = pa.schema([pa.field("entity", pa.string())] + LINEAGE_FIELDS[:4] + [
+    pa.field("record_key", pa.string(), metadata={"description": "记录主键 / The record's key, '|'-joined"}),
+    pa.field("code", pa.string()), pa.field("field", pa.string()), pa.field("value", pa.string()),
+    pa.field("message_zh", pa.string()), pa.field("message_en", pa.string()),
+    pa.field("_flagged_at", TS),
+])
+
+
+FLAGS_PREFIX = "flags_"
+
+
+def flags_table(entity: Entity) -> str:
+    return f"ops.{FLAGS_PREFIX}{entity.entity}"

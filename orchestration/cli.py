@@ -100,9 +100,10 @@ def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
     for r in records or [{"entity": "–", "source": "none", "reason": "", "field": "", "rows": 0, "example_value": "",
-                          "message_zh": "", "example_at": ""}]:
+                          "message_zh": "", "example_at": "", "kind": ""}]:
+        # kind: reject (the record is in quarantine) or flag (a soft check left the field out; the record is in silver)
         typer.echo(f"{r['entity']:<18} {r['source']:<28} {r['reason']:<16} {r['field'] or '':<18} {r['rows']:>8,}  "
-                   f"{r['message_zh'] or ''}  e.g. {r['example_value']!r} at {r['example_at']}")
+                   f"{r['kind']:<6} {r['message_zh'] or ''}  e.g. {r['example_value']!r} at {r['example_at']}")
 
 
 @quarantine_app.command("reprocess")
@@ -251,7 +252,7 @@ def standards_check(file: Path = typer.Argument(..., help="CSV file to check."),
         target = write_rejected(result, file.with_name(file.name + ".rejected.csv"))
     if as_json:
         typer.echo(json.dumps({"total": result.total, "accepted": result.accepted, "rejected": result.rejected,
-                               "reasons": dict(result.reasons.most_common()),
+                               "reasons": dict(result.reasons.most_common()), "flags": dict(result.flags.most_common()),
                                "rejected_file": str(target) if target else None}, ensure_ascii=False))
         return
     messages = {c.code: c for c in catalogue.code_tables["reasons"].codes}
@@ -260,6 +261,9 @@ def standards_check(file: Path = typer.Argument(..., help="CSV file to check."),
     for code, count in result.reasons.most_common():
         text = messages.get(code)
         typer.echo(f"  {code:<18} {count:>8}  {text.name_zh + ' / ' + text.name_en if text else ''}")
+    for code, count in result.flags.most_common():  # soft checks: the field is left out, the record accepted
+        text = messages.get(code)
+        typer.echo(f"  {code:<18} {count:>8}  标记 flag: {text.name_zh + ' / ' + text.name_en if text else ''}")
     if result.unmatched_columns:
         typer.echo(f"  columns not in the standard (ignored): {', '.join(result.unmatched_columns)}")
     if target:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 CALL_HEADER = ["jjdbh", "bjsj", "pjsj", "ddsj", "czsj", "jssj", "bjrxm", "bjrxb", "lxdh", "afdz", "xzb", "yzb",
                "jqlbdm", "jqjbdm", "jjlxdm", "xzqh", "gxdwdm", "bjnr", "jjdzt"]
+# One row per responding unit (派车记录), the shape of CAD exports that list every unit a call sent.
+UNIT_HEADER = ["jjdbh", "cjdw", "pjsj", "cdsj", "ddsj", "qcsj"]
 CASE_HEADER = ["案件编号", "案件类型", "案件类别", "立案时间", "案件状态", "破案时间", "结案时间", "行政区划", "发案地址",
                "经度", "纬度", "办案单位", "关联接警单编号", "损失金额"]
 # Category mix of 110 calls (default table codes) and what callers say.
@@ -40,7 +42,8 @@ def _hourly_starts(rng: np.random.Generator, shares: tuple[float, ...], count: i
 
 
 def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: Path, manifest: Manifest,
-                now: dt.datetime) -> dict:
+                now: dt.datetime, unit_rows: bool = False) -> dict:
+    """The calls and cases of each day; with `unit_rows`, also the day's units export (write_units)."""
     rng = world.rng("calls")
     rates = world.faults.calls
     places = world.profile.key_places
@@ -85,7 +88,9 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
             fault = rng.random()
             if fault < rates.out_of_order:
                 arrived = dispatched - dt.timedelta(seconds=int(rng.integers(60, 600)))
-                manifest.fault("out_of_order", name, key=call_id, reason="E_ORDER", field_name="arrived_at", line=line)
+                # A soft check: the call is kept, its arrival flagged and left out (reason None: not quarantined).
+                manifest.fault("out_of_order", name, key=call_id, reason=None, field_name="arrived_at", line=line,
+                               flag="E_ORDER")
             elif fault < rates.out_of_order + rates.future_time:
                 when = now + dt.timedelta(days=2)
                 dispatched, arrived = when + dt.timedelta(seconds=60), when + dt.timedelta(seconds=400)
@@ -108,6 +113,8 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
         write_encoded(out / name, csv_text(CALL_HEADER, rows), "gb18030")
         manifest.file(name, "calls_csv", len(rows), encoding="gb18030", urban_divisions=sorted(
             d.code for d in world.city.divisions if d.urban))
+        if unit_rows:
+            stats["units"] = stats.get("units", 0) + write_units(world, day, rows, out, manifest)
         case_name = relative(out / "cases" / f"cases_{day:%Y%m%d}.csv", out)
         write_encoded(out / case_name, csv_text(CASE_HEADER, cases), "gb18030")
         manifest.file(case_name, "cases_csv", len(cases), encoding="gb18030")
@@ -115,6 +122,34 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
         stats["cases"] += len(cases)
         log.info("110 calls %s: %d calls, %d cases", day.date(), len(rows), len(cases))
     return stats
+
+
+def write_units(world: World, day: dt.datetime, calls: list[list[str]], out: Path, manifest: Manifest) -> int:
+    """The day's responding units, one row per unit, in an order that is not the order of dispatch (rows of one
+    call are not together, and the call's first unit is often not its first row): the shape that made a "first
+    row wins" reading wrong. The first dispatched unit leaves at the call's dispatch time and the first unit on
+    scene arrives at the call's arrival time; the others are sent up to 5 minutes later and arrive later. Drawn
+    from a stream of their own, so the calls export is the same with or without this one."""
+    rng = world.rng(f"call_units:{day:%Y%m%d}")
+    rows = []
+    for call in calls:
+        call_id, dispatched, arrived, handled, station = call[0], _at(call[2]), _at(call[3]), _at(call[4]), call[16]
+        for index in range(1 + min(int(rng.poisson(0.9)), 3)):
+            sent = dispatched + dt.timedelta(seconds=0 if index == 0 else float(rng.uniform(10, 300)))
+            on_scene = arrived + dt.timedelta(seconds=0 if index == 0 else float(rng.uniform(30, 900)))
+            # En route within the first part of the way (a call's arrival can come a minute after dispatch).
+            rolling = sent + max(on_scene - sent, dt.timedelta(0)) * float(rng.uniform(0.1, 0.4))
+            rows.append([call_id, f"{station}-{index + 1}", sent.strftime(TIME), rolling.strftime(TIME),
+                         on_scene.strftime(TIME), (handled + dt.timedelta(seconds=60 * index)).strftime(TIME)])
+    order = rng.permutation(len(rows))
+    name = relative(out / "calls" / "units" / f"call_units_{day:%Y%m%d}.csv", out)
+    write_encoded(out / name, csv_text(UNIT_HEADER, [rows[i] for i in order]), "gb18030")
+    manifest.file(name, "call_units_csv", len(rows), encoding="gb18030")
+    return len(rows)
+
+
+def _at(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, TIME)
 
 
 def _case(rng, call_id: str, category: str, when: dt.datetime, division: str, unit: str, where: str, lon: float,

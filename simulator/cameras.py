@@ -193,7 +193,7 @@ def write_catalog(world: World, cameras: list[Camera], out: Path, manifest: Mani
             lines.append(row)
             if kind == "duplicate":
                 lines.append(list(row))
-                manifest.fault(kind, name, key=row[0], reason="E_DUPLICATE_KEY", field_name="device_id",
+                manifest.fault(kind, name, key=row[0], reason="E_DUPLICATE_ROW", field_name="device_id",
                                line=line + 1)
         rendered = [row[:3] if i in truncated else row for i, row in enumerate(lines)]
         write_encoded(path, csv_text(CATALOG_HEADER, rendered), encoding)

@@ -108,7 +108,7 @@ PASS_TEMPLATE = ('{"MotorVehicleID":"%s","InfoKind":1,"SourceID":"%s",%s"PassTim
 FILE_HEAD = '{"MotorVehicleListObject":{"MotorVehicleObject":['
 FILE_TAIL = "]}}\n"
 FAULT_KINDS = {1: ("bad_plate", "E_FORMAT", "plate_no"), 2: ("future_time", "E_FUTURE_TIME", "pass_time"),
-               3: ("duplicate", "E_DUPLICATE_KEY", None), 4: ("late", None, None)}
+               3: ("duplicate", "E_DUPLICATE_ROW", None), 4: ("late", None, None)}
 DUPLICATE_WITHIN = 2_000  # a re-sent object follows its first copy within this many objects
 RENDER_CHUNK = 10_000  # objects rendered and written at a time (bounds the memory of the strings)
 
@@ -532,7 +532,7 @@ def write_passes(world: World, scale: Scale, checkpoints: list[dict], start: dat
 
     Faults (rates from ``world.faults.passes``, disjoint, all in the manifest keyed by MotorVehicleID): bad_plate
     (E_FORMAT plate_no), future_time (E_FUTURE_TIME pass_time: the device clock is ahead, PassTime and the ID's time
-    later than now + 1 day), duplicate (E_DUPLICATE_KEY: the same object again, later in the same or the next file;
+    later than now + 1 day), duplicate (E_DUPLICATE_ROW: the same object again, later in the same or the next file;
     the manifest names the file of the second copy), late (reason None: written at the start of the next hour's files;
     none in the last hour of the period).
 

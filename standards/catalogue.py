@@ -183,12 +183,20 @@ class Entity(_Strict):
     # keeps every version and the latest wins downstream. Otherwise a record is an event: its key is unique for
     # good, and a key already in silver is a recorded duplicate.
     updates: bool = False
+    # The element that orders the versions of a record that `updates` (its update time): two rows of one key in
+    # one batch with different values here are two versions (both kept, the latest wins); without it, or with
+    # the same value, different rows of one key are a key collision.
+    version_field: str | None = None
     in_area: dict[Literal["longitude", "latitude"], str] | None = None
     # Timestamps that must not go backwards, in order (a 110 call is received, then dispatched, then arrived...).
     sequences: tuple[tuple[str, ...], ...] = ()
     # No timestamp of the entity is earlier than this day (local time): an earlier one is a range error (a 1900 or
     # year-0001 date is a placeholder or a broken clock, never a record of the bureau's systems).
     time_floor: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] = "1970-01-01"
+    # Soft checks: the entity checks that only flag the field they find implausible (it is left out of the figures
+    # it would distort) instead of rejecting the record; every other check rejects. E_PLACEHOLDER_POSITION (0/0)
+    # is checked only where listed here (elsewhere 0/0 is simply outside the city).
+    flags: tuple[Literal["E_ORDER", "E_OUT_OF_AREA", "E_PLACEHOLDER_POSITION"], ...] = ()
     elements: tuple[Element, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -201,6 +209,11 @@ class Entity(_Strict):
         referenced += [e.edition_from for e in self.elements if e.edition_from]
         referenced += [field for sequence in self.sequences for field in sequence]
         referenced += [self.time_field] if self.time_field else []
+        referenced += [self.version_field] if self.version_field else []
+        if self.version_field and not self.updates:
+            raise ValueError("version_field applies to records that update (updates: true)")
+        if "E_PLACEHOLDER_POSITION" in self.flags and not self.in_area:
+            raise ValueError("flags: E_PLACEHOLDER_POSITION needs in_area (the position it judges)")
         if self.partition and not self.time_field:
             raise ValueError("partition: day needs a time_field to partition by")
         missing = [k for k in referenced if k not in ids]

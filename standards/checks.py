@@ -108,6 +108,10 @@ class ElementPlan:
     part_checks: tuple[PartCheck, ...] = ()
 
 
+# Degrees: about a metre; a position this close to a placeholder is that placeholder.
+PLACEHOLDER_TOLERANCE = 1e-5
+
+
 @dataclass(frozen=True)
 class EntityPlan:
     entity: Entity
@@ -115,6 +119,9 @@ class EntityPlan:
     elements: tuple[ElementPlan, ...]
     area: tuple[str, str, tuple[float, float, float, float]] | None = None  # lon id, lat id, extent
     sequences: tuple[tuple[str, ...], ...] = ()
+    # Positions that are placeholders, not places (0/0 and the city's division centres, which systems put in as a
+    # default); judged only where the entity flags E_PLACEHOLDER_POSITION. Matched within PLACEHOLDER_TOLERANCE.
+    placeholders: tuple[tuple[float, float], ...] = ()
 
     def element(self, element_id: str) -> ElementPlan:
         return next(p for p in self.elements if p.element.id == element_id)
@@ -162,8 +169,10 @@ def plan(catalogue: Catalogue, entity: str | Entity) -> EntityPlan:
         if element.derive and element.derive.part:
             covered.setdefault(element.derive.from_, set()).add(element.derive.part)
     plans = tuple(element_plan(catalogue, e, entity, frozenset(covered.get(e.id, ()))) for e in entity.elements)
-    area = None
+    area, placeholders = None, ()
     if entity.in_area:
         e = catalogue.city.extent
         area = (entity.in_area["longitude"], entity.in_area["latitude"], (e.min_lon, e.max_lon, e.min_lat, e.max_lat))
-    return EntityPlan(entity, catalogue.city.timezone, plans, area, entity.sequences)
+        if "E_PLACEHOLDER_POSITION" in entity.flags:
+            placeholders = ((0.0, 0.0),) + tuple(tuple(d.centre) for d in catalogue.city.divisions)
+    return EntityPlan(entity, catalogue.city.timezone, plans, area, entity.sequences, placeholders)

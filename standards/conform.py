@@ -13,11 +13,14 @@ from dataclasses import dataclass
 import duckdb
 
 from safecity.standards.catalogue import Catalogue, Entity
-from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
+from safecity.standards.checks import FUTURE_SKEW, OFF_THE_CLOCK, PLACEHOLDER_TOLERANCE, compiled, fixed_offsets, OFFSET_SUFFIX, TEXT_FORMS, TRUE_TEXTS, ElementPlan, EntityPlan, plan
 
 SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
              "timestamp": "TIMESTAMPTZ"}
 REASONS_COLUMN = "_reasons"
+# Soft checks: reasons that flag a field (left out of silver's value) while the record itself conforms.
+FLAGS_COLUMN = "_flags"
+PLACEHOLDER = "E_PLACEHOLDER_POSITION"
 INPUT_ALIAS = "__input"
 REASON_TYPE = "STRUCT(code VARCHAR, field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)"
 
@@ -37,6 +40,14 @@ def _in_list(codes) -> str:
 def _trimmed(column: str) -> str:
     # DuckDB's trim() takes exactly the BLANKS of checks.py (Unicode space separators).
     return f"NULLIF(trim(CAST({quote(column)} AS VARCHAR)), '')"
+
+
+def _listed(columns: list[str], name: str) -> str:
+    """The non-NULL reasons of `columns` as a list; most rows have none, so test for NULL before building one."""
+    if not columns:
+        return f"[]::{REASON_TYPE}[] AS {name}"
+    return (f"CASE WHEN {' AND '.join(f'{r} IS NULL' for r in columns)} THEN []::{REASON_TYPE}[] "
+            f"ELSE list_filter([{', '.join(columns)}], x -> x IS NOT NULL) END AS {name}")
 
 
 @dataclass(frozen=True)
@@ -222,52 +233,85 @@ class Conformer:
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
         join = ""
         if batch:
-            is_duplicate, join = self._repeated_keys(relation, order_by)
-            layer1.append(f"{is_duplicate} AS __is_duplicate")
+            repeats, join = self._repeated_keys(relation, order_by)
+            layer1.append(repeats)
         query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
         for layer in (layer2, layer2b, layer3, layer4, layer5):
             if layer:
                 query = f"SELECT *, {', '.join(layer)} FROM ({query})"
-        typed = [f"{self._col('t', p.element.id)} AS {quote(p.element.id)}" for p in self.plan.elements]
         carried = [quote(c) for c in carry]
         entity_level = self._area() + self._order() + (self._duplicates(order_by) if batch else [])
-        element_reasons = [self._col("r", p.element.id) for p in self.plan.elements]
         entity_columns = [f"__e{i}" for i in range(len(entity_level))]
-        all_reasons = element_reasons + entity_columns
-        # Most rows conform: test the reasons for NULL before building a list of them.
-        reasons = (f"CASE WHEN {' AND '.join(f'{r} IS NULL' for r in all_reasons)} THEN []::{REASON_TYPE}[] "
-                   f"ELSE list_filter([{', '.join(all_reasons)}], x -> x IS NOT NULL) END AS {REASONS_COLUMN}")
-        query = f"SELECT *, {', '.join(f'{e} AS {n}' for e, n in zip(entity_level, entity_columns))} FROM ({query})" \
-            if entity_level else query
-        sql = f"SELECT {', '.join(typed + carried)}, {reasons} FROM ({query}) AS checked"
+        # Checks the entity declares as flags keep the record: the flagged fields are left out (NULL) instead.
+        flagged = [(n, fields) for n, (code, fields, _) in zip(entity_columns, entity_level) if code in self.entity.flags]
+        typed = [self._typed_unless_flagged(p.element.id, flagged) for p in self.plan.elements]
+        element_reasons = [self._col("r", p.element.id) for p in self.plan.elements]
+        all_reasons = element_reasons + [n for n in entity_columns if n not in dict(flagged)]
+        outputs = [_listed(all_reasons, REASONS_COLUMN)]
+        if self.entity.flags:
+            outputs.append(_listed([n for n, _ in flagged], FLAGS_COLUMN))
+        query = f"SELECT *, {', '.join(f'{e} AS {n}' for (_, _, e), n in zip(entity_level, entity_columns))} " \
+                f"FROM ({query})" if entity_level else query
+        sql = f"SELECT {', '.join(typed + carried + outputs)} FROM ({query}) AS checked"
         return ConformSql(sql, tuple(p.element.id for p in self.plan.elements))
 
-    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str]:
-        """Whether a row repeats an earlier row's key, and the join it needs: the keys that occur more than once
-        with their first row, a narrow aggregate joined back (a window over the wide rows costs several times the
-        whole check)."""
+    def _typed_unless_flagged(self, element_id: str, flagged: list[tuple[str, tuple[str, ...]]]) -> str:
+        typed = self._col("t", element_id)
+        hits = [n for n, fields in flagged if element_id in fields]
+        if hits:
+            typed = f"CASE WHEN {' OR '.join(f'{n} IS NOT NULL' for n in hits)} THEN NULL ELSE {typed} END"
+        return f"{typed} AS {quote(element_id)}"
+
+    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str]:  # (select items, join)
+        """Whether a row repeats an earlier row's key and whether it is an exact copy of the first row with that key
+        (every source element's text the same), and the join they need: the keys that occur more than once with
+        their first row and its content hash, a narrow aggregate joined back (a window over the wide rows costs
+        several times the whole check)."""
         keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
         key_names = [f"__k{i}" for i in range(len(keys))]
-        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first "
+        content = self._content_hash()
+        version = self._source_text(self.plan.element(self.entity.version_field)) if self.entity.version_field \
+            else "NULL::VARCHAR"
+        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first, "
+                    f"arg_min({content}, {order_by}) AS __first_content, arg_min({version}, {order_by}) AS __first_version "
                     f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
         joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
-        return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first)",
+        return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate, "
+                f"({content} = __dups.__first_content) AS __is_copy, "
+                f"coalesce({version} <> __dups.__first_version, FALSE) AS __is_version",
                 f" LEFT JOIN ({repeated}) AS __dups ON {joined}")
+
+    def _content_hash(self) -> str:
+        texts = ", ".join(self._source_text(p) for p in self.plan.elements if p.derive_from is None)
+        return f"hash([{texts}])"
 
     def _ok(self, element_id: str) -> str:
         return f"{self._col('r', element_id)} IS NULL"
 
-    def _area(self) -> list[str]:
+    def _area(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """The position checks as (code, fields, CASE): a placeholder (0/0 or a division centre, where the entity
+        flags E_PLACEHOLDER_POSITION) and a position outside the city."""
         if not self.plan.area:
             return []
         lon_id, lat_id, (min_lon, max_lon, min_lat, max_lat) = self.plan.area
         lon, lat = self._col("t", lon_id), self._col("t", lat_id)
-        outside = (f"{self._ok(lon_id)} AND {self._ok(lat_id)} AND {lon} IS NOT NULL AND {lat} IS NOT NULL AND "
-                   f"NOT ({lon} BETWEEN {min_lon} AND {max_lon} AND {lat} BETWEEN {min_lat} AND {max_lat})")
         value = f"concat_ws(',', {self.v(lon_id)}, {self.v(lat_id)})"
-        return [f"CASE WHEN {outside} THEN {self._struct('E_OUT_OF_AREA', lon_id, value)} END"]
+        both = f"{self._ok(lon_id)} AND {self._ok(lat_id)} AND {lon} IS NOT NULL AND {lat} IS NOT NULL"
+        checks = []
+        placeholder = "FALSE"
+        if self.plan.placeholders:
+            placeholder = "(" + " OR ".join(
+                f"(abs({lon} - ({x})) < {PLACEHOLDER_TOLERANCE} AND abs({lat} - ({y})) < {PLACEHOLDER_TOLERANCE})"
+                for x, y in self.plan.placeholders) + ")"
+            checks.append((PLACEHOLDER, (lon_id, lat_id),
+                           f"CASE WHEN {both} AND {placeholder} THEN {self._struct(PLACEHOLDER, lon_id, value)} END"))
+        outside = (f"{both} AND NOT {placeholder} AND "
+                   f"NOT ({lon} BETWEEN {min_lon} AND {max_lon} AND {lat} BETWEEN {min_lat} AND {max_lat})")
+        checks.append(("E_OUT_OF_AREA", (lon_id, lat_id),
+                       f"CASE WHEN {outside} THEN {self._struct('E_OUT_OF_AREA', lon_id, value)} END"))
+        return checks
 
-    def _order(self) -> list[str]:
+    def _order(self) -> list[tuple[str, tuple[str, ...], str]]:
         checks = []
         for sequence in self.plan.sequences:
             for index, later in enumerate(sequence):
@@ -276,15 +320,23 @@ class Conformer:
                 t_later = self._col("t", later)
                 earlier = " OR ".join(f"({self._ok(e)} AND {t_later} < {self._col('t', e)})" for e in sequence[:index])
                 condition = f"{self._ok(later)} AND {t_later} IS NOT NULL AND ({earlier})"
-                checks.append(f"CASE WHEN {condition} THEN {self._struct('E_ORDER', later, self.v(later))} END")
+                checks.append(("E_ORDER", (later,),
+                               f"CASE WHEN {condition} THEN {self._struct('E_ORDER', later, self.v(later))} END"))
         return checks
 
-    def _duplicates(self, order_by: str) -> list[str]:
+    def _duplicates(self, order_by: str) -> list[tuple[str, tuple[str, ...], str]]:
+        """A later row with an earlier row's key: an exact copy is E_DUPLICATE_ROW (counted, kept out of silver);
+        a row of a record that `updates` with another `version_field` value is a new version (kept, the latest wins
+        downstream); any other row is a true key collision, E_DUPLICATE_KEY."""
         keys = [self.v(k) for k in self.entity.key]
         values = ", ".join(keys)
         present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
-        return [f"CASE WHEN {present} AND __is_duplicate THEN "
-                f"{self._struct('E_DUPLICATE_KEY', self.entity.key[0], f'concat_ws(chr(124), {values})')} END"]
+        value = f"concat_ws(chr(124), {values})"
+        copy = f"WHEN {present} AND __is_duplicate AND __is_copy THEN " \
+               f"{self._struct('E_DUPLICATE_ROW', self.entity.key[0], value)}"
+        version = "WHEN __is_version THEN NULL " if self.entity.updates and self.entity.version_field else ""
+        return [("E_DUPLICATE_ROW", (), f"CASE {copy} {version}WHEN {present} AND __is_duplicate THEN "
+                 f"{self._struct('E_DUPLICATE_KEY', self.entity.key[0], value)} END")]
 
     def source_columns(self) -> tuple[str, ...]:
         """The elements a source must supply (derived ones are computed)."""

@@ -71,7 +71,20 @@ def _entity_md(catalogue: Catalogue, entity: Entity) -> list[str]:
                       f"`{entity.in_area['longitude']}`, `{entity.in_area['latitude']}`"]
     for sequence in entity.sequences:
         lines += ["", "时间先后 / timestamps in order: " + " → ".join(f"`{s}`" for s in sequence)]
+    lines += ["", _judging_md(entity)]
     return lines + [""] + _element_rows(catalogue, entity.elements) + [""]
+
+
+def _judging_md(entity: Entity) -> str:
+    """Which checks reject the record and which only flag the field (soft checks), and how repeats are told apart."""
+    flagged = ", ".join(f"`{c}`" for c in entity.flags) or "无 none"
+    repeats = "完全相同的行为 `E_DUPLICATE_ROW`（计数，不入合格表）/ an exact copy is `E_DUPLICATE_ROW` (counted)"
+    if entity.updates and entity.version_field:
+        repeats += (f"；`{entity.version_field}` 不同为新版本（保留，最新者生效）/ another `{entity.version_field}` is a "
+                    f"new version (kept, latest wins)")
+    return (f"仅标记字段、不拒收记录的检查 / checks that flag the field and keep the record: {flagged}；"
+            f"其余检查拒收 / every other check rejects.  \n同一主键的重复行 / repeated keys: {repeats}；"
+            f"其他为 `E_DUPLICATE_KEY` 主键冲突 / any other is a key collision `E_DUPLICATE_KEY`.")
 
 
 def _event_md(catalogue: Catalogue, event: EventType) -> list[str]:

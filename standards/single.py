@@ -93,7 +93,9 @@ class SingleRow:
         params: dict[str, Any] = {f"p{i}": text for i, text in enumerate(texts)}
         if self._uses_now:
             params["now"] = now or dt.datetime.now(dt.timezone.utc)
-        *values, reasons = _connection().execute(self.sql, params).fetchone()
+        row = _connection().execute(self.sql, params).fetchone()
+        # The values, then the reasons (then the flags of soft checks, which do not reject the row).
+        values, reasons = row[:len(self.fields)], row[len(self.fields)]
         return Checked(dict(zip(self.fields, values)), tuple(Reason(**r) for r in reasons))
 
 

@@ -43,6 +43,9 @@ def sources_metadata(reports: list[SourceReport], reason_names: dict[str, str]) 
         f"{r.quarantined:,} | {_rate(r.received, r.silver)} |" for r in reports)
     top = "\n".join(f"| {code} | {reason_names.get(code, '')} | {count:,} |"
                     for code, count in reasons.most_common(8)) if reasons else ""
+    # Soft checks: fields left out of records that did go to silver.
+    flags = sum((r.flags for r in reports), start=type(reports[0].flags)()) if reports else {}
+    flagged = "\n".join(f"| {code} | {reason_names.get(code, '')} | {count:,} |" for code, count in flags.most_common())
     return {
         "received": received,
         "conformance_rate": dg.MetadataValue.float(round(silver / received, 4) if received else float("nan")),
@@ -51,6 +54,8 @@ def sources_metadata(reports: list[SourceReport], reason_names: dict[str, str]) 
             "合格率 conformance |\n|---|---|---|---|---|---|---|\n" + per_source),
         "top_quarantine_reasons": dg.MetadataValue.md(
             "| 原因 reason | 说明 | 行数 rows |\n|---|---|---|\n" + top if top else "none"),
+        "flagged_fields": dg.MetadataValue.md(
+            "| 标记 flag | 说明 | 字段数 fields |\n|---|---|---|\n" + flagged if flagged else "none"),
     }
 
 
@@ -142,13 +147,13 @@ def conformance_check(silver: dg.AssetKey, reports: list[SourceReport], mappings
         if verdict != "ok" and worst != "block":
             worst = verdict
         rows.append(f"| {report.source} | {report.received:,} | {_rate(report.received, report.silver)} | "
-                    f"{limits.warn_below:.0%} / {limits.block_below:.0%} | {verdict} |")
+                    f"{sum(report.flags.values()):,} | {limits.warn_below:.0%} / {limits.block_below:.0%} | {verdict} |")
     severity = dg.AssetCheckSeverity.ERROR if worst == "block" else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
         check_name="conformance", asset_key=silver, passed=worst is None, severity=severity,
         metadata={"sources": dg.MetadataValue.md(
-            "| 数据源 source | 本次接收 received | 合格率 conformance | 警告/阻断 warn/block | 结论 |\n"
-            "|---|---|---|---|---|\n" + "\n".join(rows))})
+            "| 数据源 source | 本次接收 received | 合格率 conformance | 标记字段 flagged (soft checks) | "
+            "警告/阻断 warn/block | 结论 |\n|---|---|---|---|---|---|\n" + "\n".join(rows))})
 
 
 def files_check(quarantine: dg.AssetKey, reports: list[SourceReport]) -> dg.AssetCheckResult:

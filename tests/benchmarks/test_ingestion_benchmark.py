@@ -26,7 +26,7 @@ def test_benchmark_on_a_small_day_counts_every_record_the_same_from_files_and_ka
                                                                         counts["quarantined"])
     # The simulator's injected faults are what the quarantine holds, by reason.
     faults = summary["data"]["faults"]
-    assert counts["reasons"] == {reason: n for reason, n in (("E_DUPLICATE_KEY", faults["duplicate"]),
+    assert counts["reasons"] == {reason: n for reason, n in (("E_DUPLICATE_ROW", faults["duplicate"]),
                                                              ("E_FORMAT", faults["bad_plate"]),
                                                              ("E_FUTURE_TIME", faults["future_time"])) if n}
     assert json.loads((out / "ingestion.json").read_text(encoding="utf-8"))["counts"] == counts

@@ -72,7 +72,7 @@ def test_every_message_lands_once_and_a_rerun_adds_nothing(make_ingestor, kafka_
     assert (first.silver, first.quarantined) == (120, 10)
     reasons = first.reasons
     assert reasons["E_FORMAT"] == 5 and reasons["E_JSON"] == 1 and reasons["E_RECORD"] == 1
-    assert reasons["E_DUPLICATE_KEY"] == 3
+    assert reasons["E_DUPLICATE_ROW"] == 3
     silver = table_rows(make_ingestor(), "silver")
     assert sorted(silver.column("motor_vehicle_id").to_pylist()) == sorted(pass_record(n)["MotorVehicleID"]
                                                                          for n in range(120))

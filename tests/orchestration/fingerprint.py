@@ -14,7 +14,7 @@ from safecity.lakehouse.warehouse import connect
 
 # Wall-clock columns: when a row was received, ingested, quarantined, diagnosed or fired, or by which run.
 VOLATILE = {"_received_at", "_ingested_at", "_quarantined_at", "fired_at", "run_id", "_diagnosed_at", "diagnosed_at",
-            "committed_at", "sheet", "ingested_at", "ingested_through", "at", "_updated_at"}
+            "committed_at", "sheet", "ingested_at", "ingested_through", "at", "_updated_at", "_flagged_at"}
 # Floating-point measures (picture scores) are compared to 4 decimals: another CPU's vector unit may differ below.
 FLOATS = {"DOUBLE", "FLOAT", "REAL"}
 LAYERS = ("bronze", "silver", "quarantine", "ops", "marts")

@@ -140,7 +140,7 @@ def test_each_fault_kind_occurs_at_its_rate_and_is_real(run):
             positions[r["MotorVehicleID"]].append((rel, i))
     for f in run["faults"]["duplicate"]:
         assert positions[f["key"]][1] == (f["file"], f["index"]) and len(positions[f["key"]]) == 2
-        assert f["reason"] == "E_DUPLICATE_KEY"
+        assert f["reason"] == "E_DUPLICATE_ROW"
     assert sum(len(p) == 2 for p in positions.values()) == len(run["faults"]["duplicate"])
     assert all(len(p) <= 2 for p in positions.values())
     for f in run["faults"]["late"]:

@@ -11,7 +11,7 @@ import math
 import zoneinfo
 from dataclasses import dataclass, field
 
-from safecity.standards.checks import (BLANKS, FUTURE_SKEW, OFF_THE_CLOCK, TEXT_FORMS, TRUE_TEXTS, ElementPlan,
+from safecity.standards.checks import (BLANKS, FUTURE_SKEW, OFF_THE_CLOCK, PLACEHOLDER_TOLERANCE, TEXT_FORMS, TRUE_TEXTS, ElementPlan,
                                        EntityPlan, compiled)
 
 
@@ -138,7 +138,7 @@ class RowChecker:
         return None
 
     def reasons(self, row: dict) -> list[Reason]:
-        """Every reason of the row except E_DUPLICATE_KEY (which needs the other rows of the batch)."""
+        """Every reason of the row except E_DUPLICATE_KEY and E_DUPLICATE_ROW (which need the other rows of the batch)."""
         found = [r for r in (self.element_reason(row, p) for p in self.plan.elements) if r]
         failed = {r.field for r in found}
         if self.plan.area:
@@ -146,7 +146,13 @@ class RowChecker:
             if lon_id not in failed and lat_id not in failed:
                 lon = self.typed(self.plan.element(lon_id), self.value(row, self.plan.element(lon_id)))
                 lat = self.typed(self.plan.element(lat_id), self.value(row, self.plan.element(lat_id)))
-                if lon is not None and lat is not None and not (min_lon <= lon <= max_lon and min_lat <= lat <= max_lat):
+                placeholder = lon is not None and lat is not None and any(
+                    abs(lon - x) < PLACEHOLDER_TOLERANCE and abs(lat - y) < PLACEHOLDER_TOLERANCE
+                    for x, y in self.plan.placeholders)
+                if placeholder:
+                    found.append(Reason("E_PLACEHOLDER_POSITION", lon_id, f"{self.value(row, self.plan.element(lon_id))},"
+                                                                          f"{self.value(row, self.plan.element(lat_id))}"))
+                elif lon is not None and lat is not None and not (min_lon <= lon <= max_lon and min_lat <= lat <= max_lat):
                     found.append(Reason("E_OUT_OF_AREA", lon_id, f"{self.value(row, self.plan.element(lon_id))},"
                                                                  f"{self.value(row, self.plan.element(lat_id))}"))
         for sequence in self.plan.sequences:

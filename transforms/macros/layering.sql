@@ -21,10 +21,14 @@
     belongs to its branch directly, shown as the branch's own unit <division>000000. -#}
 {#- The city code is read with a literal var name (after safecity_var's check): SQLMesh's review passes a model only
     the vars it finds by name, and it cannot see through a macro's var(name). -#}
+{#- A record without a station or a division code lands in the "unassigned" bucket of that level (counted, and
+    warned about by the `assigned` test) instead of a NULL that would fail the fact's not-null tests. -#}
+{% macro unassigned_code() -%}'unassigned'{%- endmacro %}
+
 {% macro police_levels(station, division) -%}
     {%- do safecity_var('city_code') -%}
-    coalesce({{ station }}, {{ division }} || '000000') as station_code,
-    coalesce(substr({{ station }}, 1, 6), {{ division }}) as branch_code,
+    coalesce({{ station }}, {{ division }} || '000000', {{ unassigned_code() }}) as station_code,
+    coalesce(substr({{ station }}, 1, 6), {{ division }}, {{ unassigned_code() }}) as branch_code,
     '{{ var("city_code", "") }}' as city_code
 {%- endmacro %}
 
