@@ -46,7 +46,7 @@ safecity:
       settings:
         extension_directory: "{{ env_var('SAFECITY_DUCKDB_EXTENSIONS') }}"
         autoinstall_known_extensions: false
-        TimeZone: "{{ env_var('SAFECITY_TIMEZONE', 'Asia/Shanghai') }}"
+        TimeZone: "{{ env_var('SAFECITY_TIMEZONE') }}"
 """
 REVIEW_CONFIG = """\
 # Written by safecity transforms review: the dbt project loaded natively by SQLMesh, with the run's dbt vars.
