@@ -13,7 +13,7 @@ from safecity.orchestration.defs.ingestion import SOURCES_TAG, sources_of
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
 from safecity.orchestration.defs.partitions import check_zone
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
-from safecity.orchestration.resources import dbt_project, dbt_resource, safecity_resource
+from safecity.orchestration.resources import dbt_project, dbt_resource, resources_for
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 MAIN_JOB = "main"
@@ -49,6 +49,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     catalogue = load_catalogue(settings.city.id)
     project = dbt_project(settings)
     domains = dg.Definitions.merge(*domain_definitions(DomainContext(settings, catalogue, project)).values())
-    resources = {"safecity": safecity_resource(settings), "dbt": dbt_resource(project)}
+    resources = {**resources_for(settings), "dbt": dbt_resource(project)}
     return dg.Definitions.merge(domains, platform_definitions(ingestion_assets(domains), catalogue),
                                 dg.Definitions(resources=resources))

@@ -40,7 +40,7 @@ def camera_day(tmp_path_factory) -> dict:
 
     from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
     from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
-    from safecity.orchestration.resources import SafeCityResource
+    from safecity.orchestration.resources import platform_resources
     from safecity.simulator.run import simulate
 
     out = tmp_path_factory.mktemp("camera-day-sim")
@@ -50,7 +50,7 @@ def camera_day(tmp_path_factory) -> dict:
         shutil.copytree(out / folder, home / "landing" / folder)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([camera_registry, device_status, snapshot_diagnosis, camera_state],
-                                resources={"safecity": SafeCityResource(environment="local", home=str(home))},
+                                resources=platform_resources("local", str(home)),
                                 instance=instance, partition_key="2026-07-01")
     assert result.success
     return {"manifest": json.loads((out / "manifest.json").read_text(encoding="utf-8")), "result": result,

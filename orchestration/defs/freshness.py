@@ -15,11 +15,10 @@ import warnings
 
 import dagster as dg
 
-from safecity.ingestion.landing import open_landing
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
 from safecity.orchestration.defs.partitions import ZONE
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import LandingResource
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
 OBSERVE_JOB = "observe_landing"
@@ -38,10 +37,9 @@ def landing_observation(source: str) -> dg.SourceAsset:
     @dg.observable_source_asset(key=landing_key(source), group_name=LANDING_GROUP,
                                 description=f"{source} 的落地文件夹：最新文件的到达时间 / The landing folder of {source}: "
                                             "when its newest file arrived")
-    def _observe(safecity: SafeCityResource) -> dg.ObserveResult:
-        settings = safecity.settings()
-        mapping = load_mapping(mapping_path(source), load_catalogue(settings.city.id)).mapping
-        arrivals = open_landing(settings).arrivals(mapping.landing, mapping.pattern) if mapping.landing else {}
+    def _observe(landing: LandingResource) -> dg.ObserveResult:
+        mapping = load_mapping(mapping_path(source), load_catalogue(landing.safecity.settings().city.id)).mapping
+        arrivals = landing.open().arrivals(mapping.landing, mapping.pattern) if mapping.landing else {}
         metadata: dict = {"files": len(arrivals), "folder": mapping.landing or "–"}
         if arrivals:
             metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(max(arrivals.values()))
@@ -56,14 +54,14 @@ def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
     @dg.observable_source_asset(key=UNCLAIMED, group_name=LANDING_GROUP,
                                 description="落地区中没有任何映射读取的文件 / Files in landing that no source mapping "
                                             "reads (delivered, yet never ingested, judged or counted)")
-    def unclaimed_landing(safecity: SafeCityResource) -> dg.ObserveResult:
-        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+    def unclaimed_landing(landing: LandingResource) -> dg.ObserveResult:
+        names = unclaimed_files(landing.open(), source_mappings())
         return dg.ObserveResult(metadata={"files": len(names), "names": dg.MetadataValue.json(names[:200])})
 
     @dg.asset_check(asset=UNCLAIMED, name="every_file_claimed", blocking=False,
                     description="落地区每个文件都有映射读取 / Every file in landing is read by some mapping")
-    def every_file_claimed(safecity: SafeCityResource) -> dg.AssetCheckResult:
-        names = unclaimed_files(open_landing(safecity.settings()), source_mappings())
+    def every_file_claimed(landing: LandingResource) -> dg.AssetCheckResult:
+        names = unclaimed_files(landing.open(), source_mappings())
         return dg.AssetCheckResult(
             passed=not names, severity=dg.AssetCheckSeverity.WARN,
             metadata={"unclaimed_files": len(names), "files": dg.MetadataValue.md(

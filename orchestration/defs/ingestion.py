@@ -18,7 +18,7 @@ from safecity.ingestion.entity import ingest_entity
 from safecity.ingestion.pipeline import SourceReport
 from safecity.orchestration.defs.freshness import landing_key
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import IcebergCatalogResource, KafkaResource, WAREHOUSE_POOL, step_settings
 from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
@@ -100,8 +100,8 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
         # Sensors read which sources an asset ingests from here.
         op_tags={SOURCES_TAG: ",".join(sources)},
     )
-    def _ingest(context: dg.AssetExecutionContext, safecity: SafeCityResource):
-        settings = safecity.settings()
+    def _ingest(context: dg.AssetExecutionContext, catalog: IcebergCatalogResource, kafka: KafkaResource):
+        settings = step_settings(catalog, kafka)
         catalogue = load_catalogue(settings.city.id)
         days = partition_days(context) if daily else None
         if days:

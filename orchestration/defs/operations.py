@@ -5,11 +5,11 @@ import datetime as dt
 
 import dagster as dg
 
-from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse.catalog import ensure_table
 from safecity.lakehouse.exactly_once import append_once
-from safecity.config.profiles import Settings
+from pyiceberg.catalog import Catalog
 from safecity.orchestration.defs.partitions import ZONE, local_day
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import IcebergCatalogResource
 from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, OutboxRecord, idempotency_key, to_arrow
 
 PLATFORM_POLICY = "platform.run_failure"
@@ -55,9 +55,8 @@ def failure_record(run_id: str, job_name: str, steps: list[str], error: str, at:
         idempotency_key=idempotency_key(PLATFORM_POLICY, 1, 0, [f"run:{run_id}"]), fired_at=at)
 
 
-def report_failure(settings: Settings, record: OutboxRecord) -> bool:
+def report_failure(catalog: Catalog, record: OutboxRecord) -> bool:
     """Append the record to the outbox once; False if this run was already reported."""
-    catalog = open_catalog(settings)
     outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
     return not append_once(outbox, to_arrow([record]), f"run-failure:{record.matched_event_ids[0]}").skipped
 
@@ -73,7 +72,7 @@ def run_failure_reporter() -> dg.SensorDefinition:
     @dg.run_failure_sensor(name="run_failures_to_outbox", monitor_all_code_locations=False,
                            default_status=dg.DefaultSensorStatus.RUNNING,
                            description="运行失败写入发件箱告警 / Failed runs become alerts in the outbox")
-    def _report(context: dg.RunFailureSensorContext, safecity: SafeCityResource):
+    def _report(context: dg.RunFailureSensorContext, catalog: IcebergCatalogResource):
         run = context.dagster_run
         failed = context.get_step_failure_events()
         steps = [e.step_key for e in failed if e.step_key]
@@ -81,6 +80,6 @@ def run_failure_reporter() -> dg.SensorDefinition:
         errors = [_root_cause(e.event_specific_data.error) for e in failed
                   if e.event_specific_data and e.event_specific_data.error]
         error = "; ".join(errors) or context.failure_event.message or "unknown error"
-        report_failure(safecity.settings(), failure_record(run.run_id, run.job_name, steps, error,
+        report_failure(catalog.open(), failure_record(run.run_id, run.job_name, steps, error,
                                                          dt.datetime.now(dt.timezone.utc)))
     return _report

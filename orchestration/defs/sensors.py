@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from safecity.lakehouse.catalog import open_catalog
-from safecity.ingestion.landing import delivery_day, open_landing
+from safecity.ingestion.landing import delivery_day
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.streams import StreamIngestor
 from safecity.orchestration.defs.partitions import FIRST_DAY, day_key, local_day
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import IcebergCatalogResource, KafkaResource, LandingResource, step_settings
 from safecity.standards.catalogue import load_catalogue
 
 # Kafka records waiting before a stream triggers a run between the five-minute ticks.
@@ -70,15 +69,14 @@ def landing_sensor(asset: dg.AssetsDefinition, sources: list[str]) -> dg.SensorD
     @dg.sensor(name=f"{asset.node_def.name}_new_files", asset_selection=dg.AssetSelection.assets(asset),
                minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
                description="落地区有新文件时接入 / Ingest when new files arrive in landing")
-    def _sensor(context: dg.SensorEvaluationContext, safecity: SafeCityResource):
-        settings = safecity.settings()
-        catalogue = load_catalogue(settings.city.id)
-        landing = open_landing(settings)
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+        catalogue = load_catalogue(landing.safecity.settings().city.id)
+        area = landing.open()
         arrivals: dict[str, float] = {}
         for source in sources:
             mapping = load_mapping(mapping_path(source), catalogue).mapping
             if mapping.landing is not None:
-                arrivals |= landing.arrivals(mapping.landing, mapping.pattern)
+                arrivals |= area.arrivals(mapping.landing, mapping.pattern)
         watermark = Watermark.parse(context.cursor)
         new = watermark.new(arrivals)
         if not new:
@@ -106,13 +104,13 @@ def lag_sensor(asset: dg.AssetsDefinition, sources: list[str]) -> dg.SensorDefin
     @dg.sensor(name=f"{asset.node_def.name}_kafka_lag", asset_selection=dg.AssetSelection.assets(asset),
                minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
                description="Kafka 积压超过门限时接入 / Ingest when the Kafka backlog passes the threshold")
-    def _sensor(context: dg.SensorEvaluationContext, safecity: SafeCityResource):
-        settings = safecity.settings()
+    def _sensor(context: dg.SensorEvaluationContext, catalog: IcebergCatalogResource, kafka: KafkaResource):
+        settings = step_settings(catalog, kafka)
         if settings.environment.kafka is None:
             return dg.SkipReason("the environment profile has no Kafka")
         catalogue = load_catalogue(settings.city.id)
-        catalog = open_catalog(settings)
         bootstrap = settings.secret("/kafka/bootstrap_servers_env")
+        catalog = catalog.open()
         lag = 0
         for source in sources:
             loaded = load_mapping(mapping_path(source), catalogue)

@@ -7,7 +7,7 @@ import time
 import dagster as dg
 
 from safecity.orchestration.defs.freshness import UNCLAIMED, landing_key, source_freshness
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import platform_resources
 from tests.conftest import SAMPLE_EXPORT
 
 SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 26
@@ -15,7 +15,7 @@ SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 2
 
 def definitions(settings, catalogue):
     observables, checks, sensor, job, _ = source_freshness([SOURCE], catalogue)
-    resources = {"safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))}
+    resources = platform_resources(settings.environment.name, str(settings.paths.home))
     checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
     return dg.Definitions(assets=observables, asset_checks=checks, sensors=[sensor], jobs=[job, checks_job],
                           resources=resources)

@@ -5,7 +5,7 @@ import dagster as dg
 from safecity.config.profiles import load_settings
 from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.defs.incidents.assets import alarm_calls
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import platform_resources
 
 HEADER = "jjdbh,bjsj,pjsj,ddsj,czsj,jssj,bjrxm,bjrxb,lxdh,afdz,xzb,yzb,jqlbdm,jqjbdm,jjlxdm,xzqh,gxdwdm,bjnr,jjdzt"
 ROW = ("J13032220260701{n:05d},{received},2026-07-01 00:32:18,2026-07-01 00:54:51,2026-07-01 01:05:22,"
@@ -28,7 +28,7 @@ def test_a_bad_file_fails_the_files_check_and_the_run_goes_on(tmp_path):
                [(6, "2026-07-01 00:31:00"), (7, "2026-07-01 00:32:00")], encoding="utf-8")
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([alarm_calls], instance=instance,
-                                resources={"safecity": SafeCityResource(environment="local", home=str(home))})
+                                resources=platform_resources("local", str(home)))
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["reconciliation"].passed and not checks["files"].passed

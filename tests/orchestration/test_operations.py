@@ -3,7 +3,7 @@ import dagster as dg
 
 from safecity.lakehouse.catalog import open_catalog
 from safecity.orchestration.definitions import build_definitions
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import platform_resources
 from safecity.orchestration.defs.operations import PLATFORM_POLICY, run_failure_reporter
 
 
@@ -29,16 +29,16 @@ def test_schedules_for_the_daily_build_streams_and_maintenance(settings):
 
 def test_a_failed_run_is_reported_once_as_an_alert_in_the_outbox(settings):
     sensor = run_failure_reporter()
-    resource = SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))
+    resources = platform_resources(settings.environment.name, str(settings.paths.home))
     with dg.DagsterInstance.ephemeral() as instance:
         result = broken_job.execute_in_process(instance=instance, raise_on_error=False)
         assert not result.success
         failure = [e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"][0]
         for _ in range(2):
-            context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=instance,
-                                                         dagster_run=result.dagster_run, dagster_event=failure,
-                                                         resources={"safecity": resource})
-            sensor(context.for_run_failure())
+            with dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=instance,
+                                                    dagster_run=result.dagster_run, dagster_event=failure,
+                                                    resources=resources) as context:
+                sensor(context.for_run_failure())
     rows = open_catalog(settings).load_table("ops.outbox").scan().to_arrow().to_pylist()
     assert len(rows) == 1
     row = rows[0]

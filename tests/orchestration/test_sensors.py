@@ -1,5 +1,4 @@
 """The landing sensor asks for a run only when files it has not seen arrive, with a cursor that does not grow."""
-import functools
 import json
 import os
 import shutil
@@ -9,27 +8,31 @@ import dagster as dg
 from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
 from safecity.orchestration.defs.ingestion import sources_of
 from safecity.orchestration.defs.sensors import Watermark, landing_sensor
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import platform_resources
 from tests.conftest import SAMPLE_EXPORT
 
 
 def sensor_of(asset, settings):
-    """The asset's landing sensor, and how to build a tick's context for it (definitions holding both, and the
-    resource the sensor receives)."""
+    """The asset's landing sensor, and one tick of it from a cursor (definitions holding both, and the resources
+    the sensor receives, opened for the tick as Dagster opens them)."""
     sensor = landing_sensor(asset, sources_of(asset))
-    resources = {"safecity": SafeCityResource(environment=settings.environment.name, home=str(settings.paths.home))}
+    resources = platform_resources(settings.environment.name, str(settings.paths.home))
     definitions = dg.Definitions(assets=[asset], sensors=[sensor], resources=resources)
-    return sensor, functools.partial(dg.build_sensor_context, definitions=definitions, resources=resources)
+
+    def tick(cursor=None):
+        with dg.build_sensor_context(cursor=cursor, definitions=definitions, resources=resources) as context:
+            return sensor.evaluate_tick(context)
+    return sensor, tick
 
 
 def test_new_files_trigger_one_run_each_time(settings):
-    sensor, context_of = sensor_of(camera_registry, settings)
+    sensor, tick = sensor_of(camera_registry, settings)
     folder = settings.paths.landing / "cameras"
     folder.mkdir(parents=True)
 
     def evaluate(cursor):
-        context = context_of(cursor=cursor)
-        return sensor.evaluate_tick(context), context.cursor
+        result = tick(cursor)
+        return result, result.cursor or cursor
 
     result, cursor = evaluate(None)
     assert not result.run_requests and "no new files" in result.skip_message
@@ -50,14 +53,14 @@ def test_new_files_trigger_one_run_each_time(settings):
 
 
 def test_new_files_of_a_daily_asset_ask_for_a_run_of_each_delivered_day(settings):
-    sensor, context_of = sensor_of(device_status, settings)
+    sensor, tick = sensor_of(device_status, settings)
     folder = settings.paths.landing / "heartbeats"
     folder.mkdir(parents=True)
     # 2019: before the platform's first partition; a day far in the future: after today's.
     for day in ("20260715", "20260716", "20190301", "20990101"):
         (folder / f"status_{day}.jsonl").write_text('{"DeviceID": "x"}\n', encoding="utf-8")
 
-    result = sensor.evaluate_tick(context_of())
+    result = tick()
     assert sorted((r.partition_key, r.tags["safecity/new_files"]) for r in result.run_requests) == [
         ("2026-07-15", "1"), ("2026-07-16", "1")]
     # A request the instance would launch: a valid partition of the asset's own definition.
@@ -65,7 +68,7 @@ def test_new_files_of_a_daily_asset_ask_for_a_run_of_each_delivered_day(settings
 
 
 def test_the_cursor_stays_small_however_many_files_landing_holds(settings):
-    sensor, context_of = sensor_of(camera_registry, settings)
+    sensor, tick = sensor_of(camera_registry, settings)
     folder = settings.paths.landing / "cameras"
     folder.mkdir(parents=True)
     cursor, sizes = None, []
@@ -74,8 +77,7 @@ def test_the_cursor_stays_small_however_many_files_landing_holds(settings):
             (folder / f"export_{batch:02d}_{n:03d}.csv").write_text("a\n", encoding="utf-8")
             # Forty files a batch, each at its own time, every batch later than the one before.
             os.utime(folder / f"export_{batch:02d}_{n:03d}.csv", (1_000_000 + batch * 100 + n,) * 2)
-        context = context_of(cursor=cursor)
-        result = sensor.evaluate_tick(context)
+        result = tick(cursor)
         assert len(result.run_requests) == 1 and result.run_requests[0].tags["safecity/new_files"] == "40"
         cursor = result.cursor
         sizes.append(len(json.loads(cursor)["names"]))
@@ -96,14 +98,14 @@ def test_the_watermark_takes_what_arrived_after_it_or_at_it_unseen():
 
 
 def test_a_file_moved_into_landing_with_an_old_time_is_new(settings):
-    sensor, context_of = sensor_of(camera_registry, settings)
+    sensor, tick = sensor_of(camera_registry, settings)
     folder = settings.paths.landing / "cameras"
     folder.mkdir(parents=True)
     shutil.copy(SAMPLE_EXPORT, folder / "first.csv")
-    result = sensor.evaluate_tick(context_of())
+    result = tick()
     outside = settings.paths.home / "outside.csv"
     shutil.copy(SAMPLE_EXPORT, outside)
     os.utime(outside, (946_684_800, 946_684_800))  # mtime 2000-01-01, as `cp -p` or an unzip keeps it
     os.replace(outside, folder / "moved.csv")        # a move changes ctime, not mtime
-    result = sensor.evaluate_tick(context_of(cursor=result.cursor))
+    result = tick(result.cursor)
     assert len(result.run_requests) == 1 and result.run_requests[0].tags["safecity/new_files"] == "1"

@@ -12,7 +12,7 @@ from safecity.lakehouse.warehouse import connect
 from safecity.lakehouse.catalog import ensure_table, open_catalog
 from safecity.lakehouse.views import publish_views
 from safecity.orchestration.defs.rules import assets
-from safecity.orchestration.resources import SafeCityResource
+from safecity.orchestration.resources import platform_resources
 from safecity.rules import batch
 from safecity.rules.executor import LEDGER_PATH, Ledger
 from safecity.rules.loader import POLICIES_DIR, load_policy
@@ -43,7 +43,7 @@ def write_silver(settings, name, schema, rows):
 
 
 def materialize(settings, **config):
-    resources = {"safecity": SafeCityResource(environment="local", home=str(settings.paths.home))}
+    resources = platform_resources("local", str(settings.paths.home))
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([assets.policy_outbox], resources=resources, instance=instance,
                                 run_config={"ops": {"ops__outbox": {"config": config}}} if config else None)

@@ -5,8 +5,7 @@ import dagster as dg
 
 from safecity.analytics.camera_health import CHANGES_TABLE, STATE_TABLE, refresh_camera_health
 from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_new_snapshots
-from safecity.lakehouse.catalog import open_catalog
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
@@ -32,11 +31,12 @@ class DiagnosisConfig(dg.Config):
                                  "spread of every measure over its recent good snapshots"),
     ],
     pool=WAREHOUSE_POOL, name="silver__snapshot_diagnosis")  # the step name it had as a one-table asset
-def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig, safecity: SafeCityResource):
-    settings = safecity.settings()
+def snapshot_diagnosis(context: dg.AssetExecutionContext, config: DiagnosisConfig,
+                       catalog: IcebergCatalogResource):
+    settings = catalog.settings()
     report = diagnose_new_snapshots(settings, persist_references=config.persist_references)
     context.log.info("%d snapshots in landing, %d new diagnosed", report.in_landing, len(report.new))
-    table = open_catalog(settings).load_table(TABLE).refresh()
+    table = catalog.open().load_table(TABLE).refresh()
     metadata = {name: dg.MetadataValue.md(value) if name in ("by_defect", "flagged") else value
                 for name, value in report.metadata().items()}
     metadata["dagster/row_count"] = int(table.current_snapshot().summary["total-records"]) \
@@ -67,8 +67,8 @@ class StateConfig(dg.Config):
     ],
     pool=WAREHOUSE_POOL,
 )
-def camera_state(context: dg.AssetExecutionContext, config: StateConfig, safecity: SafeCityResource):
-    settings = safecity.settings()
+def camera_state(context: dg.AssetExecutionContext, config: StateConfig, catalog: IcebergCatalogResource):
+    settings = catalog.settings()
     report = refresh_camera_health(settings, load_catalogue(settings.city.id),
                                    keepalive_seconds=config.keepalive_seconds, misses=config.missed_keepalives)
     context.log.info("%d keepalive/status messages, %d devices, keepalive interval %d s", report.messages,

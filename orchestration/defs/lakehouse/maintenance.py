@@ -8,9 +8,8 @@ import datetime as dt
 
 import dagster as dg
 
-from safecity.lakehouse.catalog import open_catalog
 from safecity.lakehouse.maintenance import format_report, maintain
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 
 
 class MaintenanceConfig(dg.Config):
@@ -20,9 +19,8 @@ class MaintenanceConfig(dg.Config):
 
 @dg.op(pool=WAREHOUSE_POOL, description="压缩小文件、过期旧快照（批次编号先入台账）/ Compact small files and expire old "
                                         "snapshots, batch ids kept in the ledger first")
-def maintain_lakehouse(context: dg.OpExecutionContext, config: MaintenanceConfig, safecity: SafeCityResource):
-    settings = safecity.settings()
-    results = maintain(open_catalog(settings), older_than=dt.timedelta(days=config.older_than_days),
+def maintain_lakehouse(context: dg.OpExecutionContext, config: MaintenanceConfig, catalog: IcebergCatalogResource):
+    results = maintain(catalog.open(), older_than=dt.timedelta(days=config.older_than_days),
                        keep_last=config.keep_last)
     report = format_report(results)
     context.log.info("\n%s", report)

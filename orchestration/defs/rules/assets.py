@@ -18,7 +18,7 @@ from collections import Counter
 import dagster as dg
 
 from safecity.orchestration.defs.cameras.assets import SILVER
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource, KafkaResource, step_settings
 from safecity.rules.batch import SET_ASIDE_TABLE, run_batch
 from safecity.rules.engine import EvaluationResult
 from safecity.rules.policy_docs import policy_markdown
@@ -58,8 +58,9 @@ POLICY_INPUTS = [SILVER] + [dg.AssetKey(["silver", name]) for name in (
                                 description="尚未投递的动作不超过门限 / Outbox records not yet delivered to any sink "
                                             "stay below the threshold"),
           ])
-def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig, safecity: SafeCityResource):
-    settings = safecity.settings()
+def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig,
+                  catalog: IcebergCatalogResource, kafka: KafkaResource):
+    settings = step_settings(catalog, kafka)
     step = run_batch(settings, load_catalogue(settings.city.id), context.run.run_id)
     run, policies = step.run, step.policies
     result, set_aside = run.result, run.set_aside

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from safecity.lakehouse.warehouse import connect
 from safecity.orchestration.generated import write_dictionary
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource, WarehouseResource
 from safecity.standards.catalogue import load_catalogue
 from safecity.standards.publish import publish_reference
 
@@ -21,10 +20,9 @@ CODE_VALUES = dg.AssetKey(["reference", "code_values"])
     ],
     pool=WAREHOUSE_POOL,
 )
-def reference_tables(safecity: SafeCityResource):
-    settings = safecity.settings()
-    catalogue = load_catalogue(settings.city.id)
-    with connect(settings) as con:
+def reference_tables(warehouse: WarehouseResource):
+    catalogue = load_catalogue(warehouse.catalog.settings().city.id)
+    with warehouse.connect() as con:
         counts = publish_reference(con, catalogue)
     yield dg.MaterializeResult(asset_key=DIVISIONS, metadata={"dagster/row_count": counts["divisions"]})
     yield dg.MaterializeResult(asset_key=CODE_VALUES, metadata={"dagster/row_count": counts["code_values"],

@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
-from safecity.orchestration.resources import WAREHOUSE_POOL, SafeCityResource
+from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 from safecity.transforms.dbt_vars import dbt_vars
 from safecity.transforms.gold import GOLD, MARTS, MASKED, publish
 from safecity.transforms.invocation import build_args
@@ -55,16 +55,18 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
                 name="daily_models", select=DAILY_MODELS, partitions_def=DAILY, backfill_policy=SINGLE_RUN,
                 pool=WAREHOUSE_POOL)
-    def daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, safecity: SafeCityResource):
+    def daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                     catalog: IcebergCatalogResource):
         days = partition_days(context)
         context.log.info("dbt daily models for %s … %s (%d days)", days[0], days[-1], len(days))
-        variables = {**dbt_vars(safecity.settings()), **day_vars(days)}
+        variables = {**dbt_vars(catalog.settings()), **day_vars(days)}
         yield from dbt.cli(build_args(variables), context=context).stream()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
                 name="analysis_models", exclude=DAILY_MODELS, pool=WAREHOUSE_POOL)
-    def analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, safecity: SafeCityResource):
-        yield from dbt.cli(build_args(dbt_vars(safecity.settings())), context=context).stream()
+    def analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                        catalog: IcebergCatalogResource):
+        yield from dbt.cli(build_args(dbt_vars(catalog.settings())), context=context).stream()
 
     return [daily_models, analysis_models, gold_assets(project)]
 
@@ -85,8 +87,8 @@ def gold_assets(project: DbtProject) -> dg.AssetsDefinition:
                                       "station (scope_<unit>)")
 
     @dg.multi_asset(name="gold", specs=[*specs, scopes], pool=WAREHOUSE_POOL)
-    def gold(context: dg.AssetExecutionContext, safecity: SafeCityResource):
-        report = publish(safecity.settings())
+    def gold(context: dg.AssetExecutionContext, catalog: IcebergCatalogResource):
+        report = publish(catalog.settings())
         context.log.info(report.summary())
         published = {p.mart: p for p in report.published}
         for mart in marts:
