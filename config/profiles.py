@@ -283,6 +283,10 @@ class Settings:
     # what is missing here is read from the environment variable the profile names.
     secrets: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def environment_file(self) -> Path:
+        return self._document.path
+
     def secret_variables(self) -> dict[str, str]:
         """{pointer: environment variable} of every secret the profile reads (e.g. /storage/access_key_env)."""
         found = {}

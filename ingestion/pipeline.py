@@ -28,9 +28,8 @@ from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
-from safecity.ingestion.tables import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
-                                       REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
-                                       silver_table)
+from safecity.ingestion.tables import (BRONZE_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA, REJECTED_FILES_TABLE,
+                                       bronze_table, entity_tables)
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import REASONS_COLUMN, Conformer, literal, quote
 
@@ -139,9 +138,7 @@ class BatchIngestor:
         self.tables = {
             "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA,
                                    "_received_at" if daily else None),
-            "silver": ensure_table(catalog, silver_table(self.entity), silver_schema(self.entity),
-                                   self.entity.time_field if daily else None),
-            "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
+            **entity_tables(catalog, self.entity),
         }
         self.rejected_files = ensure_table(catalog, REJECTED_FILES_TABLE, REJECTED_FILES_SCHEMA)
         self.messages = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}

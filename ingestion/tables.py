@@ -74,3 +74,24 @@ REJECTED_FILES_SCHEMA = pa.schema([
     pa.field("content", pa.binary(), metadata={"description": "the bytes as received"}),
     pa.field("_quarantined_at", TS),
 ])
+
+
+def entity_tables(catalog, entity: Entity) -> dict:
+    """The entity's silver and quarantine tables, created (empty) if missing; silver in day partitions of the
+    entity's event time where the standard says `partition: day`."""
+    from safecity.lakehouse.catalog import ensure_table
+    daily = entity.partition == "day"
+    return {"silver": ensure_table(catalog, silver_table(entity), silver_schema(entity),
+                                   entity.time_field if daily else None),
+            "quarantine": ensure_table(catalog, quarantine_table(entity), QUARANTINE_SCHEMA)}
+
+
+def ensure_entity_tables(catalog, catalogue) -> list[str]:
+    """Every standard entity's silver and quarantine tables: a site that sends only some entities still has every
+    table the analysis models read, empty, so its marts build (with no rows for what it does not send) instead of
+    failing on a missing table. Returns the entities whose tables were made."""
+    missing = [e for e in catalogue.entities.values() if not catalog.table_exists(silver_table(e))
+               or not catalog.table_exists(quarantine_table(e))]
+    for entity in missing:
+        entity_tables(catalog, entity)
+    return [e.entity for e in missing]

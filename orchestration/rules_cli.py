@@ -25,9 +25,11 @@ def problem_record(problem: Located) -> dict:
 
 
 def _load(path: Path | None, as_json: bool = False):
-    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.config.site import current_site
+    from safecity.rules.loader import load_policies, site_policies
     try:
-        return load_policies(path or POLICIES_DIR)
+        # The live set: the site's enabled packs and its own policies.
+        return load_policies(path) if path else site_policies(current_site())
     except YamlFileError as exc:
         typer.echo(json.dumps([problem_record(p) for p in exc.problems], ensure_ascii=False, indent=2) if as_json
                    else str(exc))

@@ -74,16 +74,9 @@ def _mappings(report: SiteReport, site: Site) -> None:
 
 
 def _policies(report: SiteReport, site: Site) -> None:
-    from safecity.rules.loader import load_policies
+    from safecity.rules.loader import site_policies
     from safecity.standards.catalogue import load_catalogue
-    folders = [d for d in site.policy_dirs() if d.is_dir() and any(d.rglob("*.yaml"))]
-    total = 0
-    for folder in folders:
-        try:
-            total += len(load_policies(folder, catalogue=load_catalogue(site.city)))
-        except YamlFileError as exc:
-            report.problems.extend(exc.problems)
-    report.counts["policies"] = total
+    _collect(report, "policies", lambda: len(site_policies(site, load_catalogue(site.city))))
 
 
 def check_site(folder: Path) -> SiteReport:
