@@ -19,6 +19,7 @@ from safecity.lakehouse.warehouse import connect
 from safecity.orchestration.defs.partitions import SINGLE_RUN, daily, partition_days
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 from safecity.standards.catalogue import load_catalogue
+from safecity.standards.publish import publish_reference
 from safecity.transforms.dbt_vars import dbt_vars
 from safecity.transforms.gold import GOLD, MARTS, MASKED, publish
 from safecity.transforms.invocation import build_args
@@ -54,14 +55,23 @@ def day_vars(days) -> dict[str, str]:
 
 
 def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
-    """Every entity's silver table exists and is visible to dbt, empty for what the site does not send."""
+    """Every entity's silver table exists and is visible to dbt, empty for what the site does not send; the
+    reference tables the dbt tests check codes against exist (a graph with few ingestion steps may reach dbt before
+    the reference step, which no model selects from)."""
     settings = catalog.settings()
     opened = catalog.open()
-    made = ensure_entity_tables(opened, load_catalogue(settings.city.id))
+    catalogue = load_catalogue(settings.city.id)
+    made = ensure_entity_tables(opened, catalogue)
     if made:
         log.info("empty tables for entities no source has filled: %s", ", ".join(made))
-        with connect(settings) as con:
-            publish_views(con, opened)
+    with connect(settings) as con:
+        visible = {name for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'silver'").fetchall()}
+        if made or not set(catalogue.entities) <= visible:
+            publish_views(con, opened, ("silver", "quarantine"))
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'reference'"
+                           ).fetchone()[0]:
+            publish_reference(con, catalogue)
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
