@@ -46,14 +46,15 @@ class Extent(_Strict):
 
 
 _GB2260 = re.compile(r"^\d{6}$")
-# A local code (outside China): a stable identifier the profile declares, e.g. a ward or council-area code.
-_LOCAL_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+# A local code (outside China): a stable identifier the profile declares, e.g. a ward or council-area code. Letters,
+# digits and _ only: a division's code names its row-scope schema (scope_<code>) in gold.
+LOCAL_CODE = r"^[A-Za-z0-9][A-Za-z0-9_]{0,31}$"
 # The reference systems a city's own coordinates may be given in besides EPSG codes (Chinese map services).
 _CRS = re.compile(r"^(EPSG:\d{4,6}|GCJ-02|BD-09)$")
 
 
 class Division(_Strict):
-    code: Annotated[str, Field(pattern=_LOCAL_CODE)]
+    code: Annotated[str, Field(pattern=LOCAL_CODE)]
     name_zh: str
     name_en: str
     kind: Literal["district", "county", "ward", "borough", "council_area", "area"]
@@ -72,7 +73,7 @@ class CityProfile(_Strict):
     province_zh: str = ""
     code_system: Literal["gb2260", "local"] = "gb2260"
     gb2260: Annotated[str, Field(pattern=r"^\d{4}00$")] | None = None
-    code: Annotated[str, Field(pattern=_LOCAL_CODE)] | None = None
+    code: Annotated[str, Field(pattern=LOCAL_CODE)] | None = None
     timezone: str
     # The reference system of the city's positions (extent, centres, key places are WGS-84 lon/lat whatever it is):
     # what the city's exports use unless a mapping says otherwise.

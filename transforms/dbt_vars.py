@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safecity.config.grid import cell_sql
-from safecity.config.profiles import CityProfile, Settings, city_folder
+from safecity.config.profiles import LOCAL_CODE, CityProfile, Settings, city_folder
 from safecity.config.site import default_site
 from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
@@ -67,7 +67,7 @@ class KeyPlace(BaseModel):
     name_en: str
     kind: Literal["railway_station", "airport", "port", "scenic_spot", "beach", "square", "hospital", "school",
                   "government"]
-    division: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    division: str = Field(pattern=LOCAL_CODE)
     lon: float
     lat: float
     radius_m: float = Field(gt=0, le=2000)
