@@ -14,7 +14,8 @@ from safecity.orchestration.cli_options import EnvOption, HomeOption, SiteOption
 rules_app = typer.Typer(help="策略文件与规则引擎 / Policy files and the rule engine: check, test, replay, diff, serve.",
                         no_args_is_help=True)
 
-PathArgument = typer.Argument(None, help="Policy file or folder (default: the shipped policies).")
+PathArgument = typer.Argument(None, help="Policy file or folder (default: the site's policies: its enabled packs "
+                                         "and its own).")
 
 
 def problem_record(problem: Located) -> dict:
@@ -37,7 +38,8 @@ def _load(path: Path | None, as_json: bool = False):
 
 
 @rules_app.command("check")
-def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "--json")) -> None:
+def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "--json"),
+                site: Path | None = SiteOption) -> None:
     """检查策略文件 / Validate policy files; every error as file:line: CODE at /pointer: message."""
     policies = _load(path, as_json)
     typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
@@ -83,7 +85,7 @@ def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="F
 
 
 @rules_app.command("test")
-def rules_test(path: Path = PathArgument) -> None:
+def rules_test(path: Path = PathArgument, site: Path | None = SiteOption) -> None:
     """运行策略文件内的测试 / Run the tests written inside the policy files."""
     from safecity.rules.testing import run_policy_tests
     policies = _load(path)

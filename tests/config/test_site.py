@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.onboarding import make_site
 from safecity.config.profiles import CityProfile, load_city, load_settings
 from safecity.config.site import SITE_ENV, current_site, load_site
 from safecity.config.site_scaffold import scaffold_site
 from safecity.config.site import default_site
 from safecity.config.yamlfile import YamlFileError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "site-examples" / "edinburgh"
 
 
 @pytest.fixture
@@ -23,14 +23,7 @@ def no_site(monkeypatch):
 def edinburgh_site(folder: Path) -> Path:
     """`site new` from the shipped site, then file edits only: the city, its key places, one mapping."""
     scaffold_site(folder, default_site())
-    for path in (folder / "sources").glob("*.yaml"):
-        path.unlink()
-    shutil.copy(EXAMPLE / "city.yaml", folder / "city.yaml")
-    shutil.copy(EXAMPLE / "key_places.yaml", folder / "key_places.yaml")
-    shutil.copy(EXAMPLE / "sources" / "edinburgh_accidents_csv.yaml", folder / "sources")
-    text = (folder / "site.yaml").read_text(encoding="utf-8")
-    (folder / "site.yaml").write_text(text.replace("city: qinhuangdao", "city: edinburgh").replace(
-        "policy_packs: [camera, command, emergency, security]", "policy_packs: [emergency]"), encoding="utf-8")
+    make_site(folder)
     return folder
 
 
