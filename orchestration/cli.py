@@ -77,8 +77,9 @@ def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
     settings = _settings(env, home)
     from safecity.orchestration.main_job import prepare_dagster_home
     prepare_dagster_home(settings)
+    # The profile by its file and the site by its folder (SAFECITY_SITE, set by --site): what this command read.
     environment = {**os.environ, "SAFECITY_HOME": str(settings.paths.home),
-                   "SAFECITY_ENV": settings.environment.name}
+                   "SAFECITY_ENV": str(settings.environment_file)}
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-m", "safecity.orchestration.location", "-h", "127.0.0.1", "-p", str(port)]
     typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (state: {settings.paths.home})")
