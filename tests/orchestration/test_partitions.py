@@ -13,7 +13,7 @@ from safecity.lakehouse.views import publish_views
 from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import LocalLanding, delivery_day
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
-from safecity.orchestration.defs.partitions import daily, local_day, partitioned_assets
+from safecity.orchestration.defs.partitions import daily as daily_partitions, local_day, partitioned_assets
 from safecity.orchestration.defs.sensors import files_by_day
 from safecity.orchestration.defs.standards.assets import reference_tables
 from safecity.orchestration.defs.ingestion import site_ingestion
@@ -49,7 +49,7 @@ def test_new_files_ask_for_a_run_of_each_day_they_deliver():
 
 def test_the_partitioned_assets_are_the_standards_daily_entities_and_their_dbt_facts(settings):
     partitioned = partitioned_assets(build_definitions(settings))
-    assert all(asset.partitions_def == daily() and asset.backfill_policy == dg.BackfillPolicy.single_run()
+    assert all(asset.partitions_def == daily_partitions() and asset.backfill_policy == dg.BackfillPolicy.single_run()
                for asset in partitioned)
     daily = {key.to_user_string() for asset in partitioned for key in asset.keys}
     entities = {e for e, spec in load_catalogue().entities.items() if spec.partition == "day"}

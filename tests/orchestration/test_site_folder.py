@@ -143,3 +143,23 @@ def test_site_check_names_file_and_line_of_each_problem(tmp_path):
                 if text.startswith("timezone:"))
     assert checked.returncode == 1
     assert f"{site / 'city.yaml'}:{line}" in checked.stderr and "Europe/Edinburgh" in checked.stderr
+
+
+def test_partitions_and_schedules_are_days_in_the_site_citys_zone(tmp_path, monkeypatch):
+    import datetime
+    from safecity.config.site import default_site
+    from safecity.config.site_scaffold import scaffold_site
+    from safecity.orchestration.defs.lakehouse.maintenance import nightly_maintenance
+    from safecity.orchestration.defs.partitions import daily, local_day
+    monkeypatch.delenv(SITE_ENV, raising=False)
+    assert daily().timezone == "Asia/Shanghai"
+    site = tmp_path / "site"
+    scaffold_site(site, default_site())
+    edit_into_edinburgh(site)
+    monkeypatch.setenv(SITE_ENV, str(site))
+    assert daily().timezone == nightly_maintenance().execution_timezone == "Europe/London"
+    # 16:30 UTC is 17:30 in Edinburgh (BST), still 1 July, and 00:30 on 2 July in Qinhuangdao.
+    moment = datetime.datetime(2026, 7, 1, 16, 30, tzinfo=datetime.timezone.utc)
+    assert local_day(moment) == "2026-07-01"
+    monkeypatch.delenv(SITE_ENV)
+    assert local_day(moment) == "2026-07-02"
