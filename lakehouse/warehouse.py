@@ -3,7 +3,7 @@
 DuckDB's own extension site is unreachable here and at many bureaus. The `duckdb-extension-*` wheels carry the
 binaries; we lay them out as DuckDB's extension directory (`<dir>/v<version>/<platform>/<name>.duckdb_extension`)
 so that `INSTALL` is a no-op, `LOAD` works and `iceberg_scan` autoloads. dbt-duckdb opens its own connections and
-is given the same directory through `dbt_environment()`.
+is given the same directory in the profile safecity.transforms.invocation writes.
 """
 from __future__ import annotations
 
@@ -70,15 +70,3 @@ def connect(settings: Settings, database: str | Path | None = None, read_only: b
         con.execute(f"CREATE OR REPLACE SECRET safecity_s3 (TYPE s3, KEY_ID '{key_id}', SECRET '{secret}', "
                     f"ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL {str(storage.secure).lower()})")
     return con
-
-
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment variables read by transforms/profiles.yml, so dbt opens DuckDB exactly like `connect`."""
-    extensions = prepare_extension_directory(settings.paths.duckdb_extensions)
-    return {
-        "SAFECITY_DUCKDB_PATH": str(settings.paths.duckdb_file),
-        "SAFECITY_DUCKDB_EXTENSIONS": str(extensions),
-        "SAFECITY_TIMEZONE": settings.city.timezone,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    }

@@ -20,6 +20,7 @@ from safecity.transforms.dbt_vars import dbt_vars
 # What the manifest depends on besides the profile: the project's own files.
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 FINGERPRINT_FILE = "safecity_project.sha256"
+PROFILE_FILE = "profiles.yml"
 
 
 def dbt_executable() -> str:
@@ -28,22 +29,25 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def profile_text(settings: Settings) -> str:
-    """profiles.yml for the home: dbt opens DuckDB exactly as safecity.lakehouse.warehouse.connect does (extensions
-    from the PyPI wheels through extension_directory, given at connect time because dbt-duckdb installs extensions
-    before it applies `settings`; INSTALL is then a no-op and nothing is downloaded)."""
+def profile_text(settings: Settings, database: Path | None = None, for_sqlmesh: bool = False) -> str:
+    """profiles.yml for the home (or for `database`): dbt opens DuckDB exactly as safecity.lakehouse.warehouse.connect
+    does (extensions from the PyPI wheels through extension_directory, given at connect time because dbt-duckdb
+    installs extensions before it applies `settings`; INSTALL is then a no-op and nothing is downloaded).
+    SQLMesh (`transforms review`) reads the same profile but installs listed extensions before it applies any
+    setting, so its flavour lists none (its models LOAD spatial) and sets the directory among the settings."""
     extensions = prepare_extension_directory(settings.paths.duckdb_extensions)
     # JSON strings are YAML strings: paths and zones are quoted whatever they hold.
-    quoted = {k: json.dumps(str(v)) for k, v in (("path", settings.paths.duckdb_file), ("extensions", extensions),
-                                                 ("zone", settings.city.timezone))}
-    return (
-        "# Written by safecity (transforms/invocation.py) for this home; edits are overwritten.\n"
-        "safecity:\n  target: default\n  outputs:\n    default:\n      type: duckdb\n"
-        f"      path: {quoted['path']}\n      threads: 1\n"
-        f"      config_options:\n        extension_directory: {quoted['extensions']}\n"
-        "        autoinstall_known_extensions: false\n"
-        "      extensions: [avro, iceberg, spatial]\n"
-        f"      settings:\n        TimeZone: {quoted['zone']}\n")
+    quoted = {k: json.dumps(str(v)) for k, v in (("path", database or settings.paths.duckdb_file),
+                                                 ("extensions", extensions), ("zone", settings.city.timezone))}
+    directory = (f"        extension_directory: {quoted['extensions']}\n"
+                 "        autoinstall_known_extensions: false\n")
+    head = ("# Written by safecity (transforms/invocation.py) for this home; edits are overwritten.\n"
+            "safecity:\n  target: default\n  outputs:\n    default:\n      type: duckdb\n"
+            f"      path: {quoted['path']}\n      threads: 1\n")
+    if for_sqlmesh:
+        return head + f"      settings:\n{directory}        TimeZone: {quoted['zone']}\n"
+    return (head + f"      config_options:\n{directory}      extensions: [avro, iceberg, spatial]\n"
+            f"      settings:\n        TimeZone: {quoted['zone']}\n")
 
 
 def profiles_dir(settings: Settings) -> Path:
@@ -51,7 +55,7 @@ def profiles_dir(settings: Settings) -> Path:
     keys on it)."""
     folder = settings.paths.home / "dbt" / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
-    profile = folder / "profiles.yml"
+    profile = folder / PROFILE_FILE
     text = profile_text(settings)
     if not profile.exists() or profile.read_text(encoding="utf-8") != text:
         profile.write_text(text, encoding="utf-8")
@@ -77,9 +81,9 @@ def run_dbt(settings: Settings, *args: str, variables: Mapping[str, Any] | None 
                           timeout=timeout)
 
 
-def project_fingerprint(settings: Settings) -> str:
-    """What the manifest was parsed from: the project's files (paths and bytes) and the home's profile."""
-    digest = hashlib.sha256(profile_text(settings).encode())
+def project_fingerprint(profiles: Path) -> str:
+    """What the manifest was parsed from: the project's files (paths and bytes) and the profile in `profiles`."""
+    digest = hashlib.sha256((profiles / PROFILE_FILE).read_bytes())
     for path in sorted(p for p in PROJECT_DIR.rglob("*") if p.suffix in PROJECT_SUFFIXES and "target" not in
                        p.relative_to(PROJECT_DIR).parts):
         digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
@@ -91,7 +95,7 @@ def prepare_manifest(settings: Settings) -> Path:
     file times: a checkout or a copy keeps times that mean nothing). Returns the manifest's path."""
     target = settings.paths.dbt_target
     manifest, stamp = target / "manifest.json", target / FINGERPRINT_FILE
-    fingerprint = project_fingerprint(settings)
+    fingerprint = project_fingerprint(profiles_dir(settings))
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     completed = run_dbt(settings, "parse", "--quiet")

@@ -23,31 +23,17 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from safecity.lakehouse.warehouse import connect, dbt_environment
+from safecity.lakehouse.warehouse import connect
 from safecity.config.profiles import Settings
 from safecity.transforms import PROJECT_DIR
 from safecity.transforms.dbt_vars import dbt_vars
+from safecity.transforms.invocation import PROFILE_FILE, profile_text
 
 REPO_DIR = PROJECT_DIR.parent
 SQLMESH_PYTHON = REPO_DIR / ".venv-sqlmesh" / "bin" / "python"
 SCRIPT = PROJECT_DIR / "sqlmesh_review.py"
 MARKER = "SAFECITY-REVIEW "
 
-REVIEW_PROFILES = """\
-# Written by safecity transforms review for SQLMesh: extensions come from the scratch run's extension directory
-# (SQLMesh installs listed extensions before it applies settings, so none are listed; models LOAD spatial).
-safecity:
-  target: default
-  outputs:
-    default:
-      type: duckdb
-      path: "{{ env_var('SAFECITY_DUCKDB_PATH') }}"
-      threads: 1
-      settings:
-        extension_directory: "{{ env_var('SAFECITY_DUCKDB_EXTENSIONS') }}"
-        autoinstall_known_extensions: false
-        TimeZone: "{{ env_var('SAFECITY_TIMEZONE') }}"
-"""
 REVIEW_CONFIG = """\
 # Written by safecity transforms review: the dbt project loaded natively by SQLMesh, with the run's dbt vars.
 import json
@@ -120,13 +106,13 @@ def model_grains(project: Path, models) -> dict[str, list[str]]:
     return {m: grains.get(m, []) for m in models}
 
 
-def _adjust_for_sqlmesh(project: Path) -> None:
+def _adjust_for_sqlmesh(project: Path, profile: str) -> None:
     for stale in [project / "target", project / "logs", *project.glob("*.py")]:
         if stale.is_dir():
             shutil.rmtree(stale)
         elif stale.exists():
             stale.unlink()
-    (project / "profiles.yml").write_text(REVIEW_PROFILES, encoding="utf-8")
+    (project / PROFILE_FILE).write_text(profile, encoding="utf-8")
     (project / "config.py").write_text(REVIEW_CONFIG, encoding="utf-8")
     yaml = YAML()
     yaml.width = 4096
@@ -148,8 +134,10 @@ def _adjust_for_sqlmesh(project: Path) -> None:
         sources_file.write_text(buffer.getvalue(), encoding="utf-8")
 
 
-def copy_projects(workdir: Path, project_dir: Path = PROJECT_DIR, base_dir: Path | None = None) -> tuple[Path, Path]:
-    """The committed project (HEAD, or `base_dir`) and the working tree's (or `project_dir`), adjusted for SQLMesh."""
+def copy_projects(workdir: Path, profile: str, project_dir: Path = PROJECT_DIR,
+                  base_dir: Path | None = None) -> tuple[Path, Path]:
+    """The committed project (HEAD, or `base_dir`) and the working tree's (or `project_dir`), adjusted for SQLMesh
+    with `profile` as their profiles.yml."""
     ignore = shutil.ignore_patterns("target", "logs", "__pycache__", "*.pyc")
     base = workdir / "base" / "transforms"
     if base_dir is None:
@@ -163,7 +151,7 @@ def copy_projects(workdir: Path, project_dir: Path = PROJECT_DIR, base_dir: Path
     change = workdir / "change"
     shutil.copytree(project_dir, change, ignore=ignore)
     for project in (base, change):
-        _adjust_for_sqlmesh(project)
+        _adjust_for_sqlmesh(project, profile)
     return base, change
 
 
@@ -199,8 +187,8 @@ def review(settings: Settings, workdir: Path | None = None, changed: dict[str, s
     workdir = Path(tempfile.mkdtemp(prefix="safecity-review-")) if workdir is None else workdir
     workdir.mkdir(parents=True, exist_ok=True)
     report.workdir = str(workdir)
-    base, change = copy_projects(workdir, project_dir, base_dir)
     scratch = workdir / "review_warehouse.duckdb"  # not sqlmesh.duckdb: that name breaks SQLMesh's state migration
+    base, change = copy_projects(workdir, profile_text(settings, scratch, for_sqlmesh=True), project_dir, base_dir)
     scratch_warehouse(settings, scratch)
     context = workdir / "context.json"
     context.write_text(json.dumps({"vars": dbt_vars(settings)}, ensure_ascii=False), encoding="utf-8")
@@ -208,8 +196,8 @@ def review(settings: Settings, workdir: Path | None = None, changed: dict[str, s
     request = workdir / "request.json"
     request.write_text(json.dumps({"base": str(base), "change": str(change),
                                    "models": model_grains(change, present)}), encoding="utf-8")
-    environment = {**os.environ, **dbt_environment(settings), "SAFECITY_DUCKDB_PATH": str(scratch),
-                   "SAFECITY_REVIEW_CONTEXT": str(context)}
+    environment = {**os.environ, "SAFECITY_REVIEW_CONTEXT": str(context), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                   "DO_NOT_TRACK": "1"}
     environment.pop("VIRTUAL_ENV", None)
     # -P: the script's folder (transforms/, with modules like dbt_vars.py) must not shadow the SQLMesh venv's.
     completed = subprocess.run([str(python), "-P", str(SCRIPT), str(request)], cwd=workdir, env=environment,

@@ -48,28 +48,30 @@ def landing_observation(source: str) -> dg.SourceAsset:
     return _observe
 
 
-def unclaimed_observation() -> tuple[dg.SourceAsset, dg.AssetChecksDefinition]:
-    """landing/unclaimed, observing the files no mapping reads, and its check (a warning while there are any)."""
+def unclaimed_observation() -> dg.AssetsDefinition:
+    """landing/unclaimed, observing the files no mapping reads, with its check (a warning while there are any)
+    judged from the same listing."""
 
-    @dg.observable_source_asset(key=UNCLAIMED, group_name=LANDING_GROUP,
-                                description="落地区中没有任何映射读取的文件 / Files in landing that no source mapping "
-                                            "reads (delivered, yet never ingested, judged or counted)")
-    def unclaimed_landing(landing: LandingResource) -> dg.ObserveResult:
+    @dg.multi_observable_source_asset(
+        name="unclaimed_landing", group_name=LANDING_GROUP,
+        specs=[dg.AssetSpec(UNCLAIMED, description="落地区中没有任何映射读取的文件 / Files in landing that no source "
+                                                   "mapping reads (delivered, yet never ingested, judged or counted)")],
+        check_specs=[dg.AssetCheckSpec("every_file_claimed", asset=UNCLAIMED,
+                                       description="落地区每个文件都有映射读取 / Every file in landing is read by some "
+                                                   "mapping")])
+    def unclaimed_landing(landing: LandingResource):
         names = unclaimed_files(landing.open(), source_mappings())
-        return dg.ObserveResult(metadata={"files": len(names), "names": dg.MetadataValue.json(names[:200])})
-
-    @dg.asset_check(asset=UNCLAIMED, name="every_file_claimed", blocking=False,
-                    description="落地区每个文件都有映射读取 / Every file in landing is read by some mapping")
-    def every_file_claimed(landing: LandingResource) -> dg.AssetCheckResult:
-        names = unclaimed_files(landing.open(), source_mappings())
-        return dg.AssetCheckResult(
-            passed=not names, severity=dg.AssetCheckSeverity.WARN,
+        check = dg.AssetCheckResult(
+            check_name="every_file_claimed", passed=not names, severity=dg.AssetCheckSeverity.WARN,
             metadata={"unclaimed_files": len(names), "files": dg.MetadataValue.md(
                 "\n".join(f"- {n}" for n in names[:50]) or "none"),
                 "next_step": "为其写映射（config/sources/）或移出落地区 / add a mapping for them (config/sources/) or "
                              "move them out of landing"})
+        yield dg.ObserveResult(asset_key=UNCLAIMED, metadata={"files": len(names),
+                                                              "names": dg.MetadataValue.json(names[:200])},
+                               check_results=[check])
 
-    return unclaimed_landing, every_file_claimed
+    return unclaimed_landing
 
 
 def source_freshness(sources: list[str], catalogue: Catalogue):
@@ -85,7 +87,7 @@ def source_freshness(sources: list[str], catalogue: Catalogue):
 
 
 def _source_freshness(sources: list[str], catalogue: Catalogue):
-    unclaimed, claimed_check = unclaimed_observation()
+    unclaimed = unclaimed_observation()
     observables = [landing_observation(source) for source in sources] + [unclaimed]
     checks = []
     for source in sources:
@@ -94,9 +96,9 @@ def _source_freshness(sources: list[str], catalogue: Catalogue):
                                                         lower_bound_delta=dt.timedelta(hours=hours))
     sensor = dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="source_freshness",
                                                   default_status=dg.DefaultSensorStatus.STOPPED)
-    job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(o.key for o in observables)),
+    job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*(key for o in observables for key in getattr(o, "keys", [o.key]))),
                               description="观察各数据源落地文件夹的最新到达时间 / Observe when each source's newest "
                                           "file arrived in landing")
     schedule = dg.ScheduleDefinition(name="observe_landing_hourly", job=job, cron_schedule="7 * * * *",
                                      execution_timezone=site_zone(), default_status=dg.DefaultScheduleStatus.STOPPED)
-    return observables, [*checks, claimed_check], sensor, job, schedule
+    return observables, checks, sensor, job, schedule

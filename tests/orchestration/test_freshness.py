@@ -16,7 +16,7 @@ SOURCE = "video_platform_catalog_csv"   # landing cameras/, fresh_within_hours 2
 def definitions(settings, catalogue):
     observables, checks, sensor, job, _ = source_freshness([SOURCE], catalogue)
     resources = platform_resources(settings.environment.name, str(settings.paths.home))
-    checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
+    checks_job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.checks(*checks))
     return dg.Definitions(assets=observables, asset_checks=checks, sensors=[sensor], jobs=[job, checks_job],
                           resources=resources)
 
@@ -59,11 +59,17 @@ def test_a_file_no_mapping_reads_is_observed_and_fails_its_check(settings, catal
     folder.mkdir(parents=True)
     shutil.copy(SAMPLE_EXPORT, folder / "registry.csv")
     defs = definitions(settings, catalogue)
+    def observe(instance):
+        result = defs.resolve_job_def("observe_landing").execute_in_process(instance=instance)
+        [evaluation] = [e for e in result.get_asset_check_evaluations() if e.asset_key == UNCLAIMED]
+        return evaluation
+
     with dg.DagsterInstance.ephemeral() as instance:
-        assert check_passed(defs, instance, UNCLAIMED)
+        assert observe(instance).passed
         (settings.paths.landing / "parking").mkdir()
         (settings.paths.landing / "parking" / "spaces.csv").write_text("id\n1\n", encoding="utf-8")
-        assert defs.resolve_job_def("observe_landing").execute_in_process(instance=instance).success
+        evaluation = observe(instance)
         observation = instance.fetch_observations(UNCLAIMED, limit=1).records[0].asset_observation
         assert observation.metadata["names"].value == ["parking/spaces.csv"]
-        assert not check_passed(defs, instance, UNCLAIMED)
+        assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+        assert evaluation.metadata["unclaimed_files"].value == 1
