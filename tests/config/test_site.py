@@ -97,3 +97,14 @@ def test_a_folder_that_is_not_a_site_is_refused_not_replaced_by_the_default(tmp_
         load_settings(home=tmp_path / "home")
     with pytest.raises(YamlFileError, match="does not exist"):
         load_site(tmp_path / "missing")
+
+
+def test_site_new_from_another_site_folder_keeps_its_city_packs_and_policies(tmp_path, no_site):
+    first = edinburgh_site(tmp_path / "edinburgh")
+    (first / "policies" / "own.yaml").write_text("id: own\n", encoding="utf-8")
+    scaffold_site(tmp_path / "copy", load_site(first))
+    copy = load_site(tmp_path / "copy")
+    assert (copy.city, copy.policy_packs) == ("edinburgh", ("emergency",))
+    assert (tmp_path / "copy" / "policies" / "own.yaml").read_text(encoding="utf-8") == "id: own\n"
+    assert [p.name for p in (tmp_path / "copy" / "sources").glob("*.yaml")] == ["edinburgh_accidents_csv.yaml"]
+    assert load_settings(home=tmp_path / "home", site=tmp_path / "copy").city.id == "edinburgh"
