@@ -86,11 +86,11 @@ def entity_tables(catalog, entity: Entity) -> dict:
             "quarantine": ensure_table(catalog, quarantine_table(entity), QUARANTINE_SCHEMA)}
 
 
-def ensure_entity_tables(catalog, catalogue) -> list[str]:
-    """Every standard entity's silver and quarantine tables: a site that sends only some entities still has every
-    table the analysis models read, empty, so its marts build (with no rows for what it does not send) instead of
+def ensure_entity_tables(catalog, catalogue, entities: list[str]) -> list[str]:
+    """The silver and quarantine tables of `entities` (those the analysis models read): a site that sends only some
+    of them still has every table, empty, so its marts build (with no rows for what it does not send) instead of
     failing on a missing table. Returns the entities whose tables were made."""
-    missing = [e for e in catalogue.entities.values() if not catalog.table_exists(silver_table(e))
+    missing = [e for e in map(catalogue.entities.__getitem__, entities) if not catalog.table_exists(silver_table(e))
                or not catalog.table_exists(quarantine_table(e))]
     for entity in missing:
         entity_tables(catalog, entity)

@@ -17,6 +17,7 @@ from safecity.ingestion.tables import ensure_entity_tables
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
 from safecity.orchestration.defs.partitions import SINGLE_RUN, daily, partition_days
+from safecity.orchestration.generated import ingested_entities
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 from safecity.standards.catalogue import load_catalogue
 from safecity.standards.publish import publish_reference
@@ -61,13 +62,14 @@ def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
     settings = catalog.settings()
     opened = catalog.open()
     catalogue = load_catalogue(settings.city.id)
-    made = ensure_entity_tables(opened, catalogue)
+    read = ingested_entities()  # the silver tables dbt's sources name (transforms/models/sources.yml)
+    made = ensure_entity_tables(opened, catalogue, read)
     if made:
         log.info("empty tables for entities no source has filled: %s", ", ".join(made))
     with connect(settings) as con:
         visible = {name for (name,) in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'silver'").fetchall()}
-        if made or not set(catalogue.entities) <= visible:
+        if made or not set(read) <= visible:
             publish_views(con, opened, ("silver", "quarantine"))
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'reference'"
                            ).fetchone()[0]:
