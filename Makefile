@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 REVIEW_VENV ?= .venv-sqlmesh
 REVIEW_STAMP := $(REVIEW_VENV)/.installed
 
-.PHONY: install system-deps run test ui lint clean-state
+.PHONY: install system-deps run test test-fast ui lint clean-state
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest
+
+# While working: everything but the tests marked slow (CI and `make test` run them all).
+test-fast: install system-deps
+	$(BIN)/python -m pytest -m "not slow"
 
 ui: $(STAMP)
 	$(BIN)/safecity ui

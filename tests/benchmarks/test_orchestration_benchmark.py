@@ -7,7 +7,7 @@ import pytest
 
 import benchmarks.orchestration as bench
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,13 @@ import os
 import signal
 import threading
 
+import pytest
+
 from safecity.lakehouse import exactly_once
 from safecity.lakehouse.servers import unreachable_server
 from tests.ingestion.test_streams import make_ingestor, pass_record, produce, table_rows, topic  # noqa: F401
+
+pytestmark = pytest.mark.slow
 
 
 def test_broker_stopped_mid_stream(make_ingestor, kafka_broker, topic, monkeypatch):  # noqa: F811

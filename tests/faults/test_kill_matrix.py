@@ -16,6 +16,8 @@ from safecity.ingestion.tables import REJECTED_FILES_TABLE
 from safecity.lakehouse.catalog import open_catalog
 from tests.faults.faultkit import table_content, write_landing
 
+pytestmark = pytest.mark.slow
+
 KILL_RUN = Path(__file__).with_name("kill_run.py")
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):

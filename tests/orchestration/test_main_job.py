@@ -11,21 +11,17 @@ import pytest
 
 from safecity.lakehouse.warehouse import connect
 from safecity.lakehouse.catalog import open_catalog
-from safecity.config.profiles import load_settings
 from safecity.ingestion.mapping import SOURCES_DIR
-from safecity.orchestration.main_job import run_main_job
 from tests.orchestration.fingerprint import GOLDEN, differences, fingerprint
 from tests.orchestration.ui_server import running_ui
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SAFECITY = str(Path(sys.executable).with_name("safecity"))
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    settings = load_settings("local", tmp_path_factory.mktemp("slice") / "home")
-    summary = run_main_job(settings)
-    return settings, summary
+def first_run(main_day):
+    return main_day
 
 
 def query(settings, sql):

@@ -113,6 +113,7 @@ def stored(settings) -> dict:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_day_by_day_and_a_backfill_in_one_run_store_the_same(two_days, tmp_path):
     landing = LocalLanding(two_days)
     passes = landing.files("passes", "*.json")

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from safecity.config.profiles import load_settings
-from safecity.orchestration.main_job import run_main_job
 from tests.orchestration.ui_server import running_ui
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -104,15 +102,13 @@ def text_is(value: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
-    """The main job's state in a fresh SAFECITY_HOME (seeded landing, one run of the whole graph), served by
+def ui(tmp_path_factory, main_day):
+    """The main job's state (the session's run of the whole graph on the simulated day, conftest.py), served by
     `safecity ui` on a free loopback port. The main job's own outcome is test_main_job.py's business: here it
     only gives the graph its data; what is asserted is what the UI shows and what it launches."""
-    _webdriver_modules()  # fail before spending a minute on the main job
-    folder = tmp_path_factory.mktemp("ui_browser")
-    settings = load_settings("local", folder / "home")
-    run_main_job(settings)
-    with running_ui(settings.paths.home, log=folder / "ui.log") as server:
+    _webdriver_modules()  # fail before anything is served
+    settings, _ = main_day
+    with running_ui(settings.paths.home, log=tmp_path_factory.mktemp("ui_browser") / "ui.log") as server:
         yield server
 
 

@@ -15,7 +15,7 @@ from safecity.standards.catalogue import load_catalogue
 from safecity.transforms.dbt_vars import load_key_places, load_scorecard
 from tests.transforms.simulated import step_succeeded
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CITY = "130300"
 CITY_ZONE = ZoneInfo("Asia/Shanghai")
 

@@ -9,7 +9,7 @@ import pytest
 from safecity.transforms import PROJECT_DIR
 from safecity.transforms.review import REPO_DIR, changed_models, model_grains, review
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_changed_models_come_from_git_status_lines():
