@@ -47,6 +47,7 @@ def onboarded(tmp_path_factory):
     return {"site": site, "home": home, "run": ran}
 
 
+@pytest.mark.slow
 def test_the_main_job_runs_on_the_sites_export_without_simulating(onboarded):
     ran, home = onboarded["run"], onboarded["home"]
     assert ran.returncode == 0, ran.stderr[-4000:]
@@ -55,6 +56,7 @@ def test_the_main_job_runs_on_the_sites_export_without_simulating(onboarded):
     assert sorted(p.name for p in (home / "landing").rglob("*") if p.is_file()) == [REAL.name]
 
 
+@pytest.mark.slow
 def test_every_row_is_in_silver_and_the_marts_count_days_and_hours_in_the_citys_zone(onboarded):
     with REAL.open(newline="", encoding="ascii") as handle:
         raw = list(csv.DictReader(handle))
@@ -108,6 +110,7 @@ def test_a_new_mapping_file_is_a_new_source_of_its_entitys_asset_without_code(tm
     assert "case" not in after and after["traffic_incident"].op.tags[SOURCES_TAG] == MAPPING
 
 
+@pytest.mark.slow
 def test_site_and_its_environment_variable_pick_the_site_on_several_commands(onboarded, tmp_path):
     site, home = onboarded["site"], onboarded["home"]
     by_option = safecity("--site", str(site), "quarantine", "summary", "--json", "--home", str(home))
