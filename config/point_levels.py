@@ -1,12 +1,12 @@
 """The city's rules for a camera point's level (key / important / normal: standards/codes/point_level.yaml), read
-from config/cities/<city>/point_levels.yaml and rendered as one SQL expression."""
+from the site's point_levels.yaml (config/cities/<city>/point_levels.yaml in the default site) and rendered as one SQL expression."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from safecity.config.profiles import CITIES_DIR
+from safecity.config.profiles import city_folder
 from safecity.config.yamlfile import load_yaml, parse_model
 
 LEVELS = ("key", "important")
@@ -26,8 +26,8 @@ class PointLevels(BaseModel):
     important: PointRule = PointRule()
 
 
-def load_point_levels(city: str, directory: Path = CITIES_DIR) -> PointLevels:
-    path = directory / city / "point_levels.yaml"
+def load_point_levels(city: str, directory: Path | None = None) -> PointLevels:
+    path = (directory / city if directory else city_folder(city)) / "point_levels.yaml"
     return parse_model(load_yaml(path), PointLevels) if path.exists() else PointLevels()
 
 

@@ -10,7 +10,7 @@ import zoneinfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from safecity.config.profiles import CONFIG_DIR
+from safecity.config.profiles import CONFIG_DIR, current_site
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
 from safecity.ingestion.id_allocation import IdAllocation
 from safecity.ingestion.readers import POSITION, text_encoding
@@ -277,7 +277,7 @@ def _one_column_per_element(document, mapping: SourceMapping) -> list:
 def mapping_path(name: str) -> Path:
     """A mapping given by id (config/sources/<id>.yaml) or by path."""
     candidate = Path(name)
-    return candidate if candidate.suffix in {".yaml", ".yml"} else SOURCES_DIR / f"{name}.yaml"
+    return candidate if candidate.suffix in {".yaml", ".yml"} else current_site().sources_dir / f"{name}.yaml"
 
 
 def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:

@@ -32,9 +32,8 @@ from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
 from safecity.ingestion.unit_cells import PART, explode
-from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, QUARANTINE_SCHEMA, flags_table, REASON_TYPE, REJECTED_FILES_SCHEMA,
-                                       REJECTED_FILES_TABLE, bronze_table, quarantine_table, silver_schema,
-                                       silver_table)
+from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
+                                       REJECTED_FILES_TABLE, bronze_table, entity_tables, flags_table)
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import FLAGS_COLUMN, REASONS_COLUMN, Conformer, literal, quote
 
@@ -154,9 +153,7 @@ class BatchIngestor:
         self.tables = {
             "bronze": ensure_table(catalog, bronze_table(self.mapping.id), BRONZE_SCHEMA,
                                    "_received_at" if daily else None),
-            "silver": ensure_table(catalog, silver_table(self.entity), silver_schema(self.entity),
-                                   self.entity.time_field if daily else None),
-            "quarantine": ensure_table(catalog, quarantine_table(self.entity), QUARANTINE_SCHEMA),
+            **entity_tables(catalog, self.entity),
         }
         self.rejected_files = ensure_table(catalog, REJECTED_FILES_TABLE, REJECTED_FILES_SCHEMA)
         self.flags = ensure_table(catalog, flags_table(self.entity), FLAGS_SCHEMA) if self.entity.flags else None

@@ -91,3 +91,23 @@ FLAGS_PREFIX = "flags_"
 
 def flags_table(entity: Entity) -> str:
     return f"ops.{FLAGS_PREFIX}{entity.entity}"
+
+def entity_tables(catalog, entity: Entity) -> dict:
+    """The entity's silver and quarantine tables, created (empty) if missing; silver in day partitions of the
+    entity's event time where the standard says `partition: day`."""
+    from safecity.lakehouse.catalog import ensure_table
+    daily = entity.partition == "day"
+    return {"silver": ensure_table(catalog, silver_table(entity), silver_schema(entity),
+                                   entity.time_field if daily else None),
+            "quarantine": ensure_table(catalog, quarantine_table(entity), QUARANTINE_SCHEMA)}
+
+
+def ensure_entity_tables(catalog, catalogue, entities: list[str]) -> list[str]:
+    """The silver and quarantine tables of `entities` (those the analysis models read): a site that sends only some
+    of them still has every table, empty, so its marts build (with no rows for what it does not send) instead of
+    failing on a missing table. Returns the entities whose tables were made."""
+    missing = [e for e in map(catalogue.entities.__getitem__, entities) if not catalog.table_exists(silver_table(e))
+               or not catalog.table_exists(quarantine_table(e))]
+    for entity in missing:
+        entity_tables(catalog, entity)
+    return [e.entity for e in missing]

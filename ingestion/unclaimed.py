@@ -10,7 +10,8 @@ from typing import Iterable
 
 from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 from safecity.ingestion.landing import CLOCK_FILE, Landing
-from safecity.ingestion.mapping import SOURCES_DIR, SourceMapping
+from safecity.config.site import current_site
+from safecity.ingestion.mapping import SourceMapping
 from safecity.ingestion.video_quality.landing_batch import SNAPSHOTS
 
 OTHER_READERS = (SNAPSHOTS,)
@@ -30,7 +31,7 @@ def unclaimed_files(landing: Landing, mappings: Iterable[SourceMapping],
 def source_mappings() -> list[SourceMapping]:
     """The deployment's source mappings that load (one that does not is reported where it is used, not here)."""
     found = []
-    for path in sorted(SOURCES_DIR.glob("*.yaml")):
+    for path in sorted(current_site().sources_dir.glob("*.yaml")):
         try:
             found.append(parse_model(load_yaml(path), SourceMapping))
         except YamlFileError:

@@ -14,15 +14,17 @@ import typer
 
 from safecity.config.yamlfile import YamlFileError
 from safecity.orchestration.cli_errors import DEBUG_KEY, ErrorReportingGroup, fail
-from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit as _settings
+from safecity.orchestration.cli_options import EnvOption, HomeOption, SiteOption, settings_or_exit as _settings
 from safecity.orchestration.cameras_cli import cameras_app
 from safecity.orchestration.rules_cli import rules_app
+from safecity.orchestration.site_cli import site_app
 from safecity.orchestration.transforms_cli import transforms_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
                   cls=ErrorReportingGroup)
 app.add_typer(rules_app, name="rules")
+app.add_typer(site_app, name="site")
 standards_app = typer.Typer(help="数据标准 / Standards: check files, build the data dictionary.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
 app.add_typer(cameras_app, name="cameras")
@@ -34,7 +36,8 @@ app.add_typer(quarantine_app, name="quarantine")
 
 @app.callback()
 def _root(ctx: typer.Context,
-          debug: bool = typer.Option(False, "--debug", help="出错时显示调用栈 / Show the traceback of an error.")) -> None:
+          debug: bool = typer.Option(False, "--debug", help="出错时显示调用栈 / Show the traceback of an error."),
+          site: Path | None = SiteOption) -> None:
     ctx.meta[DEBUG_KEY] = debug
 
 
@@ -49,28 +52,34 @@ def _logging(quiet: bool) -> None:
 
 @app.command()
 def run(as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
-        env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
-    """运行主作业 / Run the main job: the whole asset graph, then a summary."""
+        simulate: bool = typer.Option(False, "--simulate", help="先模拟一天的数据 / Simulate a day of the site's city "
+                                                                "into landing first (the default site does so by "
+                                                                "itself when its landing is empty)."),
+        env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
+    """运行主作业 / Run the main job on whatever is in landing: the whole asset graph, then a summary."""
     _logging(quiet=as_json)
     settings = _settings(env, home)
     from safecity.orchestration.main_job import run_main_job
     from safecity.orchestration.summary import render_text
     # With --json, stdout carries the JSON object alone; the job's own output (dbt's log lines) goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        summary = run_main_job(settings)
+        summary = run_main_job(settings, simulate=simulate)
     typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) if as_json else render_text(summary))
     raise typer.Exit(0 if summary.success else 1)
 
 
 @app.command()
 def ui(port: int = typer.Option(3000, help="Port for the Dagster UI."),
-       env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+       env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """启动 Dagster 界面 / Start the Dagster UI on the same state as `safecity run`."""
     settings = _settings(env, home)
     from safecity.orchestration.main_job import prepare_dagster_home
     prepare_dagster_home(settings)
+    # The profile by its file and the site by its folder (SAFECITY_SITE, set by --site): what this command read.
     environment = {**os.environ, "SAFECITY_HOME": str(settings.paths.home),
-                   "SAFECITY_ENV": settings.environment.name}
+                   "SAFECITY_ENV": str(settings.environment_file)}
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-m", "safecity.orchestration.location", "-h", "127.0.0.1", "-p", str(port)]
     typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (state: {settings.paths.home})")
@@ -92,7 +101,8 @@ def _load_mapping(settings, source_mapping: str):
 @quarantine_app.command("summary")
 def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default: all)."),
                        as_json: bool = typer.Option(False, "--json"),
-                       env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+                       env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """隔离记录按原因统计 / Quarantined records by entity, source, reason and field, with an example value."""
     from safecity.ingestion.quarantine import quarantine_summary as summarise
     records = summarise(_settings(env, home), entity)
@@ -109,7 +119,8 @@ def quarantine_summary(entity: str = typer.Argument(None, help="Entity (default:
 @quarantine_app.command("reprocess")
 def quarantine_reprocess(source_mapping: str = typer.Argument(..., help="Mapping id or path (after a fix)."),
                          as_json: bool = typer.Option(False, "--json"),
-                         env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+                         env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """按修正后的映射与标准重新判定隔离记录 / Re-judge a source's quarantined records with the current mapping and
     standard; those that now conform move to silver."""
     _logging(quiet=as_json)
@@ -139,7 +150,8 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
            kafka: str | None = typer.Option(None, help="Kafka bootstrap host:port (default: the profile's)."),
            as_of: datetime | None = typer.Option(None, "--as-of", help="检查时钟 / Clock for the 'not in the "
                                                                        "future' check (replays); default now."),
-           env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+           env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """接入数据 / Ingest files or a Kafka topic through bronze into silver and quarantine."""
     _logging(quiet=False)
     for path in paths or []:
@@ -180,20 +192,26 @@ def ingest(source_mapping: str = typer.Argument(..., help="Mapping id (config/so
 
 
 @app.command()
-def simulate(city: str = typer.Option("qinhuangdao", "--city"),
+def simulate(city: str | None = typer.Option(None, "--city", help="City (default: the site's city)."),
              start: str = typer.Option(..., "--start", help="First day, YYYY-MM-DD."),
              days: int = typer.Option(1, "--days", min=1),
              scale: str = typer.Option("small", "--scale", help="small (seconds, for tests) or city (Qinhuangdao-sized)."),
              seed: int = typer.Option(1, "--seed"),
              out: Path = typer.Option(..., "--out", help="Folder to write into."),
              kafka: str | None = typer.Option(None, "--kafka", help="Kafka bootstrap servers: streams go there too."),
-             ) -> None:
+             site: Path | None = SiteOption) -> None:
     """模拟城市数据 / Simulate the city's sources in the bureau's own formats, with faults and a ground truth."""
     import datetime as dt
     from safecity.simulator.run import simulate as run_simulation
     from safecity.simulator.scale import SCALES
+    from safecity.config.site import current_site
+    from safecity.simulator.world import SIMULATOR_DIR
     _logging(quiet=False)
-    if scale not in SCALES:
+    city = city or current_site().city
+    if not (SIMULATOR_DIR / f"{city}.yaml").exists():
+        known = sorted(p.stem for p in SIMULATOR_DIR.glob("*.yaml") if p.stem != "faults")
+        raise fail(f"没有 {city} 的模拟档案 / no simulator profile for {city!r} (known: {known}); a site of another "
+                   f"city runs on its own exports in landing")
         typer.echo(f"unknown scale {scale!r}: {', '.join(SCALES)}", err=True)
         raise typer.Exit(2)
     try:
@@ -217,8 +235,8 @@ def standards_check(file: Path = typer.Argument(..., help="CSV file to check."),
                                                                                   "else GB18030)."),
                     mapping: str | None = typer.Option(None, "--mapping", help="Read the file through a source "
                                                                                  "mapping (config/sources/<id>.yaml)."),
-                    as_json: bool = typer.Option(False, "--json", help="Print {total, accepted, rejected, reasons}.")
-                    ) -> None:
+                    as_json: bool = typer.Option(False, "--json", help="Print {total, accepted, rejected, reasons}."),
+                    site: Path | None = SiteOption) -> None:
     """按标准检查文件 / Check a file against an entity; rejected rows are written beside it with their reasons.
 
     Rejected rows are a result, not an error: the exit code is 0 unless the file cannot be read."""

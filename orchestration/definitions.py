@@ -9,9 +9,8 @@ from safecity.config.profiles import Settings, load_settings
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.orchestration.defs import DomainContext, domain_definitions
 from safecity.orchestration.defs.freshness import source_freshness
-from safecity.orchestration.defs.ingestion import SOURCES_TAG, sources_of
+from safecity.orchestration.defs.ingestion import SOURCES_TAG, site_ingestion, sources_of
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
-from safecity.orchestration.defs.partitions import check_zone
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.resources import dbt_project, dbt_resource, resources_for
 from safecity.standards.catalogue import Catalogue, load_catalogue
@@ -45,10 +44,10 @@ def platform_definitions(ingestion: list[dg.AssetsDefinition], catalogue: Catalo
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
-    check_zone(settings.city.timezone)
     catalogue = load_catalogue(settings.city.id)
     project = dbt_project(settings)
-    domains = dg.Definitions.merge(*domain_definitions(DomainContext(settings, catalogue, project)).values())
+    domains = dg.Definitions.merge(*domain_definitions(DomainContext(settings, catalogue, project)).values(),
+                                   dg.Definitions(assets=list(site_ingestion(settings.site).values())))
     resources = {**resources_for(settings), "dbt": dbt_resource(project)}
     return dg.Definitions.merge(domains, platform_definitions(ingestion_assets(domains), catalogue),
                                 dg.Definitions(resources=resources))

@@ -20,7 +20,8 @@ DICTIONARY_HTML = "data-dictionary.html"
 
 
 def ingested_entities() -> list[str]:
-    """Entities that some source mapping fills: these have silver tables."""
+    """Entities the shipped mappings (the default site's config/sources/) fill: dbt's silver sources, and the silver
+    tables every site has before dbt runs (empty where its own mappings do not fill them)."""
     return sorted({parse_model(load_yaml(p), SourceMapping).entity for p in SOURCES_DIR.glob("*.yaml")})
 
 

@@ -55,12 +55,13 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def seed_landing(settings: Settings) -> Path | None:
-    """Give an empty landing area a simulated day of the city (the simulator's small scale), delivered as the
-    bureau's systems deliver it: each export in the folder its mapping reads, and
-    the day's manifest (its clock and ground truth) at the root. Returns the manifest, or None if landing had data."""
+def seed_landing(settings: Settings, force: bool = False) -> Path | None:
+    """Give the default site's empty landing area (any landing with `force`: `safecity run --simulate`) a simulated
+    day of the city (the simulator's small scale), delivered as the bureau's systems deliver it: each export in the
+    folder its mapping reads, and the day's manifest (its clock and ground truth) at the root. Returns the manifest,
+    or None when nothing was simulated: another site's landing holds its own exports, never a made-up day."""
     landing = settings.paths.landing
-    if landing.exists() and any(p.is_file() for p in landing.rglob("*")):
+    if not force and (not settings.site.default or (landing.exists() and any(p.is_file() for p in landing.rglob("*")))):
         return None
     from safecity.simulator.run import simulate
     log.info("landing is empty: simulating %s (scale %s, seed %d) into %s", SIMULATED_DAY, SIMULATED_SCALE,
@@ -104,10 +105,12 @@ def days_label(tags: dict[str, str]) -> str:
     return " … ".join(dict.fromkeys(v for k, v in tags.items() if k in (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG)))
 
 
-def run_main_job(settings: Settings, seed: bool = True) -> RunSummary:
+def run_main_job(settings: Settings, seed: bool = True, simulate: bool = False) -> RunSummary:
+    """The main job on whatever is in landing; `simulate` first adds a simulated day, `seed` one only when the
+    default site's landing is empty."""
     started = time.monotonic()
-    if seed:
-        seed_landing(settings)
+    if seed or simulate:
+        seed_landing(settings, force=simulate)
     prepare_dagster_home(settings)
     definitions = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:

@@ -40,6 +40,8 @@ class SafeCityResource(dg.ConfigurableResource):
 
     environment: str | None = None
     home: str | None = None
+    # The site folder (None: SAFECITY_SITE, else the shipped default site).
+    site: str | None = None
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
@@ -52,7 +54,7 @@ class SafeCityResource(dg.ConfigurableResource):
         resolved |= {pointer: value for pointer, value in (secrets or {}).items() if value}
         key = tuple(sorted(resolved.items()))
         if key not in self._settings:
-            self._settings[key] = load_settings(self.environment, self.home, resolved)
+            self._settings[key] = load_settings(self.environment, self.home, resolved, self.site)
         return self._settings[key]
 
 
@@ -103,11 +105,12 @@ def step_settings(catalog: IcebergCatalogResource, kafka: KafkaResource) -> Sett
 
 
 def platform_resources(environment: str | None = None, home: str | None = None,
-                       variables: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+                       variables: Mapping[str, str] | None = None,
+                       site: str | None = None) -> dict[str, dg.ConfigurableResource]:
     """The platform's resources by key; `variables` ({profile pointer: environment variable}) configures each secret
     from its dg.EnvVar."""
     env = {pointer: dg.EnvVar(name) for pointer, name in (variables or {}).items()}
-    safecity = SafeCityResource(environment=environment, home=home,
+    safecity = SafeCityResource(environment=environment, home=home, site=site,
                                 **{name: env[pointer] for name, pointer in STORAGE_SECRETS.items() if pointer in env})
     catalog = IcebergCatalogResource(safecity=safecity, url=env.get(CATALOG_SECRET))
     return {"safecity": safecity, "catalog": catalog, "warehouse": WarehouseResource(catalog=catalog),
@@ -116,7 +119,9 @@ def platform_resources(environment: str | None = None, home: str | None = None,
 
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources for these settings, each secret the profile reads configured from its environment variable."""
-    return platform_resources(settings.environment.name, str(settings.paths.home), settings.secret_variables())
+    # The profile by its file, so that a profile given as a path is the one the runs read too.
+    return platform_resources(str(settings.environment_file), str(settings.paths.home), settings.secret_variables(),
+                              None if settings.site.default else str(settings.site.root))
 
 
 def dbt_project(settings: Settings) -> DbtProject:

@@ -9,12 +9,13 @@ from pathlib import Path
 import typer
 
 from safecity.config.yamlfile import Located, YamlFileError
-from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit as _settings
+from safecity.orchestration.cli_options import EnvOption, HomeOption, SiteOption, settings_or_exit as _settings
 
 rules_app = typer.Typer(help="策略文件与规则引擎 / Policy files and the rule engine: check, test, replay, diff, serve.",
                         no_args_is_help=True)
 
-PathArgument = typer.Argument(None, help="Policy file or folder (default: the shipped policies).")
+PathArgument = typer.Argument(None, help="Policy file or folder (default: the site's policies: its enabled packs "
+                                         "and its own).")
 
 
 def problem_record(problem: Located) -> dict:
@@ -25,9 +26,11 @@ def problem_record(problem: Located) -> dict:
 
 
 def _load(path: Path | None, as_json: bool = False):
-    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.config.site import current_site
+    from safecity.rules.loader import load_policies, site_policies
     try:
-        return load_policies(path or POLICIES_DIR)
+        # The live set: the site's enabled packs and its own policies.
+        return load_policies(path) if path else site_policies(current_site())
     except YamlFileError as exc:
         typer.echo(json.dumps([problem_record(p) for p in exc.problems], ensure_ascii=False, indent=2) if as_json
                    else str(exc))
@@ -35,7 +38,8 @@ def _load(path: Path | None, as_json: bool = False):
 
 
 @rules_app.command("check")
-def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "--json")) -> None:
+def rules_check(path: Path = PathArgument, as_json: bool = typer.Option(False, "--json"),
+                site: Path | None = SiteOption) -> None:
     """检查策略文件 / Validate policy files; every error as file:line: CODE at /pointer: message."""
     policies = _load(path, as_json)
     typer.echo(json.dumps([], ensure_ascii=False) if as_json else f"{len(policies)} policies OK")
@@ -81,7 +85,7 @@ def rules_schema(out: Path = typer.Option(Path("docs/schemas"), "--out", help="F
 
 
 @rules_app.command("test")
-def rules_test(path: Path = PathArgument) -> None:
+def rules_test(path: Path = PathArgument, site: Path | None = SiteOption) -> None:
     """运行策略文件内的测试 / Run the tests written inside the policy files."""
     from safecity.rules.testing import run_policy_tests
     policies = _load(path)
@@ -145,7 +149,8 @@ def rules_replay(start: str = typer.Option(..., "--from", help="First event time
                  events_file: Path = EventsOption,
                  out: Path = typer.Option(None, "--out", help="Write the actions as JSON Lines."),
                  as_json: bool = typer.Option(False, "--json"),
-                 env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+                 env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """回放历史 / Run the events of a period through a policy set on an event-time clock."""
     from safecity.rules.replay import replay
     policies = _load(policies_dir)
@@ -173,7 +178,8 @@ def rules_diff(policies_dir: Path = typer.Option(..., "--policies", help="The ch
                start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
                live_dir: Path = typer.Option(None, "--live", help="The live policy set (default: the shipped one)."),
                events_file: Path = EventsOption, as_json: bool = typer.Option(False, "--json"),
-               env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+               env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """比较策略集 / Actions a changed policy set would add or drop compared with the live one over a period."""
     from safecity.rules.executor import payload
     from safecity.rules.replay import diff
@@ -220,7 +226,8 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                                                                         "safecity.rules.outbox) or file:PATH."),
                 max_messages: int | None = typer.Option(None, "--max-messages"),
                 idle_seconds: float | None = typer.Option(None, "--idle-seconds"),
-                env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+                env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """流式运行 / Consume the keyed topics `rules route` fills as a consumer group; write fired actions to the
     outbox."""
     from safecity.rules.sinks import FileSink, KafkaSink
@@ -245,7 +252,8 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
 def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configuration (YAML)."),
                   ledger: Path = typer.Option(None, "--ledger", help="Delivery ledger (default: in the state "
                                                                       "folder)."),
-                  env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+                  env: str | None = EnvOption, home: Path | None = HomeOption,
+        site: Path | None = SiteOption) -> None:
     """投递动作 / Deliver the outbox's actions to the configured sinks, at least once."""
     from safecity.lakehouse.catalog import open_catalog
     from safecity.rules.executor import LEDGER_PATH, executor_from_config, load_executor_config

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from safecity.orchestration.cli_options import SiteOption
+
 transforms_app = typer.Typer(help="分析模型 / Analysis models (dbt): review changes before they ship.",
                              no_args_is_help=True)
 
@@ -14,7 +16,8 @@ transforms_app = typer.Typer(help="分析模型 / Analysis models (dbt): review 
 def review(as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
            workdir: Path | None = typer.Option(None, "--workdir", help="Keep the scratch copies here."),
            env: str | None = typer.Option(None, "--env", help="Environment profile."),
-           home: Path | None = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")):
+           home: Path | None = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var)."),
+        site: Path | None = SiteOption):
     """评审工作区中改动的模型 / For each model changed in the working tree: breaking or not, and a table diff
     against the current build (SQLMesh on a scratch copy; production is never written)."""
     from safecity.config.profiles import load_settings
@@ -33,7 +36,8 @@ def review(as_json: bool = typer.Option(False, "--json", help="Print the report 
 @transforms_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dbt(ctx: typer.Context,
         env: str | None = typer.Option(None, "--env", help="Environment profile."),
-        home: Path | None = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var).")):
+        home: Path | None = typer.Option(None, "--home", help="State folder (default: $SAFECITY_HOME or ./var)."),
+        site: Path | None = SiteOption):
     """在本状态目录上运行 dbt / Run a dbt command on this home's warehouse, exactly as the assets run it (the venv's
     dbt, the home's profile and target folder, the city's variables): `safecity transforms dbt build -s mart_x`."""
     from safecity.config.profiles import load_settings

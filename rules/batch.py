@@ -174,17 +174,17 @@ class PolicyRun:
 
 
 def run_batch(settings: Any, catalogue: Catalogue, run_id: str) -> PolicyRun:
-    """The rules step for a home: the shipped policies over what silver holds since the last watermark, in the
+    """The rules step for a home: the site's policies (its enabled packs and its own) over what silver holds since the last watermark, in the
     supervised worker, the new actions and the watermark committed to ops.outbox, set-aside versions recorded,
     and the outbox's delivery backlog (what the Dagster asset and the benchmark's direct path run)."""
     from safecity.lakehouse.catalog import ensure_table, open_catalog
     from safecity.lakehouse.views import publish_views
     from safecity.lakehouse.warehouse import connect
     from safecity.rules.executor import LEDGER_PATH
-    from safecity.rules.loader import POLICIES_DIR, load_policies
+    from safecity.rules.loader import site_policies
     from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE
 
-    policies = load_policies(POLICIES_DIR)
+    policies = site_policies(settings.site, catalogue)
     catalog = open_catalog(settings)
     outbox = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
     with connect(settings, read_only=True) as con:

@@ -108,6 +108,22 @@ def load_policies(directory: str | Path = POLICIES_DIR, *, catalogue: Catalogue 
     return loaded
 
 
+def site_policies(site, catalogue: Catalogue | None = None) -> list[LoadedPolicy]:
+    """The policies in force at a site (safecity.config.site.Site): its enabled packs and its own policies folder,
+    checked together (an id used twice across them is an error as within one folder)."""
+    problems: list[Located] = []
+    loaded: list[LoadedPolicy] = []
+    for directory in site.policy_dirs():
+        try:
+            loaded += load_policies(directory, catalogue=catalogue)
+        except YamlFileError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_duplicates(loaded))
+    if problems:
+        raise YamlFileError(problems)
+    return loaded
+
+
 def _duplicates(loaded: list[LoadedPolicy]) -> list[Located]:
     # Ids name policies in the outbox and the audit trail; ruleset names must be unique inside one engine host.
     problems = []

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from safecity.config.profiles import CITIES_DIR, CityProfile, load_city
+from safecity.config.profiles import CityProfile, city_folder, current_site, load_city
 from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 
 STANDARDS_DIR = Path(__file__).parent
@@ -263,7 +263,7 @@ class Catalogue(BaseModel):
 
 def _city_divisions(city: CityProfile) -> CodeTable:
     # The city's own code is a division too: the city bureau's platforms and city-level devices carry it.
-    city_level = Code(code=city.gb2260, name_zh=f"{city.name_zh}（市本级）", name_en=f"{city.name_en} (city level)",
+    city_level = Code(code=city.code, name_zh=f"{city.name_zh}（市本级）", name_en=f"{city.name_en} (city level)",
                       group="city")
     return CodeTable(
         id="city_divisions", name_zh=f"{city.name_zh}行政区划", name_en=f"{city.name_en} divisions",
@@ -312,7 +312,7 @@ def _check_references(entities: dict[str, Entity], events: dict[str, EventType],
 
 def _city_overrides(city: str, tables: dict[str, CodeTable]) -> dict[str, CodeTable]:
     """Replaceable code tables the city profile brings (config/cities/<city>/codes/*.yaml)."""
-    folder = CITIES_DIR / city / "codes"
+    folder = city_folder(city) / "codes"
     if not folder.exists():
         return {}
     overrides = {t.id: t for t in _load_folder(folder, CodeTable)}
@@ -324,8 +324,14 @@ def _city_overrides(city: str, tables: dict[str, CodeTable]) -> dict[str, CodeTa
     return overrides
 
 
+def load_catalogue(city: str | None = None) -> Catalogue:
+    """The standards with the city's divisions and code tables: the current site's city unless another is named."""
+    site = current_site()
+    return _load_catalogue(city or site.city, site.root)
+
+
 @lru_cache(maxsize=4)
-def load_catalogue(city: str = "qinhuangdao") -> Catalogue:
+def _load_catalogue(city: str, site_root: Path) -> Catalogue:
     profile = load_city(city)
     tables = {t.id: t for t in _load_folder(STANDARDS_DIR / "codes", CodeTable)}
     tables |= _city_overrides(city, tables)

@@ -38,11 +38,13 @@ def camera_day(tmp_path_factory) -> dict:
 
     import dagster as dg
 
-    from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
+    from safecity.orchestration.defs.ingestion import site_ingestion
     from safecity.orchestration.defs.cameras.health import camera_state, snapshot_diagnosis
     from safecity.orchestration.resources import platform_resources
     from safecity.simulator.run import simulate
 
+    ingestion = site_ingestion()
+    camera_registry, device_status = ingestion["camera"], ingestion["device_status"]
     out = tmp_path_factory.mktemp("camera-day-sim")
     simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 11, out)
     home = tmp_path_factory.mktemp("camera-day-home")

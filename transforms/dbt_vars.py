@@ -2,13 +2,14 @@
 scorecard configuration, read from their YAML files at run time so the SQL never carries a copy of them.
 
 - `divisions`: code, urban flag and land area (km²) of each division of the city profile;
-- `city_code`: the city's GB/T 2260 code;
+- `city_code`: the city's code (GB/T 2260, or the local code its profile declares);
+- `city_timezone`: the city's IANA zone, in which every mart counts its days and hours;
 - `grid_cell_sql`: the city grid's cell expression (config/grid.py `cell_sql`) over the placeholders `__lon__` and
   `__lat__`, which the `grid_cell` macro replaces: the arithmetic of a cell exists once, in config/grid.py;
-- `key_places`: the city's key places with their coverage radius (config/cities/<city>/key_places.yaml);
+- `key_places`: the city's key places with their coverage radius (the site's key_places.yaml);
 - `code_attributes`: {table: {code: attributes}} for the code tables whose attributes the models compute with
   (congestion grades and their 0–10 bounds, road classes and their speed thresholds, camera states);
-- `scorecard`: the indicators with weights and targets (config/scorecard.yaml).
+- `scorecard`: the indicators with weights and targets (the site's scorecard.yaml, else the shipped one).
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safecity.config.grid import cell_sql
-from safecity.config.profiles import CITIES_DIR, CONFIG_DIR, CityProfile, Settings
+from safecity.config.profiles import LOCAL_CODE, CityProfile, Settings, city_folder
+from safecity.config.site import default_site
 from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
 
-SCORECARD_FILE = CONFIG_DIR / "scorecard.yaml"
+SCORECARD_FILE = default_site().scorecard_file
 CODE_TABLES = ("congestion_grade", "road_class", "camera_state")
 INDICATORS = ("key_place_coverage", "hd_ratio", "online_rate", "intact_rate", "networking_rate", "data_conformance_rate",
               "response_within_target")
@@ -65,7 +67,7 @@ class KeyPlace(BaseModel):
     name_en: str
     kind: Literal["railway_station", "airport", "port", "scenic_spot", "beach", "square", "hospital", "school",
                   "government"]
-    division: str = Field(pattern=r"^\d{6}$")
+    division: str = Field(pattern=LOCAL_CODE)
     lon: float
     lat: float
     radius_m: float = Field(gt=0, le=2000)
@@ -76,10 +78,10 @@ class KeyPlaces(BaseModel):
     places: list[KeyPlace]
 
 
-def load_key_places(city: CityProfile, directory=CITIES_DIR) -> list[KeyPlace]:
-    """The city's key places, checked against its profile (a division of the city, a position inside its extent,
-    one entry per id); none when the city has no list."""
-    path = directory / city.id / "key_places.yaml"
+def load_key_places(city: CityProfile, directory=None) -> list[KeyPlace]:
+    """The city's key places (the site's key_places.yaml), checked against its profile (a division of the city, a
+    position inside its extent, one entry per id); none when the city has no list."""
+    path = (directory / city.id if directory else city_folder(city.id)) / "key_places.yaml"
     if not path.exists():
         return []
     document = load_yaml(path)
@@ -101,15 +103,22 @@ def load_key_places(city: CityProfile, directory=CITIES_DIR) -> list[KeyPlace]:
     return places
 
 
+def _scorecard_file(settings: Settings):
+    # A site without its own scorecard scores with the shipped one.
+    own = settings.site.scorecard_file
+    return own if own.exists() else SCORECARD_FILE
+
+
 def dbt_vars(settings: Settings) -> dict:
     city = settings.city
     catalogue = load_catalogue(city.id)
     return {
-        "city_code": city.gb2260,
+        "city_code": city.code,
+        "city_timezone": city.timezone,
         "grid_cell_sql": cell_sql(city, "__lon__", "__lat__"),
         "key_places": [p.model_dump() for p in load_key_places(city)],
         "divisions": [{"code": d.code, "urban": d.urban, "area_km2": d.area_km2} for d in city.divisions],
         "code_attributes": {t: {c.code: dict(c.attributes or {}) for c in catalogue.code_tables[t].codes}
                             for t in CODE_TABLES},
-        "scorecard": [i.model_dump() for i in load_scorecard().indicators],
+        "scorecard": [i.model_dump() for i in load_scorecard(_scorecard_file(settings)).indicators],
     }

@@ -17,7 +17,7 @@ import dagster as dg
 
 from safecity.ingestion.mapping import load_mapping, mapping_path
 from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
-from safecity.orchestration.defs.partitions import ZONE
+from safecity.orchestration.defs.partitions import site_zone
 from safecity.orchestration.resources import LandingResource
 from safecity.standards.catalogue import Catalogue, load_catalogue
 
@@ -100,5 +100,5 @@ def _source_freshness(sources: list[str], catalogue: Catalogue):
                               description="观察各数据源落地文件夹的最新到达时间 / Observe when each source's newest "
                                           "file arrived in landing")
     schedule = dg.ScheduleDefinition(name="observe_landing_hourly", job=job, cron_schedule="7 * * * *",
-                                     execution_timezone=ZONE, default_status=dg.DefaultScheduleStatus.STOPPED)
+                                     execution_timezone=site_zone(), default_status=dg.DefaultScheduleStatus.STOPPED)
     return observables, checks, sensor, job, schedule

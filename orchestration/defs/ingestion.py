@@ -1,6 +1,10 @@
 """One ingestion asset per standard entity: every source mapping of the entity, files and (where the environment
 has Kafka) its stream, into bronze (one table per source), silver and quarantine.
 
+The assets are built from the site's mappings (sources/*.yaml of the site folder; config/sources/ of the default
+site) each time the code location loads: a new mapping file is a new source of its entity's asset after a reload,
+with no code.
+
 One asset per entity, not per source, because several sources feed one silver table (the camera registry comes
 as CSV, as GB/T 28181 Catalog JSON and as community Excel ledgers) and a table has one producing asset.
 
@@ -11,18 +15,25 @@ each record still lands in the silver partition of its own event time.
 """
 
 import functools
+from pathlib import Path
 
 import dagster as dg
 
+from safecity.config.site import Site, current_site
 from safecity.ingestion.entity import ingest_entity
+from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import SourceReport
 from safecity.orchestration.defs.freshness import landing_key
-from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
+from safecity.orchestration.defs.partitions import SINGLE_RUN, daily as daily_partitions, partition_days
 from safecity.orchestration.resources import IcebergCatalogResource, KafkaResource, WAREHOUSE_POOL, step_settings
 from safecity.standards.catalogue import load_catalogue
 
 OWNERS = ["team:data-platform"]
 SOURCES_TAG = "safecity/sources"
+# The UI group of each entity's ingestion (the domain it belongs to); an entity not listed shows under "ingestion".
+ENTITY_GROUPS = {"camera": "cameras", "device_status": "cameras", "vehicle_pass": "traffic", "detector": "traffic",
+                 "detector_flow": "traffic", "traffic_incident": "traffic", "alarm_call": "incidents", "case": "cases",
+                 "duty_roster": "support", "maintenance_work_order": "support", "maintenance_budget": "support"}
 
 
 def sources_of(asset: dg.AssetsDefinition) -> list[str]:
@@ -68,6 +79,7 @@ def _daily(entity_id: str) -> bool:
 def entity_ingestion(entity_id: str, sources: list[str], group: str, description_zh: str, description_en: str):
     """The multi-asset that ingests `sources` (mapping ids) into the lakehouse tables of `entity_id`."""
     daily = _daily(entity_id)
+    partitions = daily_partitions()
     silver = dg.AssetKey(["silver", entity_id])
     quarantine = dg.AssetKey(["quarantine", entity_id])
     bronze = {source: dg.AssetKey(["bronze", source]) for source in sources}
@@ -100,7 +112,7 @@ def entity_ingestion(entity_id: str, sources: list[str], group: str, description
                                           "with its bytes kept; the run goes on)"),
         ],
         pool=WAREHOUSE_POOL,
-        partitions_def=DAILY if daily else None,
+        partitions_def=partitions if daily else None,
         backfill_policy=SINGLE_RUN if daily else None,
         # Sensors read which sources an asset ingests from here.
         op_tags={SOURCES_TAG: ",".join(sources)},
@@ -166,3 +178,25 @@ def files_check(quarantine: dg.AssetKey, reports: list[SourceReport]) -> dg.Asse
         metadata={"rejected_files": len(rejected), "files": dg.MetadataValue.md(
             "| 数据源 source | 文件 file | 原因 reason | 错误 error |\n|---|---|---|---|\n" + rows if rows else "none"),
             "next_step": "修正映射后运行 / after fixing the mapping run: safecity quarantine reprocess <source>"})
+
+
+def mappings_by_entity(sources_dir: Path, catalogue) -> dict[str, list[str]]:
+    """{entity: [mapping ids]} of the mapping files in `sources_dir`; a file that does not load stops the load
+    with its file and line (a source silently missing from the graph would look like a quiet day)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(sources_dir.glob("*.yaml")):
+        mapping = load_mapping(path, catalogue).mapping
+        found.setdefault(mapping.entity, []).append(mapping.id)
+    return found
+
+
+def site_ingestion(site: Site | None = None) -> dict[str, dg.AssetsDefinition]:
+    """{entity: its ingestion asset}, one per entity the site's mappings fill, fed by every mapping of it."""
+    site = site or current_site()
+    catalogue = load_catalogue(site.city)
+    assets = {}
+    for entity_id, sources in mappings_by_entity(site.sources_dir, catalogue).items():
+        entity = catalogue.entities[entity_id]
+        assets[entity_id] = entity_ingestion(entity_id, sources, ENTITY_GROUPS.get(entity_id, "ingestion"),
+                                             entity.name_zh, entity.name_en)
+    return assets

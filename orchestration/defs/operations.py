@@ -8,7 +8,7 @@ import dagster as dg
 from safecity.lakehouse.catalog import ensure_table
 from safecity.lakehouse.exactly_once import append_once
 from pyiceberg.catalog import Catalog
-from safecity.orchestration.defs.partitions import ZONE, local_day
+from safecity.orchestration.defs.partitions import local_day, site_zone
 from safecity.orchestration.resources import IcebergCatalogResource
 from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, OutboxRecord, idempotency_key, to_arrow
 
@@ -17,7 +17,7 @@ STREAM_JOB = "streams"
 
 
 def daily_build(main_job: str) -> dg.ScheduleDefinition:
-    @dg.schedule(name="daily_build", job_name=main_job, cron_schedule="0 2 * * *", execution_timezone=ZONE,
+    @dg.schedule(name="daily_build", job_name=main_job, cron_schedule="0 2 * * *", execution_timezone=site_zone(),
                  default_status=dg.DefaultScheduleStatus.STOPPED,
                  description="每天 02:00 构建前一天：接入、质检、分析模型与策略 / Every night at 02:00 the whole "
                              "graph for the day before (its daily partition)")
@@ -34,7 +34,7 @@ def stream_micro_batches(stream_assets: list[dg.AssetsDefinition]):
                               description="流数据五分钟微批（过车、设备心跳）/ Five-minute micro-batches of the streams "
                                           "(vehicle passes, device keepalives)")
 
-    @dg.schedule(name="stream_micro_batches", job=job, cron_schedule="*/5 * * * *", execution_timezone=ZONE,
+    @dg.schedule(name="stream_micro_batches", job=job, cron_schedule="*/5 * * * *", execution_timezone=site_zone(),
                  default_status=dg.DefaultScheduleStatus.STOPPED,
                  description="每 5 分钟读取 Kafka 新消息（记入当天分区）/ Read what the Kafka topics hold every five "
                              "minutes, as a run of today's partition")

@@ -6,22 +6,45 @@ their names, see safecity.ingestion.landing.delivery_day) and, for the dbt facts
 on it. Backfills run as one run over the whole range (BackfillPolicy.single_run): ingestion lists the range's files
 once and dbt rebuilds the range in one statement per model, instead of paying Dagster's and dbt's start-up per day.
 
-Every city of the platform keeps Beijing time (GB/T 2260 covers China only), so one definition serves every city
-profile; build_definitions refuses a profile whose zone differs rather than partitioning its days wrongly.
+The days are the site's city's (its profile's time zone), as are the schedules' clocks: a site in Edinburgh
+partitions by days in Europe/London.
 """
 
 import datetime as dt
+import functools
 import zoneinfo
 
 import dagster as dg
 
-ZONE = "Asia/Shanghai"
+from safecity.config.profiles import load_city
+from safecity.config.site import current_site
+
 # The first day the platform keeps history for; earlier deliveries are archives, not partitions.
 FIRST_DAY = "2024-01-01"
-
-# end_offset=1: today is a partition too, so that five-minute stream batches and new files land in it as they come.
-DAILY = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone=ZONE, end_offset=1)
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+@functools.cache
+def _city_zone(site_root, city: str) -> str:
+    return load_city(city).timezone
+
+
+def site_zone() -> str:
+    """The IANA zone of the current site's city: the zone of partitions and schedules."""
+    site = current_site()
+    return _city_zone(site.root, site.city)
+
+
+@functools.cache
+def _daily(zone: str) -> dg.DailyPartitionsDefinition:
+    # end_offset=1: today is a partition too, so that five-minute stream batches and new files land in it as they
+    # come.
+    return dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone=zone, end_offset=1)
+
+
+def daily() -> dg.DailyPartitionsDefinition:
+    """The daily partitions of the current site (one object per zone, so that assets of one site share it)."""
+    return _daily(site_zone())
 
 
 def partitioned_assets(definitions: dg.Definitions) -> list[dg.AssetsDefinition]:
@@ -43,10 +66,4 @@ def day_key(day: dt.date) -> str:
 
 def local_day(moment: dt.datetime, days_back: int = 0) -> str:
     """The partition key of the day of `moment` in the partitions' zone, `days_back` days earlier."""
-    return day_key(moment.astimezone(zoneinfo.ZoneInfo(ZONE)).date() - dt.timedelta(days=days_back))
-
-
-def check_zone(timezone: str) -> None:
-    if timezone != ZONE:
-        raise ValueError(f"city profile time zone {timezone!r}: daily partitions are days in {ZONE}; a city in "
-                         f"another zone needs its own partitions definition")
+    return day_key(moment.astimezone(zoneinfo.ZoneInfo(site_zone())).date() - dt.timedelta(days=days_back))

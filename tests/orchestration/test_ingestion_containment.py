@@ -4,13 +4,15 @@ import dagster as dg
 
 from safecity.config.profiles import load_settings
 from safecity.lakehouse.catalog import open_catalog
-from safecity.orchestration.defs.incidents.assets import alarm_calls
+from safecity.orchestration.defs.ingestion import site_ingestion
 from safecity.orchestration.resources import platform_resources
 
 HEADER = "jjdbh,bjsj,pjsj,ddsj,czsj,jssj,bjrxm,bjrxb,lxdh,afdz,xzb,yzb,jqlbdm,jqjbdm,jjlxdm,xzqh,gxdwdm,bjnr,jjdzt"
 ROW = ("J13032220260701{n:05d},{received},2026-07-01 00:32:18,2026-07-01 00:54:51,2026-07-01 01:05:22,"
        "2026-07-01 01:40:45,张洋,1,15020449038,河北省秦皇岛市昌黎县昌黎县,119.174797,39.754475,030000,2,1,130322,"
        "130322070000,昌黎县附近发生交通事故,closed")
+
+alarm_calls = site_ingestion()["alarm_call"]
 
 
 def calls_file(path, rows, encoding="gb18030"):

@@ -13,15 +13,18 @@ from safecity.lakehouse.views import publish_views
 from safecity.config.profiles import load_settings
 from safecity.ingestion.landing import LocalLanding, delivery_day
 from safecity.orchestration.definitions import MAIN_JOB, build_definitions
-from safecity.orchestration.defs.partitions import DAILY, local_day, partitioned_assets
+from safecity.orchestration.defs.partitions import daily as daily_partitions, local_day, partitioned_assets
 from safecity.orchestration.defs.sensors import files_by_day
 from safecity.orchestration.defs.standards.assets import reference_tables
-from safecity.orchestration.defs.traffic.assets import detector_flows, detectors, vehicle_passes
+from safecity.orchestration.defs.ingestion import site_ingestion
 from safecity.orchestration.main_job import RANGE_END_TAG, RANGE_START_TAG, delivery_days, partition_tags
 from safecity.simulator.run import simulate
 from safecity.standards.catalogue import load_catalogue
 
 FIRST, SECOND = dt.date(2026, 7, 15), dt.date(2026, 7, 16)
+
+INGESTION = site_ingestion()
+detector_flows, detectors, vehicle_passes = (INGESTION[e] for e in ("detector_flow", "detector", "vehicle_pass"))
 
 
 @pytest.mark.parametrize("name, day", [
@@ -46,7 +49,7 @@ def test_new_files_ask_for_a_run_of_each_day_they_deliver():
 
 def test_the_partitioned_assets_are_the_standards_daily_entities_and_their_dbt_facts(settings):
     partitioned = partitioned_assets(build_definitions(settings))
-    assert all(asset.partitions_def == DAILY and asset.backfill_policy == dg.BackfillPolicy.single_run()
+    assert all(asset.partitions_def == daily_partitions() and asset.backfill_policy == dg.BackfillPolicy.single_run()
                for asset in partitioned)
     daily = {key.to_user_string() for asset in partitioned for key in asset.keys}
     entities = {e for e, spec in load_catalogue().entities.items() if spec.partition == "day"}

@@ -5,11 +5,13 @@ import shutil
 
 import dagster as dg
 
-from safecity.orchestration.defs.cameras.assets import camera_registry, device_status
-from safecity.orchestration.defs.ingestion import sources_of
+from safecity.orchestration.defs.ingestion import site_ingestion, sources_of
 from safecity.orchestration.defs.sensors import Watermark, landing_sensor
 from safecity.orchestration.resources import platform_resources
 from tests.conftest import SAMPLE_EXPORT
+
+INGESTION = site_ingestion()
+camera_registry, device_status = INGESTION["camera"], INGESTION["device_status"]
 
 
 def sensor_of(asset, settings):

@@ -5,4 +5,4 @@ from safecity.orchestration.defs.lakehouse.maintenance import lakehouse_maintena
 
 
 def definitions(context) -> dg.Definitions:
-    return dg.Definitions(jobs=[lakehouse_maintenance], schedules=[nightly_maintenance])
+    return dg.Definitions(jobs=[lakehouse_maintenance], schedules=[nightly_maintenance()])

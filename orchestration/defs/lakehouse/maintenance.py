@@ -9,6 +9,7 @@ import datetime as dt
 import dagster as dg
 
 from safecity.lakehouse.maintenance import format_report, maintain
+from safecity.orchestration.defs.partitions import site_zone
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 
 
@@ -40,7 +41,9 @@ def lakehouse_maintenance():
     maintain_lakehouse()
 
 
-nightly_maintenance = dg.ScheduleDefinition(
-    name="nightly_maintenance", job=lakehouse_maintenance, cron_schedule="30 3 * * *", execution_timezone="Asia/Shanghai",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="每天 03:30 维护湖仓 / Maintain the lakehouse every night at 03:30")
+def nightly_maintenance() -> dg.ScheduleDefinition:
+    """03:30 in the site's city."""
+    return dg.ScheduleDefinition(
+        name="nightly_maintenance", job=lakehouse_maintenance, cron_schedule="30 3 * * *",
+        execution_timezone=site_zone(), default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="每天 03:30 维护湖仓 / Maintain the lakehouse every night at 03:30")

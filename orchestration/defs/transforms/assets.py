@@ -13,8 +13,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from safecity.orchestration.defs.partitions import DAILY, SINGLE_RUN, partition_days
+from safecity.ingestion.tables import ensure_entity_tables
+from safecity.lakehouse.views import publish_views
+from safecity.lakehouse.warehouse import connect
+from safecity.orchestration.defs.partitions import SINGLE_RUN, daily, partition_days
+from safecity.orchestration.generated import ingested_entities
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
+from safecity.standards.catalogue import load_catalogue
+from safecity.standards.publish import publish_reference
 from safecity.transforms.dbt_vars import dbt_vars
 from safecity.transforms.gold import GOLD, MARTS, MASKED, publish
 from safecity.transforms.invocation import build_args
@@ -49,15 +55,37 @@ def day_vars(days) -> dict[str, str]:
     return {"day_from": days[0].isoformat(), "day_to": (days[-1] + dt.timedelta(days=1)).isoformat()}
 
 
+def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
+    """Every entity's silver table exists and is visible to dbt, empty for what the site does not send; the
+    reference tables the dbt tests check codes against exist (a graph with few ingestion steps may reach dbt before
+    the reference step, which no model selects from)."""
+    settings = catalog.settings()
+    opened = catalog.open()
+    catalogue = load_catalogue(settings.city.id)
+    read = ingested_entities()  # the silver tables dbt's sources name (transforms/models/sources.yml)
+    made = ensure_entity_tables(opened, catalogue, read)
+    if made:
+        log.info("empty tables for entities no source has filled: %s", ", ".join(made))
+    with connect(settings) as con:
+        visible = {name for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'silver'").fetchall()}
+        if made or not set(read) <= visible:
+            publish_views(con, opened, ("silver", "quarantine"))
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'reference'"
+                           ).fetchone()[0]:
+            publish_reference(con, catalogue)
+
+
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     translator = SafeCityTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
-                name="daily_models", select=DAILY_MODELS, partitions_def=DAILY, backfill_policy=SINGLE_RUN,
+                name="daily_models", select=DAILY_MODELS, partitions_def=daily(), backfill_policy=SINGLE_RUN,
                 pool=WAREHOUSE_POOL)
     def daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                      catalog: IcebergCatalogResource):
         days = partition_days(context)
+        prepare_sources(catalog, context.log)
         context.log.info("dbt daily models for %s … %s (%d days)", days[0], days[-1], len(days))
         variables = {**dbt_vars(catalog.settings()), **day_vars(days)}
         yield from dbt.cli(build_args(variables), context=context).stream()
@@ -66,6 +94,7 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
                 name="analysis_models", exclude=DAILY_MODELS, pool=WAREHOUSE_POOL)
     def analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                         catalog: IcebergCatalogResource):
+        prepare_sources(catalog, context.log)
         yield from dbt.cli(build_args(dbt_vars(catalog.settings())), context=context).stream()
 
     return [daily_models, analysis_models, gold_assets(project)]

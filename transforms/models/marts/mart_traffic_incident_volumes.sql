@@ -1,11 +1,13 @@
 -- Traffic incidents by day, hour, type and accident type (the severity of an accident: property damage, injury,
 -- fatal) at the three police levels. Traffic incidents are the traffic police's, not a station's: an incident has a
 -- station only when the 110 call it came from names its handling unit; otherwise it belongs to its branch directly.
+-- Days and hours are the city's (the session's zone is the site city's, see transforms/invocation.py); an incident
+-- whose export gives no occurrence time (accident records that carry only the reported day) counts at its report time.
 with incidents as (
     select
         i.*,
-        i.occurred_at::date as occurred_date,
-        hour(i.occurred_at) as occurred_hour,
+        coalesce(i.occurred_at, i.reported_at)::date as occurred_date,
+        hour(coalesce(i.occurred_at, i.reported_at)) as occurred_hour,
         {{ police_levels('c.handling_unit', 'i.division_code') }}
     from {{ ref('stg_traffic_platform__incidents') }} as i
     left join {{ ref('stg_dispatch__alarm_calls') }} as c on c.call_id = i.related_call_id

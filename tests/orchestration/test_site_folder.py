@@ -1,0 +1,168 @@
+"""A site folder for a city outside China, made by `safecity site new` and file edits only, onboards a real export
+(Edinburgh's 2012 STATS19 accidents, ../shared/real-data) and its mart counts days and hours in Europe/London as an
+independent reading of the raw rows (csv module) does; a new mapping file is a new source in the Dagster graph with no
+code; --site and SAFECITY_SITE pick the site on every command."""
+import collections
+import csv
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from benchmarks.onboarding import EXAMPLE, make_site as edit_into_edinburgh
+from safecity.config.site import SITE_ENV
+
+BIN = Path(sys.executable).parent
+REAL = Path("/work/shared/real-data/accidents/edinburgh_2012_accident.csv")
+MAPPING = "edinburgh_accidents_csv"
+
+
+def safecity(*args, env=None, timeout=900):
+    environment = {k: v for k, v in os.environ.items() if k not in (SITE_ENV, "SAFECITY_HOME", "SAFECITY_ENV")}
+    return subprocess.run([str(BIN / "safecity"), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**environment, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def onboarded(tmp_path_factory):
+    """site new → edits → site check → the file in landing → `safecity run` (the main job on what landing holds)."""
+    if not REAL.exists():
+        pytest.fail(f"{REAL} is missing: the real-data set is part of the test fixtures")
+    root = tmp_path_factory.mktemp("edinburgh")
+    site, home = root / "site", root / "home"
+    made = safecity("site", "new", str(site))
+    assert made.returncode == 0, made.stderr
+    edit_into_edinburgh(site)
+    checked = safecity("site", "check", str(site))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (home / "landing" / "accidents").mkdir(parents=True)
+    shutil.copy(REAL, home / "landing" / "accidents" / REAL.name)
+    ran = safecity("--site", str(site), "run", "--json", "--home", str(home), timeout=1800)
+    return {"site": site, "home": home, "run": ran}
+
+
+@pytest.mark.slow
+def test_the_main_job_runs_on_the_sites_export_without_simulating(onboarded):
+    ran, home = onboarded["run"], onboarded["home"]
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    # Landing held the site's export: nothing simulated next to it.
+    assert not (home / "landing" / "manifest.json").exists()
+    assert sorted(p.name for p in (home / "landing").rglob("*") if p.is_file()) == [REAL.name]
+
+
+@pytest.mark.slow
+def test_every_row_is_in_silver_and_the_marts_count_days_and_hours_in_the_citys_zone(onboarded):
+    with REAL.open(newline="", encoding="ascii") as handle:
+        raw = list(csv.DictReader(handle))
+    # Independently: the day of each accident as the export writes it (UK local), hour 0 of that local day.
+    expected = collections.Counter(dt.datetime.strptime(r["a_date"], "%d/%m/%Y").date() for r in raw)
+    with duckdb.connect(str(onboarded["home"] / "warehouse.duckdb"), read_only=True) as con:
+        silver = con.execute("SELECT count(*) FROM marts.mart_traffic_incident_volumes WHERE level = 'city'"
+                             ).fetchone()[0]
+        rows = con.execute("SELECT occurred_date, occurred_hour, sum(incidents) FROM marts.mart_traffic_incident_volumes "
+                           "WHERE level = 'city' GROUP BY ALL").fetchall()
+        city_code = con.execute("SELECT DISTINCT unit_code FROM marts.mart_traffic_incident_volumes "
+                                "WHERE level = 'city'").fetchall()
+    assert silver > 0
+    assert city_code == [("S12000036",)]
+    # Midnight in Edinburgh is 07:00 or 08:00 in Asia/Shanghai: a mart counting in the wrong zone shows other hours.
+    assert {hour for _, hour, _ in rows} == {0}
+    got = {day: n for day, _, n in rows}
+    assert sum(got.values()) == len(raw) == 1163
+    assert sorted(got) == sorted(expected)
+    worst = max(abs(got[d] - expected[d]) / expected[d] for d in expected)
+    assert worst <= 0.01, worst
+    fatal = sum(r["severity"] == "Fatal" for r in raw)
+    with duckdb.connect(str(onboarded["home"] / "warehouse.duckdb"), read_only=True) as con:
+        fatal_mart = con.execute("SELECT sum(incidents) FROM marts.mart_traffic_incident_volumes WHERE level = 'city' "
+                                 "AND accident_type = 'fatal'").fetchone()[0]
+    assert fatal_mart == fatal == 13
+
+
+def test_a_new_mapping_file_is_a_new_source_of_its_entitys_asset_without_code(tmp_path, monkeypatch):
+    from safecity.config.site import default_site
+    from safecity.config.site_scaffold import scaffold_site
+    from safecity.orchestration.defs.ingestion import SOURCES_TAG, site_ingestion
+    monkeypatch.delenv(SITE_ENV, raising=False)
+    site = tmp_path / "site"
+    scaffold_site(site, default_site())
+    monkeypatch.setenv(SITE_ENV, str(site))
+    before = site_ingestion()
+    assert "edinburgh_accidents_csv" not in before["traffic_incident"].op.tags[SOURCES_TAG]
+    text = (EXAMPLE / "sources" / f"{MAPPING}.yaml").read_text(encoding="utf-8")
+    (site / "sources" / f"{MAPPING}.yaml").write_text(text, encoding="utf-8")
+    # A reload builds the definitions again from the files: the entity's one asset now reads both sources.
+    from safecity.orchestration.definitions import build_definitions
+    from safecity.config.profiles import load_settings
+    definitions = build_definitions(load_settings(home=tmp_path / "home"))
+    incidents = definitions.resolve_assets_def(dg.AssetKey(["silver", "traffic_incident"]))
+    assert incidents.op.tags[SOURCES_TAG].split(",") == ["edinburgh_accidents_csv", "traffic_incidents_jsonl"]
+    assert definitions.resolve_assets_def(dg.AssetKey(["bronze", MAPPING])) is incidents
+    (site / "sources" / "traffic_incidents_jsonl.yaml").unlink()
+    (site / "sources" / "cases_csv.yaml").unlink()
+    after = site_ingestion()
+    assert "case" not in after and after["traffic_incident"].op.tags[SOURCES_TAG] == MAPPING
+
+
+@pytest.mark.slow
+def test_site_and_its_environment_variable_pick_the_site_on_several_commands(onboarded, tmp_path):
+    site, home = onboarded["site"], onboarded["home"]
+    by_option = safecity("--site", str(site), "quarantine", "summary", "--json", "--home", str(home))
+    by_command = safecity("quarantine", "summary", "--json", "--home", str(home), "--site", str(site))
+    by_env = safecity("quarantine", "summary", "--json", "--home", str(home), env={SITE_ENV: str(site)})
+    assert by_option.returncode == by_command.returncode == by_env.returncode == 0, by_env.stderr
+    assert by_option.stdout == by_command.stdout == by_env.stdout
+    # The site's mapping ids resolve through the site; the default site does not know them.
+    check = safecity("standards", "check", str(REAL), "--entity", "traffic_incident", "--mapping", MAPPING,
+                     "--json", "--site", str(site))
+    assert check.returncode == 0, check.stderr
+    assert '"total": 1163' in check.stdout and '"rejected": 0' in check.stdout
+    unknown = safecity("ingest", MAPPING, str(REAL), "--home", str(tmp_path / "other"))
+    assert unknown.returncode == 2 and "edinburgh_accidents_csv" in unknown.stderr
+    # rules check with no folder checks the site's live set (its one enabled pack).
+    rules = safecity("rules", "check", env={SITE_ENV: str(site)})
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    # Nothing falls back to the default site: a folder that is not a site stops every command.
+    for command in (["run"], ["ingest", MAPPING], ["quarantine", "summary"]):
+        refused = safecity(*command, "--home", str(tmp_path / "h"), env={SITE_ENV: str(tmp_path)})
+        assert refused.returncode == 2 and "E_SITE" in refused.stderr, (command, refused.stderr)
+
+
+def test_site_check_names_file_and_line_of_each_problem(tmp_path):
+    site = tmp_path / "site"
+    assert safecity("site", "new", str(site)).returncode == 0
+    edit_into_edinburgh(site)
+    city = (site / "city.yaml").read_text(encoding="utf-8")
+    (site / "city.yaml").write_text(city.replace("timezone: Europe/London", "timezone: Europe/Edinburgh"),
+                                    encoding="utf-8")
+    checked = safecity("site", "check", str(site))
+    line = next(n for n, text in enumerate((site / "city.yaml").read_text().splitlines(), 1)
+                if text.startswith("timezone:"))
+    assert checked.returncode == 1
+    assert f"{site / 'city.yaml'}:{line}" in checked.stderr and "Europe/Edinburgh" in checked.stderr
+
+
+def test_partitions_and_schedules_are_days_in_the_site_citys_zone(tmp_path, monkeypatch):
+    import datetime
+    from safecity.config.site import default_site
+    from safecity.config.site_scaffold import scaffold_site
+    from safecity.orchestration.defs.lakehouse.maintenance import nightly_maintenance
+    from safecity.orchestration.defs.partitions import daily, local_day
+    monkeypatch.delenv(SITE_ENV, raising=False)
+    assert daily().timezone == "Asia/Shanghai"
+    site = tmp_path / "site"
+    scaffold_site(site, default_site())
+    edit_into_edinburgh(site)
+    monkeypatch.setenv(SITE_ENV, str(site))
+    assert daily().timezone == nightly_maintenance().execution_timezone == "Europe/London"
+    # 16:30 UTC is 17:30 in Edinburgh (BST), still 1 July, and 00:30 on 2 July in Qinhuangdao.
+    moment = datetime.datetime(2026, 7, 1, 16, 30, tzinfo=datetime.timezone.utc)
+    assert local_day(moment) == "2026-07-01"
+    monkeypatch.delenv(SITE_ENV)
+    assert local_day(moment) == "2026-07-02"
