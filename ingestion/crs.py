@@ -6,7 +6,7 @@ state plane in US feet, "EPSG:4490" CGCS2000). EPSG systems go through pyproj wi
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -24,20 +24,29 @@ def check_system(system: str) -> str:
         return system
     if not system.upper().startswith("EPSG:"):
         raise ValueError(f"coordinate system {system!r}: one of wgs84, gcj02, bd09 or an EPSG code such as EPSG:2326")
-    _transformer(system.upper())
+    _PROJ.submit(_transformer, system.upper()).result()
     return system
 
 
-@lru_cache(maxsize=16)
+# DuckDB calls the functions from its own native worker threads, where building a PROJ transformer crashes the
+# process (seen in the ingest pipeline; PROJ is not safe there). Every use of pyproj runs on one Python thread of
+# its own, which also keeps the transformers single-threaded as PROJ requires.
+_PROJ = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proj")
+_TRANSFORMERS: dict = {}
+
+
 def _transformer(system: str):
     from pyproj import CRS, Transformer
     from pyproj.exceptions import CRSError
 
-    try:
-        source = CRS.from_user_input(system)
-    except CRSError:
-        raise ValueError(f"{system} is not an EPSG coordinate reference system pyproj knows") from None
-    return Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
+    cache = _TRANSFORMERS
+    if system not in cache:
+        try:
+            source = CRS.from_user_input(system)
+        except CRSError:
+            raise ValueError(f"{system} is not an EPSG coordinate reference system pyproj knows") from None
+        cache[system] = Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
+    return cache[system]
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +64,11 @@ def to_wgs84(system: str, x, y) -> tuple[np.ndarray, np.ndarray]:
         return bd09_to_wgs84(x, y)
     if system == "wgs84":
         return x, y
-    lon, lat = _transformer(system.upper()).transform(x, y)
+    return _PROJ.submit(_project, system.upper(), x, y).result()
+
+
+def _project(system: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = _transformer(system).transform(x, y)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 

@@ -291,6 +291,9 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                                                      did_you_mean(target, writable)))
         problems += _one_column_per_element(document, mapping)
         mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
+        if mapping.allocate_ids:
+            # An export without the ID column at all: every row gets an allocated ID.
+            mapped.add(mapping.allocate_ids.id_element)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
                 problems.append(document.problem("/columns", "E_REQUIRED",

@@ -24,14 +24,21 @@ _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)[
 _PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
-def _body(data: bytes) -> tuple[bytes, int]:
-    """The XML body of a SIP message (after its headers), or the file; and the line the body starts on."""
+def _body(data: bytes) -> tuple[bytes, int, dict[str, str]]:
+    """The XML body of a SIP message (after its headers), or the file; the line the body starts on; and the SIP
+    headers as columns `SIP.<Header>` (the Date header is the time a Keepalive was sent)."""
     if not _SIP_START.match(data):
-        return data, 1
+        return data, 1, {}
     match = re.search(rb"\r?\n\r?\n", data)
+    head = data[:match.end()] if match else data
+    headers = {}
+    for line in head.decode("ascii", "replace").splitlines()[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            headers[f"SIP{NESTING}{name.strip()}"] = value.strip()
     if match is None:
-        return b"", 1
-    return data[match.end():], data[:match.end()].count(b"\n") + 1
+        return b"", 1, headers
+    return data[match.end():], head.count(b"\n") + 1, headers
 
 
 def _strip_namespace(tag: str) -> str:
@@ -78,7 +85,7 @@ def read_xml(source: Path | str | bytes, encoding: str, where: str | None = None
              records: str | None = None) -> RawBatch:
     """The records of an XML document at the tag path `records`; the position is the record's number."""
     data, where = _load(source, where)
-    body, first_line = _body(data)
+    body, first_line, headers = _body(data)
     declared = _DECLARED.match(body.removeprefix(UTF8_BOM))
     # The body's own declaration wins (a GB2312 MANSCDP body inside an otherwise ASCII SIP message).
     text, used = _decode(where, body, declared.group(1).decode("ascii") if declared else encoding)
@@ -99,7 +106,7 @@ def read_xml(source: Path | str | bytes, encoding: str, where: str | None = None
     for number, element in enumerate(found, 1):
         flat = flatten_element(element)
         if flat:
-            good.append((number, flat))
+            good.append((number, flat | headers))
         else:
             rejected.append(RejectedLine(number, ET.tostring(element, encoding="unicode")[:MAX_KEPT_TEXT],
                                          "E_RECORD", f"record {number} <{element.tag}> holds no fields"))
