@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import re
@@ -165,10 +166,7 @@ def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None
         return _read_csv_records(text, used, path, dialect)
     header = next(csv.reader(io.StringIO(first_line)))
     _check_delimiter(path, header, dialect, 1)
-    if _named_width(header) < len(header):
-        # Trailing empty header cells (a trailing comma on every line): the strict reader trims them.
-        return _read_csv_records(text, used, path, dialect)
-    check_header(path, header)
+    check_header(path, header[:_named_width(header)])
     if "\n" not in text.rstrip("\n"):
         return _read_csv_records(text, used, path, dialect)
     try:
@@ -220,7 +218,11 @@ def _spans_lines(text: str) -> bool:
     return bool((~np.isin(before, (44, 10, 34))).any() or (~np.isin(after, (44, 13, 10, 34))).any())
 
 
-def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
+def _read_csv_arrow(text: str, used: str, full_header: list[str]) -> RawBatch:
+    """Line per record with Arrow. A header with empty trailing cells (a delimiter ending every line) names fewer
+    columns than it has: a row with values there is rejected, rows without the trailing cells are read as well."""
+    header = full_header[:_named_width(full_header)]
+    width = len(full_header)
     utf8 = text.encode("utf-8")
     empty = _empty_lines(utf8)
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -229,10 +231,14 @@ def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
     invalid: list[tuple[int, str, str]] = []
     whitespace_lines: list[int] = []
 
+    short: list[tuple[int, list[str]]] = []
+
     def on_invalid(row: pacsv.InvalidRow) -> str:
         line = int(nonempty[row.number - 1])
         if not row.text.strip():
             whitespace_lines.append(line)
+        elif width > len(header) and row.actual_columns == len(header):
+            short.append((line, next(csv.reader([row.text]))))
         else:
             invalid.append((line, row.text, f"expected {row.expected_columns} columns, found {row.actual_columns}"))
         return "skip"
@@ -242,18 +248,40 @@ def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
         # Single-threaded parsing is what gives each skipped row its line number.
         # A block must hold the longest row: the file is in memory already, so one block for all is no extra cost.
         read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 24, min(len(utf8) + 1, (1 << 31) - 1)),
-                                       column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
+                                       column_names=[f"c{i}" for i in range(width)], skip_rows=1),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
-        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
+        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    table = table.rename_columns(header)
     rejected = [RejectedLine(line, row_text, "E_COLUMNS", message) for line, row_text, message in invalid]
     # Valid rows fill the non-empty data lines that were not skipped, in order (no field spans lines here).
-    skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines), dtype=np.int64)
+    skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines + [n for n, _ in short]), dtype=np.int64)
     lines = np.setdiff1d(nonempty[1:], skipped)
     table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
+    if width > len(header):
+        table, rejected = _trailing_cells_empty(table, utf8, header, width, short, rejected)
+    table = table.rename_columns(header + [LINE_COLUMN])
     return RawBatch(table, header, used, rejected, len(empty) + len(whitespace_lines))
+
+
+def _trailing_cells_empty(table: pa.Table, utf8: bytes, header: list[str], width: int,
+                          short: list[tuple[int, list[str]]], rejected: list[RejectedLine]):
+    """The named columns of rows whose unnamed trailing cells are empty, the short rows added in line order; rows
+    with a value under an unnamed column rejected."""
+    import pyarrow.compute as pc
+
+    extra = [f"c{i}" for i in range(len(header), width)]
+    filled = functools.reduce(pc.or_, [pc.not_equal(pc.utf8_trim_whitespace(table[c]), "") for c in extra])
+    lines = utf8.decode("utf-8").split("\n")
+    for line in pc.filter(table[LINE_COLUMN], filled).to_pylist():
+        rejected.append(RejectedLine(line, lines[line - 1][:MAX_KEPT_TEXT], "E_COLUMNS",
+                                     f"expected {len(header)} columns, found {width} with values past the header"))
+    kept = table.filter(pc.invert(filled)).select([f"c{i}" for i in range(len(header))] + [LINE_COLUMN])
+    if short:
+        rows = pa.table({f"c{i}": pa.array([cells[i] for _, cells in short], pa.string())
+                         for i in range(len(header))} | {LINE_COLUMN: pa.array([n for n, _ in short], pa.int64())})
+        kept = pa.concat_tables([kept, rows]).sort_by(LINE_COLUMN)
+    return kept, sorted(rejected, key=lambda r: r.line)
 
 
 def _csv_reader(lines: Iterable[str], dialect: CsvDialect):
