@@ -50,8 +50,8 @@ select
     k.detector_id,
     k.division_code,
     d.flow_date,
-    (24 * 60) // coalesce(p.interval_minutes, u.interval_minutes, {{ var('detector_interval_minutes') }})
-        as intervals_expected,
+    cast((24 * 60) // coalesce(p.interval_minutes, u.interval_minutes, {{ var('detector_interval_minutes') }})
+        as integer) as intervals_expected,
     coalesce(p.intervals_reported, 0) as intervals_reported,
     coalesce(p.rows_reported, 0) as rows_reported,
     p.lanes,
