@@ -161,3 +161,21 @@ def test_trailing_empty_columns_jsonp_and_merged_cells():
     assert batch.table.column("分局").to_pylist() == ["海港分局", "海港分局"]
     with pytest.raises(UnreadableFile, match="E_XML"):
         read(b"<a><b>1</b>", "xml", records="a.b")
+
+
+def test_standards_check_reads_a_trailing_empty_column_and_names_a_wrong_delimiter(tmp_path):
+    from typer.testing import CliRunner
+
+    from safecity.orchestration.cli import app
+
+    header = "detector_id,interval_start,interval_minutes,lane_no,volume"
+    rows = ["D1,2026-07-01 08:00:00,60,0,100", "D1,2026-07-01 09:00:00,60,0,90"]
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("\n".join(line + "," for line in [header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["standards", "check", str(trailing), "--entity", "detector_flow"])
+    assert result.exit_code == 0 and "2 accepted, 0 rejected" in result.output, result.output
+    semicolon = tmp_path / "semicolon.csv"
+    semicolon.write_text("\n".join(line.replace(",", ";") for line in [header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["standards", "check", str(semicolon), "--entity", "detector_flow"])
+    assert result.exit_code == 2 and "E_DELIMITER" in result.output and 'delimiter: ";"' in result.output
+    assert "Traceback" not in result.output
