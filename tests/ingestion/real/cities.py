@@ -36,6 +36,21 @@ WUHU = CityProfile(
     divisions=[{"code": "340202", "name_zh": "镜湖区", "name_en": "Jinghu District", "kind": "district",
                 "urban": True, "centre": [118.385, 31.340]}])
 
+SHIJIAZHUANG = CityProfile(
+    id="shijiazhuang", name_zh="石家庄市", name_en="Shijiazhuang", province_zh="河北省", gb2260="130100",
+    timezone="Asia/Shanghai", plate_prefix="冀A", grid_cell_m=500,
+    extent={"min_lon": 113.5, "max_lon": 115.5, "min_lat": 37.4, "max_lat": 38.8},
+    divisions=[
+        {"code": "130102", "name_zh": "长安区", "name_en": "Chang'an District", "kind": "district", "urban": True,
+         "centre": [114.539, 38.037]},
+        {"code": "130104", "name_zh": "桥西区", "name_en": "Qiaoxi District", "kind": "district", "urban": True,
+         "centre": [114.462, 38.004]},
+        {"code": "130105", "name_zh": "新华区", "name_en": "Xinhua District", "kind": "district", "urban": True,
+         "centre": [114.463, 38.051]},
+        {"code": "130108", "name_zh": "裕华区", "name_en": "Yuhua District", "kind": "district", "urban": True,
+         "centre": [114.531, 38.006]},
+    ])
+
 
 def catalogue_for(catalogue: Catalogue, city: CityProfile) -> Catalogue:
     tables = dict(catalogue.code_tables) | {"city_divisions": _city_divisions(city)}

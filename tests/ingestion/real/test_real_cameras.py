@@ -1,6 +1,7 @@
 """Real camera registries and GB/T 28181 messages onboarded with a mapping file only; figures checked against the
 raw records: counts by status and by region, the online rate from the registry's own status (no keepalive feed),
 positions converted from the Hong Kong 1980 Grid; every record in silver or quarantined with its reason."""
+import csv
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -14,8 +15,9 @@ from safecity.ingestion.filecheck import check_file
 from safecity.ingestion.landing import LocalLanding
 from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import ingest_source
+from safecity.ingestion.readers import LINE_COLUMN, read
 from safecity.lakehouse.catalog import open_catalog
-from tests.ingestion.real.cities import HONG_KONG, MARYLAND, WUHU, catalogue_for
+from tests.ingestion.real.cities import HONG_KONG, MARYLAND, SHIJIAZHUANG, WUHU, catalogue_for
 from tests.ingestion.real.conftest import MAPPINGS, landing_with
 
 
@@ -85,3 +87,34 @@ def test_gb28181_messages_as_devices_send_them(catalogue, real_data):
     # The Keepalive body has no time; the receiving platform stamps it: without that stamp it cannot be used.
     assert (check.total, check.rejected, set(check.reasons)) == (1, 1, {"E_REQUIRED"})
     assert check.rejected_rows.column("fields").to_pylist() == ["reported_at"]
+    # DeviceStatus as sent: one record with its online state and the repeated alarm items as one JSON list.
+    status = read(folder / "dahua_devicestatus_response_message.sip.txt", "xml", records="Response")
+    [record] = status.table.drop_columns([LINE_COLUMN]).to_pylist()
+    assert (record["DeviceID"], record["Online"], record["Record"]) == ("34020000001320000002", "ONLINE", "OFF")
+    assert [i["DutyStatus"] for i in json.loads(record["Alarmstatus.Item"])] == ["ONDUTY", "ONDUTY"]
+    assert record["SIP.User-Agent"] == "SIP UAS V3.0.0.675168"
+
+
+def test_a_checkpoint_list_with_a_composite_key_and_no_status(tmp_path, settings, catalogue, real_data):
+    path = real_data / "cameras" / "shijiazhuang_kakou.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    city = catalogue_for(catalogue, SHIJIAZHUANG)
+    report = ingest_source(open_catalog(settings), city, load_mapping(MAPPINGS / "shijiazhuang_kakou.yaml", city),
+                           LocalLanding(landing_with(tmp_path, "cameras", path)))
+    assert report.received == len(rows) == 2683
+    silver = _silver(settings, "camera")
+    quarantine = open_catalog(settings).load_table("quarantine.camera").scan().to_arrow()
+    assert silver.num_rows + quarantine.num_rows == len(rows)
+    # One camera per (ID, direction): the exact repeats of a pair are what is not a new camera.
+    pairs = Counter(f"{r['I_ID']}/{r['DIRECTION_INDEX']}" for r in rows)
+    assert len(set(silver.column("device_id").to_pylist())) == len(pairs)
+    assert Counter(quarantine.column("primary_reason").to_pylist()) == Counter(
+        {"E_DUPLICATE_KEY": sum(n - 1 for n in pairs.values())} if any(n > 1 for n in pairs.values()) else {})
+    # Counts by ring-road zone, from silver's address against the raw column.
+    kept = Counter(silver.column("address").to_pylist())
+    raw = Counter(r["location"] for r in rows)
+    assert set(kept) == set(raw) == {"二环内", "二环外三环内", "三环外"}
+    assert sum(kept.values()) == silver.num_rows and all(kept[z] <= raw[z] for z in raw)
+    assert all(abs(kept[z] - raw[z]) <= 0.01 * raw[z] for z in raw)
+    assert set(silver.column("status").to_pylist()) == {None}
