@@ -10,6 +10,9 @@ Rules (GB/T 28181 practice):
 - Online but the latest diagnosed snapshot has a defect: degraded, with the defect as the reason.
 - In the catalog but never heard from: never_streamed. Known before (`previous` current-state table) but gone from
   the catalog: decommissioned.
+- No keepalive feed at all (a registry export with its own online status, nothing heard from any device): the
+  registry's status is the evidence, ON online and OFF offline (reason registry_status), instead of every camera
+  being never_streamed.
 
 Everything is one DuckDB statement per step over the whole city's heartbeats (no Python loop over devices): offline
 intervals from gaps between keepalives, intervals merged per device (gaps and islands), then a timeline of events
@@ -40,10 +43,14 @@ REASONS = {
     "picture_ok": ("画面恢复正常", "picture healthy again"),
     "no_keepalive": ("从未收到心跳", "no keepalive ever"),
     "removed_from_catalog": ("已从目录删除", "removed from the catalog"),
+    "registry_on": ("台账状态为在线（无心跳数据）", "registry status online (no keepalive feed)"),
+    "registry_off": ("台账状态为离线（无心跳数据）", "registry status offline (no keepalive feed)"),
 }
+# Registry status values that mean online (GB/T 28181 Status ON, DeviceStatus Online ONLINE, vendor OK).
+REGISTRY_ONLINE = ("ON", "ONLINE", "OK")
 # The device_fault_type code (standards/codes) a reason reports as; VQD defects report as themselves.
 FAULT_TYPES = {"keepalive_timeout": "offline", "status_off": "offline", "parent_offline": "offline",
-               "no_keepalive": "never_streamed"}
+               "no_keepalive": "never_streamed", "registry_off": "offline"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,8 @@ def _offline_intervals(con) -> None:
     CREATE OR REPLACE TEMP TABLE alive AS
       SELECT device_id, t FROM hb WHERE cmd = 'Keepalive' OR (cmd = 'Status' AND status IN ('ON', 'OK'));
     CREATE OR REPLACE TEMP TABLE devices AS
-      SELECT DeviceID AS device_id, any_value(NULLIF(ParentID, '')) AS parent_id FROM catalog_in GROUP BY ALL;
+      SELECT DeviceID AS device_id, any_value(NULLIF(ParentID, '')) AS parent_id,
+             any_value(upper(trim(Status))) AS registry_status FROM catalog_in GROUP BY ALL;
     -- Own offline intervals: silence longer than `gap` after a keepalive (open while nothing follows), and Status OFF
     -- until the next sign of life.
     CREATE OR REPLACE TEMP TABLE own AS
@@ -228,10 +236,21 @@ def _current(con) -> None:
       CREATE OR REPLACE TEMP TABLE state_current AS
       WITH everyone AS (
         SELECT device_id FROM devices UNION SELECT device_id FROM hb UNION SELECT device_id FROM decommissioned),
+      fallback AS (
+        -- Without any keepalive feed, a device never heard from has its registry status; with one, never_streamed.
+        SELECT device_id,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM hb) AND registry_status IS NOT NULL THEN
+                    CASE WHEN registry_status IN {REGISTRY_ONLINE} THEN 'online' ELSE 'offline' END END AS state,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM hb) AND registry_status IS NOT NULL THEN
+                    CASE WHEN registry_status IN {REGISTRY_ONLINE} THEN 'registry_on' ELSE 'registry_off' END END
+                    AS reason
+        FROM devices),
       last_change AS (
         SELECT device_id, arg_max(to_state, changed_at) AS state, arg_max(reason, changed_at) AS reason,
                max(changed_at) AS since
-        FROM changes GROUP BY device_id),
+        FROM changes GROUP BY device_id
+        UNION ALL SELECT device_id, state, reason, NULL FROM fallback
+        WHERE state IS NOT NULL AND device_id NOT IN (SELECT device_id FROM changes)),
       evidence AS (
         SELECT device_id, max(t) AS last_evidence FROM (
           SELECT device_id, t FROM hb UNION ALL

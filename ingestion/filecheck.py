@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from safecity.ingestion.derive import create_derived_view
 from safecity.ingestion.id_allocation import preview_allocation
 from safecity.ingestion.mapping import ColumnSpec, SourceMapping, create_mapped_view
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, UnreadableFile, read
@@ -40,16 +41,19 @@ class FileCheck:
 def _read(path: Path, encoding: str | None, mapping: SourceMapping | None):
     format_ = mapping.format if mapping else {".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}.get(
         path.suffix.lower(), "csv")
-    records, sheet = (mapping.records, mapping.sheet) if mapping else (None, None)
+
+    def read_as(used: str):
+        return mapping.read(path, encoding=used) if mapping else read(path, format_, used)
+
     if encoding:
-        return read(path, format_, encoding, records=records, sheet=sheet)
+        return read_as(encoding)
     try:
-        return read(path, format_, "utf-8", records=records, sheet=sheet)
+        return read_as("utf-8")
     except UnreadableFile as exc:
         if exc.code not in ("E_ENCODING", "E_ENCODING_MISMATCH"):
             raise
         # The bureau's systems export GB18030 when they do not export UTF-8.
-        return read(path, format_, "gb18030", records=records, sheet=sheet)
+        return read_as("gb18030")
 
 
 def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: str | None = None,
@@ -71,10 +75,13 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
                        unmatched_columns=[h for h in raw.header if h not in names])
     con = duckdb.connect(":memory:")
     con.register("raw", raw.table)
-    # A line packing several records (unit_cells) is judged as its records; totals then count records.
-    relation, header = explode(con, mapping.unit_cells if mapping else None, "raw", LINE_COLUMN, raw.header)
-    create_mapped_view(con, relation, header, names, defaults, coordinates, conformer, LINE_COLUMN,
-                       part=relation != "raw")
+    # Derived columns and the row filter first; a line packing several records (unit_cells) is then judged as
+    # its records, and totals count records.
+    derived, columns = raw_relation(con, raw.header, mapping, catalogue, str(path))
+    relation, columns = explode(con, mapping.unit_cells if mapping else None, derived, LINE_COLUMN, columns)
+    decimal_comma = mapping.dialect.decimal_comma if mapping else False
+    create_mapped_view(con, relation, columns, names, defaults, coordinates, conformer, LINE_COLUMN,
+                       part=relation != derived, decimal_comma=decimal_comma)
     mapped = "mapped"
     if mapping is not None and mapping.allocate_ids is not None:
         mapped = preview_allocation(con, mapped, mapping.allocate_ids, catalogue.city)
@@ -92,7 +99,10 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
                array_to_string(list_transform({REASONS_COLUMN}, r -> coalesce(r.value, '')), ';') AS "values",
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.message_zh), '；') AS message_zh,
                array_to_string(list_transform({REASONS_COLUMN}, r -> r.message_en), '; ') AS message_en
-        FROM conformed WHERE len({REASONS_COLUMN}) > 0 ORDER BY line""").to_arrow_table()
+        FROM conformed WHERE len({REASONS_COLUMN}) > 0
+        UNION ALL SELECT _line, list_transform(reasons, r -> r.code), 'E_FILTERED', reasons[1].field,
+               reasons[1].value, reasons[1].message_zh, reasons[1].message_en FROM filtered
+        ORDER BY line""").to_arrow_table()
     bad_lines = pa.table({
         "line": pa.array([r.line for r in raw.rejected], pa.int64()),
         "codes": pa.array([[r.code] for r in raw.rejected], pa.list_(pa.string())),
@@ -113,6 +123,15 @@ def check_file(catalogue: Catalogue, path: str | Path, entity: str, encoding: st
         result.reasons.update(set(codes))
     result.rejected_rows = rejected.drop_columns(["codes"])
     return result
+
+
+def raw_relation(con, header: list[str], mapping: SourceMapping | None, catalogue: Catalogue, where: str):
+    """The relation to map: the raw rows with the mapping's derived columns, those its filter keeps."""
+    reasons = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["reasons"].codes}
+    derive, keep = (mapping.derive, mapping.keep) if mapping else ({}, None)
+    decimal_comma = mapping.dialect.decimal_comma if mapping else False
+    return create_derived_view(con, "raw", header, derive, keep, LINE_COLUMN, reasons["E_FILTERED"], where,
+                               decimal_comma)
 
 
 # A cell a spreadsheet would run as a formula (OWASP CSV injection): it starts with one of these characters and is

@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from safecity.config.profiles import CONFIG_DIR, current_site
 from safecity.config.yamlfile import YamlFileError, did_you_mean, load_yaml, parse_model
+from safecity.ingestion.crs import check_system
+from safecity.ingestion.derive import DerivedColumn, RowFilter
+from safecity.ingestion.dialect import RFC4180, CsvDialect
 from safecity.ingestion.id_allocation import IdAllocation
-from safecity.ingestion.readers import POSITION, text_encoding
+from safecity.ingestion.readers import POSITION, RawBatch, read, text_encoding
 from safecity.ingestion.unit_cells import PART, UnitCells
 from safecity.standards.catalogue import Catalogue
 from safecity.standards.conform import literal, quote
@@ -24,6 +27,22 @@ SOURCES_DIR = CONFIG_DIR / "sources"
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
 # Epoch seconds of 0001-01-01 and 9999-12-31 23:59:59 UTC, the timestamps DuckDB can hold.
 EPOCH_RANGE = (-62135596800, 253402300799)
+
+
+class CodeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float | None = None
+    max: float | None = None
+    code: str
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "CodeRange":
+        if self.min is None and self.max is None:
+            raise ValueError("a range needs min, max or both")
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"range min {self.min} must be below max {self.max}")
+        return self
 
 
 class ColumnSpec(BaseModel):
@@ -39,6 +58,10 @@ class ColumnSpec(BaseModel):
     codes: dict[str, str] | None = None
     # Unit conversion by a factor (m/s -> km/h: 3.6).
     scale: float | None = None
+    # Numbers onto codes by range, [min, max): {min: 0, max: 50, code: "1"}; tried after `codes`.
+    ranges: list["CodeRange"] | None = None
+    # The code for any non-empty value neither `codes` nor `ranges` lists (instead of passing it through).
+    otherwise: str | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -86,9 +109,18 @@ class Coordinates(BaseModel):
     """The coordinate system of the export's longitude/latitude elements; converted to WGS-84 on the way in."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    system: Literal["wgs84", "gcj02"]
+    # wgs84, gcj02, bd09 or an EPSG code (EPSG:2326); the elements then hold easting/northing until converted.
+    system: str
     longitude: str = "longitude"
     latitude: str = "latitude"
+
+    @field_validator("system")
+    @classmethod
+    def _known_system(cls, value: str) -> str:
+        return check_system(value)
+
+
+ColumnSpec.model_rebuild()
 
 
 class SourceChecks(BaseModel):
@@ -113,13 +145,21 @@ class SourceMapping(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name_zh: str
     entity: str
-    format: Literal["csv", "json", "jsonl", "xlsx"]
+    format: Literal["csv", "json", "jsonl", "xlsx", "xml"]
     encoding: str = "utf-8"
+    # How the CSV is written when it is not RFC 4180 with a header (ingestion/dialect.py).
+    csv: CsvDialect | None = None
+    # Excel columns whose empty cells take the value above (merged cells).
+    fill_down: list[str] = Field(default_factory=list)
+    # Columns computed from the export's own, and the rows that belong to the entity (ingestion/derive.py).
+    derive: dict[str, DerivedColumn] = Field(default_factory=dict)
+    keep: RowFilter | None = None
     # Files: a folder of the landing area (local or bucket) and a file-name pattern; streams: a Kafka topic.
     landing: str | None = None
     pattern: str = "*"
     topic: str | None = None
-    # JSON documents: the dotted path to the list of records (GA/T 1400: MotorVehicleListObject.MotorVehicleObject).
+    # JSON documents: the dotted path to the list of records (GA/T 1400: MotorVehicleListObject.MotorVehicleObject);
+    # XML: the tag path from the root to the record element (GB/T 28181 Catalog: Response.DeviceList.Item).
     records: str | None = None
     sheet: str | None = None
     # An export column maps to an element id, or to {element: ..., conversions} (a ColumnSpec).
@@ -156,11 +196,24 @@ class SourceMapping(BaseModel):
     def _has_a_place(self) -> "SourceMapping":
         if self.landing is None and self.topic is None:
             raise ValueError("a source needs a landing folder (files) or a topic (Kafka), or both")
-        if self.records is not None and self.format != "json":
-            raise ValueError("records (the path to the list of records) applies to format json only")
+        if self.records is not None and self.format not in ("json", "xml"):
+            raise ValueError("records (the path to the list of records) applies to formats json and xml only")
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("csv (the dialect) applies to format csv only")
+        if self.fill_down and self.format != "xlsx":
+            raise ValueError("fill_down (merged cells) applies to format xlsx only")
         if self.topic is not None and self.format not in ("json", "jsonl"):
             raise ValueError("a Kafka topic carries one JSON object per message: use format json or jsonl")
         return self
+
+    @property
+    def dialect(self) -> CsvDialect:
+        return self.csv or RFC4180
+
+    def read(self, source: Path | str | bytes, where: str | None = None, encoding: str | None = None) -> RawBatch:
+        """One export file read the way this mapping declares."""
+        return read(source, self.format, encoding or self.encoding, where, self.records, self.sheet, self.dialect,
+                    tuple(self.fill_down))
 
     @property
     def targets(self) -> dict[str, ColumnSpec]:
@@ -252,6 +305,9 @@ def load_mapping(path: str | Path, catalogue: Catalogue) -> LoadedMapping:
                                                      did_you_mean(target, writable)))
         problems += _one_column_per_element(document, mapping)
         mapped = {spec.element for spec in mapping.targets.values()} | set(mapping.defaults)
+        if mapping.allocate_ids:
+            # An export without the ID column at all: every row gets an allocated ID.
+            mapped.add(mapping.allocate_ids.id_element)
         for element in entity.elements:
             if element.required and not element.derive and element.id not in mapped:
                 problems.append(document.problem("/columns", "E_REQUIRED",
@@ -285,9 +341,8 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
     as received, so the conformer rejects it with the value the source sent (nothing silently becomes null)."""
     text = f"trim({value})"
     out = value
-    if spec.codes:
-        cases = " ".join(f"WHEN {literal(vendor)} THEN {literal(code)}" for vendor, code in spec.codes.items())
-        out = f"(CASE {text} {cases} ELSE {value} END)"
+    if spec.codes or spec.ranges or spec.otherwise is not None:
+        out = _coded(spec, value, text)
     if spec.time_format in EPOCH_FORMATS:
         seconds = f"TRY_CAST({text} AS DOUBLE)" + (" / 1000" if spec.time_format == "epoch_ms" else "")
         # to_timestamp fails (not NULL) outside years 1-9999: such a number passes through for the conformer.
@@ -310,12 +365,25 @@ def _converted(spec: ColumnSpec, value: str, element_type: str) -> str:
     return out
 
 
+def _coded(spec: ColumnSpec, value: str, text: str) -> str:
+    """Vendor codes, then ranges of numbers, then the `otherwise` code; an empty cell stays empty."""
+    cases = [f"WHEN {text} = {literal(vendor)} THEN {literal(code)}" for vendor, code in (spec.codes or {}).items()]
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    for r in spec.ranges or []:
+        bounds = ([f"{number} >= {r.min!r}"] if r.min is not None else []) + \
+                 ([f"{number} < {r.max!r}"] if r.max is not None else [])
+        cases.append(f"WHEN {' AND '.join(bounds)} THEN {literal(r.code)}")
+    if spec.otherwise is not None:
+        cases.append(f"WHEN NULLIF({text}, '') IS NOT NULL THEN {literal(spec.otherwise)}")
+    return f"(CASE {' '.join(cases)} ELSE {value} END)"
+
+
 ISO_LOCAL = "%Y-%m-%d %H:%M:%S.%f"
 ISO_UTC = "%Y-%m-%d %H:%M:%S.%fZ"
 
 
 def mapped_select(targets: dict[str, ColumnSpec], defaults: dict[str, str], elements: tuple[str, ...],
-                  present: list[str], types: dict[str, str]) -> list[str]:
+                  present: list[str], types: dict[str, str], decimal_comma: bool = False) -> list[str]:
     """SELECT items that turn a file's columns into the entity's elements (`targets`: file column -> spec).
 
     A column the file lacks is a missing value, or the default where one is given; so is an empty cell.
@@ -328,7 +396,10 @@ def mapped_select(targets: dict[str, ColumnSpec], defaults: dict[str, str], elem
         if column is None:
             value = literal(default) if default is not None else "NULL::VARCHAR"
         else:
-            value = _converted(targets[column], quote(column), types.get(element, "string"))
+            source = quote(column)
+            if decimal_comma and types.get(element) in ("integer", "number"):
+                source = f"replace({source}, ',', '.')"
+            value = _converted(targets[column], source, types.get(element, "string"))
             if default is not None:
                 value = f"coalesce(NULLIF(trim({value}), ''), {literal(default)})"
         items.append(f"{value} AS {quote(element)}")
@@ -336,36 +407,35 @@ def mapped_select(targets: dict[str, ColumnSpec], defaults: dict[str, str], elem
 
 
 def coordinates_select(coordinates: Coordinates | None, relation: str) -> str:
-    """SELECT over the mapped relation that brings GCJ-02 positions to WGS-84 (a no-op for WGS-84 sources).
-
-    Needs the functions of ingestion.coordinates registered on the connection."""
+    """SELECT over the mapped relation that brings positions in the export's system to WGS-84 (a no-op for WGS-84
+    sources). Needs the functions of ingestion.crs registered on the connection."""
     if coordinates is None or coordinates.system == "wgs84":
         return f"SELECT * FROM {relation}"
     lon, lat = quote(coordinates.longitude), quote(coordinates.latitude)
-    nums = f"TRY_CAST(trim({lon}) AS DOUBLE), TRY_CAST(trim({lat}) AS DOUBLE)"
+    args = f"{literal(coordinates.system)}, TRY_CAST(trim({lon}) AS DOUBLE), TRY_CAST(trim({lat}) AS DOUBLE)"
     both = f"TRY_CAST(trim({lon}) AS DOUBLE) IS NOT NULL AND TRY_CAST(trim({lat}) AS DOUBLE) IS NOT NULL"
     return (f"SELECT * REPLACE ("
-            f"CASE WHEN {both} THEN CAST(round(gcj02_to_wgs84_lon({nums}), 7) AS VARCHAR) ELSE {lon} END AS {lon}, "
-            f"CASE WHEN {both} THEN CAST(round(gcj02_to_wgs84_lat({nums}), 7) AS VARCHAR) ELSE {lat} END AS {lat}"
+            f"CASE WHEN {both} THEN CAST(round(to_wgs84_lon({args}), 7) AS VARCHAR) ELSE {lon} END AS {lon}, "
+            f"CASE WHEN {both} THEN CAST(round(to_wgs84_lat({args}), 7) AS VARCHAR) ELSE {lat} END AS {lat}"
             f") FROM {relation}")
 
 
 def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, ColumnSpec], defaults: dict[str, str],
                        coordinates: Coordinates | None, conformer, line_column: str, name: str = "mapped",
-                       part: bool = False) -> None:
+                       part: bool = False, decimal_comma: bool = False) -> None:
     """The view `name` over the relation `raw` (the export's text columns and `line_column`): the entity's source
     elements as text in the standard's forms, the position as POSITION and PART (the record's rank within its line:
     `raw`'s own PART column when `part`, else 0), ready for the conformer."""
-    from safecity.ingestion import coordinates as coordinate_systems
+    from safecity.ingestion import crs
 
     entity = conformer.entity
     types = {e.id: e.type for e in entity.elements}
-    items = mapped_select(targets, defaults, conformer.source_columns(), header, types)
+    items = mapped_select(targets, defaults, conformer.source_columns(), header, types, decimal_comma)
     source = raw if header else f"(SELECT NULL::BIGINT AS {quote(line_column)}, 0 AS {PART} WHERE FALSE)"
     rank = quote(PART) if part else "0"
     # The export's columns stay behind: past this view the position is POSITION, which no element id can be.
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_columns AS "
                 f"SELECT {', '.join(items)}, {quote(line_column)} AS {quote(POSITION)}, {rank} AS {PART} FROM {source}")
-    if coordinates is not None and coordinates.system == "gcj02":
-        coordinate_systems.register(con)
+    if coordinates is not None and coordinates.system != "wgs84":
+        crs.register(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")

@@ -29,8 +29,9 @@ from safecity.lakehouse.exactly_once import (BATCH_PROPERTY, CommitResult, batch
                                              commit_batch, committed_properties, discard_stage)
 from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
+from safecity.ingestion.derive import create_derived_view
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
-from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile, read
+from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile
 from safecity.ingestion.unit_cells import PART, explode
 from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
                                        REJECTED_FILES_TABLE, bronze_table, entity_tables, flags_table)
@@ -309,11 +310,16 @@ class BatchIngestor:
         else:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
-        # Map the export's columns onto the standard's elements; columns the file lacks are missing values.
-        # A row packing several records (units of a call) is one row per record from here on, ranked by PART.
-        relation, columns = explode(con, self.mapping.unit_cells, "raw", LINE_COLUMN, raw_columns)
+        # Derived columns and the row filter first; then map the export's columns onto the standard's elements
+        # (columns the file lacks are missing values). A row packing several records (units of a call) is one row
+        # per record from the mapping on, ranked by PART.
+        derived, columns = create_derived_view(
+            con, "raw", raw_columns, self.mapping.derive, self.mapping.keep, LINE_COLUMN,
+            self.messages["E_FILTERED"], lineage["_file"], self.mapping.dialect.decimal_comma)
+        relation, columns = explode(con, self.mapping.unit_cells, derived, LINE_COLUMN, columns)
         create_mapped_view(con, relation, columns, self.mapping.targets, self.mapping.defaults,
-                           self.mapping.coordinates, self.conformer, LINE_COLUMN, part=relation != "raw")
+                           self.mapping.coordinates, self.conformer, LINE_COLUMN, part=relation != derived,
+                           decimal_comma=self.mapping.dialect.decimal_comma)
         mapped = "mapped"
         if self.allocator is not None:
             mapped = self.allocator.allocate(con, mapped, POSITION, lineage["_batch_id"], now)
@@ -339,6 +345,7 @@ class BatchIngestor:
             f"  SELECT _line, {all_reasons} AS reasons FROM conformed WHERE len({REASONS_COLUMN}) > 0"
             f"  UNION ALL SELECT {quote(LINE_COLUMN)}, reasons FROM {rejected_relation}"
             f"  UNION ALL SELECT _line, reasons FROM silver_duplicates"
+            f"  UNION ALL SELECT _line, reasons FROM filtered"
             f") q JOIN hashed h USING (_line) ORDER BY h._line").to_arrow_table()
         return bronze, silver, quarantine, self._flag_rows(con, lineage, ts)
 
@@ -392,7 +399,7 @@ class FileIngestor:
             return done
         m = self.mapping
         where = self.landing.uri(name) if self.landing is not None else name
-        report = self.batches.ingest(batch, lambda: read(data, m.format, m.encoding, where, m.records, m.sheet), now)
+        report = self.batches.ingest(batch, lambda: m.read(data, where), now)
         self._supersede(batch_id)
         return report
 

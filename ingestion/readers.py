@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any, Iterable
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+from safecity.ingestion.dialect import RFC4180, CsvDialect, delimiter_hint
 
 # The raw table's position column. Its name starts with a control character, so that no export column (a header
 # cell, a JSON key) can be named like it: such names are refused by check_header.
@@ -144,27 +148,51 @@ def _text(source: Path | str | bytes, encoding: str, where: str | None) -> tuple
     return text, used, where
 
 
-def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None) -> RawBatch:
+def read_csv(source: Path | str | bytes, encoding: str, where: str | None = None,
+             dialect: CsvDialect = RFC4180) -> RawBatch:
     """RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; lines end in LF, CRLF or CR.
+    Another `dialect` (delimiter, quoting, no header, leading rows to skip) is declared in the mapping.
 
-    Files without a field that spans lines (the usual export) go through Arrow's parser; the others through
+    Plain files without a field that spans lines (the usual export) go through Arrow's parser; the others through
     Python's csv module, which follows the quotes and tells each record's first physical line."""
     text, used, path = _text(source, encoding, where)
+    if not dialect.plain:
+        return _read_csv_records(text, used, path, dialect)
     first_line = text.split("\n", 1)[0].split("\r", 1)[0]
     if not first_line.strip():
         empty = pa.table({LINE_COLUMN: pa.array([], pa.int64())})
         return RawBatch(empty, [], used)
     if _spans_lines(text):
-        return _read_csv_records(text, used, path)
+        return _read_csv_records(text, used, path, dialect)
     header = next(csv.reader(io.StringIO(first_line)))
-    check_header(path, header)
+    _check_delimiter(path, header, dialect, 1)
+    check_header(path, header[:_named_width(header)])
     if "\n" not in text.rstrip("\n"):
-        return _read_csv_records(text, used, path)
+        return _read_csv_records(text, used, path, dialect)
     try:
         return _read_csv_arrow(text, used, header)
     except pa.ArrowInvalid:
         # Whatever Arrow cannot parse, the strict parser reads or rejects line by line.
-        return _read_csv_records(text, used, path)
+        return _read_csv_records(text, used, path, dialect)
+
+
+def _named_width(header: list[str]) -> int:
+    """How many columns are named once empty cells at the header's end are left off."""
+    width = len(header)
+    while width > 1 and not header[width - 1].strip():
+        width -= 1
+    return width
+
+
+def _check_delimiter(path: str, first: list[str], dialect: CsvDialect, line: int) -> None:
+    """A file read with the wrong delimiter has one column per line: say so once, instead of rejecting every row."""
+    expected = len(dialect.names) if dialect.names else 2
+    hint = delimiter_hint(first, dialect.delimiter) if expected > 1 else None
+    if hint is not None:
+        shown = {"\t": "\\t"}.get(hint, hint)
+        raise UnreadableFile(path, "E_DELIMITER", f"the {'header' if dialect.header else 'first record'} is one "
+                             f"column {first[0][:80]!r} but splits at {hint!r}: declare csv: {{delimiter: "
+                             f"\"{shown}\"}} in the source mapping", line)
 
 
 def _spans_lines(text: str) -> bool:
@@ -190,7 +218,11 @@ def _spans_lines(text: str) -> bool:
     return bool((~np.isin(before, (44, 10, 34))).any() or (~np.isin(after, (44, 13, 10, 34))).any())
 
 
-def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
+def _read_csv_arrow(text: str, used: str, full_header: list[str]) -> RawBatch:
+    """Line per record with Arrow. A header with empty trailing cells (a delimiter ending every line) names fewer
+    columns than it has: a row with values there is rejected, rows without the trailing cells are read as well."""
+    header = full_header[:_named_width(full_header)]
+    width = len(full_header)
     utf8 = text.encode("utf-8")
     empty = _empty_lines(utf8)
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -199,10 +231,14 @@ def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
     invalid: list[tuple[int, str, str]] = []
     whitespace_lines: list[int] = []
 
+    short: list[tuple[int, list[str]]] = []
+
     def on_invalid(row: pacsv.InvalidRow) -> str:
         line = int(nonempty[row.number - 1])
         if not row.text.strip():
             whitespace_lines.append(line)
+        elif width > len(header) and row.actual_columns == len(header):
+            short.append((line, next(csv.reader([row.text]))))
         else:
             invalid.append((line, row.text, f"expected {row.expected_columns} columns, found {row.actual_columns}"))
         return "skip"
@@ -212,31 +248,62 @@ def _read_csv_arrow(text: str, used: str, header: list[str]) -> RawBatch:
         # Single-threaded parsing is what gives each skipped row its line number.
         # A block must hold the longest row: the file is in memory already, so one block for all is no extra cost.
         read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 24, min(len(utf8) + 1, (1 << 31) - 1)),
-                                       column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
+                                       column_names=[f"c{i}" for i in range(width)], skip_rows=1),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
-        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
+        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    table = table.rename_columns(header)
     rejected = [RejectedLine(line, row_text, "E_COLUMNS", message) for line, row_text, message in invalid]
     # Valid rows fill the non-empty data lines that were not skipped, in order (no field spans lines here).
-    skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines), dtype=np.int64)
+    skipped = np.array(sorted([r.line for r in rejected] + whitespace_lines + [n for n, _ in short]), dtype=np.int64)
     lines = np.setdiff1d(nonempty[1:], skipped)
     table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
+    if width > len(header):
+        table, rejected = _trailing_cells_empty(table, utf8, header, width, short, rejected)
+    table = table.rename_columns(header + [LINE_COLUMN])
     return RawBatch(table, header, used, rejected, len(empty) + len(whitespace_lines))
 
 
-def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
+def _trailing_cells_empty(table: pa.Table, utf8: bytes, header: list[str], width: int,
+                          short: list[tuple[int, list[str]]], rejected: list[RejectedLine]):
+    """The named columns of rows whose unnamed trailing cells are empty, the short rows added in line order; rows
+    with a value under an unnamed column rejected."""
+    import pyarrow.compute as pc
+
+    extra = [f"c{i}" for i in range(len(header), width)]
+    filled = functools.reduce(pc.or_, [pc.not_equal(pc.utf8_trim_whitespace(table[c]), "") for c in extra])
+    lines = utf8.decode("utf-8").split("\n")
+    for line in pc.filter(table[LINE_COLUMN], filled).to_pylist():
+        rejected.append(RejectedLine(line, lines[line - 1][:MAX_KEPT_TEXT], "E_COLUMNS",
+                                     f"expected {len(header)} columns, found {width} with values past the header"))
+    kept = table.filter(pc.invert(filled)).select([f"c{i}" for i in range(len(header))] + [LINE_COLUMN])
+    if short:
+        rows = pa.table({f"c{i}": pa.array([cells[i] for _, cells in short], pa.string())
+                         for i in range(len(header))} | {LINE_COLUMN: pa.array([n for n, _ in short], pa.int64())})
+        kept = pa.concat_tables([kept, rows]).sort_by(LINE_COLUMN)
+    return kept, sorted(rejected, key=lambda r: r.line)
+
+
+def _csv_reader(lines: Iterable[str], dialect: CsvDialect):
+    quoting = csv.QUOTE_NONE if dialect.quote is None else csv.QUOTE_MINIMAL
+    return csv.reader(lines, strict=True, delimiter=dialect.delimiter, quotechar=dialect.quote or '"',
+                      escapechar=dialect.escape, doublequote=dialect.escape is None, quoting=quoting)
+
+
+def _read_csv_records(text: str, used: str, path: str, dialect: CsvDialect = RFC4180) -> RawBatch:
     """Record by record, following quotes across lines. Bad quoting rejects the line its record starts on (E_QUOTE)
     with its text, and reading goes on at the next line, so one stray quote costs one record."""
     csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
     lines = io.StringIO(text, newline="").readlines()
-    header: list[str] | None = None
+    header: list[str] | None = None if dialect.header else list(dialect.names or [])
+    if header is not None:
+        check_header(path, header, None)
+    width = len(header) if header is not None else 0
     rows: list[tuple[int, list[str]]] = []
     rejected: list[RejectedLine] = []
-    blank, start = 0, 0
+    blank, start = 0, min(dialect.skip_rows, len(lines))
     while start < len(lines):
-        reader = csv.reader((lines[i] for i in range(start, len(lines))), strict=True)
+        reader = _csv_reader((lines[i] for i in range(start, len(lines))), dialect)
         done = start
         while True:
             try:
@@ -257,22 +324,33 @@ def _read_csv_records(text: str, used: str, path: str) -> RawBatch:
                 done = consumed
                 continue
             first, done = done + 1, start + reader.line_num
-            if header is None:
-                header = record
-                check_header(path, header)
-            elif not "".join(lines[first - 1:done]).strip():
+            if not "".join(lines[first - 1:done]).strip():
                 blank += 1
-            elif len(record) != len(header):
+                continue
+            if not rows and not rejected and (header is None or not dialect.header):
+                _check_delimiter(path, record, dialect, first)
+            if header is None:
+                width = len(record)
+                header = record[:_named_width(record)]
+                check_header(path, header, first)
+            elif _fits(record, header, width):
+                rows.append((first, record[:len(header)]))
+            else:
                 rejected.append(RejectedLine(first, "".join(lines[first - 1:done])[:MAX_KEPT_TEXT], "E_COLUMNS",
                                              f"expected {len(header)} columns, found {len(record)}"))
-            else:
-                rows.append((first, record))
     if header is None:
         return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
     columns = {f"c{i}": pa.array([r[i] for _, r in rows], pa.string()) for i in range(len(header))}
     table = pa.table(columns | {LINE_COLUMN: pa.array([n for n, _ in rows], pa.int64())})
     table = table.rename_columns(header + [LINE_COLUMN])
     return RawBatch(table, header, used, rejected, blank)
+
+
+def _fits(record: list[str], header: list[str], width: int) -> bool:
+    """A record as wide as the named columns, or as the header with its empty trailing cells, those cells empty."""
+    if len(record) == len(header):
+        return True
+    return len(record) == width and not any(cell.strip() for cell in record[len(header):])
 
 
 def check_header(where: str | Path, header: list[str], line: int | None = 1) -> None:
@@ -421,6 +499,7 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
     text, used, where = _text(source, encoding, where)
     if not text.strip():
         return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
+    text = _unwrap_callback(text)
     try:
         document = _loads(text)
     except json.JSONDecodeError as exc:
@@ -448,6 +527,15 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
                                          f"record {number} is a {type(item).__name__}, not an object"))
     table, header = records_table(_keyed_records(good, rejected))
     return RawBatch(table, header, used, rejected)
+
+
+# JSONP: a JSON document passed to a callback, `Ext.data.JsonP.callback6({...});` (JSON never starts with a name).
+_CALLBACK = re.compile(r"^\s*[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*\((.*)\)\s*;?\s*$", re.DOTALL)
+
+
+def _unwrap_callback(text: str) -> str:
+    match = _CALLBACK.match(text)
+    return match.group(1) if match and match.group(0).lstrip()[:4] not in ("true", "fals", "null") else text
 
 
 def _keep_flat(position: int, item: dict, text: str, good: list, rejected: list) -> None:
@@ -495,8 +583,10 @@ def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = No
     return RawBatch(table, header, used, rejected, blank)
 
 
-def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str | None = None) -> RawBatch:
-    """The first (or the named) sheet; row 1 is the header; `_line` is the sheet row number."""
+def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str | None = None,
+              fill_down: tuple[str, ...] = ()) -> RawBatch:
+    """The first (or the named) sheet; row 1 is the header; `_line` is the sheet row number. Columns in `fill_down`
+    take the value above where a cell is empty: a merged cell keeps its value in its first row only."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
     from zipfile import BadZipFile
@@ -517,6 +607,9 @@ def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str |
         width = max(i for i, v in enumerate(first, 1) if v is not None)
         header = [_cell(v) or f"column_{i}" for i, v in enumerate(first[:width], 1)]
         check_header(where, header)
+        missing = [c for c in fill_down if c not in header]
+        if missing:
+            raise UnreadableFile(where, "E_HEADER", f"fill_down names columns the sheet lacks: {missing}", 1)
         good, rejected, blank = [], [], 0
         for number, values in enumerate(rows, 2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
@@ -529,26 +622,42 @@ def read_xlsx(source: Path | str | bytes, where: str | None = None, sheet: str |
                                              f"expected {len(header)} columns, found {len(header) + len(extra)}"))
                 continue
             good.append((number, dict(zip(header, values))))
-        table, _ = records_table(good, header)
+        table, _ = records_table(_filled(good, fill_down), header)
         return RawBatch(table, header, "xlsx", rejected, blank)
     finally:
         book.close()
 
 
-FORMATS = ("csv", "json", "jsonl", "xlsx")
+def _filled(rows: list[tuple[int, dict]], columns: tuple[str, ...]) -> list[tuple[int, dict]]:
+    above: dict[str, Any] = {}
+    for _, row in rows:
+        for column in columns:
+            if row.get(column) is None or (isinstance(row[column], str) and not row[column].strip()):
+                row[column] = above.get(column)
+            else:
+                above[column] = row[column]
+    return rows
+
+
+FORMATS = ("csv", "json", "jsonl", "xlsx", "xml")
 
 
 def read(source: Path | str | bytes, format: str, encoding: str = "utf-8", where: str | None = None,
-         records: str | None = None, sheet: str | None = None) -> RawBatch:
+         records: str | None = None, sheet: str | None = None, dialect: CsvDialect = RFC4180,
+         fill_down: tuple[str, ...] = ()) -> RawBatch:
     """One file in any of the FORMATS."""
     if format == "csv":
-        return read_csv(source, encoding, where)
+        return read_csv(source, encoding, where, dialect)
+    if format == "xml":
+        from safecity.ingestion.xml_records import read_xml
+
+        return read_xml(source, encoding, where, records)
     if format == "json":
         return read_json(source, encoding, where, records)
     if format == "jsonl":
         return read_jsonl(source, encoding, where)
     if format == "xlsx":
-        return read_xlsx(source, where, sheet)
+        return read_xlsx(source, where, sheet, fill_down)
     raise ValueError(f"unknown format {format!r}; one of {FORMATS}")
 
 

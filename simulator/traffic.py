@@ -116,7 +116,8 @@ RENDER_CHUNK = 10_000  # objects rendered and written at a time (bounds the memo
 # Detectors and incidents
 # --------------------------------------------------------------------------------------------------------------------
 DETECTOR_TYPES = (("loop", 0.45), ("microwave", 0.25), ("video", 0.20), ("geomagnetic", 0.10))
-DETECTOR_HEADER = "检测器编号,统计开始时间,统计周期(分钟),车道号,流量,占有率(%),平均速度(km/h)\n"
+# Every line ends in a comma, as the vendor's export (and many real ones) writes it: a trailing empty column.
+DETECTOR_HEADER = "检测器编号,统计开始时间,统计周期(分钟),车道号,流量,占有率(%),平均速度(km/h),\n"
 REGISTRY_HEADER = ["检测器编号", "检测器名称", "检测器类型", "路段编号", "道路名称", "道路等级", "检测方向", "检测车道数",
                    "经度", "纬度", "行政区划代码", "安装日期"]
 # The traffic platform's registry shows type and road class as their display names, not the standard's codes.
@@ -842,7 +843,7 @@ def write_detector_flows(world: World, scale: Scale, detectors: list[dict], star
                 spd = np.where(vol > 0, np.char.mod("%.1f", speed[lanes_o, t_o]), "")
                 rows = zip(ids_arr[det[order]].tolist(), starts[t_o].tolist(), lane_no[lanes_o].tolist(),
                            vol.tolist(), np.char.mod("%.1f", occupancy[lanes_o, t_o]).tolist(), spd.tolist())
-                fh.write("".join([f"{d},{st},5,{ln},{v},{o},{sp}\n" for d, st, ln, v, o, sp in rows]))
+                fh.write("".join([f"{d},{st},5,{ln},{v},{o},{sp},\n" for d, st, ln, v, o, sp in rows]))
                 rows_written += len(order)
         manifest.file(relpath, "detector_flows_csv", rows_written)
         result["files"] += 1

@@ -25,7 +25,7 @@ from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
 
 SCORECARD_FILE = default_site().scorecard_file
-CODE_TABLES = ("congestion_grade", "road_class", "camera_state")
+CODE_TABLES = ("congestion_grade", "road_class", "camera_state", "camera_install_status")
 INDICATORS = ("key_place_coverage", "hd_ratio", "online_rate", "intact_rate", "networking_rate", "data_conformance_rate",
               "response_within_target")
 

@@ -87,6 +87,20 @@ def test_never_heard_is_never_streamed_and_gone_from_the_catalog_is_decommission
     assert changes_of(later, CHANNEL)[0][1:] == ("decommissioned", "removed_from_catalog")
 
 
+def test_without_any_keepalive_feed_the_registry_status_decides():
+    """A registry export with its own online status and no keepalive feed: ON is online and OFF offline, instead of
+    every camera being never_streamed (which made the online rate 0.0 while the registry said 0.72)."""
+    registry = pa.table({"DeviceID": [CAMERA, CHANNEL, NVR], "ParentID": [None, None, None],
+                         "Status": ["ON", "OFF", "on"]})
+    states = camera_states(table([]), registry, as_of=T0)
+    assert [(current_of(states, d)["state"], current_of(states, d)["reason"]) for d in (CAMERA, CHANNEL, NVR)] == \
+        [("online", "registry_on"), ("offline", "registry_off"), ("online", "registry_on")]
+    assert current_of(states, CHANNEL)["fault_type"] == "offline" and current_of(states, CAMERA)["fault_type"] is None
+    # With a feed, a device never heard from is still never_streamed, whatever its registry row says.
+    fed = camera_states(table(keepalives(CAMERA, range(3))), registry, as_of=T0 + dt.timedelta(minutes=3))
+    assert current_of(fed, CHANNEL)["state"] == "never_streamed" and current_of(fed, NVR)["state"] == "never_streamed"
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")

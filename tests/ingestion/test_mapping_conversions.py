@@ -80,7 +80,8 @@ def test_values_that_do_not_convert_are_rejected_with_what_the_source_sent(tmp_p
     (("blocked_m: { element: lanes_blocked, scale: 0.5 }", "blocked_m: { element: incident_id, scale: 0.5 }"),
      "/columns/blocked_m/scale", "E_TYPE"),
     (("time_zone: UTC", "time_zone: Mars/Olympus"), "/columns/start/time_zone", None),
-    (("coordinates: { system: gcj02 }", "coordinates: { system: bd09 }"), "/coordinates/system", None),
+    (("coordinates: { system: gcj02 }", "coordinates: { system: mars }"), "/coordinates/system", None),
+    (("coordinates: { system: gcj02 }", "coordinates: { system: \"EPSG:999999\" }"), "/coordinates/system", None),
     (("format: jsonl", "format: csv\nrecords: a.b"), "", None),
 ])
 def test_mapping_errors_name_the_file_line_and_key(tmp_path, catalogue, change, pointer, code):

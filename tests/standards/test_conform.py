@@ -8,7 +8,7 @@ from safecity.standards.conform import Conformer, conform
 GOOD = {"device_id": "13030200001320000001", "name": "海港区人民广场01", "manufacturer": "海康威视", "model": "DS",
         "address": "河北省秦皇岛市海港区", "longitude": "119.60", "latitude": "39.94", "ptz_type": "1",
         "use_type": "3", "status": "ON", "id_edition": "2016", "parent_id": "13030200001180000001",
-        "position_type": "4", "source_device_id": None}
+        "position_type": "4", "source_device_id": None, "install_status": "in_service"}
 
 
 def run(catalogue, *rows):

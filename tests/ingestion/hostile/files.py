@@ -113,7 +113,7 @@ def wrong_widths():
 
 def bad_headers():
     headers = {
-        "empty-first": ["", "名称"], "empty-last": ["编号", ""], "blank": ["编号", "  "],
+        "empty-first": ["", "名称"], "empty-middle": ["编号", "", "名称"],
         "duplicate": ["编号", "编号"], "case": ["DeviceID", "deviceid"], "case-upper": ["NAME", "Name"],
         "control": ["编号", "名\x01称"], "control-del": ["编\x7f号", "名称"], "line-column-lookalike": ["\x1fline", "名称"],
     }
@@ -123,6 +123,12 @@ def bad_headers():
             text = csv_text(rows)
             yield case(f"csv-header-{name}-{'quoted' if quoted else 'plain'}", "csv", "utf-8",
                        text.encode(), Outcome(file_code="E_HEADER"))
+    # An empty last header cell is a trailing delimiter: a value under it makes its row a field too long.
+    for name, header in {"empty-last": ["编号", ""], "blank-last": ["编号", "  "]}.items():
+        for quoted in (False, True):
+            text = csv_text([header, ["1", "甲\n乙" if quoted else "甲"]])
+            yield case(f"csv-header-{name}-{'quoted' if quoted else 'plain'}", "csv", "utf-8", text.encode(),
+                       Outcome(rows=0, rejected=((2, "E_COLUMNS"),)))
     for internal in ("_line", "_file", "_batch_id", "_source", "_reasons", "__input", "record"):
         text = csv_text([["编号", internal], ["1", "值"]])
         yield case(f"csv-internal-like-column-{internal}", "csv", "utf-8", text.encode(),

@@ -37,7 +37,10 @@ CASES = {
     "text-after-quote": (f"{HEADER}\n{AFTER_QUOTE}\n{good(2)}\n", "gb18030", 1, {"E_QUOTE": 1}),
     "internal-like-column": (f"{HEADER},_line,_file\n{good(1)},7,x\n{good(2)},8,y\n", "gb18030", 2, {}),
     "case-colliding-header": (f"{HEADER},abc,ABC\n{good(1)},1,2\n", "gb18030", 0, {"E_HEADER": 1}),
-    "empty-header": (f"{HEADER},\n{good(1)},1\n", "gb18030", 0, {"E_HEADER": 1}),
+    # A trailing empty header cell is a trailing comma, not a column: a value under it is a row with a field too many.
+    "empty-header": (f"{HEADER},\n{good(1)},1\n", "gb18030", 0, {"E_COLUMNS": 1}),
+    "trailing-empty-column": (f"{HEADER},\n{good(1)},\n{good(2)}\n", "gb18030", 2, {}),
+    "empty-header-inside": (f"a,,b\n1,2,3\n", "gb18030", 0, {"E_HEADER": 1}),
     "utf8-declared-gb18030": (f"{HEADER}\n{good(1)}\n", "utf-8", 0, {"E_ENCODING_MISMATCH": 1}),
     "wrong-width": (f"{HEADER}\n{good(1)}\n{EXTRA}\n{good(3)[:20]}\n", "gb18030", 1, {"E_COLUMNS": 2}),
     "mangled-id": (f"{HEADER}\n{good(1).replace('13030200001320000001', '1.30302E+19')}\n", "gb18030", 0,

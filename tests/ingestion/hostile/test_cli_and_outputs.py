@@ -13,7 +13,8 @@ from safecity.ingestion.unclaimed import source_mappings, unclaimed_files
 from safecity.orchestration.cli import app
 from tests.ingestion.hostile.files import all_cases
 
-HEADER = "设备编码,设备名称,生产厂商,设备型号,安装地址,经度,纬度,摄像机类型,用途,在线状态"
+# Chinese names of the elements, so the check matches each column (用途属性 99 is not a use type).
+HEADER = "设备编码,设备名称,生产厂商,设备型号,安装地址,经度,纬度,摄像机类型,用途属性,设备状态"
 ROW = "13030200001320000001,{name},海康威视,DS,河北省秦皇岛市海港区,119.60,39.93,1,{kind},ON"
 
 

@@ -3,6 +3,9 @@
 -- levels: the station is the basic access unit (基层接入单位, digits 7–8 of the GB/T 28181 ID) as a police
 -- organisation code, division + unit + 0000; unit 00 is the branch's own access (no station).
 {%- set states = safecity_var('code_attributes').get('camera_state', {}) %}
+{%- set installs = safecity_var('code_attributes').get('camera_install_status', {}) %}
+{%- set not_in_service = [] %}
+{%- for code, a in installs.items() if not a.in_service %}{% do not_in_service.append("'" ~ code ~ "'") %}{% endfor %}
 with cameras as (
     -- Cameras only (GB/T 28181 types 131 camera, 132 IPC): recorders and platforms have no picture to judge.
     select * from {{ ref('stg_video_platform__cameras') }} where type_code in ('131', '132')
@@ -43,11 +46,18 @@ joined as (
         c.latitude,
         c.is_key_point,
         c.status as catalog_status,
+        c.install_status,
         -- 建档: the catalog attributes a point needs (name, address, position, position type) are all there.
         c.name is not null and c.address is not null and c.longitude is not null and c.latitude is not null
             and c.position_type is not null as is_documented,
-        -- Without a health verdict (no stream check yet) the catalog status decides online/offline.
-        coalesce(s.state, case when c.is_online then 'online' else 'offline' end) as state,
+        -- A camera the registry has as planned, removed or void is not in service, whatever else is known of it;
+        -- without a health verdict (no stream check yet) the catalog status decides online/offline.
+        case
+            {%- if not_in_service %}
+            when c.install_status in ({{ not_in_service | join(', ') }}) then 'not_in_service'
+            {%- endif %}
+            else coalesce(s.state, case when c.is_online then 'online' else 'offline' end)
+        end as state,
         s.state is not null as has_health_state,
         s.reason,
         s.fault_type,

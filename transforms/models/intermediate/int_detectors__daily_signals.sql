@@ -1,6 +1,8 @@
 -- Per detector and local day, the signals the health verdict reads: intervals reported, all-zero days, values that
 -- never change, implausible occupancy. Detectors known = every detector of the registry (from the day it was
 -- installed) and every detector seen in silver's flows on any day, so a feed down all day is a verdict, not a gap.
+-- A day has as many intervals as the detector's interval length gives (288 at 5 minutes, 24 at one hour): the length
+-- is the one the detector reported that day, else the one it usually reports, else the project default.
 -- A view in the daily partitions' step (tag daily), so that the daily models' step reads nothing built by another.
 {{ config(tags=['daily']) }}
 with flows as (
@@ -23,11 +25,16 @@ days as (
     select distinct flow_date from flows
 ),
 
+usual_interval as (
+    select detector_id, mode(interval_minutes) as interval_minutes from flows group by detector_id
+),
+
 per_day as (
     select
         detector_id,
         flow_date,
         count(distinct interval_start) as intervals_reported,
+        mode(interval_minutes) as interval_minutes,
         count(distinct lane_no) as lanes,
         count(*) as rows_reported,
         sum(volume) as volume,
@@ -43,7 +50,8 @@ select
     k.detector_id,
     k.division_code,
     d.flow_date,
-    (24 * 60) // {{ var('detector_interval_minutes') }} as intervals_expected,
+    cast((24 * 60) // coalesce(p.interval_minutes, u.interval_minutes, {{ var('detector_interval_minutes') }})
+        as integer) as intervals_expected,
     coalesce(p.intervals_reported, 0) as intervals_reported,
     coalesce(p.rows_reported, 0) as rows_reported,
     p.lanes,
@@ -55,5 +63,6 @@ select
 from known as k
 cross join days as d
 left join per_day as p on p.detector_id = k.detector_id and p.flow_date = d.flow_date
+left join usual_interval as u on u.detector_id = k.detector_id
 -- not judged before it was installed, unless it reported anyway
 where k.installed_on is null or k.installed_on <= d.flow_date or p.detector_id is not null

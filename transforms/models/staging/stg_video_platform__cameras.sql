@@ -17,6 +17,7 @@ select
     parent_id,
     status,
     status = 'ON' as is_online,
+    install_status,
     use_type = '3' as is_key_point,
     _batch_id as batch_id,
     _ingested_at as ingested_at

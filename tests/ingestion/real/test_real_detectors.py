@@ -1,0 +1,81 @@
+"""Real detector exports onboarded with a mapping file only, each figure checked against the raw rows.
+
+Taiwan TDCS M05A: three header-less 5-minute files. MnDOT ATR 301: six years of hourly volumes, where an hour with
+several weather conditions is on several rows. Every row ends in silver or in quarantine with its reason."""
+import csv
+from collections import Counter, defaultdict
+
+from zoneinfo import ZoneInfo
+
+import pyarrow.compute as pc
+
+from safecity.ingestion.landing import LocalLanding
+from safecity.ingestion.mapping import load_mapping
+from safecity.ingestion.pipeline import ingest_source
+from safecity.lakehouse.catalog import open_catalog
+from tests.ingestion.real.conftest import MAPPINGS, landing_with
+
+
+def _within(actual: float, expected: float, share: float = 0.01) -> bool:
+    return abs(actual - expected) <= share * abs(expected)
+
+
+def _quarantine_reasons(catalog, entity: str) -> Counter:
+    table = catalog.load_table(f"quarantine.{entity}").scan().to_arrow()
+    return Counter(table.column("primary_reason").to_pylist())
+
+
+def test_taiwan_headerless_five_minute_files(tmp_path, settings, catalogue, real_data):
+    files = sorted((real_data / "detectors").glob("taiwan_freeway_TDCS_M05A_*.csv"))
+    raw = [row for f in files for row in csv.reader(f.read_text(encoding="ascii").splitlines())]
+    landing = landing_with(tmp_path, "detectors", *files)
+    mapping = load_mapping(MAPPINGS / "taiwan_tdcs_m05a.yaml", catalogue)
+    report = ingest_source(open_catalog(settings), catalogue, mapping, LocalLanding(landing))
+
+    assert len(files) == 3 and report.received == len(raw) == 3 * 2105
+    assert report.silver + report.quarantined == report.received
+    silver = open_catalog(settings).load_table("silver.detector_flow").scan().to_arrow()
+    # Independently: volume per interval start, from the raw sixth column.
+    expected = defaultdict(int)
+    for row in raw:
+        expected[row[0]] += int(row[5])
+    got = defaultdict(int)
+    for start, volume in zip(silver.column("interval_start").to_pylist(), silver.column("volume").to_pylist()):
+        got[start.astimezone(ZoneInfo("Asia/Taipei")).strftime("%Y/%m/%d %H:%M")] += volume
+    assert set(got) == set(expected) == {"2024/04/16 08:00", "2024/04/16 08:05", "2024/04/16 08:10"}
+    assert all(_within(got[k], expected[k]) for k in expected), (got, expected)
+    # A pair and class per detector: 421 pairs x 5 classes, each in every file.
+    assert pc.count_distinct(silver.column("detector_id")).as_py() == len({(r[1], r[2], r[3]) for r in raw}) == 2105
+    assert set(silver.column("interval_minutes").to_pylist()) == {5}
+
+
+def test_hourly_volumes_count_each_hour_once(tmp_path, settings, catalogue, real_data):
+    path = real_data / "detectors" / "minnesota_i94_atr301_Metro_Interstate_Traffic_Volume.csv"
+    with path.open(encoding="ascii", newline="") as f:
+        rows = list(csv.DictReader(f))
+    landing = landing_with(tmp_path, "detectors", path)
+    catalog = open_catalog(settings)
+    report = ingest_source(catalog, catalogue, load_mapping(MAPPINGS / "mndot_atr301_hourly.yaml", catalogue),
+                           LocalLanding(landing))
+
+    hours: dict[str, int] = {}
+    for row in rows:
+        hours.setdefault(row["date_time"], int(row["traffic_volume"]))
+    assert report.received == len(rows) == 48204
+    # One row per hour in silver; the other rows of an hour are its duplicates, quarantined as such.
+    assert report.silver == len(hours) == 40575
+    assert _quarantine_reasons(catalog, "detector_flow") == Counter({"E_DUPLICATE_KEY": len(rows) - len(hours)})
+    silver = catalog.load_table("silver.detector_flow").scan().to_arrow()
+    local = [s.astimezone(ZoneInfo("America/Chicago")) for s in silver.column("interval_start").to_pylist()]
+    daily = defaultdict(int)
+    for start, volume in zip(local, silver.column("volume").to_pylist()):
+        daily[start.date().isoformat()] += volume
+    expected_daily, reported = defaultdict(int), defaultdict(int)
+    for hour, volume in hours.items():
+        expected_daily[hour[:10]] += volume
+        reported[hour[:10]] += 1
+    assert set(daily) == set(expected_daily)
+    assert all(_within(daily[d], expected_daily[d]) for d in expected_daily)
+    # Completeness counts the hours a day should have (24), not 288 five-minute intervals.
+    got_reported = Counter(s.date().isoformat() for s in local)
+    assert {d: n / 24 for d, n in got_reported.items()} == {d: n / 24 for d, n in reported.items()}
