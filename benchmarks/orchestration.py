@@ -283,17 +283,12 @@ class _Steps:
             return function(*args, **kwargs)
 
 
-def entities_and_sources() -> dict[str, list[str]]:
-    """Every mapping of config/sources, by the entity it feeds (one ingestion asset per entity)."""
-    from safecity.ingestion.mapping import SOURCES_DIR
-    from safecity.config.yamlfile import load_yaml
+def entities_and_sources(catalogue) -> dict[str, list[str]]:
+    """Every mapping of the site, by the entity it feeds (one ingestion asset per entity, as the graph has them)."""
+    from safecity.config.profiles import current_site
+    from safecity.ingestion.mapping import mappings_by_entity
 
-    by_entity: dict[str, list[str]] = {}
-    for path in sorted(SOURCES_DIR.glob("*.yaml")):
-        document = load_yaml(path)
-        data = getattr(document, "data", document)
-        by_entity.setdefault(data["entity"], []).append(data["id"])
-    return by_entity
+    return mappings_by_entity(current_site().sources_dir, catalogue)
 
 
 def direct_dbt(settings) -> None:
@@ -329,7 +324,7 @@ def run_direct(home: Path) -> dict:
         publish_reference(con, catalogue)
     with steps.step("docs__data_dictionary"):
         write_dictionary(catalogue, settings.paths.home / "docs")
-    for entity, sources in sorted(entities_and_sources().items()):
+    for entity, sources in sorted(entities_and_sources(catalogue).items()):
         with steps.step(f"ingest_{entity}"):
             if ingest_entity(settings, catalogue, entity, sources).unbalanced:
                 raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")

@@ -439,3 +439,13 @@ def create_mapped_view(con, raw: str, header: list[str], targets: dict[str, Colu
     if coordinates is not None and coordinates.system != "wgs84":
         crs.register(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {coordinates_select(coordinates, f'{name}_columns')}")
+
+
+def mappings_by_entity(sources_dir: Path, catalogue) -> dict[str, list[str]]:
+    """{entity: [mapping ids]} of the mapping files in `sources_dir`; a file that does not load stops the load
+    with its file and line (a source silently missing from the graph would look like a quiet day)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(sources_dir.glob("*.yaml")):
+        mapping = load_mapping(path, catalogue).mapping
+        found.setdefault(mapping.entity, []).append(mapping.id)
+    return found

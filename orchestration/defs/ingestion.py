@@ -15,13 +15,12 @@ each record still lands in the silver partition of its own event time.
 """
 
 import functools
-from pathlib import Path
 
 import dagster as dg
 
 from safecity.config.site import Site, current_site
 from safecity.ingestion.entity import ingest_entity
-from safecity.ingestion.mapping import load_mapping
+from safecity.ingestion.mapping import mappings_by_entity
 from safecity.ingestion.pipeline import SourceReport
 from safecity.orchestration.defs.freshness import landing_key
 from safecity.orchestration.defs.partitions import SINGLE_RUN, daily as daily_partitions, partition_days
@@ -178,16 +177,6 @@ def files_check(quarantine: dg.AssetKey, reports: list[SourceReport]) -> dg.Asse
         metadata={"rejected_files": len(rejected), "files": dg.MetadataValue.md(
             "| 数据源 source | 文件 file | 原因 reason | 错误 error |\n|---|---|---|---|\n" + rows if rows else "none"),
             "next_step": "修正映射后运行 / after fixing the mapping run: safecity quarantine reprocess <source>"})
-
-
-def mappings_by_entity(sources_dir: Path, catalogue) -> dict[str, list[str]]:
-    """{entity: [mapping ids]} of the mapping files in `sources_dir`; a file that does not load stops the load
-    with its file and line (a source silently missing from the graph would look like a quiet day)."""
-    found: dict[str, list[str]] = {}
-    for path in sorted(sources_dir.glob("*.yaml")):
-        mapping = load_mapping(path, catalogue).mapping
-        found.setdefault(mapping.entity, []).append(mapping.id)
-    return found
 
 
 def site_ingestion(site: Site | None = None) -> dict[str, dg.AssetsDefinition]:
