@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from safecity.service.limits import RateLimiter
 from safecity.transforms.gold import GOLD
 
 MAX_BODY = 64 * 1024
+TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")
 TIMEOUT_SECONDS = 60.0
 DESCRIPTION = ("SafeCity 数据服务：为下游平台提供经认证、按辖区限定、脱敏并审计的金层数据读取。\n\n"
                "SafeCity data service: authenticated, jurisdiction-scoped, masked and audited reads of the gold tables.")
@@ -45,7 +47,7 @@ class Service:
     limiter: RateLimiter
 
     def table(self, client: Client, name: str):
-        if not client.may_read(name):
+        if not TABLE_NAME.fullmatch(name) or not client.may_read(name):
             raise errors.not_found(name)
         try:
             table = self.catalog.load_table(f"{GOLD}.{name}")

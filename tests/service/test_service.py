@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -192,3 +195,14 @@ def test_openapi_carries_chinese_and_english(service):
     assert status == 200 and "数据服务" in document["info"]["title"]
     query = document["paths"]["/v1/tables/{name}/query"]["post"]
     assert "查询" in query["summary"] and "Query" in query["summary"]
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(service):
+    """Property-based and stateful runs of the OpenAPI document against the running service."""
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    run = subprocess.run([str(schemathesis), "run", f"{service.url}/openapi.json",
+                          "-H", f"Authorization: Bearer {service.token('schema_fuzzer', SECRET)}",
+                          "-c", "not_a_server_error,response_schema_conformance", "-n", "20", "--seed", "20",
+                          "--request-timeout", "60"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert " passed" in run.stdout
