@@ -167,6 +167,10 @@ def _stream(service: Service, request: Request, name: str, body: query.QueryRequ
     def chunks() -> Iterator[bytes]:
         try:
             yield from _encode(body.format, timed(), the_plan.columns, body.order_by, counted)
+        except Exception:
+            # The status line is already sent: the audit keeps why the stream broke off.
+            request.state.outcome = getattr(request.state, "outcome", None) or "E_STREAM"
+            raise
         finally:
             _record(service, request, 200, rows=counted[0], **audit_fields)
 
