@@ -140,6 +140,12 @@ def _encode(fmt: str, batches: Iterator[pa.RecordBatch], schema_names: list[str]
         yield (",".join(schema_names) + "\n").encode()
 
 
+def _needed(info: TableInfo, body: query.QueryRequest, the_plan: query.Plan) -> list[str]:
+    """The columns the scan must read: those returned, sorted or filtered on, and those the row scope tests."""
+    wanted = {*the_plan.columns, *body.order_by, *(f.column for f in body.filters), *rights.SCOPE_COLUMNS}
+    return [c.name for c in info.columns if c.name in wanted]
+
+
 def _stream(service: Service, request: Request, name: str, body: query.QueryRequest) -> StreamingResponse:
     client = request.state.client
     table, info, scope = service.table(client, name)
@@ -158,7 +164,7 @@ def _stream(service: Service, request: Request, name: str, body: query.QueryRequ
     request.state.streamed = True
 
     def timed() -> Iterator[pa.RecordBatch]:
-        for batch in query.batches(table, the_plan, [c.name for c in info.columns]):
+        for batch in query.batches(table, the_plan, _needed(info, body, the_plan)):
             if time.monotonic() > deadline:
                 request.state.outcome = "E_TIMEOUT"
                 raise TimeoutError(f"query exceeded {TIMEOUT_SECONDS:.0f} s")

@@ -8,6 +8,10 @@ from safecity.service.clients import Client
 from safecity.transforms.gold import scope_filter
 
 
+# Every column transforms.gold.scope_filter may test.
+SCOPE_COLUMNS = ("level", "unit_code", "parent_code", "station_code", "division_code")
+
+
 class NotInScope(Exception):
     """The table has no column for the client's jurisdiction: it does not exist for that client."""
 
