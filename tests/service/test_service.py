@@ -205,12 +205,13 @@ def test_openapi_carries_chinese_and_english(service):
     assert "查询" in query["summary"] and "Query" in query["summary"]
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(service):
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(service, tmp_path):
     """Property-based and stateful runs of the OpenAPI document against the running service."""
     schemathesis = Path(sys.executable).parent / "schemathesis"
     run = subprocess.run([str(schemathesis), "run", f"{service.url}/openapi.json",
                           "-H", f"Authorization: Bearer {service.token('schema_fuzzer', SECRET)}",
                           "-c", "not_a_server_error,response_schema_conformance", "-n", "20", "--seed", "20",
-                          "--request-timeout", "60"], capture_output=True, text=True, timeout=600)
+                          "--request-timeout", "60"], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)    # schemathesis keeps its state in the working folder
     assert run.returncode == 0, run.stdout[-4000:]
     assert " passed" in run.stdout
