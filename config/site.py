@@ -72,6 +72,11 @@ class Site:
         return self.root / "scorecard.yaml"
 
     @property
+    def clients_file(self) -> Path:
+        """The data service's downstream clients and their rights (service/clients.py)."""
+        return self.root / "clients.yaml"
+
+    @property
     def policies_dir(self) -> Path:
         """The site's own policies (besides the packs it enables); the default site's are the shipped packs."""
         return PACKS_DIR if self.default else self.root / "policies"

@@ -19,6 +19,9 @@ HEADERS = {
                        "WGS-84.",
     "point_levels.yaml": "点位重要程度规则 / Which camera points are key or important (GB/T 28181 use/position types).",
     "scorecard.yaml": "评分卡：指标、权重（合计 100）与目标 / Scorecard: indicators, weights (adding up to 100), targets.",
+    "clients.yaml": "数据服务的下游客户端：可读的表、辖区（行级范围）、密级；只存密钥的哈希（safecity serve --new-secret）。\n"
+                    "Downstream clients of the data service: tables they may read, jurisdiction (row scope), clearance; "
+                    "secrets\nas hashes only (issue one with `safecity serve --new-secret`).",
     "environments/": "环境档案：存储、目录、消息；city 省略时即站点的城市，密钥只写环境变量名。\n"
                      "Environment profile: storage, catalog, Kafka. Leave `city` out to use the site's city; secrets "
                      "are named by environment variable, never written here.",
@@ -79,6 +82,8 @@ def scaffold_site(folder: Path, origin: Site) -> list[Path]:
         shutil.copytree(origin.city_dir / "codes", folder / "codes")
     if origin.scorecard_file.exists():
         _copy(origin.scorecard_file, folder / "scorecard.yaml", HEADERS["scorecard.yaml"])
+    if origin.clients_file.exists():
+        _copy(origin.clients_file, folder / "clients.yaml", HEADERS["clients.yaml"])
     for directory, header, transform in (("environments", HEADERS["environments/"], _without_city),
                                          ("sources", HEADERS["sources/"], lambda text: text)):
         for path in sorted((origin.root / directory).glob("*.yaml")):

@@ -11,6 +11,7 @@ from safecity.orchestration.defs import DomainContext, domain_definitions
 from safecity.orchestration.defs.freshness import source_freshness
 from safecity.orchestration.defs.ingestion import SOURCES_TAG, site_ingestion, sources_of
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
+from safecity.orchestration.defs.service import service_definitions
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.resources import dbt_project, dbt_resource, resources_for
 from safecity.standards.catalogue import Catalogue, load_catalogue
@@ -50,4 +51,4 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                                    dg.Definitions(assets=list(site_ingestion(settings.site).values())))
     resources = {**resources_for(settings), "dbt": dbt_resource(project)}
     return dg.Definitions.merge(domains, platform_definitions(ingestion_assets(domains), catalogue),
-                                dg.Definitions(resources=resources))
+                                service_definitions(), dg.Definitions(resources=resources))
