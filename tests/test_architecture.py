@@ -74,3 +74,20 @@ def test_a_stray_import_is_caught(tmp_path, monkeypatch):
     (package / "bad.py").write_text("from safecity.orchestration.cli import app\n")
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     assert imported_packages("rules", {"rules", "orchestration"}) == {"orchestration": ["rules/bad.py"]}
+
+
+def test_the_installed_packages_are_the_folders_that_hold_python():
+    """pyproject.toml lists the packages setuptools installs; a folder removed but still listed breaks `pip install`
+    on a fresh machine, a folder added but not listed is missing from a non-editable install."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    roots = {name: ROOT / folder for name, folder in config["package-dir"].items()}
+    listed = set(config["packages"])
+    found = set()
+    for name, folder in roots.items():
+        for init in folder.rglob("__init__.py"):
+            if "__pycache__" not in init.parts:
+                relative = init.parent.relative_to(folder).parts
+                found.add(".".join((name, *relative)))
+    assert listed == found
