@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 EXAMPLE = REPOSITORY / "docs" / "site-examples" / "edinburgh"
-DEFAULT_FILE = Path("/work/shared/real-data/accidents/edinburgh_2012_accident.csv")
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "real" / "exports" / "accidents" / "edinburgh_2012_accident.csv"
 MAPPING = "edinburgh_accidents_csv"
 BIN = Path(sys.executable).parent
 FIGURE_SQL = ("SELECT occurred_date::varchar, occurred_hour, sum(incidents)::bigint FROM "
@@ -39,8 +39,8 @@ import json, sys, duckdb
 con = duckdb.connect()
 con.execute("SET TimeZone = 'Europe/London'")
 rows = con.execute(
-    "SELECT strptime(a_date, '%d/%m/%Y')::date::varchar AS d, 0 AS h, count(*) FROM read_csv(?, all_varchar = true) "
-    "GROUP BY ALL ORDER BY ALL", [sys.argv[1]]).fetchall()
+    "SELECT strptime(a_date, '%d/%m/%Y')::date::varchar AS d, a_time_hr::int AS h, count(*) "
+    "FROM read_csv(?, all_varchar = true) GROUP BY ALL ORDER BY ALL", [sys.argv[1]]).fetchall()
 print(json.dumps(rows))
 """
 

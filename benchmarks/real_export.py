@@ -4,7 +4,7 @@
   mapping  the mapping's reader, derived columns and conversions, the standards' checks, bronze/silver/quarantine
            written to the lakehouse (ingest_source), then the same daily sums read back from silver.
 
-The file is MnDOT ATR 301's six years of hourly volumes (../shared/real-data/detectors, 48,204 rows), onboarded by
+The file is MnDOT ATR 301's six years of hourly volumes (tests/data/real/exports/detectors, a copy of ../shared/real-data; 48,204 rows), onboarded by
 tests/data/real/mndot_atr301_hourly.yaml. Both methods run in the same process, alternating, `--repeat` times;
 medians and the ratio are reported, and the daily sums of both must agree.
 
@@ -62,7 +62,7 @@ def onboard(path: Path, home: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPOSITORY.parent / "shared" / "real-data")
+    parser.add_argument("--data", type=Path, default=REPOSITORY / "tests" / "data" / "real" / "exports")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path)
     parser.add_argument("--out", type=Path)

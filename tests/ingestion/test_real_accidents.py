@@ -1,9 +1,8 @@
-"""A real accident export (../shared/real-data/accidents/edinburgh_2012_accident.csv, STATS19) onboarded with a mapping
+"""A real accident export (tests/data/real/exports/accidents/edinburgh_2012_accident.csv, STATS19) onboarded with a mapping
 file only (tests/data/real/edinburgh_accidents_csv.yaml): every row accounted for, and the figures by type, the
 casualties and the accidents by month equal to an independent pandas calculation over the raw rows."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -13,14 +12,11 @@ import pytest
 from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import FileIngestor
 from safecity.lakehouse.catalog import open_catalog
+from tests.real_data import REAL_DATA
 
-# ../shared/real-data beside the checkout (SAFECITY_REAL_DATA elsewhere)
-REAL_DATA = Path(os.environ.get("SAFECITY_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "real-data"))
 REAL = REAL_DATA / "accidents/edinburgh_2012_accident.csv"
 MAPPING = Path(__file__).resolve().parents[1] / "data" / "real" / "edinburgh_accidents_csv.yaml"
 TYPE_OF_SEVERITY = {"Fatal": "fatal", "Serious": "injury", "Slight": "injury"}
-
-pytestmark = pytest.mark.skipif(not REAL.exists(), reason=f"real export not present: {REAL}")
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,10 @@
-"""A real CAD export with the units of a call packed in cells (../shared/real-data/calls/rvfd_...csv), onboarded with a
+"""A real CAD export with the units of a call packed in cells (tests/data/real/exports/calls/rvfd_...csv), onboarded with a
 mapping file only (tests/data/real/rvfd_units_csv.yaml): every row accounted for, and the call intervals of the first
 dispatched and first arriving unit equal to an independent calculation over the raw rows (plain Python + pandas)."""
 from __future__ import annotations
 
 import math
 import re
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -18,16 +17,14 @@ from safecity.analytics.dispatch_units import response_kpis, silver_units
 from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import FileIngestor
 from safecity.lakehouse.catalog import open_catalog
+from tests.real_data import REAL_DATA
 
-# ../shared/real-data beside the checkout (SAFECITY_REAL_DATA elsewhere)
-REAL_DATA = Path(os.environ.get("SAFECITY_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "real-data"))
 REAL = REAL_DATA / "calls/rvfd_calls_for_service_2010-2020_first10000.csv"
 MAPPING = Path(__file__).resolve().parents[1] / "data" / "real" / "rvfd_units_csv.yaml"
 CELLS = ["Unit_Dispatch_Times", "Unit_Enroute_Times", "Unit_Arrive_Times", "Unit_Clear_Times"]
 ENTRY = re.compile(r"^\s*(.+?)\s*=\s*(\d+):(\d+):(\d+)\s*$")
 DAY, EARLY = 86_400, 3_600
 
-pytestmark = pytest.mark.skipif(not REAL.exists(), reason=f"real export not present: {REAL}")
 
 
 def _entries(cell: str) -> list[tuple[str, int]]:

@@ -1,5 +1,5 @@
 """A site folder for a city outside China, made by `safecity site new` and file edits only, onboards a real export
-(Edinburgh's 2012 STATS19 accidents, ../shared/real-data) and its mart counts days and hours in Europe/London as an
+(Edinburgh's 2012 STATS19 accidents, tests/data/real/exports) and its mart counts days and hours in Europe/London as an
 independent reading of the raw rows (csv module) does; a new mapping file is a new source in the Dagster graph with no
 code; --site and SAFECITY_SITE pick the site on every command."""
 import collections
@@ -13,13 +13,17 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.compute as pc
 import pytest
 
 from benchmarks.onboarding import EXAMPLE, make_site as edit_into_edinburgh
+from safecity.config.profiles import load_settings
 from safecity.config.site import SITE_ENV
+from safecity.lakehouse.catalog import open_catalog
+from tests.real_data import REAL_DATA
 
 BIN = Path(sys.executable).parent
-REAL = Path("/work/shared/real-data/accidents/edinburgh_2012_accident.csv")
+REAL = REAL_DATA / "accidents" / "edinburgh_2012_accident.csv"
 MAPPING = "edinburgh_accidents_csv"
 
 
@@ -60,24 +64,32 @@ def test_the_main_job_runs_on_the_sites_export_without_simulating(onboarded):
 def test_every_row_is_in_silver_and_the_marts_count_days_and_hours_in_the_citys_zone(onboarded):
     with REAL.open(newline="", encoding="ascii") as handle:
         raw = list(csv.DictReader(handle))
-    # Independently: the day of each accident as the export writes it (UK local), hour 0 of that local day.
-    expected = collections.Counter(dt.datetime.strptime(r["a_date"], "%d/%m/%Y").date() for r in raw)
+    # Independently: the local day and hour of each accident as the export writes them (UK local time).
+    expected = collections.Counter((dt.datetime.strptime(r["a_date"], "%d/%m/%Y").date(), int(r["a_time_hr"]))
+                                   for r in raw)
     with duckdb.connect(str(onboarded["home"] / "warehouse.duckdb"), read_only=True) as con:
-        silver = con.execute("SELECT count(*) FROM marts.mart_traffic_incident_volumes WHERE level = 'city'"
-                             ).fetchone()[0]
         rows = con.execute("SELECT occurred_date, occurred_hour, sum(incidents) FROM marts.mart_traffic_incident_volumes "
                            "WHERE level = 'city' GROUP BY ALL").fetchall()
         city_code = con.execute("SELECT DISTINCT unit_code FROM marts.mart_traffic_incident_volumes "
                                 "WHERE level = 'city'").fetchall()
-    assert silver > 0
     assert city_code == [("S12000036",)]
-    # Midnight in Edinburgh is 07:00 or 08:00 in Asia/Shanghai: a mart counting in the wrong zone shows other hours.
-    assert {hour for _, hour, _ in rows} == {0}
-    got = {day: n for day, _, n in rows}
+    got = {(day, hour): n for day, hour, n in rows}
     assert sum(got.values()) == len(raw) == 1163
+    # A mart counting in Asia/Shanghai would put every accident 7 or 8 hours later (and some on the next day).
     assert sorted(got) == sorted(expected)
-    worst = max(abs(got[d] - expected[d]) / expected[d] for d in expected)
+    worst = max(abs(got[k] - expected[k]) / expected[k] for k in expected)
     assert worst <= 0.01, worst
+    peak = max(range(24), key=lambda h: sum(n for (_, hour), n in expected.items() if hour == h))
+    assert max(range(24), key=lambda h: sum(n for (_, hour), n in got.items() if hour == h)) == peak
+    assert 8 <= peak <= 18  # a daytime peak, as road accidents have; it fell at night in the wrong zone
+    # British National Grid easting/northing converted to WGS-84: inside the council area.
+    settings = load_settings("local", onboarded["home"], site=onboarded["site"])
+    silver = open_catalog(settings).load_table("silver.traffic_incident").scan(
+        selected_fields=("longitude", "latitude")).to_arrow()
+    assert silver.num_rows == len(raw)
+    positions = (pc.min(silver["longitude"]).as_py(), pc.max(silver["longitude"]).as_py(),
+                 pc.min(silver["latitude"]).as_py(), pc.max(silver["latitude"]).as_py())
+    assert -3.55 < positions[0] < positions[1] < -3.05 and 55.80 < positions[2] < positions[3] < 56.01, positions
     fatal = sum(r["severity"] == "Fatal" for r in raw)
     with duckdb.connect(str(onboarded["home"] / "warehouse.duckdb"), read_only=True) as con:
         fatal_mart = con.execute("SELECT sum(incidents) FROM marts.mart_traffic_incident_volumes WHERE level = 'city' "

@@ -1,18 +1,15 @@
-"""Real public exports (../shared/real-data, described in its MANIFEST.md) and the mapping files that onboard them."""
-import os
+"""Real public exports (tests/real_data.py, described in their MANIFEST.md) and the mapping files that onboard them."""
 from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[3]
-MAPPINGS = REPOSITORY / "tests" / "data" / "real"
-REAL_DATA = Path(os.environ.get("SAFECITY_REAL_DATA", REPOSITORY.parent / "shared" / "real-data"))
+from tests.real_data import MAPPINGS, REAL_DATA  # noqa: F401 -- MAPPINGS is imported from here by the tests
 
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not (REAL_DATA / "MANIFEST.md").exists():
-        pytest.skip(f"the real exports are not at {REAL_DATA} (set SAFECITY_REAL_DATA to their folder)")
+        pytest.fail(f"the real exports are not at {REAL_DATA} (SAFECITY_REAL_DATA names another copy)")
     return REAL_DATA
 
 
