@@ -15,6 +15,17 @@ from safecity.config.profiles import CONFIG_DIR, Settings, load_settings  # noqa
 from safecity.standards.catalogue import Catalogue, load_catalogue  # noqa: E402
 
 SAMPLE_EXPORT = CONFIG_DIR / "samples" / "landing" / "cameras" / "video_platform_catalog_20261126.csv"
+# The tests are written for the shipped default site unless they choose another; a site chosen in the shell must
+# not change what they mean.
+os.environ.pop("SAFECITY_SITE", None)
+
+
+@pytest.fixture(autouse=True)
+def default_site_after_each_test():
+    """A command run in process with --site (or `site check`) makes its site the process's (activate_site sets
+    SAFECITY_SITE for dbt and Dagster's workers): put the default back, so no later test runs in that site."""
+    yield
+    os.environ.pop("SAFECITY_SITE", None)
 
 
 @pytest.fixture
