@@ -1,5 +1,9 @@
 """The catalogue of gold tables (数据目录): columns, types, Chinese and English descriptions from the dbt docs,
-sensitivity from the standards (carried into the marts' column meta) and freshness from the current snapshot."""
+sensitivity from the standards (carried into the marts' column meta) and freshness from the current snapshot.
+
+A TableInfo describes the table one client reads: `describe` gives gold's, where a column is `masked` if gold holds
+it masked; service.rights.as_read_by turns it into a cleared client's view of gold_restricted, where `masked` says
+what that client receives and `stored` names the column read for it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +28,8 @@ class Column:
     description_zh: str
     description_en: str
     sensitivity: str
-    masked: bool            # gold holds this column masked (publication masking, transforms/macros/masking.sql)
+    masked: bool            # the reader receives this column masked (publication masking, transforms/macros/masking.sql)
+    stored: str | None = None   # the Iceberg column read for it, when not its own name (a masked companion)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class TableInfo:
     columns: tuple[Column, ...]
     snapshot_id: int | None
     updated_at: str | None
+    identifier: str = ""        # the Iceberg table read: gold.<name>, or gold_restricted.<name> for a cleared client
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -73,9 +79,15 @@ def describe(table: Table, name: str) -> TableInfo:
         columns.append(Column(field.name, str(field.field_type), zh, en, sensitivity,
                               masked_table and sensitivity in SENSITIVE))
     zh, en = _split(doc.get("description", name))
-    updated = (dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, dt.timezone.utc).isoformat()
-               if snapshot else None)
-    return TableInfo(name, zh, en, tuple(columns), snapshot.snapshot_id if snapshot else None, updated)
+    return TableInfo(name, zh, en, tuple(columns), *freshness(table), identifier=f"{GOLD}.{name}")
+
+
+def freshness(table: Table) -> tuple[int | None, str | None]:
+    """The current snapshot's id and commit time (ISO 8601, UTC)."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return None, None
+    return snapshot.snapshot_id, dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, dt.timezone.utc).isoformat()
 
 
 def gold_tables(catalog: Catalog) -> list[str]:

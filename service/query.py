@@ -111,14 +111,18 @@ def plan(request: QueryRequest, visible: list[str], scope: str | None, snapshot_
     return Plan(sql, params, columns, snapshot_id)
 
 
-def batches(table: Table, the_plan: Plan, needed: list[str], batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
-    """The plan's rows at its snapshot, batch by batch."""
-    scan = table.scan(snapshot_id=the_plan.snapshot_id, selected_fields=tuple(needed))
+def batches(table: Table, the_plan: Plan, needed: dict[str, str], batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
+    """The plan's rows at its snapshot, batch by batch. `needed` maps each column the plan uses to the stored
+    column it is read from (a masked companion in gold_restricted); only those stored columns are scanned, so the
+    filters, sorting and results of a column served masked never see its raw value."""
+    scan = table.scan(snapshot_id=the_plan.snapshot_id, selected_fields=tuple(dict.fromkeys(needed.values())))
     reader = scan.to_arrow_batch_reader()
+    renamed = ", ".join(f'"{stored}" AS "{name}"' for name, stored in needed.items())
     con = duckdb.connect()
     try:
-        con.register("source", reader)
-        result = con.execute(the_plan.sql, the_plan.params).fetch_record_batch(batch_rows)
+        con.register("stored", reader)
+        sql = f"WITH source AS (SELECT {renamed} FROM stored) {the_plan.sql}"
+        result = con.execute(sql, the_plan.params).fetch_record_batch(batch_rows)
         yield from result
     finally:
         con.close()

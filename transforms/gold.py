@@ -4,6 +4,13 @@ warehouse.
 
 - A mart with a masked view (`gold_masked.<mart>`, sensitive columns from the standards masked) is published
   masked: gold leaves the warehouse, and the unmasked rows stay with the roles that may read `marts.*`.
+- Such a mart is also published to the restricted namespace `gold_restricted.<mart>`, for the data service's
+  cleared clients only (and, in production, the catalog roles granted that namespace): every column as in the
+  mart, raw, plus `<column>__masked` holding the masked value of each column gold masks, taken from the same
+  masked view. Why both: the service then serves any mix of clearances by selecting a stored column per requested
+  column (raw where the client is cleared for the column's class, the companion where not) from one table at one
+  snapshot, with no row key, no join and no second masking rule (transforms/macros/masking.sql stays the only
+  one). A restricted table never reaches the DuckDB views (gold.*, scope_<unit>).
 - Each publication replaces the table's rows in one Iceberg commit (overwrite), so a reader sees the old or the new
   build, never half of one. A mart whose columns changed gets its table recreated.
 - Row scopes: schema `scope_<division>` holds a view of every mart restricted to that branch's rows: rows of its
@@ -19,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from safecity.config.profiles import Settings
@@ -29,6 +37,8 @@ from safecity.lakehouse.warehouse import connect
 GOLD = "gold"
 MARTS = "marts"
 MASKED = "gold_masked"
+RESTRICTED = "gold_restricted"
+MASKED_SUFFIX = "__masked"      # gold_restricted.<mart>: the masked companion of a column gold masks
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class Published:
     rows: int
     masked: bool
     metadata_location: str
+    restricted_location: str | None = None      # gold_restricted.<mart>, for a mart gold publishes masked
 
 
 def _tables(con, schema: str) -> list[str]:
@@ -49,21 +60,58 @@ def _columns(con, schema: str, table: str) -> list[str]:
                                       "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
 
 
+def _overwrite(catalog: Catalog, identifier: str, data: pa.Table, properties: dict[str, str]):
+    """Replace the table's rows in one commit; a table whose columns changed is recreated for the new shape."""
+    table = catalog.create_table_if_not_exists(identifier, schema=data.schema)
+    if [f.name for f in table.schema().fields] != data.schema.names:
+        catalog.drop_table(identifier)
+        table = catalog.create_table(identifier, schema=data.schema)
+    table.overwrite(data, snapshot_properties=properties)
+    return table
+
+
+def restricted_rows(mart: str, raw: pa.Table, masked: pa.Table, companions: set[str] = frozenset()) -> pa.Table:
+    """The mart's raw rows beside `<column>__masked`, the masked view's value, for each column the view masks in
+    this build (its values differ from the mart's) or that had a companion before (`companions`: the table keeps its
+    shape, and a column without one equals its masked value in every snapshot).
+
+    Both tables are read from the same warehouse in insertion order (DuckDB keeps it for a plain SELECT), so row i
+    of one is row i of the other. Proof rather than trust: masking yields text, so every column of another type
+    passes through the view unchanged and must equal the mart's row for row; if not, the publication stops rather
+    than pair a masked value with another row's raw one."""
+    if raw.schema.names != masked.schema.names or raw.num_rows != masked.num_rows:
+        raise ValueError(f"{MASKED}.{mart} does not have the columns and rows of {MARTS}.{mart}")
+    passed = [n for n in masked.schema.names if not pa.types.is_string(masked.schema.field(n).type)
+              and not pa.types.is_large_string(masked.schema.field(n).type)]
+    if not passed or any(not raw[n].equals(masked[n]) for n in passed):
+        raise ValueError(f"{MASKED}.{mart} and {MARTS}.{mart} cannot be paired row for row (rows read in another "
+                         f"order, or no column but text to prove the order by): gold_restricted.{mart} not written")
+    for name in raw.schema.names:
+        if name in companions or not raw[name].equals(masked[name]):
+            raw = raw.append_column(pa.field(f"{name}{MASKED_SUFFIX}", masked.schema.field(name).type), masked[name])
+    return raw
+
+
 def publish_gold(con, catalog: Catalog) -> list[Published]:
-    """Write every mart to `gold.<mart>` (masked where a masked view exists) and expose them as DuckDB views."""
+    """Write every mart to `gold.<mart>` (masked where a masked view exists, the raw rows and the masked values then
+    to `gold_restricted.<mart>`) and expose gold, never the restricted tables, as DuckDB views."""
     masked = set(_tables(con, MASKED))
+    if masked:
+        catalog.create_namespace_if_not_exists(RESTRICTED)
     published = []
     for mart in _tables(con, MARTS):
         schema = MASKED if mart in masked else MARTS
         data = iceberg_ready(con.execute(f'SELECT * FROM {schema}."{mart}"').to_arrow_table())
-        identifier = f"{GOLD}.{mart}"
-        properties = {"safecity.source": f"{schema}.{mart}"}
-        table = catalog.create_table_if_not_exists(identifier, schema=data.schema)
-        if [f.name for f in table.schema().fields] != data.schema.names:
-            catalog.drop_table(identifier)  # the mart's columns changed: a new table for the new shape
-            table = catalog.create_table(identifier, schema=data.schema)
-        table.overwrite(data, snapshot_properties=properties)
-        published.append(Published(mart, data.num_rows, mart in masked, table.metadata_location))
+        table = _overwrite(catalog, f"{GOLD}.{mart}", data, {"safecity.source": f"{schema}.{mart}"})
+        restricted = None
+        if mart in masked:
+            identifier = f"{RESTRICTED}.{mart}"
+            raw = iceberg_ready(con.execute(f'SELECT * FROM {MARTS}."{mart}"').to_arrow_table())
+            before = ({n[:-len(MASKED_SUFFIX)] for n in catalog.load_table(identifier).schema().column_names
+                       if n.endswith(MASKED_SUFFIX)} if catalog.table_exists(identifier) else set())
+            restricted = _overwrite(catalog, identifier, restricted_rows(mart, raw, data, before),
+                                    {"safecity.source": f"{MARTS}.{mart}"}).metadata_location
+        published.append(Published(mart, data.num_rows, mart in masked, table.metadata_location, restricted))
     publish_views(con, catalog, (GOLD,))
     return published
 
@@ -130,7 +178,9 @@ class GoldReport:
     scopes: dict[str, list[str]]        # scope schema: the marts it holds
 
     def summary(self) -> str:
-        return ("gold: " + ", ".join(f"{p.mart} ({p.rows} rows{', masked' if p.masked else ''})" for p in self.published)
+        return ("gold: " + ", ".join(f"{p.mart} ({p.rows} rows"
+                                     f"{', masked; raw in ' + RESTRICTED if p.restricted_location else ''})"
+                                     for p in self.published)
                 + "; row scopes: " + ", ".join(sorted(self.scopes)))
 
 

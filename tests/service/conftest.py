@@ -1,6 +1,7 @@
 """One simulated small day built once per session (gold published), and the real service on uvicorn over it."""
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from safecity.lakehouse.catalog import open_catalog
@@ -10,6 +11,14 @@ from tests.service.server import Running
 from tests.transforms.simulated import build_simulated_day
 
 SECRET = "s3cret-for-tests"
+
+
+def read_arrow(service, client: str, table: str, **request) -> tuple[int, pa.Table | bytes]:
+    """One query of a table by a client as an Arrow stream (all rows unless the request says otherwise)."""
+    status, _, content = service.call("POST", f"/v1/tables/{table}/query", {"format": "arrow", "limit": 5_000_000,
+                                                                           **request},
+                                      token=service.token(client, SECRET))
+    return status, (pa.ipc.open_stream(content).read_all() if status == 200 else content)
 
 
 def _client(client_id: str, **rights) -> Client:
@@ -31,7 +40,9 @@ def service_clients(gold_day) -> dict[str, Client]:
         _client("city_cleared", clearance="secret"),
         _client("city_public", clearance="public"),
         _client("city_internal"),
+        _client("city_sensitive", clearance="sensitive"),
         _client("branch_cleared", level="branch", unit=division, clearance="secret"),
+        _client("branch_internal", level="branch", unit=division),
         _client("traffic_only", tables=["mart_congestion_index"]),
         _client("slow_lane", requests_per_minute=3),
         _client("audited_one"),

@@ -101,8 +101,10 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
 
 
 def gold_assets(project: DbtProject) -> dg.AssetsDefinition:
-    """gold/<mart> for every mart of the manifest (published masked where a masked view exists) and
-    gold/row_scopes: one step, since every publication and the scopes read the same warehouse build."""
+    """gold/<mart> for every mart of the manifest (published masked where a masked view exists, its raw rows then
+    also to gold_restricted.<mart> for the data service's cleared clients: part of the same asset, as the same step
+    writes both from the same build) and gold/row_scopes: one step, since every publication and the scopes read the
+    same warehouse build."""
     nodes = json.loads(project.manifest_path.read_text(encoding="utf-8"))["nodes"].values()
     models = {(n["schema"], n.get("alias") or n["name"]) for n in nodes if n["resource_type"] == "model"}
     marts = sorted(name for schema, name in models if schema == MARTS)
@@ -124,7 +126,9 @@ def gold_assets(project: DbtProject) -> dg.AssetsDefinition:
             if mart in published:
                 yield dg.MaterializeResult(asset_key=[GOLD, mart], metadata={
                     "dagster/row_count": published[mart].rows, "masked": published[mart].masked,
-                    "metadata_location": published[mart].metadata_location})
+                    "metadata_location": published[mart].metadata_location,
+                    **({"restricted_location": published[mart].restricted_location}
+                       if published[mart].restricted_location else {})})
         yield dg.MaterializeResult(asset_key=[GOLD, "row_scopes"], metadata={
             "scopes": len(report.scopes), "views": sum(len(v) for v in report.scopes.values())})
 
