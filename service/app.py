@@ -60,8 +60,8 @@ class Service:
                 restricted = self.catalog.load_table(f"{RESTRICTED}.{name}")
             except NoSuchTableError:
                 restricted = None    # published before the restricted namespace existed: gold, masked, it is
-            cleared = restricted and rights.as_read_by(client, info, restricted)
-            if cleared:
+            cleared = rights.as_read_by(client, info, restricted) if restricted is not None else None
+            if cleared is not None:
                 table, info = restricted, cleared
         try:
             scope = rights.row_scope(client, info)

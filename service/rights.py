@@ -41,7 +41,8 @@ def wants_restricted(client: Client, info: TableInfo) -> bool:
 def as_read_by(client: Client, info: TableInfo, restricted: Table) -> TableInfo | None:
     """Gold's description (`describe`) turned into what this client reads of gold_restricted: the columns it is
     cleared for in clear, every other column gold masks from its masked companion; None when the restricted table
-    does not have gold's columns (a publication between its two commits), and the client then reads gold."""
+    does not have gold's columns (a publication between its two commits) or lacks the companion of a masked column
+    the client may not see in clear (nothing masked to serve it), and the client then reads gold."""
     stored = set(restricted.schema().column_names)
     if any(c.name not in stored for c in info.columns):
         return None
@@ -51,9 +52,11 @@ def as_read_by(client: Client, info: TableInfo, restricted: Table) -> TableInfo 
         if column.masked and client.sees(column.sensitivity):
             columns.append(replace(column, masked=False))
         elif companion in stored:
-            # What gold holds; a column without a companion equals its masked value in every snapshot.
-            columns.append(replace(column, stored=companion))
+            columns.append(replace(column, stored=companion))     # what gold holds
+        elif column.masked:
+            return None
         else:
+            # Masking left it as it was in every snapshot (transforms.gold.restricted_rows): gold's value.
             columns.append(column)
     snapshot_id, updated_at = freshness(restricted)
     return replace(info, columns=tuple(columns), snapshot_id=snapshot_id, updated_at=updated_at,

@@ -208,4 +208,9 @@ def test_mixed_clearance_takes_each_column_by_its_class(tmp_path):
     assert read("sensitive", filters=[{"column": "dossier", "op": "eq", "value": "A-17"}])[0].num_rows == 0
     assert read("sensitive", filters=[{"column": "dossier", "op": "eq", "value": "****"}])[0].num_rows == 3
     assert not rights.wants_restricted(_client("c_internal"), gold)
+    # No masked value of the secret column to serve a `sensitive` client: it reads gold, never the raw column.
+    bare = catalog.create_table("gold_restricted.bare", schema=RAW.schema)
+    bare.overwrite(RAW)
+    assert rights.as_read_by(_client("c_sensitive", clearance="sensitive"), gold, bare) is None
+    assert rights.as_read_by(_client("c_secret", clearance="secret"), gold, bare) is not None
 
