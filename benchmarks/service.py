@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import signal
@@ -196,24 +197,27 @@ def _small_body(tollgate: str) -> dict:
 
 # ---- DuckDB side: the same SQL in a fresh process, paced like the Locust users ----
 
-def _paced(con, sql: str, params: list, load: Load, duration: float, expected: int) -> tuple[list[float], int, int]:
+def _paced(con, sql: str, params: list, load: Load, duration: float, expected: int) -> dict:
     """`load.users` threads, each with its own cursor, each starting a query every users/rate seconds (what
-    constant_throughput does), for `duration` seconds: the latencies, the rows returned and the number of results
-    whose row count was not `expected`."""
+    constant_throughput does), for `duration` seconds: the latencies, the rows returned, the number of results
+    whose row count was not `expected`, and the achieved rate as Locust reckons it (requests over the time from
+    the start to the last response)."""
     interval = load.users / load.rate
-    end = time.perf_counter() + duration
-    latencies, rows, wrong, lock = [], [0], [0], threading.Lock()
+    began = time.perf_counter()
+    end = began + duration
+    latencies, rows, wrong, last, lock = [], [0], [0], [began], threading.Lock()
 
     def user() -> None:
         cursor = con.cursor()
         while time.perf_counter() < end:
-            began = time.perf_counter()
-            got = cursor.execute(sql, params).fetch_arrow_table().num_rows
-            took = time.perf_counter() - began
+            sent = time.perf_counter()
+            got = cursor.execute(sql, params).to_arrow_table().num_rows
+            took = time.perf_counter() - sent
             with lock:
                 latencies.append(took)
                 rows[0] += got
                 wrong[0] += got != expected
+                last[0] = max(last[0], sent + took)
             time.sleep(max(0.0, min(interval - took, end - time.perf_counter())))
 
     threads = [threading.Thread(target=user) for _ in range(load.users)]
@@ -221,12 +225,15 @@ def _paced(con, sql: str, params: list, load: Load, duration: float, expected: i
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, rows[0], wrong[0]
+    return {"requests": len(latencies), "failures": wrong[0],
+            "achieved_rps": len(latencies) / (last[0] - began) if latencies else 0.0,
+            "p50_ms": _nearest_rank(latencies, 0.50), "p99_ms": _nearest_rank(latencies, 0.99),
+            "rows": rows[0], "responses": len(latencies)}
 
 
 def _nearest_rank(seconds: list[float], share: float) -> float:
     ordered = sorted(seconds)
-    return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * share + 0.999999) - 1))] * 1000
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)] * 1000
 
 
 def duckdb_side(settings, loads: tuple[Load, ...], duration: float, facts: dict) -> dict:
@@ -237,16 +244,11 @@ def duckdb_side(settings, loads: tuple[Load, ...], duration: float, facts: dict)
     results = {}
     with connect(settings, read_only=True) as con:
         for query, params in sql.values():   # warm-up, as on the service side
-            con.cursor().execute(query, params).fetch_arrow_table()
+            con.cursor().execute(query, params).to_arrow_table()
         for load in loads:
             reset_peak()
-            began = time.perf_counter()
-            latencies, rows, wrong = _paced(con, *sql[load.kind], load, duration, facts[f"{load.kind}_rows"])
-            wall = time.perf_counter() - began
-            results[load.name] = {"requests": len(latencies), "failures": wrong,
-                                  "achieved_rps": len(latencies) / wall, "p50_ms": _nearest_rank(latencies, 0.50),
-                                  "p99_ms": _nearest_rank(latencies, 0.99), "rows": rows,
-                                  "responses": len(latencies), "peak_mb": peak_mb()}
+            stats = _paced(con, *sql[load.kind], load, duration, facts[f"{load.kind}_rows"])
+            results[load.name] = {**stats, "peak_mb": peak_mb()}
     return results
 
 
