@@ -48,6 +48,7 @@ def service_clients(gold_day) -> dict[str, Client]:
         _client("audited_one"),
         _client("bulk_reader"),
         _client("schema_fuzzer", requests_per_minute=1_000_000),
+        _client("load_tester", requests_per_minute=1_000_000),
     ]
     return {c.id: c for c in clients}
 
