@@ -117,11 +117,13 @@ def run_main_job(settings: Settings, seed: bool = True, simulate: bool = False) 
         # Dagster's console logger at INFO: a line per step and asset, without the DEBUG engine events.
         run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         result = run_job(definitions, settings, instance, run_config)
-    checks = {f"{e.asset_key.to_user_string()} · {e.check_name}": e.passed
-              for e in result.get_asset_check_evaluations()}
+    evaluations = {f"{e.asset_key.to_user_string()} · {e.check_name}": e for e in result.get_asset_check_evaluations()}
+    checks = {name: e.passed for name, e in evaluations.items()}
+    warnings = sorted(name for name, e in evaluations.items()
+                      if not e.passed and e.severity == dg.AssetCheckSeverity.WARN)
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
     summary = collect(settings, result.success, result.run_id, time.monotonic() - started, checks, failed,
-                      days=days_label(result.dagster_run.tags))
+                      days=days_label(result.dagster_run.tags), check_warnings=warnings)
     if settings.paths.duckdb_file.exists():
         report = write_report(settings, summary)
         summary.where_next = {"report": f"{report} (地图与图表 / map and charts)", **summary.where_next}

@@ -174,9 +174,13 @@ def write_report(settings: Settings, summary: RunSummary) -> Path:
                             + _bars([(r, v) for r, v in worst], colour="#e65100"))
         if "marts.mart_scorecard_district" in present:
             scores = con.execute("SELECT division_name_zh, any_value(district_score) FROM marts.mart_scorecard_district "
-                                 "GROUP BY 1 ORDER BY 2 DESC").fetchall()
+                                 "WHERE NOT is_unassigned GROUP BY 1 ORDER BY 2 DESC").fetchall()
+            unassigned = con.execute("SELECT coalesce(max(calls), 0) FROM marts.mart_scorecard_district "
+                                     "WHERE is_unassigned").fetchone()[0]
             sections.append("<h2>信息化建设评分 / District scorecard (100 points)</h2>"
-                            + _bars([(d, s) for d, s in scores], " 分", colour="#2e7d32"))
+                            + _bars([(d, s) for d, s in scores], " 分", colour="#2e7d32")
+                            + (f"<p>未分配区县的警情 {unassigned} 起，不计入任何区县 / {unassigned} calls without a "
+                               f"division, counted in no district's score</p>" if unassigned else ""))
     silver = summary.layers.get("silver", {})
     quarantine = summary.layers.get("quarantine", {})
     sections.append("<h2>各数据源入库 / Rows per source</h2>" + _bars(
@@ -187,7 +191,8 @@ def write_report(settings: Settings, summary: RunSummary) -> Path:
     sections.append("<h2>策略动作 / Actions fired by policy</h2>" + _bars(
         sorted(summary.actions_by_policy.items(), key=lambda r: -r[1]), colour="#4527a0"))
     status = "成功 / succeeded" if summary.success else "失败 / FAILED"
-    checks = f"{sum(summary.checks.values())} / {len(summary.checks)}"
+    checks = f"{sum(summary.checks.values())} / {len(summary.checks)}" + (
+        f"（警告 warnings {len(summary.check_warnings)}）" if summary.check_warnings else "")
     page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>SafeCity 主作业报告 / main job report</title>
 <style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;max-width:1000px;color:#212121}}

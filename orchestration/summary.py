@@ -21,6 +21,8 @@ class RunSummary:
     marts: dict[str, int] = field(default_factory=dict)
     actions_by_policy: dict[str, int] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    # Checks that did not pass with severity WARN (e.g. records in the "unassigned" bucket): told, not failures.
+    check_warnings: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
     # Landing files no source mapping reads: delivered but never judged (ingestion/unclaimed.py).
     unclaimed_files: list[str] = field(default_factory=list)
@@ -42,10 +44,10 @@ def _tables(con, schema: str) -> list[str]:
 
 
 def collect(settings: Settings, success: bool, run_id: str, seconds: float, checks: dict[str, bool],
-            failed_steps: list[str], days: str = "") -> RunSummary:
+            failed_steps: list[str], days: str = "", check_warnings: list[str] | None = None) -> RunSummary:
     """Figures read back from the warehouse after the run, so the summary shows what is stored, not what was meant."""
     summary = RunSummary(success, run_id, round(seconds, 1), str(settings.paths.home), days=days, checks=checks,
-                         failed_steps=failed_steps)
+                         check_warnings=list(check_warnings or []), failed_steps=failed_steps)
     reasons = load_catalogue(settings.city.id).code_tables["reasons"]
     summary.unclaimed_files = _unclaimed(settings)
     if not settings.paths.duckdb_file.exists():
@@ -109,9 +111,13 @@ def render_text(summary: RunSummary) -> str:
     if not summary.actions_by_policy:
         lines.append("  none")
     if summary.checks:
-        failing = [name for name, passed in summary.checks.items() if not passed]
+        warned = set(summary.check_warnings)
+        failing = [name for name, passed in summary.checks.items() if not passed and name not in warned]
+        passed = len(summary.checks) - len(failing) - len(warned)
         lines.append("")
-        lines.append(f"数据检查 / asset checks: {len(summary.checks) - len(failing)} of {len(summary.checks)} passed")
+        lines.append(f"数据检查 / asset checks: {passed} of {len(summary.checks)} passed"
+                     + (f", {len(warned)} 警告 / warnings" if warned else ""))
+        lines.extend(f"  WARN {name}" for name in sorted(warned))
         lines.extend(f"  FAIL {name}" for name in failing)
     if summary.failed_steps:
         lines.append("")

@@ -42,8 +42,8 @@ def _hourly_starts(rng: np.random.Generator, shares: tuple[float, ...], count: i
 
 
 def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: Path, manifest: Manifest,
-                now: dt.datetime, unit_rows: bool = False) -> dict:
-    """The calls and cases of each day; with `unit_rows`, also the day's units export (write_units)."""
+                now: dt.datetime) -> dict:
+    """The calls and cases of each day, and the day's units export (write_units)."""
     rng = world.rng("calls")
     rates = world.faults.calls
     places = world.profile.key_places
@@ -53,7 +53,7 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
     division_codes = sorted(world.shares)
     division_weights = np.array([world.shares[d].call_share for d in division_codes])
     category_weights = np.array([c[1] for c in CATEGORIES])
-    stats = {"calls": 0, "cases": 0}
+    stats = {"calls": 0, "cases": 0, "units": 0}
     for day_index in range(days):
         day = start + dt.timedelta(days=day_index)
         summer = world.summer(day.month)
@@ -101,11 +101,18 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
                 lon, lat = 116.407526, 39.904030
                 manifest.fault("outside_city", name, key=call_id, reason="E_OUT_OF_AREA", field_name="longitude",
                                line=line)
+            # The call keeps its place and times but names no division nor station: it must land in the
+            # "unassigned" bucket of every level, counted and warned about, never failing the run.
+            unassigned = rates.out_of_order + rates.future_time + rates.outside_city <= fault < (
+                rates.out_of_order + rates.future_time + rates.outside_city + rates.unassigned)
+            if unassigned:
+                manifest.fault("unassigned", name, key=call_id, reason=None, field_name="division_code", line=line)
             rows.append([call_id, when.strftime(TIME), dispatched.strftime(TIME), arrived.strftime(TIME),
                          handled.strftime(TIME), closed.strftime(TIME), caller, str(int(rng.choice([1, 2]))), phone,
                          f"河北省秦皇岛市{world.divisions[division].name_zh}{where}", f"{lon:.6f}", f"{lat:.6f}",
-                         category, "1" if urgent and rng.random() < 0.2 else ("2" if urgent else "3"), "1", division,
-                         unit, text.format(place=where), "closed"])
+                         category, "1" if urgent and rng.random() < 0.2 else ("2" if urgent else "3"), "1",
+                         "" if unassigned else division, "" if unassigned else unit, text.format(place=where),
+                         "closed"])
             if category in ("010000", "020000") and rng.random() < 0.6:
                 case = _case(rng, call_id, category, when, division, unit, where, lon, lat, now)
                 if case is not None:
@@ -113,8 +120,7 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
         write_encoded(out / name, csv_text(CALL_HEADER, rows), "gb18030")
         manifest.file(name, "calls_csv", len(rows), encoding="gb18030", urban_divisions=sorted(
             d.code for d in world.city.divisions if d.urban))
-        if unit_rows:
-            stats["units"] = stats.get("units", 0) + write_units(world, day, rows, out, manifest)
+        stats["units"] += write_units(world, day, rows, out, manifest, now)
         case_name = relative(out / "cases" / f"cases_{day:%Y%m%d}.csv", out)
         write_encoded(out / case_name, csv_text(CASE_HEADER, cases), "gb18030")
         manifest.file(case_name, "cases_csv", len(cases), encoding="gb18030")
@@ -124,26 +130,42 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
     return stats
 
 
-def write_units(world: World, day: dt.datetime, calls: list[list[str]], out: Path, manifest: Manifest) -> int:
+def write_units(world: World, day: dt.datetime, calls: list[list[str]], out: Path, manifest: Manifest,
+                now: dt.datetime) -> int:
     """The day's responding units, one row per unit, in an order that is not the order of dispatch (rows of one
     call are not together, and the call's first unit is often not its first row): the shape that made a "first
     row wins" reading wrong. The first dispatched unit leaves at the call's dispatch time and the first unit on
     scene arrives at the call's arrival time; the others are sent up to 5 minutes later and arrive later. Drawn
-    from a stream of their own, so the calls export is the same with or without this one."""
+    from a stream of their own, so the calls export is the same with or without this one.
+
+    The calls' faults carry over, and the manifest records them per unit row: a call from the future has every
+    unit in the future (rejected), and a call whose arrival precedes its dispatch has units whose arrival
+    precedes their own dispatch (the arrival flagged)."""
     rng = world.rng(f"call_units:{day:%Y%m%d}")
     rows = []
     for call in calls:
-        call_id, dispatched, arrived, handled, station = call[0], _at(call[2]), _at(call[3]), _at(call[4]), call[16]
+        call_id, dispatched, arrived, handled = call[0], _at(call[2]), _at(call[3]), _at(call[4])
+        station = call[16] or call_id  # an unassigned call's units are named after the call
         for index in range(1 + min(int(rng.poisson(0.9)), 3)):
             sent = dispatched + dt.timedelta(seconds=0 if index == 0 else float(rng.uniform(10, 300)))
             on_scene = arrived + dt.timedelta(seconds=0 if index == 0 else float(rng.uniform(30, 900)))
             # En route within the first part of the way (a call's arrival can come a minute after dispatch).
             rolling = sent + max(on_scene - sent, dt.timedelta(0)) * float(rng.uniform(0.1, 0.4))
+            # A unit clears after the call is handled and never before it arrived.
+            cleared = max(handled, on_scene, sent) + dt.timedelta(seconds=60 * (index + 1))
             rows.append([call_id, f"{station}-{index + 1}", sent.strftime(TIME), rolling.strftime(TIME),
-                         on_scene.strftime(TIME), (handled + dt.timedelta(seconds=60 * index)).strftime(TIME)])
+                         on_scene.strftime(TIME), cleared.strftime(TIME)])
     order = rng.permutation(len(rows))
-    name = relative(out / "calls" / "units" / f"call_units_{day:%Y%m%d}.csv", out)
-    write_encoded(out / name, csv_text(UNIT_HEADER, [rows[i] for i in order]), "gb18030")
+    name = relative(out / "call_units" / f"call_units_{day:%Y%m%d}.csv", out)
+    written = [rows[i] for i in order]
+    for line, (call_id, unit, sent, _, on_scene, _) in enumerate(written, 2):
+        key = f"{call_id}/{unit}"
+        if _at(sent) > now:
+            manifest.fault("future_time", name, key=key, reason="E_FUTURE_TIME", field_name="dispatched_at", line=line)
+        elif _at(on_scene) < _at(sent):
+            manifest.fault("out_of_order", name, key=key, reason=None, field_name="arrived_at", line=line,
+                           flag="E_ORDER")
+    write_encoded(out / name, csv_text(UNIT_HEADER, written), "gb18030")
     manifest.file(name, "call_units_csv", len(rows), encoding="gb18030")
     return len(rows)
 

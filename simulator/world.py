@@ -94,6 +94,7 @@ class CallFaults(_Strict):
     out_of_order: float
     future_time: float
     outside_city: float
+    unassigned: float
 
 
 class SnapshotFaults(_Strict):

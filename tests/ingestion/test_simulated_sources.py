@@ -23,7 +23,7 @@ AS_OF = dt.datetime(2026, 7, 2, 6, tzinfo=ZoneInfo("Asia/Shanghai"))
 SOURCES = {  # mapping -> (folder in the simulator's output, file pattern)
     "viid_motor_vehicles": None, "detector_registry_csv": None, "detector_flows_csv": None,
     "traffic_incidents_jsonl": None,
-    "alarm_calls_csv": None, "cases_csv": None, "gb28181_device_status": None,
+    "alarm_calls_csv": None, "call_units_csv": None, "cases_csv": None, "gb28181_device_status": None,
     "video_platform_catalog_json": None, "video_platform_catalog_csv": None,
     "duty_rosters_csv": None, "maintenance_work_orders_csv": None, "maintenance_budgets_csv": None,
 }
@@ -57,7 +57,7 @@ def expected_records(manifest, kinds) -> int:
     ("viid_motor_vehicles", {"passes_json"}), ("detector_registry_csv", {"detector_registry_csv"}),
     ("detector_flows_csv", {"detector_flows_csv"}),
     ("traffic_incidents_jsonl", {"incidents_jsonl"}), ("alarm_calls_csv", {"calls_csv"}),
-    ("cases_csv", {"cases_csv"}), ("gb28181_device_status", {"heartbeats_jsonl"}),
+    ("call_units_csv", {"call_units_csv"}), ("cases_csv", {"cases_csv"}), ("gb28181_device_status", {"heartbeats_jsonl"}),
     ("video_platform_catalog_csv", {"catalog_csv"}), ("duty_rosters_csv", {"duty_roster_csv"}),
     ("maintenance_work_orders_csv", {"work_orders_csv"}), ("maintenance_budgets_csv", {"budgets_csv"}),
 ])
@@ -127,6 +127,15 @@ def test_heartbeats_and_catalog_keep_what_camera_health_needs(day):
     stored = dict(con.execute("SELECT device_id, parent_id FROM silver.camera WHERE _source = "
                               "'video_platform_catalog_json'").fetchall())
     assert stored == parents
+
+
+def test_units_quarantine_and_flags_are_the_injected_faults_of_their_calls(day):
+    con = day["con"]
+    units = [f for f in day["manifest"]["faults"] if f["file"].startswith("call_units/")]
+    quarantined = set(con.execute("SELECT _file, _line, primary_reason FROM quarantine.dispatched_unit").fetchall())
+    assert quarantined == {(f["file"], f["line"], f["reason"]) for f in units if f["reason"]}
+    flagged = {(f["file"], f["line"], f["field"]) for f in units if f.get("flag") == "E_ORDER"}
+    assert set(con.execute("SELECT _file, _line, field FROM ops.flags_dispatched_unit").fetchall()) == flagged
 
 
 def test_calls_quarantine_is_the_injected_faults_and_the_chain_is_in_order(day):

@@ -7,6 +7,7 @@ import math
 from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
 
 from safecity.config.grid import cell_id, cell_sql
@@ -48,7 +49,34 @@ def dicts(con, sql):
 
 @pytest.fixture(scope="module")
 def calls(built):
-    return latest(dicts(built["con"], "SELECT * FROM silver.alarm_call"), "call_id")
+    """The latest version of each call, timed as NFPA 1710 times a call whose units were exported: by its first
+    dispatched, first en route and first arriving unit (a unit's arrival left out by a soft check is none)."""
+    units = defaultdict(list)
+    for u in dicts(built["con"], "SELECT * FROM silver.dispatched_unit"):
+        units[u["call_id"]].append(u)
+    out = []
+    for call in latest(dicts(built["con"], "SELECT * FROM silver.alarm_call"), "call_id"):
+        sent = units.get(call["call_id"])
+        if sent:
+            def first(field):
+                times = [u[field] for u in sent if u[field] is not None]
+                return min(times) if times else None
+            call = {**call, "dispatched_at": first("dispatched_at"), "enroute_at": first("enroute_at"),
+                    "arrived_at": first("arrived_at"), "units": len({u["unit_id"] for u in sent})}
+        else:
+            call = {**call, "enroute_at": None, "units": 0}
+        out.append(call)
+    return out
+
+
+def test_most_calls_are_timed_by_their_units_and_some_by_a_unit_that_is_not_the_files_first_row(built, q, calls):
+    timed = dict(q("SELECT call_id, chain_source FROM marts.fct_alarm_calls"))
+    with_units = {c["call_id"] for c in calls if c["units"]}
+    assert {k for k, v in timed.items() if v == "units"} == with_units
+    assert len(with_units) > 0.9 * len(calls)
+    sent = dict(q("SELECT call_id, units_dispatched FROM marts.fct_alarm_calls"))
+    assert sent == {c["call_id"]: c["units"] for c in calls}
+    assert max(sent.values()) > 1
 
 
 def test_the_build_succeeds_with_every_dbt_test_as_a_passing_asset_check(built):
@@ -56,7 +84,8 @@ def test_the_build_succeeds_with_every_dbt_test_as_a_passing_asset_check(built):
     assert step_succeeded(result, "analysis_models")
     checks = [c for c in result.get_asset_check_evaluations()
               if c.asset_key.path[0] in ("staging", "intermediate", "marts", "gold_masked")]
-    assert len(checks) >= 30 and all(c.passed for c in checks)
+    # Every check passes but the `assigned` warnings (the unassigned calls the simulator injected).
+    assert len(checks) >= 30 and all(c.passed or c.check_name.startswith("assigned") for c in checks)
     checked = {c.asset_key.to_user_string() for c in checks}
     assert {"marts/mart_dispatch_intervals", "marts/fct_detector_daily_health", "marts/mart_scorecard_district"} <= checked
     print(f"\ndbt build + gold (the analysis_models step) on a simulated small day: {built['seconds']:.1f} s")
@@ -67,21 +96,27 @@ def test_dispatch_percentiles_equal_a_python_nearest_rank_over_the_latest_call_v
     for c in calls:
         seconds = {
             "received_to_dispatched": between(c["received_at"], c["dispatched_at"]),
+            "dispatched_to_enroute": between(c["dispatched_at"], c["enroute_at"]),
             "dispatched_to_arrived": between(c["dispatched_at"], c["arrived_at"]),
             "received_to_arrived": between(c["received_at"], c["arrived_at"]),
         }
         day = c["received_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-        for level, unit in (("city", CITY), ("branch", c["division_code"]), ("station", c["handling_unit"])):
+        branch = c["division_code"] or "unassigned"
+        station = c["handling_unit"] or (c["division_code"] + "000000" if c["division_code"] else "unassigned")
+        for level, unit in (("city", CITY), ("branch", branch), ("station", station)):
             by_unit[(level, unit, day)].append(seconds)
     mart = {(r[0], r[1], r[2]): r[3:] for r in q(
         "SELECT level, unit_code, received_date, calls, received_to_dispatched_p50_s, received_to_dispatched_p90_s, "
-        "dispatched_to_arrived_p50_s, dispatched_to_arrived_p90_s, received_to_arrived_p50_s, received_to_arrived_p90_s "
+        "dispatched_to_enroute_p50_s, dispatched_to_enroute_p90_s, dispatched_to_arrived_p50_s, "
+        "dispatched_to_arrived_p90_s, received_to_arrived_p50_s, received_to_arrived_p90_s "
         "FROM marts.mart_dispatch_intervals")}
     assert set(mart) == set(by_unit)
     assert len([k for k in mart if k[0] == "station"]) > 10
+    assert {k[0] for k in mart if k[1] == "unassigned"} == {"branch", "station"}
     for key, chains in by_unit.items():
         expected = [len(chains)]
-        for interval in ("received_to_dispatched", "dispatched_to_arrived", "received_to_arrived"):
+        for interval in ("received_to_dispatched", "dispatched_to_enroute", "dispatched_to_arrived",
+                         "received_to_arrived"):
             values = [c[interval] for c in chains if c[interval] is not None]
             expected += [int(nearest_rank(values, 0.5)), int(nearest_rank(values, 0.9))] if values else [None, None]
         assert list(mart[key]) == expected, key
@@ -111,7 +146,9 @@ def test_call_volumes_by_category_and_hour_at_the_three_police_levels(built, q, 
     expected = Counter()
     for c in calls:
         hour = c["received_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).hour
-        for level, unit in (("city", CITY), ("branch", c["division_code"]), ("station", c["handling_unit"])):
+        branch = c["division_code"] or "unassigned"
+        station = c["handling_unit"] or (c["division_code"] + "000000" if c["division_code"] else "unassigned")
+        for level, unit in (("city", CITY), ("branch", branch), ("station", station)):
             expected[(level, unit, c["category"], hour)] += 1
     mart = {(r[0], r[1], r[2], r[3]): r[4] for r in q(
         "SELECT level, unit_code, category, received_hour, calls FROM marts.mart_alarm_call_volumes")}
@@ -414,7 +451,7 @@ def test_scorecard_contributions_follow_the_config_weights_and_add_up(built, q):
             for r in q("SELECT division_code, key_place_coverage, hd_ratio, online_rate, intact_rate, networking_rate "
                        "FROM marts.mart_camera_kpis_by_district")}
     rows = q("SELECT division_code, indicator, value, weight, target, contribution, district_score "
-             "FROM marts.mart_scorecard_district")
+             "FROM marts.mart_scorecard_district WHERE NOT is_unassigned")
     totals = defaultdict(float)
     for division, indicator, value, weight, target, contribution, score in rows:
         spec = indicators[indicator]
@@ -427,6 +464,30 @@ def test_scorecard_contributions_follow_the_config_weights_and_add_up(built, q):
     for division, score in {r[0]: r[6] for r in rows}.items():
         assert score == pytest.approx(totals[division], abs=1e-3) and 0 < score <= 100
     assert len({r[0] for r in rows}) == 7 and len(rows) == 7 * len(indicators)
+
+
+def test_calls_without_a_division_are_the_scorecards_unassigned_row_and_a_warning(built, q, calls):
+    nowhere = [c for c in calls if c["division_code"] is None]
+    injected = [f for f in built["manifest"]["faults"] if f["kind"] == "unassigned"]
+    assert len(nowhere) == len(injected) > 0
+    per_district = Counter(c["division_code"] for c in calls if c["division_code"])
+    rows = q("SELECT division_code, division_name_zh, calls, indicator, value, has_value "
+             "FROM marts.mart_scorecard_district WHERE is_unassigned")
+    assert {(r[0], r[1], r[2]) for r in rows} == {("unassigned", "未分配", len(nowhere))}
+    arrived = [between(c["received_at"], c["arrived_at"]) for c in nowhere]
+    arrived = [a for a in arrived if a is not None]
+    [(value, has_value)] = [(r[4], r[5]) for r in rows if r[3] == "response_within_target"]
+    assert has_value == bool(arrived)
+    if arrived:  # the unassigned calls' area is unknown: the suburban target (10 min) applies
+        assert value == pytest.approx(sum(a <= 600 for a in arrived) / len(arrived), abs=1e-6)
+    counted = dict(q("SELECT division_code, any_value(calls) FROM marts.mart_scorecard_district "
+                     "WHERE NOT is_unassigned GROUP BY 1"))
+    assert set(per_district) <= set(counted)
+    assert counted == {d: per_district.get(d, 0) for d in counted}
+    # The `assigned` dbt test warns (never fails the run) on each fact's unassigned rows.
+    warned = [c for c in built["result"].get_asset_check_evaluations() if c.check_name.startswith("assigned")]
+    assert warned and all(not c.passed and c.severity == dg.AssetCheckSeverity.WARN for c in warned)
+    assert built["result"].success
 
 
 def test_masked_views_hide_every_sensitive_column_the_standards_mark(built, q):

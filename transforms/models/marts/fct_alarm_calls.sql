@@ -1,4 +1,5 @@
--- One row per 110 call (its latest version): dispatch chain intervals, arrival target, grid cell and police levels.
+-- One row per 110 call (its latest version): dispatch chain intervals (from the first units when units were exported),
+-- arrival target, grid cell and police levels.
 -- Caller name, phone and address stay here for cleared roles; gold_masked.fct_alarm_calls masks them.
 select
     call_id,
@@ -17,7 +18,10 @@ select
     station_code,
     branch_code,
     city_code,
+    units_dispatched,
+    chain_source,
     received_to_dispatched_s,
+    dispatched_to_enroute_s,
     dispatched_to_arrived_s,
     received_to_arrived_s,
     arrival_target_s,

@@ -2,6 +2,8 @@
 -- config/scorecard.yaml). A row per district and indicator: its value, target, weight, achievement
 -- (value ÷ target, at most 1) and contribution (weight × achievement); district_score adds the contributions.
 -- An indicator without data (no calls, no snapshots) contributes nothing and says so in has_value.
+-- Calls without a division code are not dropped: they form the "unassigned" row (未分配, is_unassigned), which shows
+-- how many calls no district answers for and how they were served; it is not a district and ranks with none.
 {%- set indicators = safecity_var('scorecard') or [] %}
 with cameras as (
     select * from {{ ref('mart_camera_kpis_by_district') }}
@@ -16,17 +18,27 @@ documented as (
 
 response as (
     select
-        division_code,
+        branch_code as division_code,
+        count(*)::bigint as calls,
         (count(*) filter (where arrived_within_target) / nullif(count(received_to_arrived_s), 0))::double
             as response_within_target
     from {{ ref('fct_alarm_calls') }}
-    group by division_code
+    group by branch_code
+),
+
+districts as (
+    select division_code from cameras
+    union
+    select division_code from response
 ),
 
 values_wide as (
     select
-        c.division_code,
-        c.division_name_zh,
+        k.division_code,
+        coalesce(c.division_name_zh, case when k.division_code = {{ unassigned_code() }} then '未分配' end)
+            as division_name_zh,
+        k.division_code = {{ unassigned_code() }} as is_unassigned,
+        coalesce(r.calls, 0)::bigint as calls,
         c.key_place_coverage,
         c.hd_ratio,
         c.online_rate,
@@ -34,7 +46,8 @@ values_wide as (
         c.networking_rate,
         d.data_conformance_rate,
         r.response_within_target
-    from cameras as c
+    from districts as k
+    left join cameras as c using (division_code)
     left join documented as d using (division_code)
     left join response as r using (division_code)
 ),
@@ -55,6 +68,8 @@ scored as (
     select
         w.division_code,
         w.division_name_zh,
+        w.is_unassigned,
+        w.calls,
         c.indicator,
         c.indicator_name_zh,
         c.indicator_name_en,
@@ -71,6 +86,8 @@ scored as (
 select
     division_code,
     division_name_zh,
+    is_unassigned,
+    calls,
     indicator,
     indicator_name_zh,
     indicator_name_en,
