@@ -59,8 +59,9 @@ def test_what_an_rfc_4180_writer_writes_is_read_back(header, rows, terminator):
     text = csv_text([header] + rows, terminator)
     # A line of nothing but blanks is an empty line, not a record, where it lacks the header's columns; in a
     # one-column file it has exactly the columns expected and is a record of blanks (the reader cannot tell
-    # it from `"   "` written unquoted).
-    records = [row for row in rows if len(header) == 1 or csv_text([row], terminator).strip()]
+    # it from `"   "` written unquoted). A line with nothing at all is empty either way.
+    records = [row for row in rows
+               if csv_text([row], terminator).strip("\r\n" if len(header) == 1 else None)]
     batch = read(text.encode("utf-8"), "csv", "utf-8", "fuzz.csv")
     assert batch.rejected == []
     assert [[batch.table.column(h)[i].as_py() for h in header] for i in range(batch.table.num_rows)] == records
