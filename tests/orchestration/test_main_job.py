@@ -205,7 +205,10 @@ def test_html_report_draws_every_camera_hotspot_and_district(first_run):
     for name, covered, online in marked:
         label = "在线覆盖" if online else "覆盖摄像机离线" if covered else "未覆盖"
         assert f"<title>重点场所 {name}: {label} " in page
-    districts = query(settings, "SELECT count(DISTINCT division_code) FROM marts.mart_scorecard_district")[0][0]
+    districts = query(settings, "SELECT count(DISTINCT division_code) FROM marts.mart_scorecard_district "
+                                   "WHERE NOT is_unassigned")[0][0]
     assert page.count(" 分</text>") == districts == len(settings.city.divisions)
+    unassigned = query(settings, "SELECT max(calls) FROM marts.mart_scorecard_district WHERE is_unassigned")[0][0]
+    assert unassigned and f"未分配区县的警情 {unassigned} 起" in page
     for name in ("城市概览", "交通拥堵指数", "信息化建设评分", "隔离原因", "策略动作"):
         assert name in page
