@@ -86,6 +86,7 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
             phone = f"1{int(rng.choice([3, 5, 7, 8])):d}{int(rng.integers(0, 10**9)):09d}"
             line = len(rows) + 2
             fault = rng.random()
+            unassigned = False
             if fault < rates.out_of_order:
                 arrived = dispatched - dt.timedelta(seconds=int(rng.integers(60, 600)))
                 # A soft check: the call is kept, its arrival flagged and left out (reason None: not quarantined).
@@ -101,11 +102,10 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
                 lon, lat = 116.407526, 39.904030
                 manifest.fault("outside_city", name, key=call_id, reason="E_OUT_OF_AREA", field_name="longitude",
                                line=line)
-            # The call keeps its place and times but names no division nor station: it must land in the
-            # "unassigned" bucket of every level, counted and warned about, never failing the run.
-            unassigned = rates.out_of_order + rates.future_time + rates.outside_city <= fault < (
-                rates.out_of_order + rates.future_time + rates.outside_city + rates.unassigned)
-            if unassigned:
+            elif fault < rates.out_of_order + rates.future_time + rates.outside_city + rates.unassigned:
+                # The call keeps its place and times but names no division nor station: it must land in the
+                # "unassigned" bucket of every level, counted and warned about, never failing the run.
+                unassigned = True
                 manifest.fault("unassigned", name, key=call_id, reason=None, field_name="division_code", line=line)
             rows.append([call_id, when.strftime(TIME), dispatched.strftime(TIME), arrived.strftime(TIME),
                          handled.strftime(TIME), closed.strftime(TIME), caller, str(int(rng.choice([1, 2]))), phone,
