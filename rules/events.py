@@ -24,7 +24,7 @@ import heapq
 import itertools
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -93,6 +93,16 @@ class SilverType:
     since: dt.datetime | None
     end: dt.datetime | None
     zoned: bool  # the time column is TIMESTAMPTZ, so SQL can filter and order on it as Python would
+    at_event: Mapping[str, str | None] = dataclass_field(default_factory=dict)  # fields as they were at the event's moment
+
+    def _selected(self) -> str:
+        def value(column: str) -> str:
+            if column not in self.at_event:
+                return column
+            fixed = self.at_event[column]
+            literal = "NULL" if fixed is None else "'" + fixed.replace("'", "''") + "'"
+            return f'{literal} AS "{column}"'
+        return ", ".join(value(c) for c in self.columns)
 
     def _filter(self) -> tuple[str, list[Any]]:
         if self.time_field is None or not self.zoned:
@@ -117,7 +127,7 @@ class SilverType:
         order = f'"{self.time_field}", _batch_id, _line' if self.time_field and self.zoned else "_batch_id, _line"
         cursor = _cursor(con)
         try:
-            cursor.execute(f"SELECT {', '.join(self.columns)}, _batch_id, _line FROM silver.{self.table}{where} "
+            cursor.execute(f"SELECT {self._selected()}, _batch_id, _line FROM silver.{self.table}{where} "
                            f"ORDER BY {order}", params)
             names = [d[0] for d in cursor.description]
             events = (self._event(dict(zip(names, row))) for row in _fetched(cursor, chunk))
@@ -224,7 +234,7 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
         field = event_type.time_field
         since = None if name in facts else starts[name] if name in starts else start
         source = SilverType(name, table, chosen, field, since, end,
-                            zoned=field is None or described.get(field) == ZONED)
+                            zoned=field is None or described.get(field) == ZONED, at_event=event_type.at_event)
         (types if wanted is None or name in wanted else skipped).append(source)
     return SilverEvents(con, types, skipped, chunk)
 

@@ -235,11 +235,16 @@ class EventType(_Strict):
     entity: str | None = None
     elements: tuple[Element, ...] | None = None
     time_field: str | None = None
+    # An entity row is the record as it is now; an event derived from it is the record as it was at the event's
+    # moment: a call received is in status `received` with no dispatch or closing yet, whatever the row says today.
+    at_event: dict[str, str | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self) -> "EventType":
         if (self.entity is None) == (self.elements is None):
             raise ValueError("give either entity or elements")
+        if self.at_event and self.entity is None:
+            raise ValueError("at_event: only an event derived from an entity has values to set as of its moment")
         return self
 
 
@@ -306,6 +311,9 @@ def _check_references(entities: dict[str, Entity], events: dict[str, EventType],
                  for name, part in f.parts.items() if part.code_table and part.code_table not in tables]
     problems += [f"event {ev.event}: unknown entity {ev.entity!r}" for ev in events.values()
                  if ev.entity and ev.entity not in entities]
+    problems += [f"event {ev.event}: at_event names {name!r}, not an element of {ev.entity}" for ev in events.values()
+                 if ev.entity in entities for name in ev.at_event
+                 if name not in {e.id for e in entities[ev.entity].elements}]
     if problems:
         raise ValueError("standards reference things that do not exist:\n" + "\n".join(problems))
 

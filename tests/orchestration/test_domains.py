@@ -6,7 +6,7 @@ from safecity.orchestration import defs
 from safecity.orchestration.defs import DomainContext, domain_definitions
 
 # Ingestion is not a domain folder: its assets come from the site's mappings (defs/ingestion.py, test_site_folder).
-DOMAINS = {"cameras", "lakehouse", "rules", "standards", "transforms"}
+DOMAINS = {"cameras", "events", "lakehouse", "rules", "standards", "transforms"}
 
 
 def context(settings, catalogue):

@@ -18,6 +18,7 @@ from collections import Counter
 import dagster as dg
 
 from safecity.orchestration.defs.cameras.assets import SILVER
+from safecity.orchestration.defs.events.assets import EVENT_ASSETS
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource, KafkaResource, step_settings
 from safecity.rules.batch import SET_ASIDE_TABLE, run_batch
 from safecity.rules.engine import EvaluationResult
@@ -34,10 +35,11 @@ class OutboxConfig(dg.Config):
     backlog_warn: int = 100
 
 
-# Every silver table the policies read, so that a run evaluates them after the day's ingestion and camera health.
+# Every silver table the policies read, so that a run evaluates them after the day's ingestion, camera health and
+# the event producers.
 POLICY_INPUTS = [SILVER] + [dg.AssetKey(["silver", name]) for name in (
     "camera_state", "alarm_call", "case", "vehicle_pass", "traffic_incident", "detector_flow", "duty_roster",
-    "maintenance_work_order", "maintenance_budget")]
+    "maintenance_work_order", "maintenance_budget")] + EVENT_ASSETS
 
 
 @dg.asset(key=OUTBOX, deps=POLICY_INPUTS, group_name="rules", kinds={"iceberg"}, owners=["team:policy"],
