@@ -1,4 +1,6 @@
-"""The ground truth: every injected fault, with the record's key and the reason the platform should give."""
+"""The ground truth: every injected fault, with the record's key and the reason the platform should give, and the
+rare situations the day holds on purpose (a level-III accident, an overdue repair of a key camera, ...), with the
+records they are made of, so a test knows what the policies must act on."""
 from __future__ import annotations
 
 import json
@@ -17,6 +19,7 @@ class Manifest:
     clock: str | None = None
     files: dict[str, dict] = field(default_factory=dict)
     faults: list[dict] = field(default_factory=list)
+    situations: list[dict] = field(default_factory=list)
 
     def file(self, relative: str, kind: str, records: int, **extra) -> None:
         """A written file: its kind (catalog_csv, passes_json, ...) and how many records it holds."""
@@ -32,6 +35,10 @@ class Manifest:
         entry.update(extra)
         self.faults.append(entry)
 
+    def situation(self, kind: str, file: str, key: str, **details) -> None:
+        """A rare but real situation written into `file` as the record `key` (not a fault: the record conforms)."""
+        self.situations.append({"kind": kind, "file": file, "key": key, **details})
+
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f["kind"] for f in self.faults).items()))
 
@@ -39,6 +46,7 @@ class Manifest:
         path = out / "manifest.json"
         document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days, "clock": self.clock,
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
-                    "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"]))}
+                    "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"])),
+                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["file"], s["key"]))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return path

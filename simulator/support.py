@@ -1,10 +1,11 @@
 """The support system behind the camera network (保障体系): duty rosters, maintenance work orders with their costs,
-and maintenance budgets, plus the events the security-system policies read (duty_gap, work_order_overdue,
-budget_consumed).
+and maintenance budgets, with two rare situations a day (a key camera's overdue repair, a district going over its
+budget) listed in the manifest.
 
 Files use the standards' element ids as column names (the roster, work order and budget systems are the bureau's
-own, exported in the standard form). The events are derived here, where the truth is known, so that replays and
-benchmarks of the policies have realistic support data without a conformance pipeline for these sources yet.
+own, exported in the standard form). The events the security policies read (duty_gap, work_order_overdue,
+budget_consumed) are not written here: the platform derives them from these files once they are in silver
+(safecity.analytics.support_events), as it would from a real bureau's exports.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from safecity.simulator.manifest import Manifest
 from safecity.simulator.world import World
-from safecity.simulator.writers import csv_text, relative, write_encoded, write_jsonl
+from safecity.simulator.writers import csv_text, relative, write_encoded
 
 CST = dt.timezone(dt.timedelta(hours=8))
 ROSTER_HEADER = ["unit_code", "unit_name", "division_code", "duty_date", "shift_name", "shift_start", "shift_end",
@@ -41,8 +42,8 @@ def _iso(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).isoformat()
 
 
-def _rosters(world: World, rng: np.random.Generator, start: dt.date, days: int) -> tuple[list[list[str]], list[dict]]:
-    rows, events = [], []
+def _rosters(world: World, rng: np.random.Generator, start: dt.date, days: int) -> list[list[str]]:
+    rows = []
     for division in sorted(world.divisions):
         name = world.divisions[division].name_zh
         required = 6 if world.is_urban(division) else 4
@@ -59,17 +60,12 @@ def _rosters(world: World, rng: np.random.Generator, start: dt.date, days: int) 
                     rows.append([unit, f"{name}第{station}派出所", division, date.isoformat(), shift, _iso(begin),
                                  _iso(begin + dt.timedelta(hours=length)), str(on_duty), str(required),
                                  f"值班领导{station}", f"1390335{station:02d}{day % 100:02d}"])
-                    if on_duty < required:
-                        events.append({"type": "duty_gap", "id": f"gap:{unit}:{_iso(begin)}", "unit_code": unit,
-                                       "shift_name": shift, "shift_start": _iso(begin),
-                                       "officers_required": required, "officers_on_duty": on_duty,
-                                       "ts": _iso(begin + dt.timedelta(minutes=5))})
-    return rows, events
+    return rows
 
 
 def _orders(rng: np.random.Generator, cameras: list[dict], start: dt.date, days: int,
-            end: dt.datetime) -> tuple[list[list[str]], list[dict], dict[str, list[tuple[dt.datetime, float]]]]:
-    rows, events = [], []
+            end: dt.datetime) -> tuple[list[list[str]], dict[str, list[tuple[dt.datetime, float]]]]:
+    rows = []
     spending: dict[str, list[tuple[dt.datetime, float]]] = defaultdict(list)
     shares = np.array([f[1] for f in FAULTS])
     number = 0
@@ -90,16 +86,43 @@ def _orders(rng: np.random.Generator, cameras: list[dict], start: dt.date, days:
             rows.append([order, camera["device_id"], camera["division"], fault, level, _iso(opened), _iso(due),
                          _iso(closed) if closed < end else "", f"{amount:.2f}" if closed < end else "",
                          CONTRACTORS[int(rng.integers(len(CONTRACTORS)))]])
-            finished = min(closed, end)
-            if finished > due:
-                # Reported once, when the platform's daily check finds it late.
-                events.append({"type": "work_order_overdue", "id": f"overdue:{order}", "work_order_id": order,
-                               "device_id": camera["device_id"], "point_level": level,
-                               "hours_overdue": round((finished - due).total_seconds() / 3600, 1),
-                               "ts": _iso(finished)})
             if closed < end:
                 spending[camera["division"]].append((closed, amount))
-    return rows, events, spending
+    return rows, spending
+
+
+def _situation_orders(world: World, cameras: list[dict], start: dt.date, number: int,
+                      spending: dict[str, list[tuple[dt.datetime, float]]]) -> list[tuple[str, list[str]]]:
+    """The day's two rare support situations, from a random stream of their own (the day's other orders stay as
+    they were): a key-point camera whose repair misses its 4-hour deadline by hours, and a district whose repairs of
+    the day push its maintenance spending past 90 % and then 100 % of its budget (see _budgets). (kind, row) pairs."""
+    rng = world.rng("support.situations")
+    keys = [c for c in cameras if POINT_LEVEL.get(c["use_type"]) == "key"] or cameras
+    key_camera = keys[int(rng.integers(len(keys)))]
+    morning = dt.datetime.combine(start, dt.time(8), CST) + dt.timedelta(seconds=int(rng.integers(1800)))
+    level = POINT_LEVEL.get(key_camera["use_type"], "normal")
+    closed = morning + dt.timedelta(hours=SLA_HOURS[level] + 2 + float(rng.random()) * 3)
+    rows = [("overdue_key_repair", [f"WO{start:%Y%m%d}{number + 1:05d}", key_camera["device_id"],
+                                    key_camera["division"], "ptz_failure", level, _iso(morning),
+                                    _iso(morning + dt.timedelta(hours=SLA_HOURS[level])), _iso(closed), "2480.00",
+                                    CONTRACTORS[0]])]
+    # Two repairs in another district, at noon and in the afternoon: the second pushes the district over budget.
+    districts = sorted({c["division"] for c in cameras} - {key_camera["division"]}) or [key_camera["division"]]
+    district = districts[int(rng.integers(len(districts)))]
+    in_district = [c for c in cameras if c["division"] == district]
+    for n, (hour, cost) in enumerate(((12, 2400.0), (16, 200.0)), start=2):
+        camera = in_district[int(rng.integers(len(in_district)))]
+        opened = dt.datetime.combine(start, dt.time(hour - 3), CST)
+        done = dt.datetime.combine(start, dt.time(hour), CST) + dt.timedelta(seconds=int(rng.integers(1800)))
+        camera_level = POINT_LEVEL.get(camera["use_type"], "normal")
+        rows.append(("over_budget_district", [f"WO{start:%Y%m%d}{number + n:05d}", camera["device_id"], district,
+                                              "signal_loss", camera_level, _iso(opened),
+                                              _iso(opened + dt.timedelta(hours=SLA_HOURS[camera_level])),
+                                              _iso(done), f"{cost:.2f}", CONTRACTORS[1]]))
+    spending[key_camera["division"]].append((closed, 2480.0))
+    for _, row in rows[1:]:
+        spending[district].append((dt.datetime.fromisoformat(row[7]), float(row[8])))
+    return rows
 
 
 def _budgets(world: World, cameras: list[dict], year: int) -> dict[str, float]:
@@ -110,29 +133,21 @@ def _budgets(world: World, cameras: list[dict], year: int) -> dict[str, float]:
     return {d: float(max(1, per_division.get(d, 0)) * BUDGET_PER_CAMERA_YUAN / 50) for d in sorted(world.divisions)}
 
 
-def _budget_events(spending: dict[str, list[tuple[dt.datetime, float]]], budgets: dict[str, float], year: int,
-                   start: dt.date, days: int) -> list[dict]:
-    events = []
-    for division, budget in budgets.items():
-        for day in range(days):
-            cutoff = dt.datetime.combine(start + dt.timedelta(days=day + 1), dt.time(), CST)
-            spent = round(sum(a for t, a in spending.get(division, []) if t < cutoff), 2)
-            events.append({"type": "budget_consumed", "id": f"budget:{division}:{cutoff.date()}",
-                           "division_code": division, "year": year, "spent": spent, "budget": budget,
-                           "ratio": round(spent / budget, 4), "ts": _iso(cutoff - dt.timedelta(minutes=1))})
-    return events
-
-
 def write_support(world: World, start: dt.date, days: int, out: Path, manifest: Manifest,
                   cameras: Iterable[dict]) -> dict:
-    """Rosters, work orders, budgets and the derived events; `cameras` are {device_id, division, use_type}."""
+    """Rosters, work orders and budgets; `cameras` are {device_id, division, use_type}."""
     cameras = list(cameras)
     rng = world.rng("support")
     end = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(), CST)
-    rosters, gaps = _rosters(world, rng, start, days)
-    orders, overdue, spending = _orders(rng, cameras, start, days, end)
+    rosters = _rosters(world, rng, start, days)
+    orders, spending = _orders(rng, cameras, start, days, end)
+    situations = _situation_orders(world, cameras, start, len(orders), spending)
+    orders += [row for _, row in situations]
     budgets = _budgets(world, cameras, start.year)
-    consumed = _budget_events(spending, budgets, start.year, start, days)
+    # The over-budget district's year budget: its spending up to the second situation repair is 102 % of it, and the
+    # first (2,400 of the two repairs' 2,600 yuan) already took it past 90 %.
+    over, last_repair = situations[-1][1][2], dt.datetime.fromisoformat(situations[-1][1][7])
+    budgets[over] = round(sum(a for t, a in spending[over] if t <= last_repair) / 1.02, 2)
     files = {
         out / "support" / f"duty_roster_{start:%Y%m%d}.csv": ("duty_roster_csv", ROSTER_HEADER, rosters),
         out / "support" / f"work_orders_{start:%Y%m%d}.csv": ("work_orders_csv", ORDER_HEADER, orders),
@@ -142,9 +157,7 @@ def write_support(world: World, start: dt.date, days: int, out: Path, manifest: 
     for path, (kind, header, rows) in files.items():
         write_encoded(path, csv_text(header, rows), "utf-8")
         manifest.file(relative(path, out), kind, len(rows))
-    events = sorted(gaps + overdue + consumed, key=lambda e: (e["ts"], e["id"]))
-    events_path = out / "events" / f"support_events_{start:%Y%m%d}.jsonl"
-    write_jsonl(events_path, events)
-    manifest.file(relative(events_path, out), "support_events_jsonl", len(events))
-    return {"rosters": len(rosters), "work_orders": len(orders), "budgets": len(budgets),
-            "duty_gaps": len(gaps), "overdue": len(overdue), "budget_events": len(consumed)}
+    orders_file = relative(out / "support" / f"work_orders_{start:%Y%m%d}.csv", out)
+    for kind, row in situations:
+        manifest.situation(kind, orders_file, row[0], division_code=row[2], point_level=row[4], closed_at=row[7])
+    return {"rosters": len(rosters), "work_orders": len(orders), "budgets": len(budgets)}

@@ -856,6 +856,26 @@ def write_detector_flows(world: World, scale: Scale, detectors: list[dict], star
 # Incidents
 # ====================================================================================================================
 
+def _serious_accident(world: World, day: date, label: str) -> dict:
+    """The day's rare accident with deaths (a multi-vehicle crash at a busy junction in the evening peak): three
+    dead make it a level III (较大) emergency by 《生产安全事故报告和调查处理条例》, which no ordinary accident of the
+    day reaches. Its own random stream, so the day's other incidents stay as they were."""
+    rng = world.rng(f"traffic.situations.{day:%Y%m%d}")
+    junctions = sorted(world.profile.junctions, key=lambda j: (-j.peak_index, j.id))
+    junction = junctions[int(rng.integers(min(3, len(junctions))))]
+    occurred = datetime.combine(day, datetime.min.time()) + timedelta(hours=17, seconds=int(rng.integers(0, 7200)))
+    reported = occurred + timedelta(seconds=int(rng.integers(60, 300)))
+    cleared = reported + timedelta(seconds=int(rng.integers(3 * 3600, 5 * 3600)))
+    lon, lat = _offset(junction.lon, junction.lat, rng.normal(0, 30), rng.normal(0, 30))
+    deaths, injured = 3, int(rng.integers(4, 9))
+    return {"bjsj": reported.strftime("%Y-%m-%d %H:%M:%S"), "sjlx": "accident", "sjlxmc": label,
+            "fssj": occurred.strftime("%Y-%m-%d %H:%M:%S"), "qcsj": cleared.strftime("%Y-%m-%d %H:%M:%S"),
+            "sjdd": f"{junction.name_zh}附近", "jd": lon, "wd": lat, "xzqh": junction.division,
+            "dlmc": junction.name_zh.split("与")[0], "dldj": "arterial", "fx": AXES[0][0], "zycds": 3,
+            "swrs": deaths, "ssrs": injured, "shrs": deaths + injured, "sjly": INCIDENT_SOURCES[0][0],
+            "sglx": "fatal", "_situation": "level_iii_accident"}
+
+
 def write_incidents(world: World, scale: Scale, start: date, days: int, out: Path, manifest: Manifest) -> dict:
     """Traffic incidents from the traffic command platform, ``out/incidents/incidents_<YYYYMMDD>.jsonl``.
 
@@ -941,12 +961,16 @@ def write_incidents(world: World, scale: Scale, start: date, days: int, out: Pat
             if accident_type:
                 event["sglx"] = accident_type
             events.append(event)
+        events.append(_serious_accident(world, day, labels["accident"]))
         events.sort(key=lambda e: (e["bjsj"], e["jd"], e["wd"]))
         lines = []
-        for i, event in enumerate(events):
-            event = {"sjbh": f"JTSJ{ymd}{i + 1:05d}", **event}
-            lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
         relpath = f"incidents/incidents_{ymd}.jsonl"
+        for i, event in enumerate(events):
+            situation = event.pop("_situation", None)
+            event = {"sjbh": f"JTSJ{ymd}{i + 1:05d}", **event}
+            if situation:
+                manifest.situation(situation, relpath, event["sjbh"], deaths=event["swrs"], injured=event["ssrs"])
+            lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
         (out / relpath).write_text("".join(lines), encoding="utf-8", newline="\n")
         manifest.file(relpath, "incidents_jsonl", len(lines))
         result["files"] += 1

@@ -44,28 +44,72 @@ def test_files_conform_to_the_standard_entities(simulated):
     assert manifest.files["support/duty_roster_20250301.csv"]["records"] == counts["rosters"] == 7 * 3 * 3 * 2
 
 
+def _silver(out):
+    """The three support files as silver holds them (typed), on an in-memory warehouse."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("CREATE SCHEMA silver")
+    typed = {"duty_roster": ("duty_roster_20250301.csv", "shift_start::TIMESTAMPTZ AS shift_start, "
+                             "officers_on_duty::BIGINT AS officers_on_duty, officers_required::BIGINT AS officers_required"),
+             "maintenance_work_order": ("work_orders_20250301.csv",
+                                        "due_at::TIMESTAMPTZ AS due_at, opened_at::TIMESTAMPTZ AS opened_at, "
+                                        "nullif(closed_at, '')::TIMESTAMPTZ AS closed_at, nullif(cost, '')::DOUBLE AS cost"),
+             "maintenance_budget": ("budgets_2025.csv", "year::BIGINT AS year, budget_amount::DOUBLE AS budget_amount")}
+    for table, (name, casts) in typed.items():
+        con.execute(f"CREATE TABLE silver.{table} AS SELECT * REPLACE ({casts}) "
+                    f"FROM read_csv(?, all_varchar = true)", [str(out / "support" / name)])
+    return con
+
+
+def _events(out, as_of):
+    from safecity.analytics.support_events import support_events
+    from safecity.config.profiles import load_city
+
+    tables = support_events(_silver(out), load_city("qinhuangdao"), as_of)
+    return [{"type": kind, "id": f"{row.pop('_batch_id')}:{row.pop('_line')}",
+             **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items() if v is not None}}
+            for kind, table in tables.items() for row in table.to_pylist()]
+
+
+AS_OF = dt.datetime(2025, 3, 4, 6, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
 def test_derived_events_agree_with_the_files(simulated):
+    """The platform's support producer against a reading of the exported files in plain Python."""
     out, counts, _ = simulated
     roster = rows(out / "support" / "duty_roster_20250301.csv")
     orders = rows(out / "support" / "work_orders_20250301.csv")
-    events = [json.loads(line) for line in (out / "events" / "support_events_20250301.jsonl").read_text().splitlines()]
+    budgets = {(r["division_code"], int(r["year"])): float(r["budget_amount"])
+               for r in rows(out / "support" / "budgets_2025.csv")}
+    events = _events(out, AS_OF)
     gaps = [e for e in events if e["type"] == "duty_gap"]
-    assert len(gaps) == sum(int(r["officers_on_duty"]) < int(r["officers_required"]) for r in roster) > 0
-    end = dt.datetime(2025, 3, 4, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    late = {r["work_order_id"] for r in orders
-            if min(dt.datetime.fromisoformat(r["closed_at"]) if r["closed_at"] else end, end)
-            > dt.datetime.fromisoformat(r["due_at"])}
-    assert {e["work_order_id"] for e in events if e["type"] == "work_order_overdue"} == late and late
-    spent = sum(float(r["cost"]) for r in orders if r["cost"])
-    last_day = [e for e in events if e["type"] == "budget_consumed" and e["ts"].startswith("2025-03-03")]
-    assert round(sum(e["spent"] for e in last_day), 2) == round(spent, 2)
+    assert sorted((e["unit_code"], e["shift_start"]) for e in gaps) == sorted(
+        (r["unit_code"], dt.datetime.fromisoformat(r["shift_start"]).isoformat()) for r in roster
+        if int(r["officers_on_duty"]) < int(r["officers_required"])) and gaps
+    late = {}
+    for r in orders:
+        finished = dt.datetime.fromisoformat(r["closed_at"]) if r["closed_at"] else AS_OF
+        due = dt.datetime.fromisoformat(r["due_at"])
+        if finished > due:
+            late[r["work_order_id"]] = round((finished - due).total_seconds() / 3600, 1)
+    assert {e["work_order_id"]: e["hours_overdue"] for e in events if e["type"] == "work_order_overdue"} == late
+    assert late
+    running, expected = {}, {}
+    for r in sorted((r for r in orders if r["cost"]), key=lambda r: (dt.datetime.fromisoformat(r["closed_at"]),
+                                                                      r["work_order_id"])):
+        key = (r["division_code"], dt.datetime.fromisoformat(r["closed_at"]).year)
+        running[key] = running.get(key, 0.0) + float(r["cost"])
+        expected[r["work_order_id"]] = round(running[key] / budgets[key], 4)
+    assert {e["id"].split(":")[1]: e["ratio"] for e in events if e["type"] == "budget_consumed"} == expected
     result = evaluate([], events)
     assert result.rejected == []
 
 
-def test_security_policies_on_the_simulated_events(simulated):
-    out, _, _ = simulated
-    events = [json.loads(line) for line in (out / "events" / "support_events_20250301.jsonl").read_text().splitlines()]
+def test_security_policies_on_the_derived_events(simulated):
+    out, _, manifest = simulated
+    events = sorted(_events(out, AS_OF), key=lambda e: e["ts"])
     policies = [load_policy(POLICIES_DIR / "security" / f) for f in ("duty_coverage.yaml", "repair_overdue.yaml",
                                                                        "maintenance_budget.yaml")]
     result = evaluate(policies, events, clock=EVENT_TIME)
@@ -86,3 +130,11 @@ def test_security_policies_on_the_simulated_events(simulated):
     }
     expected[("security.repair_overdue", "audit_flag")] = expected[("security.repair_overdue", "notify_leadership")]
     assert fired == {k: v for k, v in expected.items() if v}
+    # The day's situations are among what fired: the key camera's late repair and the district over its budget.
+    situations = {s["kind"]: s for s in manifest.situations}
+    subjects = {(r.policy_id, r.action, r.partition_key) for r in result.outbox}
+    assert ("security.repair_overdue", "notify_leadership",
+            situations["overdue_key_repair"]["key"]) in subjects
+    over = situations["over_budget_district"]["division_code"]
+    assert {("security.maintenance_budget", "notify_leadership", over),
+            ("security.maintenance_budget", "audit_flag", over)} <= subjects

@@ -127,9 +127,8 @@ def test_the_simulated_day_lands_where_the_mappings_read(tmp_path):
     from safecity.simulator.run import simulate
 
     simulate("qinhuangdao", dt.date(2026, 7, 1), 1, "small", 3, tmp_path)
-    # Snapshots belong to the video-quality diagnosis. The support events are the simulation's ground truth for
-    # the support policies, which no mapping ingests: they are listed, as any file nobody reads.
-    assert unclaimed_files(LocalLanding(tmp_path), mappings()) == ["events/support_events_20260701.jsonl"]
+    # Snapshots belong to the video-quality diagnosis; every other file the simulator writes has a mapping.
+    assert unclaimed_files(LocalLanding(tmp_path), mappings()) == []
 
 
 def test_the_run_summary_lists_unclaimed_files(settings):

@@ -1,0 +1,138 @@
+"""The shipped policies on the simulated day, through the main job: what each policy acted on (ops.outbox) equals
+what a reading of the day's raw exports in pandas says it must act on (precision and recall 100 %), and the day's
+rare situations (the simulator's manifest) are among them. Nothing here reads the platform's event tables."""
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from safecity.config.grid import cell_id
+from safecity.lakehouse.warehouse import connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture(scope="module")
+def day(main_day):
+    settings, _ = main_day
+    landing = settings.paths.landing
+    manifest = json.loads((landing / "manifest.json").read_text(encoding="utf-8"))
+    files = {f["kind"]: landing / name for name, f in manifest["files"].items()}
+    quarantined = {f["key"] for f in manifest["faults"] if f.get("reason")}
+    with connect(settings, read_only=True) as con:
+        outbox = con.execute("SELECT policy_id, action, partition_key, params FROM ops.outbox").df()
+        down = con.execute("SELECT grid_id, since FROM silver.camera_down").df()
+    outbox["params"] = outbox["params"].map(json.loads)
+    return settings, manifest, files, quarantined, outbox, down
+
+
+def acted_on(outbox: pd.DataFrame, policy: str, action: str) -> set[str]:
+    rows = outbox[(outbox.policy_id == policy) & (outbox.action == action)]
+    return set(rows.partition_key)
+
+
+def local(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+
+
+def calls(files, quarantined) -> pd.DataFrame:
+    frame = pd.read_csv(files["calls_csv"], encoding="gb18030", dtype=str)
+    return frame[~frame.jjdbh.isin(quarantined)]
+
+
+def incidents(files, quarantined) -> pd.DataFrame:
+    frame = pd.read_json(files["incidents_jsonl"], lines=True, dtype={"sjbh": str, "xzqh": str})
+    return frame[~frame.sjbh.isin(quarantined)]
+
+
+def test_every_call_received_gets_the_unit_its_category_and_priority_call_for(day):
+    _, _, files, quarantined, outbox, _ = day
+    frame = calls(files, quarantined)
+
+    def unit(category: str, priority: str) -> str:  # the decision table alarm_dispatch.csv, read as a person would
+        if category == "010000":
+            return "special_police" if priority in ("1", "2") else "patrol_police"
+        if category == "040000":
+            return "fire_rescue"
+        if category == "030000":
+            return "traffic_police"
+        return "patrol_police"
+
+    expected = {row.jjdbh: unit(row.jqlbdm, row.jqjbdm) for row in frame.itertuples()}
+    orders = outbox[outbox.policy_id == "command.alarm_dispatch"]
+    assert set(orders.action) == {"dispatch_order"}
+    assert dict(zip(orders.partition_key, orders.params.map(lambda p: p["unit_type"]))) == expected
+    assert len(orders) == len(expected) > 100
+    assert {"special_police", "fire_rescue"} <= set(expected.values())  # a level-1 criminal call and a fire
+
+
+def test_incidents_with_casualties_escalate_to_the_level_their_deaths_set(day):
+    _, manifest, files, quarantined, outbox, _ = day
+    frame = incidents(files, quarantined)
+    hurt = frame[frame.shrs >= 1]
+    level_iii = frame[frame.swrs >= 3]
+    plans = outbox[outbox.policy_id == "emergency.incident_escalation"]
+    by_level = {level: set(plans[(plans.action == "activate_emergency_plan")
+                                 & (plans.params.map(lambda p: p.get("level")) == level)].partition_key)
+                for level in ("IV", "III", "II", "I")}
+    assert by_level == {"IV": set(hurt.sjbh), "III": set(level_iii.sjbh), "II": set(), "I": set()}
+    assert acted_on(outbox, "emergency.incident_escalation", "notify_leadership") == set(level_iii.sjbh)
+    [accident] = [s for s in manifest["situations"] if s["kind"] == "level_iii_accident"]
+    assert by_level["III"] == {accident["key"]}
+
+
+def test_blind_spots_are_the_incidents_in_a_cell_whose_camera_was_down(day):
+    settings, _, files, quarantined, outbox, down = day
+    city = settings.city
+    call_rows = calls(files, quarantined)
+    reported = [(cell_id(city, float(r.xzb), float(r.yzb)), local(r.bjsj))
+                for r in call_rows.itertuples() if r.jqlbdm in ("010000", "020000", "030000")]
+    reported += [(cell_id(city, r.jd, r.wd), local(r.bjsj)) for r in incidents(files, quarantined).itertuples()]
+    since = {}
+    for row in down.itertuples():
+        since[row.grid_id] = min(since.get(row.grid_id, row.since), row.since)
+    expected = {cell for cell, at in reported if cell in since and at >= since[cell]}
+    assert expected
+    assert acted_on(outbox, "command.blind_spot_incident", "dispatch_order") == expected
+    assert acted_on(outbox, "command.blind_spot_incident", "raise_alert") == expected
+
+
+def test_duty_gaps_warn_and_empty_shifts_reach_the_duty_leader(day):
+    _, _, files, _, outbox, _ = day
+    roster = pd.read_csv(files["duty_roster_csv"], dtype={"unit_code": str})
+    empty = roster[roster.officers_on_duty == 0]
+    short = roster[(roster.officers_on_duty > 0) & (roster.officers_on_duty < roster.officers_required)]
+    assert acted_on(outbox, "security.duty_coverage", "notify_leadership") == set(empty.unit_code)
+    assert acted_on(outbox, "security.duty_coverage", "raise_alert") == set(short.unit_code)
+    assert len(short) > 0
+
+
+def test_late_repairs_of_key_and_important_cameras_are_reported_and_audited(day):
+    _, manifest, files, _, outbox, _ = day
+    orders = pd.read_csv(files["work_orders_csv"], dtype=str)
+    clock = dt.datetime.fromisoformat(manifest["clock"])
+    finished = orders.closed_at.map(lambda t: dt.datetime.fromisoformat(t) if isinstance(t, str) else clock)
+    late = orders[(finished > orders.due_at.map(dt.datetime.fromisoformat))
+                  & orders.point_level.isin(["key", "important"])]
+    assert acted_on(outbox, "security.repair_overdue", "notify_leadership") == set(late.work_order_id)
+    assert acted_on(outbox, "security.repair_overdue", "audit_flag") == set(late.work_order_id)
+    [situation] = [s for s in manifest["situations"] if s["kind"] == "overdue_key_repair"]
+    assert situation["key"] in set(late.work_order_id)
+
+
+def test_districts_near_and_over_their_budget_are_reported_and_audited(day):
+    _, manifest, files, _, outbox, _ = day
+    orders = pd.read_csv(files["work_orders_csv"], dtype={"division_code": str, "work_order_id": str})
+    budgets = pd.read_csv(files["budgets_csv"], dtype={"division_code": str})
+    paid = orders.dropna(subset=["cost"]).assign(closed=lambda f: f.closed_at.map(dt.datetime.fromisoformat))
+    paid = paid.sort_values(["closed", "work_order_id"])
+    paid["spent"] = paid.groupby("division_code").cost.cumsum()
+    paid = paid.merge(budgets, on="division_code")
+    ratio = (paid.spent / paid.budget_amount).round(4)
+    assert acted_on(outbox, "security.maintenance_budget", "audit_flag") == set(paid[ratio >= 1].division_code)
+    assert acted_on(outbox, "security.maintenance_budget", "notify_leadership") == set(
+        paid[(ratio >= 0.9) & (ratio < 1)].division_code)
+    [over] = {s["division_code"] for s in manifest["situations"] if s["kind"] == "over_budget_district"}
+    assert over in set(paid[ratio >= 1].division_code) & set(paid[(ratio >= 0.9) & (ratio < 1)].division_code)
