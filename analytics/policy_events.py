@@ -2,8 +2,9 @@
 the bureau's systems emit them live, written back to silver (one table per event type, replaced in one commit
 each), where the rule engine's batch mode reads them (safecity.rules.events).
 
-Each producer owns one family of events and names the silver tables it needs; a producer whose inputs a site does
-not have is skipped (its tables are left as they were), so a site without rosters still gets its incidents. The
+Each producer owns one family of events and names the tables it needs (silver, or the data service's audit in ops);
+a producer whose inputs a site does not have is skipped (its tables are left as they were), so a site without
+rosters still gets its incidents. The
 camera_health events and camera_down facts have their own step (camera_health.py): they come from the camera
 state machine.
 
@@ -20,6 +21,7 @@ from typing import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
+from safecity.analytics.access_events import access_events
 from safecity.analytics.incident_events import incident_events
 from safecity.analytics.support_events import support_events
 from safecity.config.profiles import CityProfile, Settings
@@ -34,16 +36,18 @@ Producer = Callable[[duckdb.DuckDBPyConnection, CityProfile, dt.datetime], Mappi
 class EventProducer:
     name: str
     name_zh: str
-    inputs: tuple[str, ...]  # silver tables it reads; all must exist
+    inputs: tuple[str, ...]  # the lakehouse tables it reads (namespace.table); all must exist
     produces: tuple[str, ...]  # event types (silver tables) it writes
     derive: Producer
 
 
 PRODUCERS: tuple[EventProducer, ...] = (
-    EventProducer("incidents", "警情与事件", ("alarm_call", "traffic_incident"),
+    EventProducer("incidents", "警情与事件", ("silver.alarm_call", "silver.traffic_incident"),
                   ("incident_reported", "incident_assessed", "incident_closed"), incident_events),
-    EventProducer("support", "勤务与运维保障", ("duty_roster", "maintenance_work_order", "maintenance_budget"),
+    EventProducer("support", "勤务与运维保障",
+                  ("silver.duty_roster", "silver.maintenance_work_order", "silver.maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
+    EventProducer("access", "数据访问审计", ("ops.data_access",), ("data_access",), access_events),
 )
 EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produces)
 
@@ -51,11 +55,11 @@ EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produce
 @dataclass(frozen=True)
 class PolicyEventsReport:
     rows: dict[str, int]  # event type -> events written
-    skipped: dict[str, tuple[str, ...]]  # producer -> the silver tables it lacked
+    skipped: dict[str, tuple[str, ...]]  # producer -> the tables it lacked
 
     def markdown(self) -> str:
         lines = ["| 事件 event | 条数 rows |", "|---|---|"] + [f"| {n} | {r:,} |" for n, r in self.rows.items()]
-        lines += [f"\n未运行 / skipped: {p} (缺少 / missing silver.{', silver.'.join(m)})"
+        lines += [f"\n未运行 / skipped: {p} (缺少 / missing {', '.join(m)})"
                   for p, m in self.skipped.items()]
         return "\n".join(lines)
 
@@ -71,7 +75,7 @@ def refresh_policy_events(settings: Settings, as_of: dt.datetime | None = None,
     rows: dict[str, int] = {}
     skipped: dict[str, tuple[str, ...]] = {}
     with connect(settings) as con:
-        present = {name.split(".")[1] for name in publish_views(con, catalog, ("silver",))}
+        present = set(publish_views(con, catalog, ("silver", "ops")))
         for producer in producers:
             missing = tuple(t for t in producer.inputs if t not in present)
             if missing:

@@ -1,5 +1,5 @@
-"""The audit of every request (访问审计) in the lakehouse table ops.data_access, and the data_access events the
-security pack's sensitive-data policy reads from it (standards/events/data_access.yaml).
+"""The audit of every request (访问审计) in the lakehouse table ops.data_access; the data_access events the
+security pack's sensitive-data policy reads are derived from it by safecity.analytics.access_events.
 
 Requests are queued and appended in batches by one writer thread: one Iceberg commit per request would serialise
 every reader on the catalog; `flush` writes what is queued (the service flushes on shutdown too).
@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -81,15 +80,6 @@ def read_audit(catalog: Catalog) -> pa.Table:
         return catalog.load_table(AUDIT_TABLE).scan().to_arrow()
     except NoSuchTableError:
         return SCHEMA.empty_table()
-
-
-def data_access_events(catalog: Catalog) -> list[dict[str, Any]]:
-    """The audit as data_access events, in time order, for the rule engine."""
-    rows = sorted(read_audit(catalog).to_pylist(), key=lambda r: r["ts"])
-    return [{"type": "data_access", "id": f"access:{r['client_id']}:{r['ts'].isoformat()}:{i}",
-             "user_id": r["client_id"], "role": r["role"], "table_name": r["table_name"],
-             "sensitive_columns": r["sensitive_columns"], "rows": r["rows"], "ts": r["ts"].isoformat()}
-            for i, r in enumerate(rows) if r["outcome"] == "ok"]
 
 
 def describe_filters(filters: list) -> str:

@@ -17,8 +17,12 @@ from safecity.lakehouse.warehouse import connect
 from safecity.rules.engine import EVENT_TIME, evaluate
 from safecity.rules.loader import POLICIES_DIR, load_policy
 from safecity.service import tokens
-from safecity.service.audit import data_access_events, read_audit
+from safecity.analytics.policy_events import PRODUCERS, refresh_policy_events
+from safecity.lakehouse.views import publish_views
+from safecity.rules.events import silver_events
+from safecity.service.audit import read_audit
 from safecity.service.catalogue import gold_tables
+from safecity.standards.catalogue import load_catalogue
 from tests.service.conftest import SECRET, read_arrow as _arrow
 
 KEY = "test-signing-key-" + "x" * 32
@@ -196,7 +200,13 @@ def test_a_bulk_read_fires_the_sensitive_data_policy(service):
         assert status == 200 and got.num_rows >= 1000
     service.app.state.service.audit.flush()
     policy = load_policy(POLICIES_DIR / "security" / "sensitive_data_access.yaml")
-    result = evaluate([policy], data_access_events(open_catalog(service.settings)), clock=EVENT_TIME)
+    # The audit reaches the policy as the batch mode sees it: the access producer's events in silver.
+    access = tuple(p for p in PRODUCERS if p.name == "access")
+    assert refresh_policy_events(service.settings, producers=access).rows["data_access"] >= 3
+    with connect(service.settings) as con:
+        publish_views(con, open_catalog(service.settings), ("silver",))
+        events = list(silver_events(con, load_catalogue(), only={"data_access"}))
+    result = evaluate([policy], events, clock=EVENT_TIME)
     fired = {(r.action, r.params.get("subject")) for r in result.outbox}
     assert ("audit_flag", "bulk_reader") in fired and ("restrict_data_access", "bulk_reader") in fired
     assert not any(subject == "audited_one" for _, subject in fired)

@@ -15,9 +15,9 @@ def _spec(producer, name: str, catalogue) -> dg.AssetSpec:
     event = catalogue.events[name]
     return dg.AssetSpec(
         dg.AssetKey(["silver", name]), group_name="events", kinds={"iceberg"}, owners=OWNERS,
-        deps=[dg.AssetKey(["silver", table]) for table in producer.inputs],
+        deps=[dg.AssetKey(table.split(".")) for table in producer.inputs],
         description=f"{event.name_zh}（{producer.name_zh}事件，由当日数据生成）/ {event.name_en}: events derived "
-                    f"from silver.{', silver.'.join(producer.inputs)} for the policies",
+                    f"from {', '.join(producer.inputs)} for the policies",
         skippable=True)
 
 
