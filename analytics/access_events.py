@@ -1,7 +1,8 @@
-"""Data-access events (数据访问事件) for the security pack's sensitive-data policy, from the data service's audit
-(ops.data_access, written by service/audit.py): one event per answered request, by the client that made it, with
-how many sensitive columns it was given unmasked and how many rows. Refused requests returned nothing and are not
-accesses. The event id is the client and the request's moment (to the microsecond), so a rerun gives the same ids."""
+"""Data-access events (数据访问事件) for the security pack's sensitive-data policy, one per answered query, from
+the data service's own audit (ops.data_access, written by service/audit.py) and the access logs other systems export
+(silver.data_access_log): who read which table, how many sensitive columns it was given unmasked, how many rows.
+Refused requests returned nothing and are not accesses. The event id is the account and the query's moment (to the
+microsecond), so a rerun gives the same ids."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,12 +12,20 @@ import pyarrow as pa
 
 from safecity.config.profiles import CityProfile
 
+SOURCES = {
+    "ops.data_access": "SELECT client_id AS user_id, role, table_name, sensitive_columns, rows, ts "
+                       "FROM ops.data_access WHERE outcome = 'ok' AND client_id IS NOT NULL",
+    "silver.data_access_log": "SELECT user_id, role, table_name, sensitive_columns, rows, accessed_at AS ts "
+                              "FROM silver.data_access_log",
+}
+
 
 def access_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime) -> dict[str, pa.Table]:
-    accesses = con.execute("""
-        SELECT client_id AS user_id, role, table_name, sensitive_columns, rows, ts,
-               'data_access:' || client_id AS _batch_id, epoch_us(ts) AS _line
-        FROM ops.data_access
-        WHERE outcome = 'ok' AND client_id IS NOT NULL
-        ORDER BY ts, user_id""").to_arrow_table()
+    present = {f"{schema}.{name}" for schema, name in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    union = " UNION ALL ".join(sql for name, sql in SOURCES.items() if name in present)
+    accesses = con.execute(f"""
+        SELECT user_id, role, table_name, sensitive_columns, rows, ts,
+               'data_access:' || user_id AS _batch_id, epoch_us(ts) AS _line
+        FROM ({union}) ORDER BY ts, user_id""").to_arrow_table()
     return {"data_access": accesses}

@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
-from safecity.analytics.access_events import access_events
+from safecity.analytics.access_events import SOURCES as ACCESS_SOURCES, access_events
 from safecity.analytics.incident_events import incident_events
 from safecity.analytics.support_events import support_events
 from safecity.config.profiles import CityProfile, Settings
@@ -36,9 +36,10 @@ Producer = Callable[[duckdb.DuckDBPyConnection, CityProfile, dt.datetime], Mappi
 class EventProducer:
     name: str
     name_zh: str
-    inputs: tuple[str, ...]  # the lakehouse tables it reads (namespace.table); all must exist
+    inputs: tuple[str, ...]  # the lakehouse tables it reads (namespace.table); all must exist, or one with any_of
     produces: tuple[str, ...]  # event types (silver tables) it writes
     derive: Producer
+    any_of: bool = False
 
 
 PRODUCERS: tuple[EventProducer, ...] = (
@@ -47,7 +48,7 @@ PRODUCERS: tuple[EventProducer, ...] = (
     EventProducer("support", "勤务与运维保障",
                   ("silver.duty_roster", "silver.maintenance_work_order", "silver.maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
-    EventProducer("access", "数据访问审计", ("ops.data_access",), ("data_access",), access_events),
+    EventProducer("access", "数据访问审计", tuple(ACCESS_SOURCES), ("data_access",), access_events, any_of=True),
 )
 EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produces)
 
@@ -78,7 +79,7 @@ def refresh_policy_events(settings: Settings, as_of: dt.datetime | None = None,
         present = set(publish_views(con, catalog, ("silver", "ops")))
         for producer in producers:
             missing = tuple(t for t in producer.inputs if t not in present)
-            if missing:
+            if missing and (not producer.any_of or len(missing) == len(producer.inputs)):
                 skipped[producer.name] = missing
                 continue
             for name, table in producer.derive(con, settings.city, now).items():

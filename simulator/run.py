@@ -97,8 +97,9 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
         summary.counts["detectors"] = traffic.write_detector_flows(world, scale, detectors, start, days, out, manifest)
         summary.counts["incidents"] = traffic.write_incidents(world, scale, start, days, out, manifest)
         summary.counts["calls"] = calls_module.write_calls(world, scale, first, days, out, manifest, now)
-        from safecity.simulator import support
+        from safecity.simulator import access, support
         summary.counts["support"] = support.write_support(world, start, days, out, manifest, channels)
+        summary.counts["access_logs"] = access.write_access_logs(world, start, days, out, manifest)
     finally:
         close()
     manifest.write(out)

@@ -136,3 +136,26 @@ def test_districts_near_and_over_their_budget_are_reported_and_audited(day):
         paid[(ratio >= 0.9) & (ratio < 1)].division_code)
     [over] = {s["division_code"] for s in manifest["situations"] if s["kind"] == "over_budget_district"}
     assert over in set(paid[ratio >= 1].division_code) & set(paid[(ratio >= 0.9) & (ratio < 1)].division_code)
+
+
+def test_bulk_reads_of_sensitive_data_flag_and_restrict_the_account(day):
+    _, manifest, files, _, outbox, _ = day
+    log = pd.read_json(files["access_log_jsonl"], lines=True, dtype={"user_id": str})
+    bulk = log[(log.sensitive_columns >= 1) & (log.rows >= 1000)].copy()
+    bulk["at"] = bulk.accessed_at.map(dt.datetime.fromisoformat)
+    flagged = set()
+    for user, reads in bulk.sort_values("at").groupby("user_id"):
+        times = list(reads.at)
+        if any(times[i + 2] - times[i] <= dt.timedelta(hours=1) for i in range(len(times) - 2)):
+            flagged.add(user)
+    assert acted_on(outbox, "security.sensitive_data_access", "audit_flag") == flagged
+    assert acted_on(outbox, "security.sensitive_data_access", "restrict_data_access") == flagged
+    assert flagged == {s["key"] for s in manifest["situations"] if s["kind"] == "bulk_sensitive_access"}
+
+
+def test_every_shipped_policy_acts_on_the_day(day):
+    from safecity.rules.loader import POLICIES_DIR, load_policy
+
+    _, _, _, _, outbox, _ = day
+    shipped = {load_policy(path).policy.id for path in POLICIES_DIR.rglob("*.yaml")}
+    assert set(outbox.policy_id) == shipped and len(shipped) >= 10

@@ -66,7 +66,8 @@ KINDS = {"video_platform_catalog_csv": "catalog_csv", "video_platform_catalog_js
          "traffic_incidents_jsonl": "incidents_jsonl", "alarm_calls_csv": "calls_csv", "cases_csv": "cases_csv",
          "call_units_csv": "call_units_csv",
          "gb28181_device_status": "heartbeats_jsonl", "duty_rosters_csv": "duty_roster_csv",
-         "maintenance_work_orders_csv": "work_orders_csv", "maintenance_budgets_csv": "budgets_csv"}
+         "maintenance_work_orders_csv": "work_orders_csv", "maintenance_budgets_csv": "budgets_csv",
+         "data_access_logs_jsonl": "access_log_jsonl"}
 
 
 def manifest(settings) -> dict:
