@@ -50,8 +50,10 @@ DEAD_LETTER_SCHEMA = pa.schema([
 
 
 def delivery_rows(items: Iterable[Mapping[str, Any]], routes: Mapping[str, list[str]], ledger: Ledger,
-                  now: dt.datetime) -> pa.Table:
-    """One row per outbox record and sink that takes its action."""
+                  now: dt.datetime, first_seen: Mapping[tuple[str, str], dt.datetime] | None = None) -> pa.Table:
+    """One row per outbox record and sink that takes its action; a row not tried yet keeps the time it was first
+    published (`first_seen`, by (sink, key)), so an unchanged state writes no new snapshot."""
+    first_seen = first_seen or {}
     rows = []
     for item in items:
         key = item["idempotency_key"]
@@ -60,7 +62,7 @@ def delivery_rows(items: Iterable[Mapping[str, Any]], routes: Mapping[str, list[
             rows.append({"idempotency_key": key, "policy_id": item["policy_id"], "action": item["action"],
                          "sink": sink, "status": state.status, "attempts": state.attempts,
                          "last_error": state.last_error if state.status != "delivered" else None,
-                         "updated_at": state.last_attempt_at or now})
+                         "updated_at": state.last_attempt_at or first_seen.get((sink, key), now)})
     return pa.Table.from_pylist(rows, schema=DELIVERY_SCHEMA)
 
 
@@ -75,16 +77,22 @@ def dead_letter_rows(ledger: Ledger) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=DEAD_LETTER_SCHEMA)
 
 
+def current_rows(catalog: Any, name: str, schema: pa.Schema) -> pa.Table:
+    from safecity.lakehouse.catalog import ensure_table
+
+    table = ensure_table(catalog, name, schema)
+    return table.scan().to_arrow().select(schema.names) if table.current_snapshot() else schema.empty_table()
+
+
 def publish(catalog: Any, delivery: pa.Table, dead: pa.Table) -> None:
     """Replace both tables' rows (each in one commit); a table whose rows did not change gets no new snapshot."""
     from safecity.lakehouse.catalog import ensure_table
 
     for name, schema, rows in ((DELIVERY_TABLE, DELIVERY_SCHEMA, delivery), (DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA,
                                                                              dead)):
-        table = ensure_table(catalog, name, schema)
-        current = table.scan().to_arrow() if table.current_snapshot() else pa.Table.from_pylist([], schema=schema)
-        if _same(current.select(schema.names), rows):
+        if _same(current_rows(catalog, name, schema), rows):
             continue
+        table = ensure_table(catalog, name, schema)
         table.overwrite(rows.cast(table.schema().as_arrow()))
 
 
@@ -133,8 +141,10 @@ def deliver_outbox(settings: Any, config: ExecutorConfig | None = None, ledger: 
         finally:
             executor.close()
         done = Ledger(path)
+        untried = {(r["sink"], r["idempotency_key"]): r["updated_at"]
+                   for r in current_rows(catalog, DELIVERY_TABLE, DELIVERY_SCHEMA).to_pylist() if r["attempts"] == 0}
         delivery = delivery_rows(items, {i["idempotency_key"]: executor.routed(i) for i in items}, done,
-                                 dt.datetime.now(dt.timezone.utc))
+                                 dt.datetime.now(dt.timezone.utc), untried)
         dead = dead_letter_rows(done)
         publish(catalog, delivery, dead)
     return DeliveryRun(report, len(items), delivery, dead)

@@ -162,24 +162,35 @@ class WebhookSink:
 
 
 class KafkaSink:
-    """Produces to a topic with the idempotency key as message key (and so as partition key); waits for acks."""
+    """Produces to a topic with the idempotency key as message key (and so as partition key); waits for acks.
+    The producer connects on the first delivery, so a broker that is down is a failed attempt (retried, counted,
+    in the end dead-lettered) rather than a run that cannot start."""
 
     def __init__(self, name: str, bootstrap: str, topic: str, timeout: float = 30.0):
-        from kafka import KafkaProducer
-
         self.name = name
+        self.bootstrap = bootstrap
         self.topic = topic
         self.timeout = timeout
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5, linger_ms=5)
+        self._producer = None
+
+    def _connected(self):
+        if self._producer is None:
+            from kafka import KafkaProducer
+
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", retries=5, linger_ms=5,
+                                           max_block_ms=int(self.timeout * 1000),
+                                           bootstrap_timeout_ms=int(self.timeout * 1000))
+        return self._producer
 
     def deliver(self, payload: Mapping[str, Any]) -> None:
-        future = self._producer.send(self.topic, key=str(payload["idempotency_key"]).encode(),
-                                     value=payload_text(payload).encode("utf-8"))
         try:
+            future = self._connected().send(self.topic, key=str(payload["idempotency_key"]).encode(),
+                                            value=payload_text(payload).encode("utf-8"))
             future.get(timeout=self.timeout)
-        except Exception as exc:  # kafka-python raises its own KafkaError family and timeouts
-            raise DeliveryError(f"kafka {self.topic}: {exc}") from None
+        except Exception as exc:  # kafka-python raises its own KafkaError family (NoBrokersAvailable…) and timeouts
+            raise DeliveryError(f"kafka {self.bootstrap} {self.topic}: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
-        self._producer.flush()
-        self._producer.close()
+        if self._producer is not None:
+            self._producer.flush()
+            self._producer.close()

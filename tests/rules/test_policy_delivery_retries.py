@@ -49,7 +49,8 @@ class Hook:
         self.accepted: dict[str, dict] = {}  # key -> body, kept once (the receiver dedupes by key)
         self.plan: list[tuple] = []
         self.default = 204
-        self.hold: threading.Event | None = None  # set: the next request is accepted, then the answer waits
+        self.hold: threading.Event | None = None  # the request number `hold_on` is accepted, then its answer
+        self.hold_on = 0                          # waits for this event
         self.held = threading.Event()
 
 
@@ -62,7 +63,7 @@ def handler_for(hook: Hook):
             with hook.lock:
                 hook.requests.append({"key": key, "at": time.monotonic(), "verified": verified})
                 step = hook.plan.pop(0) if hook.plan else ("status", hook.default, None)
-                hold, hook.hold = hook.hold, None
+                hold = hook.hold if len(hook.requests) == hook.hold_on else None
             if not verified:
                 return self._answer(401)
             if step[0] == "hang":  # longer than the sender waits: it times out, then tries again
@@ -104,7 +105,7 @@ def receiver():
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/safecity/actions", hook
     if hook.hold is not None:
-        hook.hold.set()
+        hook.hold.set()  # a held answer must not keep the server from shutting down
     server.shutdown()
     server.server_close()
 
@@ -321,15 +322,11 @@ def test_a_delivery_killed_between_send_and_ledger_resends_and_loses_nothing(rec
     ledger = tmp_path / "ledger.jsonl"
     command = [sys.executable, "-c", CHILD, url, SECRET, str(ledger), str(source)]
     # The 3rd request is taken by the receiver, whose answer then waits: the sender is SIGKILLed before it hears.
-    hook.plan = [("status", 204, None)] * 2
     release = threading.Event()
+    hook.hold, hook.hold_on = release, 3
     child = subprocess.Popen(command)
     try:
-        while len(hook.requests) < 2:
-            time.sleep(0.01)
-            assert child.poll() is None, "the delivery process ended before the crash"
-        hook.hold = release
-        assert hook.held.wait(60)
+        assert hook.held.wait(60), "the delivery process never reached its 3rd record"
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(30) == -signal.SIGKILL
     finally:
@@ -355,7 +352,7 @@ def test_kafka_sink_through_the_executor_on_the_real_broker(kafka_bootstrap, set
     write_outbox(settings, records)
     config = ExecutorConfig(sinks=[SinkConfig(name="bus", type="kafka", bootstrap=kafka_bootstrap, topic=topic)])
     run = deliver_outbox(settings, config)
-    assert run.report.by_sink()["bus"]["delivered_this_run"] == 4
+    assert run.report.by_sink()["bus"]["delivered_this_run"] == 4, run.report.failed
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None,
                              consumer_timeout_ms=5000)
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
@@ -366,8 +363,42 @@ def test_kafka_sink_through_the_executor_on_the_real_broker(kafka_bootstrap, set
     rows = table_rows(settings, DELIVERY_TABLE)
     assert sorted((r["idempotency_key"], r["sink"], r["status"], r["attempts"]) for r in rows) == sorted(
         (r.idempotency_key, "bus", "delivered", 1) for r in records)
-    # Delivered once: a second run sends nothing more.
+    # Delivered once: a second run sends nothing more, and leaves the delivery tables as they were.
+    snapshots = {n: len(open_catalog(settings).load_table(n).snapshots()) for n in (DELIVERY_TABLE, DEAD_LETTER_TABLE)}
     assert deliver_outbox(settings, config).report.by_sink()["bus"]["delivered_this_run"] == 0
+    assert {n: len(open_catalog(settings).load_table(n).snapshots()) for n in snapshots} == snapshots
+
+
+def test_a_kafka_broker_that_is_down_is_a_failed_attempt_and_ends_in_the_dead_letter(settings):
+    import socket
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    write_outbox(settings, [record(1), record(2)])
+    retry = RetryPolicy(attempts_per_run=1, max_attempts=3, base_delay=0.01, timeout=1)
+    config = ExecutorConfig(sinks=[SinkConfig(name="bus", type="kafka", bootstrap=closed, topic="t", retry=retry)])
+    first = deliver_outbox(settings, config)
+    assert first.report.by_sink()["bus"]["retrying"] == 2 and closed in first.report.failed["bus"][0]
+    assert "bootstrap" in first.report.failed["bus"][0]  # kafka-python: "Unable to bootstrap from …"
+
+    def attempts():
+        rows = {r["idempotency_key"]: r for r in table_rows(settings, DELIVERY_TABLE)}
+        return [(rows[r.idempotency_key]["status"], rows[r.idempotency_key]["attempts"],
+                 rows[r.idempotency_key]["updated_at"]) for r in (record(1), record(2))]
+
+    (_, one, _), (_, two, waiting_since) = attempts()
+    assert (one, two) == (1, 0)  # the record behind waits in order: not tried while the sink is failing
+    deliver_outbox(settings, config)
+    (_, one, _), (_, two, since) = attempts()
+    assert (one, two) == (2, 0) and since == waiting_since  # still waiting, since the time it was first seen
+    third = deliver_outbox(settings, config)
+    assert third.report.by_sink()["bus"] == {"delivered": 0, "delivered_this_run": 0, "retrying": 1,
+                                             "dead_letter": 1, "dead_lettered_this_run": 1, "attempts_this_run": 2}
+    (status_one, one, _), (status_two, two, _) = attempts()
+    # The first reached max_attempts and left the loop; the next one has its own budget and had its first try.
+    assert (status_one, one, status_two, two) == ("dead_letter", 3, "retrying", 1)
+    [dead] = table_rows(settings, DEAD_LETTER_TABLE)
+    assert dead["idempotency_key"] == record(1).idempotency_key and "after 3 attempts" in dead["last_error"]
 
 
 def materialize_delivery(settings, sinks=None):
