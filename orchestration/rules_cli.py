@@ -281,6 +281,8 @@ def _deliver(settings, config, ledger: Path | None, extra=()) -> None:
                    f"  attempts {counts['attempts_this_run']}")
     for sink, messages in report.failed.items():
         typer.echo(f"  {sink}: last failure / 最近失败: {messages[-1]}")
+    if run.views_error:
+        typer.echo(run.views_error, err=True)
     raise typer.Exit(1 if report.retrying or report.dead_lettered else 0)
 
 

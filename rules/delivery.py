@@ -84,16 +84,35 @@ def current_rows(catalog: Any, name: str, schema: pa.Schema) -> pa.Table:
     return table.scan().to_arrow().select(schema.names) if table.current_snapshot() else schema.empty_table()
 
 
-def publish(catalog: Any, delivery: pa.Table, dead: pa.Table) -> None:
-    """Replace both tables' rows (each in one commit); a table whose rows did not change gets no new snapshot."""
+def publish(catalog: Any, delivery: pa.Table, dead: pa.Table) -> list[str]:
+    """Replace both tables' rows (each in one commit); a table whose rows did not change gets no new snapshot.
+    Returns the tables written."""
     from safecity.lakehouse.catalog import ensure_table
 
+    written = []
     for name, schema, rows in ((DELIVERY_TABLE, DELIVERY_SCHEMA, delivery), (DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA,
                                                                              dead)):
         if _same(current_rows(catalog, name, schema), rows):
             continue
         table = ensure_table(catalog, name, schema)
         table.overwrite(rows.cast(table.schema().as_arrow()))
+        written.append(name)
+    return written
+
+
+def refresh_views(settings: Any, catalog: Any) -> str | None:
+    """Point the warehouse's ops views at the new snapshots (DuckDB readers such as reports see them); the
+    error when the warehouse is locked by another writer (the Iceberg tables are written all the same)."""
+    import duckdb
+
+    from safecity.lakehouse.views import publish_views
+    from safecity.lakehouse.warehouse import connect
+    try:
+        with connect(settings) as con:
+            publish_views(con, catalog, ("ops",))
+    except duckdb.IOException as exc:
+        return f"warehouse views not refreshed / 数仓视图未刷新: {exc}"
+    return None
 
 
 def _same(a: pa.Table, b: pa.Table) -> bool:
@@ -108,6 +127,7 @@ class DeliveryRun:
     records: int  # outbox records read
     delivery: pa.Table  # the rows written to ops.action_delivery
     dead_letters: pa.Table  # the rows written to ops.action_dead_letter
+    views_error: str | None = None  # the warehouse's views could not be refreshed (locked by another writer)
 
 
 def outbox_rows(catalog: Any) -> list[dict[str, Any]]:
@@ -146,8 +166,8 @@ def deliver_outbox(settings: Any, config: ExecutorConfig | None = None, ledger: 
         delivery = delivery_rows(items, {i["idempotency_key"]: executor.routed(i) for i in items}, done,
                                  dt.datetime.now(dt.timezone.utc), untried)
         dead = dead_letter_rows(done)
-        publish(catalog, delivery, dead)
-    return DeliveryRun(report, len(items), delivery, dead)
+        written = publish(catalog, delivery, dead)
+    return DeliveryRun(report, len(items), delivery, dead, refresh_views(settings, catalog) if written else None)
 
 
 def requeue(settings: Any, keys: Iterable[str] | None, ledger: str | Path | None = None,

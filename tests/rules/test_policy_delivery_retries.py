@@ -290,6 +290,12 @@ def test_attempts_count_across_runs_into_the_dead_letter_and_retry_delivers_it(r
     row = {(r["sink"], r["idempotency_key"]): r for r in table_rows(settings, DELIVERY_TABLE)}[
         ("command_hook", order.idempotency_key)]
     assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 1, None)
+    # The warehouse's view shows the same (the board and reports may read it there).
+    from safecity.lakehouse.warehouse import connect
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT status, attempts FROM ops.action_delivery WHERE sink = 'command_hook'").fetchall() \
+            == [("delivered", 1)]
+        assert con.execute("SELECT count(*) FROM ops.action_dead_letter").fetchone() == (0,)
     lines = (settings.paths.home / "rules" / "actions.jsonl").read_text(encoding="utf-8").splitlines()
     assert sorted(json.loads(line)["idempotency_key"] for line in lines) == sorted(
         [order.idempotency_key, alert.idempotency_key])
