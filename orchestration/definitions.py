@@ -11,6 +11,7 @@ from safecity.orchestration.defs import DomainContext, domain_definitions
 from safecity.orchestration.defs.freshness import source_freshness
 from safecity.orchestration.defs.ingestion import SOURCES_TAG, site_ingestion, sources_of
 from safecity.orchestration.defs.operations import daily_build, run_failure_reporter, stream_micro_batches
+from safecity.orchestration.defs.rules.delivery import DELIVERY
 from safecity.orchestration.defs.service import service_definitions
 from safecity.orchestration.defs.sensors import lag_sensor, landing_sensor
 from safecity.orchestration.resources import dbt_project, dbt_resource, resources_for
@@ -31,7 +32,8 @@ def platform_definitions(ingestion: list[dg.AssetsDefinition], catalogue: Catalo
                                              for s in sources_of(a))]
     observables, freshness_checks, freshness_sensor, observe_job, observe_schedule = source_freshness(
         [s for asset in ingestion for s in sources_of(asset)], catalogue)
-    main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
+    # Delivery (ops/action_delivery) runs in its own job, rules_delivery: it talks to the sinks' servers.
+    main = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.assets(DELIVERY),
                                description="全部资产：接入、质检、分析模型与策略 / The whole graph: ingestion, "
                                            "conformance, analysis models and policies")
     streams, every_five_minutes = stream_micro_batches(streaming)

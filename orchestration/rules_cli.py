@@ -1,5 +1,5 @@
 """`safecity rules …`: the commands policy staff use to change a policy safely (check, test, replay, diff) and the
-commands that run the engine (serve, deliver)."""
+commands that run the engine (serve, deliver, dead-letter)."""
 from __future__ import annotations
 
 import json
@@ -248,27 +248,91 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                f"{len(stats.result.errors)} rule errors, reloads {stats.reloads or 'none'}")
 
 
-@rules_app.command("deliver")
-def rules_deliver(sinks: Path = typer.Option(..., "--sinks", help="Sink configuration (YAML)."),
-                  ledger: Path = typer.Option(None, "--ledger", help="Delivery ledger (default: in the state "
-                                                                      "folder)."),
-                  env: str | None = EnvOption, home: Path | None = HomeOption,
-        site: Path | None = SiteOption) -> None:
-    """投递动作 / Deliver the outbox's actions to the configured sinks, at least once."""
-    from safecity.lakehouse.catalog import open_catalog
-    from safecity.rules.executor import LEDGER_PATH, executor_from_config, load_executor_config
-    settings = _settings(env, home)
+SinksOption = typer.Option(None, "--sinks", help="Sink configuration (YAML; default: every action into "
+                                                 "rules/actions.jsonl in the state folder).")
+LedgerOption = typer.Option(None, "--ledger", help="Delivery ledger (default: rules/delivery-ledger.jsonl in the "
+                                                   "state folder).")
+
+
+def _sink_config(sinks: Path | None):
+    from safecity.rules.executor import DEFAULT_CONFIG, load_executor_config
+    if sinks is None:
+        return DEFAULT_CONFIG
     try:
-        config = load_executor_config(sinks)
+        return load_executor_config(sinks)
     except (YamlFileError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    rows = open_catalog(settings).load_table("ops.outbox").scan().to_arrow().sort_by("fired_at").to_pylist()
-    executor = executor_from_config(config, ledger or settings.paths.home / LEDGER_PATH)
+
+
+def _deliver(settings, config, ledger: Path | None, extra=()) -> None:
+    """Run the executor and print, per sink, what stands delivered, waiting and dead-lettered."""
+    from safecity.rules.delivery import deliver_outbox
     try:
-        report = executor.deliver(rows)
-    finally:
-        executor.close()
-    typer.echo(f"delivered {dict(report.delivered)}, already delivered {dict(report.skipped)}, "
-               f"failed {report.failed or 'none'}")
-    raise typer.Exit(1 if report.failed else 0)
+        run = deliver_outbox(settings, config, ledger, extra=extra)
+    except ValueError as exc:  # a sink that cannot open (its secret's variable unset)
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    report = run.report
+    typer.echo(f"投递 / delivery: {run.records} outbox records")
+    for sink, counts in report.by_sink().items():
+        typer.echo(f"  {sink:<20} 已投递 delivered {counts['delivered']:>6} (this run {counts['delivered_this_run']})"
+                   f"  待重试 retrying {counts['retrying']:>5}  死信 dead letter {counts['dead_letter']:>5}"
+                   f"  attempts {counts['attempts_this_run']}")
+    for sink, messages in report.failed.items():
+        typer.echo(f"  {sink}: last failure / 最近失败: {messages[-1]}")
+    if run.views_error:
+        typer.echo(run.views_error, err=True)
+    raise typer.Exit(1 if report.retrying or report.dead_lettered else 0)
+
+
+@rules_app.command("deliver")
+def rules_deliver(sinks: Path = SinksOption, ledger: Path = LedgerOption,
+                  env: str | None = EnvOption, home: Path | None = HomeOption,
+                  site: Path | None = SiteOption) -> None:
+    """投递动作 / Deliver the outbox's actions to the configured sinks, at least once, with retries; exits 1 when
+    something is still waiting or was dead-lettered in this run."""
+    _deliver(_settings(env, home), _sink_config(sinks), ledger)
+
+
+dead_letter_app = typer.Typer(help="死信 / Dead letters: actions a sink kept refusing; list them, send them back.",
+                              no_args_is_help=True)
+rules_app.add_typer(dead_letter_app, name="dead-letter")
+
+
+@dead_letter_app.command("list")
+def dead_letter_list(as_json: bool = typer.Option(False, "--json"), env: str | None = EnvOption,
+                     home: Path | None = HomeOption, site: Path | None = SiteOption) -> None:
+    """列出死信 / List the dead-lettered actions (ops.action_dead_letter)."""
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.rules.delivery import DEAD_LETTER_TABLE
+    catalog = open_catalog(_settings(env, home))
+    rows = catalog.load_table(DEAD_LETTER_TABLE).scan().to_arrow().to_pylist() \
+        if catalog.table_exists(DEAD_LETTER_TABLE) else []
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(f"死信 / dead letters: {len(rows)}")
+    for r in rows:
+        typer.echo(f"  {r['idempotency_key'][:16]} {r['sink']:<16} {r['policy_id']} {r['action']} "
+                   f"attempts {r['attempts']}: {r['last_error']}")
+
+
+@dead_letter_app.command("retry")
+def dead_letter_retry(keys: list[str] = typer.Argument(None, help="Idempotency keys (or their first characters)."),
+                      all_: bool = typer.Option(False, "--all", help="Every dead letter."),
+                      sink: str = typer.Option(None, "--sink", help="Only the dead letters of this sink."),
+                      sinks: Path = SinksOption, ledger: Path = LedgerOption, env: str | None = EnvOption,
+                      home: Path | None = HomeOption, site: Path | None = SiteOption) -> None:
+    """重新投递死信 / Send dead letters back with a fresh attempt budget, and deliver them now."""
+    from safecity.rules.delivery import requeue
+    if bool(keys) == all_:
+        typer.echo("给出键或 --all / give idempotency keys or --all", err=True)
+        raise typer.Exit(2)
+    settings, config = _settings(env, home), _sink_config(sinks)
+    picked = requeue(settings, None if all_ else keys, ledger, sink)
+    if not picked:
+        typer.echo("没有匹配的死信 / no matching dead letter", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"重新排队 / requeued {len(picked)}: " + ", ".join(f"{s}:{k[:16]}" for s, _, k in picked))
+    _deliver(settings, config, ledger, extra=[state.payload for _, state, _ in picked if state.payload])

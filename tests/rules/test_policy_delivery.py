@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from safecity.rules.engine import EVENT_TIME, evaluate
-from safecity.rules.executor import Executor, Ledger, load_executor_config, open_sink, payload
+from safecity.rules.executor import Executor, Ledger, RetryPolicy, load_executor_config, open_sink, payload
 from safecity.rules.loader import POLICIES_DIR, load_policies, load_policy
 from safecity.rules.replay import diff, replay
 from safecity.rules.sinks import FileSink, KafkaSink, WebhookSink
@@ -99,7 +99,8 @@ def test_executor_delivers_each_record_once_per_sink_and_redelivery_is_harmless(
 def test_a_failing_webhook_keeps_its_records_for_the_next_run(records, webhook, tmp_path):
     url, receiver = webhook
     receiver.fail_next = 3  # all attempts for the first record
-    executor = Executor([(WebhookSink("hook", url), [])], Ledger(tmp_path / "ledger.jsonl"), attempts=3)
+    executor = Executor([(WebhookSink("hook", url), [])], Ledger(tmp_path / "ledger.jsonl"),
+                        retry=RetryPolicy(attempts_per_run=3, base_delay=0.01))
     first = executor.deliver(records)
     assert first.delivered == {} and "503" in first.failed["hook"][0]
     second = executor.deliver(records)
