@@ -41,4 +41,6 @@ def board(env: str = EnvOption, home: Path = HomeOption,
     from safecity.lakehouse.catalog import open_catalog
     from safecity.service.board_app import create_board_app
     settings = _settings(env, home)
-    uvicorn.run(create_board_app(open_catalog(settings), settings, poll=poll), host=host, port=port, log_level="info")
+    # Open pages keep their streams open: do not wait for them on Ctrl-C.
+    uvicorn.run(create_board_app(open_catalog(settings), settings, poll=poll), host=host, port=port, log_level="info",
+                timeout_graceful_shutdown=2)
