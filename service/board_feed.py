@@ -49,8 +49,9 @@ def _snapshot_id(catalog: Catalog, name: str) -> tuple[Any, int | None]:
 
 
 def _sorted_rows(arrow: pa.Table) -> list[dict]:
-    # Feed order is firing order; the key only breaks ties so that a full re-read orders rows the same way.
-    return sorted(arrow.to_pylist(), key=lambda r: (r["fired_at"], r["idempotency_key"]))
+    # Feed order is firing order. The sort is stable: actions fired together (a plan, then its notification) keep
+    # the order the engine wrote them in.
+    return sorted(arrow.to_pylist(), key=lambda r: r["fired_at"])
 
 
 class OutboxFeed:

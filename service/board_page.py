@@ -34,7 +34,7 @@ text-align:left;vertical-align:top} th{color:#a9bccd;font-weight:normal}
 .lvl-I,.lvl-II{color:#ff5252;font-weight:bold}.lvl-III{color:#ff9100;font-weight:bold}.lvl-IV{color:#ffd740}
 #status.live{color:#69f0ae}#status.down{color:#ff5252} .empty{color:#6d8296;font-size:13px}
 .new{animation:flash 2s} @keyframes flash{from{background:#37474f}to{background:transparent}}
-#city-map{width:100%;height:auto}
+#map{max-height:none} #city-map{width:100%;height:auto;max-height:44vh;display:block}
 </style></head><body>
 <header><h1>__CITY__ 指挥大屏 <span class="en">Command board</span></h1>
 <div><span id="count"></span> · <span id="status" class="down">连接中 <span class="en">connecting</span></span></div></header>
