@@ -1,36 +1,28 @@
-"""The board's city map: the main job's report map (orchestration/report.py: the extent and the divisions on the
-same projection), drawn once as SVG, and the grid cells (config/grid.py, "G" + row + column) placed on it so the
+"""The board's city map: the extent and the divisions on the projection the main job's report map uses
+(config/grid.py map_projection), drawn once as SVG, and the grid cells ("G" + row + column) placed on it so the
 page can put a marker where an incident's drone went or a camera is down. No tiles: the machine has no internet.
 """
 from __future__ import annotations
 
 import html
-import re
 
-from safecity.config.grid import _scales
+from safecity.config.grid import cell_centre, map_projection
 from safecity.config.profiles import Settings
-from safecity.orchestration.report import MAP_H, MAP_W, _project
 
-CELL = re.compile(r"G(\d{3})(\d{3})")
+MAP_W, MAP_H = 760, 620
 
 
 class CityMap:
     def __init__(self, settings: Settings):
         self.city = settings.city
-        self.xy = _project(settings)
+        self.xy = map_projection(self.city, MAP_W, MAP_H)
 
     def cell_xy(self, grid_id: str) -> tuple[float, float] | None:
         """The centre of a grid cell on the map, None for anything that is not a cell of this city's grid."""
-        match = CELL.fullmatch(grid_id or "")
-        if not match:
+        centre = cell_centre(self.city, grid_id)
+        if centre is None:
             return None
-        row, column = int(match[1]), int(match[2])
-        x_scale, y_scale = _scales(self.city)
-        e, size = self.city.extent, self.city.grid_cell_m
-        lon, lat = e.min_lon + (column + 0.5) * size / x_scale, e.min_lat + (row + 0.5) * size / y_scale
-        if not e.contains(lon, lat):
-            return None
-        x, y = self.xy(lon, lat)
+        x, y = self.xy(*centre)
         return round(x, 1), round(y, 1)
 
     def markers(self, state: dict) -> list[dict]:

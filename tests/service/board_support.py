@@ -1,12 +1,12 @@
 """What the board tests share: outbox records fired by the shipped policies on the real rule engine, written to
-ops.outbox the way the streaming worker does (rules/streaming.py iceberg_outbox), and the board on uvicorn."""
+ops.outbox the way the streaming worker does (rules/streaming.py iceberg_outbox), and small waits."""
 from __future__ import annotations
 
 import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from safecity.rules.engine import EVENT_TIME, evaluate
 from safecity.rules.loader import POLICIES_DIR, load_policy
@@ -52,25 +52,6 @@ def write_outbox(catalog, records: list[OutboxRecord], batch: str) -> None:
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
-
-
-def sse_events(url: str, headers: dict | None = None, timeout: float = 30) -> Iterator[tuple[str | None, str, dict]]:
-    """(id, event, data) of each server-sent event from `url`, as a plain HTTP client reads the stream."""
-    request = urllib.request.Request(url, headers={"Accept": "text/event-stream", **(headers or {})})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        event_id, name, data = None, "message", []
-        for raw in response:
-            line = raw.decode("utf-8").rstrip("\n")
-            if not line:
-                if data:
-                    yield event_id, name, json.loads("\n".join(data))
-                event_id, name, data = None, "message", []
-            elif line.startswith("id: "):
-                event_id = line[4:]
-            elif line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.05):

@@ -6,45 +6,20 @@ Needs Debian's `chromium` and `chromium-driver` (tests/browser.py). Screenshots 
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from benchmarks.board import running_board
 from safecity.lakehouse.catalog import open_catalog
 from tests.browser import chromium_page, webdriver_modules
-from tests.orchestration.ui_server import SAFECITY, free_port
-from tests.service.board_support import ESCALATION, assessed, fire, reported, wait_for, write_outbox
+from tests.service.board_support import ESCALATION, assessed, fire, reported, write_outbox
 
 pytestmark = [pytest.mark.integration]
 
 BOUND_MS = 5000  # generous on two shared cores; benchmarks/board.py reports p50/p99
 DAY = "2025-03-01T{}:00+08:00"
 INCIDENT = "J202503010042"
-
-
-@contextlib.contextmanager
-def running_board(home: Path, log: Path):
-    """`safecity board` on a free loopback port against `home`, ready once /state answers; stopped at the end."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        board = subprocess.Popen([SAFECITY, "board", "--env", "local", "--home", str(home), "--port", str(port),
-                                  "--poll", "0.1"], stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
-        try:
-            def answers():
-                assert board.poll() is None, f"safecity board exited with {board.returncode}: see {log}"
-                with contextlib.suppress(OSError):
-                    return urllib.request.urlopen(f"{url}/state", timeout=2).status == 200
-            wait_for(answers, 60, f"safecity board answering on {url}", every=0.3)
-            yield url
-        finally:
-            board.terminate()
-            board.wait(30)
 
 
 def _incident_row(page) -> str:
@@ -62,7 +37,7 @@ def test_a_level_three_escalation_appears_on_the_open_board(settings, tmp_path):
     webdriver_modules()
     catalog = open_catalog(settings)  # the catalog exists; ops.outbox does not yet: the board waits for it
     (tmp_path / "screenshots").mkdir()
-    with running_board(settings.paths.home, tmp_path / "board.log") as url, \
+    with running_board(settings.paths.home, tmp_path / "board.log", poll=0.1) as url, \
             chromium_page(url, tmp_path / "screenshots") as page:
         page.open("/")
         with page.shot_on_failure("board"):

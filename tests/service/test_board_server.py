@@ -15,7 +15,8 @@ import pytest
 from safecity.lakehouse.catalog import open_catalog
 from safecity.rules.outbox import OUTBOX_TABLE, to_arrow
 from safecity.service.board_app import create_board_app
-from tests.service.board_support import (ESCALATION, assessed, fire, get_json, reported, sse_events, wait_for,
+from safecity.service.board_client import board_events
+from tests.service.board_support import (ESCALATION, assessed, fire, get_json, reported, wait_for,
                                          write_outbox)
 from tests.service.server import Running
 
@@ -40,7 +41,7 @@ class Stream:
 
     def _read(self, url, headers):
         with contextlib.suppress(Exception):
-            for event in sse_events(url, headers, timeout=60):
+            for event in board_events(url, headers, timeout=60):
                 self.events.put((time.monotonic(), *event))
 
     def until(self, predicate, timeout: float = 30) -> list[tuple]:

@@ -137,3 +137,26 @@ def test_a_row_whose_params_are_not_json_names_the_row_and_field():
            "fired_at": "2025-03-01T00:00:00+00:00"}
     with pytest.raises(ValueError, match=r"ops.outbox row 'abc123': field params is not JSON"):
         OutboxRow.from_arrow(1, row)
+
+
+def test_grid_cells_are_placed_where_their_positions_are(settings):
+    """A cell id (config/grid.py cell_id) goes back to a centre within half a cell of the position it came from,
+    inside the map; anything else is not placed."""
+    import math
+
+    from safecity.config.grid import cell_centre, cell_id
+    from safecity.service.board_map import MAP_H, MAP_W, CityMap
+
+    city, board_map = settings.city, CityMap(settings)
+    for d in city.divisions:
+        lon, lat = d.centre
+        grid = cell_id(city, lon, lat)
+        centre_lon, centre_lat = cell_centre(city, grid)
+        assert cell_id(city, centre_lon, centre_lat) == grid
+        metres = math.hypot((centre_lon - lon) * 111_320 * math.cos(math.radians(lat)), (centre_lat - lat) * 110_574)
+        assert metres <= city.grid_cell_m * math.sqrt(2) / 2 + 1
+        x, y = board_map.cell_xy(grid)
+        dx, dy = board_map.xy(lon, lat)
+        assert 0 <= x <= MAP_W and 0 <= y <= MAP_H and math.hypot(x - dx, y - dy) < 5
+    assert board_map.cell_xy("G0712") is None and board_map.cell_xy("J0301") is None
+    assert board_map.cell_xy("G999999") is None  # outside the extent
