@@ -128,3 +128,26 @@ def test_the_page_is_served_in_chinese_with_english_beside(board):
     for heading in ("未结警情及响应级别", "Open incidents and escalation level", "最新动作", "Latest actions",
                     "调度指令", "Dispatch orders", "拥堵热点", "Congestion hot spots", 'id="city-map"'):
         assert heading in page
+
+
+def test_a_rebuilt_outbox_is_read_again_without_repeating_rows(settings):
+    """The snapshot the feed last saw is gone (the table was dropped and rebuilt, or maintenance expired it): the
+    feed reads the whole table again and still takes each row once."""
+    from safecity.service.board_feed import OutboxFeed
+
+    catalog = open_catalog(settings)
+    feed = OutboxFeed(catalog)
+    first = fire(ESCALATION, [reported("E1", DAY.format("08:00"), casualties=2)])
+    write_outbox(catalog, first, "b1")
+    change = feed.look()
+    feed.take(change)
+    assert [(r.seq, r.idempotency_key) for r in change.rows] == [(1, first[0].idempotency_key)]
+    assert not feed.look()  # nothing new, nothing read
+
+    catalog.drop_table(OUTBOX_TABLE)
+    later = fire(ESCALATION, [assessed("E2", DAY.format("09:00"), casualties=60, deaths=12)])
+    write_outbox(catalog, [*first, *later], "rebuilt")
+    change = feed.look()
+    feed.take(change)
+    assert [(r.seq, r.idempotency_key) for r in change.rows] == [(2, later[0].idempotency_key),
+                                                               (3, later[1].idempotency_key)]
