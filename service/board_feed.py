@@ -64,19 +64,21 @@ class OutboxFeed:
     def look(self) -> Change:
         """One look at the three tables (blocking: run it off the event loop). Does not change the feed: `take`
         applies what it found, on the event loop, so readers never see a half-applied change."""
-        change = Change()
+        change, seen = Change(), dict(self._seen)
         table, snapshot = _snapshot_id(self.catalog, OUTBOX)
-        if snapshot is not None and snapshot != self._seen[OUTBOX]:
-            change.rows = self._new_rows(table, self._seen[OUTBOX], snapshot)
-            self._seen[OUTBOX] = snapshot
+        if snapshot is not None and snapshot != seen[OUTBOX]:
+            change.rows = self._new_rows(table, seen[OUTBOX], snapshot)
+            seen[OUTBOX] = snapshot
         table, snapshot = _snapshot_id(self.catalog, DELIVERY)
-        if snapshot != self._seen[DELIVERY]:
+        if snapshot != seen[DELIVERY]:
             change.delivery = _delivery(table) if snapshot is not None else {}
-            self._seen[DELIVERY] = snapshot
+            seen[DELIVERY] = snapshot
         table, snapshot = _snapshot_id(self.catalog, CLOSED)
-        if snapshot != self._seen[CLOSED]:
+        if snapshot != seen[CLOSED]:
             change.closed = _closed(table) if snapshot is not None else set()
-            self._seen[CLOSED] = snapshot
+            seen[CLOSED] = snapshot
+        # Only a look that read everything moves on: one that failed half-way reads the same snapshots again.
+        self._seen = seen
         return change
 
     def _new_rows(self, table, since: int | None, until: int) -> list[OutboxRow]:
