@@ -16,7 +16,7 @@ from safecity.service.board_state import LATEST
 WORDS = {
     "drone": "无人机", "traffic_police": "交警", "patrol_police": "巡警", "special_police": "特警",
     "fire_rescue": "消防救援", "emergency": "特急", "urgent": "紧急", "routine": "一般",
-    "congestion_relief": "疏堵方案", "delivered": "已送达", "retrying": "重试中", "dead_letter": "投递失败",
+    "congestion_relief": "疏堵方案", "delivered": "已送达", "retrying": "重试中", "dead_letter": "投递失败", "pending": "待投递",
 }
 
 PAGE = """<!doctype html>
@@ -103,8 +103,10 @@ function levelCell(i) {
 function deliveryText(key) {
   if (!deliveryKnown) return "";
   const entries = delivery[key] || [];
-  if (!entries.length) return "待投递 pending";
-  return entries.map(e => e.sink + ": " + both(e.status) + (e.attempts > 1 ? " ×" + e.attempts : "")).join("; ");
+  if (!entries.length) return both("pending");
+  // ops.action_delivery: retrying with 0 attempts is an action no sink has tried yet.
+  return entries.map(e => e.sink + ": " + (e.status === "retrying" && !e.attempts ? both("pending") : both(e.status))
+      + (e.attempts > 1 ? " ×" + e.attempts : "") + (e.last_error ? " (" + e.last_error + ")" : "")).join("; ");
 }
 function renderLatest() {
   fill("latest", latest, r => [when(r.fired_at), r.policy_id, (r.action_name_zh ? r.action_name_zh + " " : "") + r.action,

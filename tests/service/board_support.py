@@ -8,6 +8,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from safecity.rules.engine import EVENT_TIME, evaluate
 from safecity.rules.loader import POLICIES_DIR, load_policy
 from safecity.rules.outbox import OutboxRecord, to_arrow
@@ -17,6 +19,11 @@ from safecity.service.board_state import OutboxRow
 ESCALATION = Path(POLICIES_DIR) / "emergency" / "incident_escalation.yaml"
 BLIND_SPOT = Path(POLICIES_DIR) / "command" / "blind_spot_incident.yaml"
 CONGESTION = Path(POLICIES_DIR) / "command" / "junction_congestion.yaml"
+# ops.action_delivery with the columns the delivery helper of issue 18 gives it (the board needs key, sink, status).
+DELIVERY_SCHEMA = pa.schema([
+    pa.field("idempotency_key", pa.string()), pa.field("policy_id", pa.string()), pa.field("action", pa.string()),
+    pa.field("sink", pa.string()), pa.field("status", pa.string()), pa.field("attempts", pa.int32()),
+    pa.field("last_error", pa.string()), pa.field("updated_at", pa.timestamp("us", tz="UTC"))])
 
 
 def fire(policy: Path, events: list[dict[str, Any]]) -> list[OutboxRecord]:

@@ -16,8 +16,8 @@ from safecity.lakehouse.catalog import open_catalog
 from safecity.rules.outbox import OUTBOX_TABLE, to_arrow
 from safecity.service.board_app import create_board_app
 from safecity.service.board_client import board_events
-from tests.service.board_support import (ESCALATION, assessed, fire, get_json, reported, wait_for,
-                                         write_outbox)
+from tests.service.board_support import (DELIVERY_SCHEMA, ESCALATION, assessed, fire, get_json, reported,
+                                         wait_for, write_outbox)
 from tests.service.server import Running
 
 BOUND = 5.0  # seconds: generous on two shared cores; the benchmark reports the real figures
@@ -88,12 +88,6 @@ def test_new_outbox_rows_reach_the_stream_once_and_a_reconnect_resumes(board):
     again = Stream(f"{server.url}/events", {"Last-Event-ID": "3"})
     resumed = again.until(lambda e: e[2] == "state")
     assert actions(resumed) == [(4, "activate_emergency_plan", "II"), (5, "notify_leadership", "")]
-
-
-DELIVERY_SCHEMA = pa.schema([
-    pa.field("idempotency_key", pa.string()), pa.field("policy_id", pa.string()), pa.field("action", pa.string()),
-    pa.field("sink", pa.string()), pa.field("status", pa.string()), pa.field("attempts", pa.int32()),
-    pa.field("last_error", pa.string()), pa.field("updated_at", pa.timestamp("us", tz="UTC"))])
 
 
 def test_delivery_status_and_closed_incidents_come_from_their_tables(board):
