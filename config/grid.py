@@ -29,6 +29,30 @@ def cell_id(city: CityProfile, lon: float | None, lat: float | None) -> str | No
     return f"G{row:03d}{column:03d}"
 
 
+def cell_centre(city: CityProfile, grid_id: str) -> tuple[float, float] | None:
+    """The (lon, lat) centre of a cell id of this city's grid; None for anything else or a cell outside the extent."""
+    if len(grid_id or "") != 7 or grid_id[0] != "G" or not grid_id[1:].isdigit():
+        return None
+    row, column = int(grid_id[1:4]), int(grid_id[4:7])
+    x_scale, y_scale = _scales(city)
+    e = city.extent
+    lon, lat = e.min_lon + (column + 0.5) * city.grid_cell_m / x_scale, e.min_lat + (row + 0.5) * city.grid_cell_m / y_scale
+    return (lon, lat) if e.contains(lon, lat) else None
+
+
+def map_projection(city: CityProfile, width: float, height: float, margin: float = 20):
+    """(lon, lat) -> (x, y) on a `width` × `height` picture of the extent (y down), the same scale both ways: what
+    the main job's report map and the command board draw the city with."""
+    e = city.extent
+    scale_x = math.cos(math.radians((e.min_lat + e.max_lat) / 2))
+    span_x, span_y = (e.max_lon - e.min_lon) * scale_x, e.max_lat - e.min_lat
+    k = min((width - 2 * margin) / span_x, (height - 2 * margin) / span_y)
+
+    def xy(lon: float, lat: float) -> tuple[float, float]:
+        return margin + (lon - e.min_lon) * scale_x * k, height - margin - (lat - e.min_lat) * k
+    return xy
+
+
 def cell_sql(city: CityProfile, lon: str, lat: str) -> str:
     """The same as a DuckDB expression over the SQL expressions `lon` and `lat` (NULL outside the extent)."""
     x_scale, y_scale = _scales(city)

@@ -18,7 +18,7 @@ from safecity.orchestration.cli_options import EnvOption, HomeOption, SiteOption
 from safecity.orchestration.cameras_cli import cameras_app
 from safecity.orchestration.rules_cli import rules_app
 from safecity.orchestration.site_cli import site_app
-from safecity.orchestration.service_cli import serve
+from safecity.orchestration.service_cli import board, serve
 from safecity.orchestration.transforms_cli import transforms_app
 
 app = typer.Typer(help="SafeCity 平安城市数据平台 / SafeCity data platform and policy rule engine.",
@@ -31,6 +31,7 @@ app.add_typer(standards_app, name="standards")
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(transforms_app, name="transforms")
 app.command("serve")(serve)
+app.command("board")(board)
 quarantine_app = typer.Typer(help="隔离区 / Quarantine: what was rejected and why; re-judge it after a fix.",
                              no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")

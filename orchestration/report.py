@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from safecity.lakehouse.warehouse import connect
+from safecity.config.grid import map_projection
 from safecity.config.profiles import Settings
 from safecity.orchestration.summary import RunSummary
 
@@ -47,14 +48,7 @@ def _bars(rows: list[tuple[str, float]], unit: str = "", width: int = 520, colou
 
 
 def _project(settings: Settings):
-    e = settings.city.extent
-    scale_x = math.cos(math.radians((e.min_lat + e.max_lat) / 2))
-    span_x, span_y = (e.max_lon - e.min_lon) * scale_x, e.max_lat - e.min_lat
-    k = min((MAP_W - 40) / span_x, (MAP_H - 40) / span_y)
-
-    def xy(lon: float, lat: float) -> tuple[float, float]:
-        return 20 + (lon - e.min_lon) * scale_x * k, MAP_H - 20 - (lat - e.min_lat) * k
-    return xy
+    return map_projection(settings.city, MAP_W, MAP_H)
 
 
 # A key place's marker: covered by an online camera, covered only by cameras now down, or not covered.

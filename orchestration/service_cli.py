@@ -1,4 +1,5 @@
-"""`safecity serve`: the data service for downstream platforms on uvicorn (see docs/data-service.md)."""
+"""`safecity serve`: the data service for downstream platforms on uvicorn (see docs/data-service.md); `safecity
+board`: the live command board (see docs/board.md)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,3 +29,18 @@ def serve(env: str = EnvOption, home: Path = HomeOption,
     settings = _settings(env, home)
     app = create_app(open_catalog(settings), load_clients(settings, clients), signing_key(settings))
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def board(env: str = EnvOption, home: Path = HomeOption,
+          host: str = typer.Option("127.0.0.1", help="Listen address."),
+          port: int = typer.Option(8190, help="Listen port."),
+          poll: float = typer.Option(0.2, min=0.05, help="Seconds between looks at the outbox's snapshot.")) -> None:
+    """指挥大屏 / Serve the live command board: open incidents, dispatches, cameras down, congestion, latest actions."""
+    import uvicorn
+
+    from safecity.lakehouse.catalog import open_catalog
+    from safecity.service.board_app import create_board_app
+    settings = _settings(env, home)
+    # Open pages keep their streams open: do not wait for them on Ctrl-C.
+    uvicorn.run(create_board_app(open_catalog(settings), settings, poll=poll), host=host, port=port, log_level="info",
+                timeout_graceful_shutdown=2)

@@ -18,10 +18,12 @@ def free_port() -> int:
 
 
 class Running:
-    def __init__(self, app):
+    def __init__(self, app, **config):
+        """`config`: more uvicorn settings (the board's open streams want `timeout_graceful_shutdown`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "Running":
