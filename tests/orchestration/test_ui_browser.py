@@ -51,8 +51,10 @@ def community_dialog_dismissed(ui, page):
             page.click("//button[normalize-space()='Skip']")
             page.wait(lambda _: not page.visible(text_is("Join the Dagster community")),
                       message="the community dialog stayed open after Skip")
-        # Skip is remembered by the server, not only by this browser profile.
-        assert ui.graphql("{ shouldShowNux }")["shouldShowNux"] is False
+        # Skip is remembered by the server, not only by this browser profile (the UI's mutation lands a moment
+        # after the dialog closes, so the server is asked until it says so).
+        page.wait(lambda _: ui.graphql("{ shouldShowNux }")["shouldShowNux"] is False,
+                  message="the server still shows the community dialog after Skip")
     return True
 
 
