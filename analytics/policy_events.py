@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
+from safecity.analytics.congestion_events import congestion_events
 from safecity.analytics.incident_events import incident_events
 from safecity.analytics.support_events import support_events
 from safecity.config.profiles import CityProfile, Settings
@@ -44,6 +45,7 @@ PRODUCERS: tuple[EventProducer, ...] = (
                   ("incident_reported", "incident_assessed", "incident_closed"), incident_events),
     EventProducer("support", "勤务与运维保障", ("duty_roster", "maintenance_work_order", "maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
+    EventProducer("congestion", "路口拥堵", ("detector", "detector_flow"), ("congestion_reading",), congestion_events),
 )
 EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produces)
 

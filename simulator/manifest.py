@@ -1,4 +1,5 @@
-"""The ground truth: every injected fault, with the record's key and the reason the platform should give."""
+"""The ground truth: every injected fault, with the record's key and the reason the platform should give, and the
+situations the day holds that the policies must find (a junction's severe congestion episode, ...)."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ class Manifest:
     clock: str | None = None
     files: dict[str, dict] = field(default_factory=dict)
     faults: list[dict] = field(default_factory=list)
+    situations: list[dict] = field(default_factory=list)
 
     def file(self, relative: str, kind: str, records: int, **extra) -> None:
         """A written file: its kind (catalog_csv, passes_json, ...) and how many records it holds."""
@@ -32,6 +34,11 @@ class Manifest:
         entry.update(extra)
         self.faults.append(entry)
 
+    def situation(self, kind: str, key: str, **details) -> None:
+        """A situation put into the day on purpose (not a fault of a record): its kind, the key of what it
+        concerns (a junction, a camera ...) and what a reader needs to check for it (times as ISO with offset)."""
+        self.situations.append({"kind": kind, "key": key, **details})
+
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f["kind"] for f in self.faults).items()))
 
@@ -39,6 +46,7 @@ class Manifest:
         path = out / "manifest.json"
         document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days, "clock": self.clock,
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
-                    "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"]))}
+                    "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"])),
+                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["key"], json.dumps(s, sort_keys=True)))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return path
