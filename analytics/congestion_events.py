@@ -1,6 +1,6 @@
 """Congestion readings of the watched junctions (路口拥堵指数读数) for the command pack's junction_congestion policy,
 from the detector flows and the detector registry in silver: one congestion_reading per junction and detector
-interval (5 minutes), as the traffic platform's signal control computes them live.
+interval (5 minutes), the reading a live producer gives when the interval ends.
 
 - A detector belongs to the junction of the site's junctions.yaml (config/junctions.py) within whose `approach_m`
   it stands in the registry (its latest row: the nearest junction, should two be in reach); a detector without a
