@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from safecity.analytics.access_events import SOURCES as ACCESS_SOURCES, access_events
+from safecity.analytics.congestion_events import congestion_events
 from safecity.analytics.incident_events import incident_events
 from safecity.analytics.support_events import support_events
 from safecity.config.profiles import CityProfile, Settings
@@ -48,6 +49,8 @@ PRODUCERS: tuple[EventProducer, ...] = (
     EventProducer("support", "勤务与运维保障",
                   ("silver.duty_roster", "silver.maintenance_work_order", "silver.maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
+    EventProducer("congestion", "路口拥堵", ("silver.detector", "silver.detector_flow"), ("congestion_reading",),
+                  congestion_events),
     EventProducer("access", "数据访问审计", tuple(ACCESS_SOURCES), ("data_access",), access_events, any_of=True),
 )
 EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produces)
@@ -83,7 +86,7 @@ def refresh_policy_events(settings: Settings, as_of: dt.datetime | None = None,
                 skipped[producer.name] = missing
                 continue
             for name, table in producer.derive(con, settings.city, now).items():
-                replace_rows(catalog, f"silver.{name}", table)
+                replace_rows(catalog, f"silver.{name}", table, unless_equal_by=("_batch_id", "_line"))
                 rows[name] = table.num_rows
         publish_views(con, catalog, ("silver",))
     return PolicyEventsReport(rows, skipped)

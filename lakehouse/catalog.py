@@ -78,11 +78,19 @@ def iceberg_ready(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
-def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table) -> Table:
-    """Replace a derived table's rows in one commit (created or widened first, see ensure_table)."""
+def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table, *, unless_equal_by: tuple[str, ...] = ()) -> Table:
+    """Replace a derived table's rows in one commit (created or widened first, see ensure_table).
+
+    unless_equal_by: columns that identify a row; when the table already holds exactly these rows (compared in
+    that order), nothing is written, so a rerun over unchanged inputs leaves no new snapshot."""
     rows = iceberg_ready(rows)
     table = ensure_table(catalog, identifier, rows.schema)
-    table.overwrite(rows.cast(table.schema().as_arrow()))
+    rows = rows.cast(table.schema().as_arrow())
+    if unless_equal_by and table.current_snapshot() is not None:
+        order = [(column, "ascending") for column in unless_equal_by]
+        if table.scan().to_arrow().sort_by(order).equals(rows.sort_by(order)):
+            return table
+    table.overwrite(rows)
     return table
 
 

@@ -66,6 +66,6 @@ def write_access_logs(world: World, start: dt.date, days: int, out: Path, manife
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
         manifest.file(relpath, "access_log_jsonl", len(lines))
         if day_index == 0:
-            manifest.situation("bulk_sensitive_access", relpath, BULK_USER[0], queries=3)
+            manifest.situation("bulk_sensitive_access", BULK_USER[0], file=relpath, queries=3)
         written += len(lines)
     return {"files": days, "accesses": written}

@@ -1,6 +1,6 @@
 """The ground truth: every injected fault, with the record's key and the reason the platform should give, and the
-rare situations the day holds on purpose (a level-III accident, an overdue repair of a key camera, ...), with the
-records they are made of, so a test knows what the policies must act on."""
+rare situations the day holds on purpose (a level-III accident, an overdue repair of a key camera, a junction's
+severe congestion episode, ...), with what they concern, so a test knows what the policies must act on."""
 from __future__ import annotations
 
 import json
@@ -35,9 +35,11 @@ class Manifest:
         entry.update(extra)
         self.faults.append(entry)
 
-    def situation(self, kind: str, file: str, key: str, **details) -> None:
-        """A rare but real situation written into `file` as the record `key` (not a fault: the record conforms)."""
-        self.situations.append({"kind": kind, "file": file, "key": key, **details})
+    def situation(self, kind: str, key: str, file: str | None = None, **details) -> None:
+        """A situation put into the day on purpose (not a fault: its records conform): its kind, the key of what
+        it concerns (a record, a junction, an account ...), the file it is in, and what a reader needs to check
+        for it (times as ISO with offset)."""
+        self.situations.append({"kind": kind, "key": key, **({"file": file} if file else {}), **details})
 
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f["kind"] for f in self.faults).items()))
@@ -47,6 +49,6 @@ class Manifest:
         document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days, "clock": self.clock,
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
                     "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"])),
-                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["file"], s["key"]))}
+                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["key"], json.dumps(s, sort_keys=True)))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return path

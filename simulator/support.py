@@ -159,5 +159,5 @@ def write_support(world: World, start: dt.date, days: int, out: Path, manifest: 
         manifest.file(relative(path, out), kind, len(rows))
     orders_file = relative(out / "support" / f"work_orders_{start:%Y%m%d}.csv", out)
     for kind, row in situations:
-        manifest.situation(kind, orders_file, row[0], division_code=row[2], point_level=row[4], closed_at=row[7])
+        manifest.situation(kind, row[0], file=orders_file, division_code=row[2], point_level=row[4], closed_at=row[7])
     return {"rosters": len(rosters), "work_orders": len(orders), "budgets": len(budgets)}

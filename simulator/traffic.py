@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -726,6 +727,49 @@ def _write_hour(out: Path, ymd: str, hour: int, batch: _Batch, kind: np.ndarray,
 # Detector flows
 # ====================================================================================================================
 
+# A severe congestion episode a day (an accident jamming a watched junction in the evening peak): the detectors
+# within APPROACH_M of the junction crawl (a few vehicles per lane and interval at walking pace, the loops mostly
+# occupied) for EPISODE_INTERVALS five-minute intervals starting in EPISODE_STARTS.
+APPROACH_M = 300.0  # within the junctions' approach_m of config/cities/<city>/junctions.yaml
+EPISODE_STARTS = (210, 222)  # 17:30 up to 18:25 (interval indexes of the day)
+EPISODE_INTERVALS = (4, 5, 6)  # 20 to 30 minutes
+
+
+def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    east = (lon2 - lon1) * KM_PER_DEGREE_LAT * 1000 * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot(east, (lat2 - lat1) * KM_PER_DEGREE_LAT * 1000)
+
+
+def _congestion_episode(world: World, detectors: list[dict], day: date, faulty: set[int], volume: np.ndarray,
+                        occupancy: np.ndarray, speed: np.ndarray, present: np.ndarray, det_of_lane: np.ndarray,
+                        manifest: Manifest) -> None:
+    """Jam one junction of the profile for 20–30 minutes of the evening peak, in place: its own random stream,
+    so the day's other flows do not change with it. The junction is drawn (weighted by its peak congestion) among
+    those with detectors within APPROACH_M and none of them faulty that day; none drawn when no junction has."""
+    rng = world.rng(f"traffic.congestion_episode.{day:%Y%m%d}")
+    reach = {j.id: [i for i, d in enumerate(detectors) if _distance_m(j.lon, j.lat, d["lon"], d["lat"]) <= APPROACH_M]
+             for j in world.profile.junctions}
+    candidates = [j for j in sorted(world.profile.junctions, key=lambda j: j.id)
+                  if reach[j.id] and not faulty.intersection(reach[j.id])]
+    if not candidates:
+        return
+    weights = np.array([j.peak_index for j in candidates], dtype=float)
+    junction = candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+    first = int(rng.integers(*EPISODE_STARTS))
+    block = slice(first, first + int(rng.choice(EPISODE_INTERVALS)))
+    rows = np.flatnonzero(np.isin(det_of_lane, reach[junction.id]))
+    shape = (len(rows), block.stop - block.start)
+    volume[rows, block] = rng.integers(1, 7, shape)
+    speed[rows, block] = np.round(rng.uniform(2.0, 8.0, shape), 1)
+    occupancy[rows, block] = np.round(rng.uniform(70.0, 95.0, shape), 1)
+    present[rows, block] = True
+    zone = ZoneInfo(world.city.timezone)
+    start = datetime.combine(day, datetime.min.time(), zone) + timedelta(minutes=5 * block.start)
+    manifest.situation("severe_congestion", junction.id, junction_id=junction.id, date=day.isoformat(),
+                       **{"from": start.isoformat(), "to": (start + timedelta(minutes=5 * shape[1])).isoformat()},
+                       detectors=sorted(detectors[i]["detector_id"] for i in reach[junction.id]))
+
+
 def _interval_profile(world: World) -> np.ndarray:
     """Share of a day's volume in each of the 288 five-minute intervals, interpolated between hour midpoints."""
     hourly = _hour_shares(world)
@@ -748,6 +792,10 @@ def write_detector_flows(world: World, scale: Scale, detectors: list[dict], star
     impossible_occupancy (occupancy_out_of_range: occupancy 0 with traffic 10:00–16:00 and above 100% at 08:00–08:30),
     intermittent (no_data, suspect: about half the intervals missing) and feed_down (no_data: no rows at all).
     Faulty detectors of a day are on distinct segments, so each has a healthy neighbour.
+
+    Each day also holds one severe congestion episode at a junction of the profile (``_congestion_episode``: 20–30
+    minutes of crawling traffic in the evening peak on the detectors within APPROACH_M of it), in the manifest's
+    situations as kind "severe_congestion" keyed by junction_id, with its ``from``/``to`` and detectors.
 
     Returns ``{"files", "rows", "faults": {signature: [detector_id, ...]}}``.
     """
@@ -792,6 +840,7 @@ def write_detector_flows(world: World, scale: Scale, detectors: list[dict], star
         n_faulty = min(len(segment_list), max(5, round(0.01 * n_det)))
         chosen_segments = rng.choice(len(segment_list), size=n_faulty, replace=False) if n_faulty else []
         relpath = f"detectors/flows_{ymd}.csv"
+        faulty: set[int] = set()
         for k, s in enumerate(chosen_segments):
             members = segments[segment_list[int(s)]]
             det = members[int(rng.integers(len(members)))]
@@ -822,6 +871,8 @@ def write_detector_flows(world: World, scale: Scale, detectors: list[dict], star
             manifest.fault("detector_fault", relpath, key=ids[det], reason=reason, signature=signature,
                            verdict=verdict, date=day.isoformat())
             result["faults"][signature].append(ids[det])
+            faulty.add(det)
+        _congestion_episode(world, detectors, day, faulty, volume, occupancy, speed, present, det_of_lane, manifest)
 
         starts = np.array([f"{day.isoformat()} {m // 60:02d}:{m % 60:02d}:00" for m in range(0, 1440, 5)],
                           dtype=object)
@@ -969,7 +1020,7 @@ def write_incidents(world: World, scale: Scale, start: date, days: int, out: Pat
             situation = event.pop("_situation", None)
             event = {"sjbh": f"JTSJ{ymd}{i + 1:05d}", **event}
             if situation:
-                manifest.situation(situation, relpath, event["sjbh"], deaths=event["swrs"], injured=event["ssrs"])
+                manifest.situation(situation, event["sjbh"], file=relpath, deaths=event["swrs"], injured=event["ssrs"])
             lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
         (out / relpath).write_text("".join(lines), encoding="utf-8", newline="\n")
         manifest.file(relpath, "incidents_jsonl", len(lines))

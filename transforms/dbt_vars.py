@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safecity.config.grid import cell_sql
 from safecity.config.profiles import LOCAL_CODE, CityProfile, Settings, city_folder
 from safecity.config.site import default_site
-from safecity.config.yamlfile import YamlFileError, load_yaml, parse_model
+from safecity.config.places import check_places
+from safecity.config.yamlfile import load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
+from safecity.standards.congestion import congestion_grade_sql, congestion_index_sql
 
 SCORECARD_FILE = default_site().scorecard_file
 CODE_TABLES = ("congestion_grade", "road_class", "camera_state", "camera_install_status")
@@ -86,20 +88,7 @@ def load_key_places(city: CityProfile, directory=None) -> list[KeyPlace]:
         return []
     document = load_yaml(path)
     places = parse_model(document, KeyPlaces).places
-    problems, seen = [], set()
-    for index, place in enumerate(places):
-        pointer = f"/places/{index}"
-        if city.division(place.division) is None:
-            problems.append(document.problem(f"{pointer}/division", "E_CODE",
-                                             f"{place.division} is not a division of {city.name_en}"))
-        if not city.extent.contains(place.lon, place.lat):
-            problems.append(document.problem(f"{pointer}/lon", "E_OUT_OF_AREA",
-                                             f"({place.lon}, {place.lat}) is outside the city's extent"))
-        if place.id in seen:
-            problems.append(document.problem(f"{pointer}/id", "E_DUPLICATE_KEY", f"{place.id} is listed twice"))
-        seen.add(place.id)
-    if problems:
-        raise YamlFileError(problems)
+    check_places(document, places, city, "places")
     return places
 
 
@@ -116,6 +105,8 @@ def dbt_vars(settings: Settings) -> dict:
         "city_code": city.code,
         "city_timezone": city.timezone,
         "grid_cell_sql": cell_sql(city, "__lon__", "__lat__"),
+        "congestion_index_sql": congestion_index_sql(catalogue, "__speed__", "__road_class__"),
+        "congestion_grade_sql": congestion_grade_sql(catalogue, "__index__"),
         "key_places": [p.model_dump() for p in load_key_places(city)],
         "divisions": [{"code": d.code, "urban": d.urban, "area_km2": d.area_km2} for d in city.divisions],
         "code_attributes": {t: {c.code: dict(c.attributes or {}) for c in catalogue.code_tables[t].codes}

@@ -273,6 +273,26 @@ def test_detector_faults_show_their_signature(run):
             assert max(float(r["占有率(%)"]) for r in rows[did]) <= 100
 
 
+def test_the_days_evening_jam_crawls_on_every_detector_near_its_junction_and_nowhere_else(run):
+    [jam] = [s for s in run["manifest"].situations if s["kind"] == "severe_congestion"]
+    junction = next(j for j in run["world"].profile.junctions if j.id == jam["junction_id"] == jam["key"])
+    start, end = datetime.fromisoformat(jam["from"]), datetime.fromisoformat(jam["to"])
+    assert timedelta(minutes=20) <= end - start <= timedelta(minutes=30) and 17 <= start.hour <= 18
+    near = {d["detector_id"] for d in run["detectors"]
+            if traffic._distance_m(junction.lon, junction.lat, d["lon"], d["lat"]) <= traffic.APPROACH_M}
+    assert set(jam["detectors"]) == near and near
+    assert not near & {f["key"] for f in run["faults"]["detector_fault"]}
+    crawling = defaultdict(set)
+    with open(run["out"] / f"detectors/flows_{DAY:%Y%m%d}.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            at = datetime.fromisoformat(row["统计开始时间"]).replace(tzinfo=start.tzinfo)
+            if int(row["流量"]) > 0 and float(row["平均速度(km/h)"]) <= 8.0:
+                crawling[row["检测器编号"]].add(at)
+    window = {start + timedelta(minutes=5 * k) for k in range((end - start) // timedelta(minutes=5))}
+    assert {d: crawling[d] for d in near} == {d: window for d in near}  # each interval of the jam, no other
+    assert not any(times for d, times in crawling.items() if d not in near)  # ordinary traffic never crawls
+
+
 def test_incidents_cluster_at_hotspots_and_peaks(tmp_path):
     scale = replace(SCALE, incidents_per_day=400)
     world = World.load("qinhuangdao", SEED)

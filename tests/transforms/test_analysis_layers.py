@@ -14,6 +14,8 @@ from safecity.config.grid import cell_id, cell_sql
 from safecity.config.profiles import load_settings
 from safecity.standards.catalogue import load_catalogue
 from safecity.transforms.dbt_vars import load_key_places, load_scorecard
+from tests.geo import haversine_m
+from tests.congestion import GRADE_BY_SPEED, congestion_grade, congestion_index
 from tests.transforms.simulated import step_succeeded
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -282,20 +284,6 @@ def test_detector_verdicts_match_the_manifests_injected_faults(built, q):
     assert set(verdicts) == registered | seen
 
 
-GRADE_BY_SPEED = (("speed_free_flow_gt", "free_flow"), ("speed_mostly_free_gt", "mostly_free"),
-                  ("speed_light_gt", "light"), ("speed_moderate_gt", "moderate"))
-
-
-def congestion_index(speed, t):
-    """GB/T 33171's 0–10 index, linear inside each grade's band between the road class's thresholds t1 > … > t4."""
-    t1, t2, t3, t4 = (t[k] for k, _ in GRADE_BY_SPEED)
-    if speed >= 2 * t1:
-        return 0.0
-    for (upper, lower), base in zip(((2 * t1, t1), (t1, t2), (t2, t3), (t3, t4), (t4, 0)), (0, 2, 4, 6, 8)):
-        if speed > lower or lower == 0:
-            return base + 2 * (upper - max(speed, 0)) / (upper - lower)
-
-
 @pytest.fixture(scope="module")
 def congestion(built):
     """Per road segment and hour, from silver alone (the latest registry row of each detector and its flows), the
@@ -329,8 +317,7 @@ def congestion(built):
         division, road_class = segments[segment]
         speed = h["weighted"] / h["moving"] if h["moving"] else None
         index = congestion_index(speed, thresholds[road_class]) if speed is not None else None
-        grade = None if index is None else next(
-            g for g, b in bands.items() if b["min_index"] <= index < b["max_index"] or index == 10 == b["max_index"])
+        grade = None if index is None else congestion_grade(index, bands)
         free_flow = nearest_rank(speeds[segment], 0.85) if speeds[segment] else None
         expected[(segment, hour)] = {
             "division_code": division, "road_class": road_class, "detectors": len(h["detectors"]),
@@ -402,13 +389,6 @@ def test_hotspots_count_the_calls_per_cell_of_the_city_grid_of_config_grid(built
     # The same cells as the camera events of ingestion (config/grid.py's cell_sql), so rules can join them.
     assert q("SELECT count(*) FROM marts.fct_alarm_calls WHERE grid_id IS DISTINCT FROM "
              f"({cell_sql(city, 'longitude', 'latitude')})") == [(0,)]
-
-
-def haversine_m(lon1, lat1, lon2, lat2):
-    r = 6371008.8  # mean Earth radius (IUGG)
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
 
 
 def test_key_place_coverage_counts_cameras_within_each_places_radius(built, q, cameras):

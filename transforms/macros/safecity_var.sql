@@ -53,3 +53,14 @@
 {% macro nearest_rank(expression, p) -%}
     quantile_disc({{ expression }}, {{ p }})
 {%- endmacro %}
+
+{#- GB/T 33171's traffic performance index (0–10) of a speed on a road class, and the congestion grade of an index.
+    The expressions come rendered from standards/congestion.py through dbt_vars (the congestion readings' producer
+    renders the same), so these macros only substitute the columns. -#}
+{% macro congestion_index(speed, road_class) -%}
+    {{ (safecity_var('congestion_index_sql') or 'null::double') | replace('__speed__', '(' ~ speed ~ ')') | replace('__road_class__', '(' ~ road_class ~ ')') }}
+{%- endmacro %}
+
+{% macro congestion_grade(index) -%}
+    {{ (safecity_var('congestion_grade_sql') or 'null::varchar') | replace('__index__', '(' ~ index ~ ')') }}
+{%- endmacro %}

@@ -5,7 +5,8 @@
 -- (free-flow speed ÷ speed; free flow = the segment's 85th-percentile interval speed). Segment and road class come
 -- from the detector registry; a detector the registry does not know (yet) stands for a segment of its own, graded as
 -- the `default_road_class` var says, so its flows are not lost. Detectors judged faulty that day are left out.
-{%- set classes = safecity_var('code_attributes').get('road_class', {}) %}
+-- Index and grade are the `congestion_index` / `congestion_grade` macros: the expressions of standards/congestion.py,
+-- the same the congestion readings of the junctions (analytics/congestion_events.py) are graded by.
 {%- set grades = safecity_var('code_attributes').get('congestion_grade', {}) %}
 with flows as (
     select
@@ -44,39 +45,25 @@ hourly as (
     group by road_segment_id, date_trunc('hour', interval_start)
 ),
 
-thresholds as (
-    select * from (values
-    {%- for code, a in classes.items() %}
-        ('{{ code }}', {{ a.speed_free_flow_gt }}::double, {{ a.speed_mostly_free_gt }}::double,
-         {{ a.speed_light_gt }}::double, {{ a.speed_moderate_gt }}::double){{ ',' if not loop.last }}
-    {%- endfor %}
-    ) as t(road_class, t1, t2, t3, t4)
-),
-
-grade_bands as (
+grade_ranks as (
     select * from (values
     {%- for code, a in grades.items() %}
-        ('{{ code }}', {{ a.rank }}, {{ a.min_index }}::double, {{ a.max_index }}::double){{ ',' if not loop.last }}
+        ('{{ code }}', {{ a.rank }}){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as t(grade, grade_rank, min_index, max_index)
+    ) as t(grade, grade_rank)
 ),
 
 indexed as (
     select
         h.*,
         f.free_flow_speed,
-        case
-            when h.speed is null then null
-            when h.speed >= 2 * t.t1 then 0.0
-            when h.speed > t.t1 then 2 * (2 * t.t1 - h.speed) / t.t1
-            when h.speed > t.t2 then 2 + 2 * (t.t1 - h.speed) / (t.t1 - t.t2)
-            when h.speed > t.t3 then 4 + 2 * (t.t2 - h.speed) / (t.t2 - t.t3)
-            when h.speed > t.t4 then 6 + 2 * (t.t3 - h.speed) / (t.t3 - t.t4)
-            else 8 + 2 * (t.t4 - greatest(h.speed, 0)) / t.t4
-        end as congestion_index
+        {{ congestion_index('h.speed', 'h.road_class') }} as congestion_index
     from hourly as h
-    join thresholds as t using (road_class)
     left join free_flow as f using (road_segment_id)
+),
+
+graded as (
+    select *, {{ congestion_grade('congestion_index') }} as grade from indexed
 )
 
 select
@@ -92,10 +79,8 @@ select
     i.free_flow_speed::double as free_flow_speed,
     round(i.free_flow_speed / nullif(i.speed, 0), 4)::double as travel_time_index,
     round(i.congestion_index, 4)::double as congestion_index,
-    g.grade,
+    i.grade,
     g.grade_rank::integer as grade_rank
-from indexed as i
-left join grade_bands as g
-    on i.congestion_index >= g.min_index
-   and (i.congestion_index < g.max_index or (g.max_index = 10 and i.congestion_index <= 10))
+from graded as i
+left join grade_ranks as g using (grade)
 order by road_segment_id, hour_start
