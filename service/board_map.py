@@ -1,12 +1,14 @@
 """The board's city map: the extent and the divisions on the projection the main job's report map uses
-(config/grid.py map_projection), drawn once as SVG, and the grid cells ("G" + row + column) placed on it so the
-page can put a marker where an incident's drone went or a camera is down. No tiles: the machine has no internet.
+(config/grid.py map_projection), drawn once as SVG, and the grid cells ("G" + row + column) and the site's watched
+junctions (junctions.yaml) placed on it, so the page can put a marker where an incident's drone went, a camera is
+down or a junction is jammed. No tiles: the machine has no internet.
 """
 from __future__ import annotations
 
 import html
 
 from safecity.config.grid import cell_centre, map_projection
+from safecity.config.junctions import load_junctions
 from safecity.config.profiles import Settings
 
 MAP_W, MAP_H = 760, 620
@@ -16,6 +18,7 @@ class CityMap:
     def __init__(self, settings: Settings):
         self.city = settings.city
         self.xy = map_projection(self.city, MAP_W, MAP_H)
+        self.junctions = {j.id: j for j in load_junctions(self.city)}
 
     def cell_xy(self, grid_id: str) -> tuple[float, float] | None:
         """The centre of a grid cell on the map, None for anything that is not a cell of this city's grid."""
@@ -26,7 +29,8 @@ class CityMap:
         return round(x, 1), round(y, 1)
 
     def markers(self, state: dict) -> list[dict]:
-        """Map markers for what the state places in a grid cell: blind-spot incidents and their cameras."""
+        """Map markers for what the state places: blind-spot incidents and their cameras and drones (by grid cell),
+        congestion hot spots (by junction; a junction the site does not list has no place and stays in the list)."""
         out = []
         for camera in state["cameras_down"]:
             place = self.cell_xy(camera["grid_id"])
@@ -38,6 +42,12 @@ class CityMap:
             if place:
                 out.append({"kind": "dispatch", "x": place[0], "y": place[1], "grid_id": order["target"],
                             "label": f"{order['unit_type']} → {order['target']} {order['incident_id']}"})
+        for spot in state["congestion"]:
+            junction = self.junctions.get(spot["junction_id"])
+            if junction:
+                x, y = self.xy(junction.lon, junction.lat)
+                out.append({"kind": "congestion", "x": round(x, 1), "y": round(y, 1), "grid_id": "",
+                            "label": f"{junction.id} {junction.name_zh} 拥堵 congestion ×{spot['dispatches']}"})
         return out
 
     def svg(self) -> str:

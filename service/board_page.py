@@ -65,6 +65,8 @@ text-align:left;vertical-align:top} th{color:#a9bccd;font-weight:normal}
 <script>
 "use strict";
 const TZ = __TZ__, WORDS = __WORDS__, KEEP = __KEEP__;
+const MARKERS = {camera_down: {r: 9, fill: "#ff5252"}, dispatch: {r: 6, fill: "#40c4ff"},
+                 congestion: {r: 8, fill: "#ffab40"}};
 const latest = [];          // newest first, as the action events came
 let delivery = {}, deliveryKnown = false;
 window.boardReceived = {};  // seq -> ms since the epoch when the row reached the page (tests and benchmark read it)
@@ -127,8 +129,9 @@ function renderState(s) {
   g.replaceChildren();
   for (const m of s.markers) {
     const c = document.createElementNS("http://www.w3.org/2000/svg", "circle");
-    c.setAttribute("cx", m.x); c.setAttribute("cy", m.y); c.setAttribute("r", m.kind === "camera_down" ? 9 : 6);
-    c.setAttribute("fill", m.kind === "camera_down" ? "#ff5252" : "#40c4ff"); c.setAttribute("fill-opacity", "0.7");
+    const look = MARKERS[m.kind] || MARKERS.dispatch;
+    c.setAttribute("cx", m.x); c.setAttribute("cy", m.y); c.setAttribute("r", look.r);
+    c.setAttribute("fill", look.fill); c.setAttribute("fill-opacity", "0.7"); c.setAttribute("class", m.kind);
     const t = document.createElementNS("http://www.w3.org/2000/svg", "title"); t.textContent = m.label;
     c.append(t); g.append(c);
   }

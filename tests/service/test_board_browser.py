@@ -98,6 +98,8 @@ def test_every_panel_fills_from_the_policies_actions_and_delivery_status(setting
 
     import pyarrow as pa
 
+    from safecity.config.junctions import load_junctions
+
     catalog = open_catalog(settings)
     grid = "G060080"
     blind = fire(BLIND_SPOT, [
@@ -105,20 +107,23 @@ def test_every_panel_fills_from_the_policies_actions_and_delivery_status(setting
          "grid_id": grid, "since": DAY.format("07:00")},
         {"type": "incident_reported", "id": "inc:1", "incident_id": "I7", "grid_id": grid, "category": "010000",
          "ts": DAY.format("08:00")}])
-    congestion = fire(CONGESTION, [{"type": "congestion_reading", "id": f"c{n}", "junction_id": "J0301",
+    congestion = fire(CONGESTION, [{"type": "congestion_reading", "id": f"c{n}", "junction_id": "J005",
                                     "congestion_index": 9.0, "ts": DAY.format(at)}
                                    for n, at in enumerate(("08:00", "08:05", "08:10"))])
     with open_board(settings, tmp_path, "panels") as page:
         write_outbox(catalog, blind + congestion, "b1")
-        page.wait(lambda _: "J0301" in _text(page, "congestion"), message="no congestion hot spot")
+        page.wait(lambda _: "J005" in _text(page, "congestion"), message="no congestion hot spot")
         dispatches = _text(page, "dispatches")
         assert "无人机 drone" in dispatches and "交警 traffic_police" in dispatches and "I7" in dispatches
         cameras = _text(page, "cameras")
         assert "13030200001320000007" in cameras and "I7" in cameras and grid in cameras
         assert "疏堵方案 congestion_relief" in _text(page, "congestion")
         markers = page.driver.execute_script(
-            "return [...document.querySelectorAll('#markers circle')].map(c => c.textContent)")
-        assert sorted(markers) == sorted(["I7 · 13030200001320000007", f"drone → {grid} I7"])
+            "return [...document.querySelectorAll('#markers circle')].map(c => [c.getAttribute('class'), c.textContent])")
+        [junction] = [j for j in load_junctions(settings.city) if j.id == "J005"]  # a junction the site watches
+        assert sorted(map(tuple, markers)) == sorted([("camera_down", "I7 · 13030200001320000007"),
+                                                      ("dispatch", f"drone → {grid} I7"),
+                                                      ("congestion", f"J005 {junction.name_zh} 拥堵 congestion ×1")])
 
         # As the delivery step publishes it (one row per action and sink): delivered, failing, not tried yet.
         at = dt.datetime(2025, 3, 1, 0, 1, tzinfo=dt.timezone.utc)

@@ -160,3 +160,19 @@ def test_grid_cells_are_placed_where_their_positions_are(settings):
         assert 0 <= x <= MAP_W and 0 <= y <= MAP_H and math.hypot(x - dx, y - dy) < 5
     assert board_map.cell_xy("G0712") is None and board_map.cell_xy("J0301") is None
     assert board_map.cell_xy("G999999") is None  # outside the extent
+
+
+def test_a_jammed_junction_the_site_lists_is_marked_where_it_stands(settings):
+    """Congestion hot spots go on the map at their junction's position (the site's junctions.yaml); a junction the
+    site does not list stays in the list only."""
+    from safecity.config.junctions import load_junctions
+    from safecity.service.board_map import CityMap
+
+    board_map = CityMap(settings)
+    [junction] = [j for j in load_junctions(settings.city) if j.id == "J005"]
+    state = {"cameras_down": [], "dispatch_orders": [],
+             "congestion": [{"junction_id": "J005", "dispatches": 2}, {"junction_id": "J0301", "dispatches": 1}]}
+    [marker] = board_map.markers(state)
+    x, y = board_map.xy(junction.lon, junction.lat)
+    assert (marker["kind"], marker["x"], marker["y"]) == ("congestion", round(x, 1), round(y, 1))
+    assert marker["label"].startswith("J005 ") and "×2" in marker["label"]
