@@ -36,6 +36,7 @@ from safecity.rules.worker import SupervisedEngine
 
 log = logging.getLogger(__name__)
 OUTBOX_TOPIC = "safecity.rules.outbox"
+COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
 
@@ -191,12 +192,23 @@ def iceberg_outbox(catalog: Any) -> OutboxWriter:
     from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, to_arrow
 
     def write(records: list[OutboxRecord], offsets: dict[str, str]) -> None:
-        table = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
-        recorded = set(table.scan(selected_fields=("idempotency_key",)).to_arrow()
-                       .column("idempotency_key").to_pylist())
-        new = [r for r in records if r.idempotency_key not in recorded]
+        from pyiceberg.exceptions import CommitFailedException
+
         batch = "rules:stream:" + hashlib.sha256(json.dumps(offsets, sort_keys=True).encode()).hexdigest()[:32]
-        append_once(table, to_arrow(new), batch, {f"safecity.kafka.{k}": v for k, v in offsets.items()})
+        for attempt in range(COMMIT_ATTEMPTS):
+            # The keys are read again on each attempt: another worker's commit may hold some of them by now.
+            table = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
+            recorded = set(table.scan(selected_fields=("idempotency_key",)).to_arrow()
+                           .column("idempotency_key").to_pylist())
+            new = [r for r in records if r.idempotency_key not in recorded]
+            try:
+                append_once(table, to_arrow(new), batch, {f"safecity.kafka.{k}": v for k, v in offsets.items()})
+                return
+            except CommitFailedException:
+                # Workers of one group append concurrently; the loser of a commit race tries on the new snapshot.
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     return write
 
