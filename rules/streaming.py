@@ -307,7 +307,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             engines[(topic, partition)] = SupervisedEngine(group, clock=clock)
         return engines[(topic, partition)]
 
-    def save(keys: Iterable[tuple[str, int]]) -> None:
+    def save(keys: Iterable[tuple[str, int]], commit: bool = True) -> None:
         commits = {}
         for key in keys:
             if key not in covered:
@@ -319,7 +319,8 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             extra = ("", -1) if len(OffsetAndMetadata._fields) == 3 else ("",)
             commits[TopicPartition(*key)] = OffsetAndMetadata(covered[key], *extra)
         since.update(batches=0, at=time.monotonic())
-        if commits and group_id is not None:
+        # Not from a rebalance listener: kafka-python runs those on its IO thread, where a commit cannot block.
+        if commits and commit and group_id is not None:
             try:
                 consumer.commit(commits)  # informational: a new owner starts from the checkpoint
             except Exception as exc:  # noqa: BLE001 - a rebalance under way; the checkpoint holds the offset
@@ -338,12 +339,12 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                 engine.restore(checkpoint.state)
             consumer.seek(tp, checkpoint.offset)
             covered[key] = checkpoint.offset
-            save([key])  # records this worker as the partition's holder
+            save([key], commit=False)  # records this worker as the partition's holder
             log.info("partition %s.%s restored from its checkpoint at offset %s", *key, checkpoint.offset)
 
     def revoked(revocation: Iterable[Any]) -> None:
         keys = [(tp.topic, tp.partition) for tp in revocation]
-        save([k for k in keys if k in covered])
+        save([k for k in keys if k in covered], commit=False)  # the next holder starts from here
         for key in keys:
             engine = engines.pop(key, None)
             if engine is not None:

@@ -110,3 +110,54 @@ def test_a_killed_worker_s_partitions_continue_from_their_checkpoints(kafka_boot
     levels = sorted((r.partition_key, r.params["level"]) for r in expected if r.action == "activate_emergency_plan")
     assert levels == sorted([(f"I{i}", "IV") for i in range(1, 5)] + [(f"I{i}", "III") for i in range(1, 6)])
     assert sorted(r.partition_key for r in expected if r.action == "dispatch_order") == ["J1", "J2", "J3", "J4"]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_costs_a_re_read_since_the_checkpoint_and_the_same_keys_again(kafka_bootstrap, tmp_path):
+    """A worker writes a batch's actions and dies before checkpointing it: the next holder restores the earlier
+    checkpoint, reads that batch again and fires exactly the keys already written (the outbox drops them)."""
+    from safecity.rules.streaming import keyed_topic, serve
+    raw = f"safecity.events.reread_{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, raw, 1)
+    policies = [p for p in load_policies() if p.id in ("command.junction_congestion",
+                                                        "emergency.incident_escalation")]
+    before, after = day()
+    store = DirectoryCheckpoints(tmp_path)
+    keyed = [(keyed_topic(raw, k), 0) for k in ("junction_id", "incident_id")]
+
+    def publish(events):
+        for event in events:
+            publish_events(kafka_bootstrap, raw, [event], "id")
+        route(kafka_bootstrap, [raw], f"{raw}-router", policies, partitions=[(raw, 0)], keyed_partitions=1,
+              max_messages=len(events), idle_seconds=30)
+
+    def run(writer, **options):
+        return serve(kafka_bootstrap, [raw], "rules-reread", policies, writer, clock=EVENT_TIME, watch=False,
+                     partitions=keyed, checkpoints=store, checkpoint_every=10**6, checkpoint_seconds=10**6,
+                     **options)
+
+    publish(before)
+    first: list = []
+    run(lambda records, offsets: first.extend(records), max_messages=len(before))  # a clean stop checkpoints
+    assert sum(c.offset for c in store.all()) == len(before)
+    publish(after)
+    written: list = []
+
+    def dies_after_writing(records, offsets):
+        written.extend(records)
+        raise Crash  # before any checkpoint of this batch
+
+    try:
+        run(dies_after_writing, idle_seconds=10)
+    except Crash:
+        pass
+    assert written and sum(c.offset for c in store.all()) == len(before)  # the checkpoint did not move
+    again: list = []
+    run(lambda records, offsets: again.extend(records), max_messages=len(after), idle_seconds=10)
+    expected = sorted(r.idempotency_key for r in evaluate(policies, before + after, clock=EVENT_TIME).outbox)
+    assert sorted({r.idempotency_key for r in first + written + again}) == expected
+    assert {r.idempotency_key for r in written} <= {r.idempotency_key for r in again}  # re-read, same keys
+    assert sum(c.offset for c in store.all()) == len(before) + len(after)
