@@ -297,6 +297,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     # One engine per keyed topic partition, so a partition's state can move to another worker on its own.
     engines: dict[tuple[str, int], SupervisedEngine] = {}
     covered: dict[tuple[str, int], int] = {}  # next offset to read; every event before it is in the engine
+    dirty: set[tuple[str, int]] = set()  # partitions that took events since their last checkpoint
     since = {"batches": 0, "at": time.monotonic()}
 
     def engine_for(topic: str, partition: int) -> SupervisedEngine | None:
@@ -318,6 +319,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             # kafka-python 2.1 added leader_epoch to OffsetAndMetadata (-1: unknown)
             extra = ("", -1) if len(OffsetAndMetadata._fields) == 3 else ("",)
             commits[TopicPartition(*key)] = OffsetAndMetadata(covered[key], *extra)
+            dirty.discard(key)
         since.update(batches=0, at=time.monotonic())
         # Not from a rebalance listener: kafka-python runs those on its IO thread, where a commit cannot block.
         if commits and commit and group_id is not None:
@@ -350,6 +352,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             if engine is not None:
                 engine.close()
             covered.pop(key, None)
+            dirty.discard(key)
 
     if checkpoints is not None:
         if partitions:
@@ -390,6 +393,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                 else:
                     result.extend(engine.post(events))
                 covered[(partition.topic, partition.partition)] = records[-1].offset + 1
+                dirty.add((partition.topic, partition.partition))
                 offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
                 stats.messages += len(events)
             outbox(result.outbox, offsets)
@@ -401,14 +405,14 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             else:
                 since["batches"] += 1
                 if since["batches"] >= checkpoint_every or time.monotonic() - since["at"] >= checkpoint_seconds:
-                    save(list(covered))
+                    save(sorted(dirty))  # untouched partitions' checkpoints are still current
             stats.batches += 1
             stats.actions += len(result.outbox)
             stats.result.extend(result)
             if max_messages is not None and stats.messages >= max_messages:
                 break
         if checkpoints is not None:
-            save(list(covered))  # a clean stop leaves nothing to re-read
+            save(sorted(dirty))  # a clean stop leaves nothing to re-read
     finally:
         for engine in engines.values():
             engine.close()
