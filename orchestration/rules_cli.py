@@ -226,6 +226,12 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                                                                         "safecity.rules.outbox) or file:PATH."),
                 max_messages: int | None = typer.Option(None, "--max-messages"),
                 idle_seconds: float | None = typer.Option(None, "--idle-seconds"),
+                checkpoints: Path | None = typer.Option(None, "--checkpoints", help="Folder of per-partition "
+                                                        "state checkpoints (shared by the group's workers); "
+                                                        "open charts and windows then survive crashes."),
+                checkpoint_every: int = typer.Option(1, "--checkpoint-every", help="Checkpoint every N batches."),
+                checkpoint_seconds: float = typer.Option(30.0, "--checkpoint-seconds",
+                                                         help="... or after this many seconds."),
                 env: str | None = EnvOption, home: Path | None = HomeOption,
         site: Path | None = SiteOption) -> None:
     """流式运行 / Consume the keyed topics `rules route` fills as a consumer group; write fired actions to the
@@ -243,7 +249,10 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
     else:
         typer.echo(f"--outbox: iceberg, kafka or file:PATH, got {outbox!r}", err=True)
         raise typer.Exit(2)
-    stats = serve(bootstrap, topics, group, policies, writer, max_messages=max_messages, idle_seconds=idle_seconds)
+    from safecity.rules.checkpoint import DirectoryCheckpoints
+    stats = serve(bootstrap, topics, group, policies, writer, max_messages=max_messages, idle_seconds=idle_seconds,
+                  checkpoints=DirectoryCheckpoints(checkpoints) if checkpoints else None,
+                  checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
     typer.echo(f"{stats.messages} events in {stats.batches} batches: {stats.actions} actions, "
                f"{len(stats.result.errors)} rule errors, reloads {stats.reloads or 'none'}")
 

@@ -499,6 +499,64 @@ class PolicyEngine:
             pass  # a statechart's final state has no rules, but its start transition already ran an action
         self._host.delete_state(name, sid)
 
+    # -- checkpoint ---------------------------------------------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """What this engine holds, as JSON-ready data (checkpoint.py stores it): per policy its resting and finished
+        charts, facts, throttle silences, partitions' latest event times, and the events still pending inside
+        durable for windows and joins (they are the window's state: a match not yet complete)."""
+        policies = {}
+        for pid, slot in self._slots.items():
+            pending = {}
+            if not slot.policy.stateless and not slot.policy.is_chart:
+                for sid in slot.last_seen:
+                    try:
+                        events = self._host.get_pending_events(slot.ruleset(sid), sid)
+                    except durable_rules_engine.error:
+                        continue  # error 309: no event store yet in this partition, nothing pending
+                    if events:
+                        pending[sid] = sorted((dict(e) for e in events), key=lambda e: e.get(TS, 0))
+            policies[pid] = {
+                "version": slot.loaded.version, "sha256": slot.loaded.sha256,
+                "resting": {sid: [state, seen] for sid, (state, seen) in slot.resting.items()},
+                "finished": dict(slot.finished), "silent_until": dict(slot.silent_until),
+                "last_seen": dict(slot.last_seen), "facts": copy.deepcopy(slot.facts), "pending": pending}
+        return {"now": self.now, "policies": policies}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Load `export_state`'s data into this (fresh) engine. Pending window events are posted again: a set of
+        events that completed no match cannot complete one, so nothing fires; whatever the re-posts report is
+        dropped, as its actions were written when the events first arrived. A policy whose version changed keeps
+        its facts, its charts resting in states that still exist, and loses pending events of the old rules."""
+        before = self.take_result()
+        saved_now = state.get("now")
+        if saved_now is not None:
+            self.now = saved_now if self.now is None else max(self.now, saved_now)
+        for pid, saved in state.get("policies", {}).items():
+            slot = self._slots.get(pid)
+            if slot is None:
+                continue  # a policy no longer running here
+            same = saved.get("sha256") == slot.loaded.sha256
+            if slot.policy.is_chart:
+                open_states = set(resumable_states(slot.policy))
+                slot.resting.update({sid: (state_, seen) for sid, (state_, seen) in saved.get("resting", {}).items()
+                                     if state_ in open_states})
+                slot.finished.update(saved.get("finished", {}))
+            slot.silent_until.update(saved.get("silent_until", {}))
+            for sid, facts in saved.get("facts", {}).items():
+                for fact_id, fact in facts.items():
+                    if fact.get("type") in slot.policy.fact_types and fact_id not in slot.facts.get(sid, {}):
+                        slot.facts.setdefault(sid, {})[fact_id] = dict(fact)
+                        self._assert(slot, sid, {k: v for k, v in fact.items() if k != "sid"})
+            if same:
+                for sid, events in saved.get("pending", {}).items():
+                    for event in events:
+                        self._call(slot, sid, event, lambda n, e=event: self._host.post(n, e))
+            if not slot.policy.stateless and not slot.policy.is_chart:
+                for sid, seen in saved.get("last_seen", {}).items():
+                    slot.last_seen[sid] = max(slot.last_seen.get(sid, 0.0), seen)
+        self.take_result()
+        self._result = before
+
     def pending_events(self, policy_id: str, sid: str) -> list[dict[str, Any]]:
         slot = self._slots[policy_id]
         return self._host.get_pending_events(slot.ruleset(sid), sid)

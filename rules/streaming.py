@@ -10,7 +10,10 @@ idempotency keys make the repeats harmless). `serve` reads the keyed topics, eac
 policies partitioned by that key, so a consumer group spreads topic partitions over workers and each partition's
 state (a junction, a grid cell, an incident) lives in one of them.
 Offsets are committed after the batch's outbox rows are written, so a crash re-reads the batch and the outbox
-drops records whose idempotency key it already holds (at least once in, effectively once out). A changed policy
+drops records whose idempotency key it already holds (at least once in, effectively once out). With checkpoints
+(checkpoint.py) each keyed partition has its own engine, its state is saved with the offset it covers, and the
+worker that gets the partition after a crash or a rebalance restores it and reads on from that offset: open
+charts and windows survive, and no event goes into the state twice. A changed policy
 file is tested and swapped in without a restart (`PolicyWatcher`).
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.rules.checkpoint import Checkpoint, DirectoryCheckpoints
 from safecity.rules.engine import EvaluationResult, utc_now
 from safecity.rules.loader import LoadedPolicy, load_policy
 from safecity.rules.outbox import OutboxRecord
@@ -32,6 +36,7 @@ from safecity.rules.worker import SupervisedEngine
 
 log = logging.getLogger(__name__)
 OUTBOX_TOPIC = "safecity.rules.outbox"
+COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
 
@@ -158,8 +163,8 @@ def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
                              auto_offset_reset="earliest", max_poll_records=500)
     if partitions:
         consumer.assign([TopicPartition(t, p) for t, p in partitions])
-    else:
-        consumer.subscribe(list(topics))
+    elif topics:
+        consumer.subscribe(list(topics))  # serve subscribes itself, with its rebalance listener
     return consumer
 
 
@@ -187,12 +192,23 @@ def iceberg_outbox(catalog: Any) -> OutboxWriter:
     from safecity.rules.outbox import OUTBOX_SCHEMA, OUTBOX_TABLE, to_arrow
 
     def write(records: list[OutboxRecord], offsets: dict[str, str]) -> None:
-        table = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
-        recorded = set(table.scan(selected_fields=("idempotency_key",)).to_arrow()
-                       .column("idempotency_key").to_pylist())
-        new = [r for r in records if r.idempotency_key not in recorded]
+        from pyiceberg.exceptions import CommitFailedException
+
         batch = "rules:stream:" + hashlib.sha256(json.dumps(offsets, sort_keys=True).encode()).hexdigest()[:32]
-        append_once(table, to_arrow(new), batch, {f"safecity.kafka.{k}": v for k, v in offsets.items()})
+        for attempt in range(COMMIT_ATTEMPTS):
+            # The keys are read again on each attempt: another worker's commit may hold some of them by now.
+            table = ensure_table(catalog, OUTBOX_TABLE, OUTBOX_SCHEMA)
+            recorded = set(table.scan(selected_fields=("idempotency_key",)).to_arrow()
+                           .column("idempotency_key").to_pylist())
+            new = [r for r in records if r.idempotency_key not in recorded]
+            try:
+                append_once(table, to_arrow(new), batch, {f"safecity.kafka.{k}": v for k, v in offsets.items()})
+                return
+            except CommitFailedException:
+                # Workers of one group append concurrently; the loser of a commit race tries on the new snapshot.
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     return write
 
@@ -257,60 +273,146 @@ class ServeStats:
 def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies: Sequence[LoadedPolicy],
           outbox: OutboxWriter, *, clock: Any = utc_now, max_messages: int | None = None,
           idle_seconds: float | None = None, partitions: Sequence[tuple[str, int]] | None = None,
-          watch: bool = True, poll_ms: int = 100) -> ServeStats:
+          watch: bool = True, poll_ms: int = 100, checkpoints: DirectoryCheckpoints | None = None,
+          checkpoint_every: int = 1, checkpoint_seconds: float = 30.0) -> ServeStats:
     """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
     nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
-    instead of joining the group (tests, single workers)."""
-    consumer = _consumer(bootstrap, group_id, keyed_topics(topics, policies), partitions)
+    instead of joining the group (tests, single workers).
+
+    With `checkpoints`, each keyed partition's engine state is saved with the offset it covers every
+    `checkpoint_every` batches or `checkpoint_seconds` (whichever comes first) and when the partition is revoked;
+    offsets are committed only then, and a partition assigned to this worker starts from its checkpoint."""
+    from kafka import ConsumerRebalanceListener, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = _consumer(bootstrap, group_id, [] if partitions else keyed_topics(topics, policies), partitions)
     stats = ServeStats()
     watcher = PolicyWatcher(policies) if watch else None
-    # One engine per partition key: an event from <topic>.by.<key> reaches only the policies partitioned by
-    # <key>; the same event, re-published to another key's topic, reaches the others there (maybe in another worker).
+    group_name = group_id or "-"
+    # The policies per partition key: an event from <topic>.by.<key> reaches only the policies partitioned by <key>;
+    # the same event, re-published to another key's topic, reaches the others there (maybe in another worker).
     groups: dict[str, list[LoadedPolicy]] = {}
     for loaded in policies:
         groups.setdefault(loaded.policy.partition_by, []).append(loaded)
-    engines: dict[str, SupervisedEngine] = {}
-    try:
-        for key, group in groups.items():
-            engines[key] = SupervisedEngine(group, clock=clock)
+    # One engine per keyed topic partition, so a partition's state can move to another worker on its own.
+    engines: dict[tuple[str, int], SupervisedEngine] = {}
+    covered: dict[tuple[str, int], int] = {}  # next offset to read; every event before it is in the engine
+    dirty: set[tuple[str, int]] = set()  # partitions that took events since their last checkpoint
+    since = {"batches": 0, "at": time.monotonic()}
 
+    def engine_for(topic: str, partition: int) -> SupervisedEngine | None:
+        if (topic, partition) not in engines:
+            group = groups.get(topic_key(topic) or "")
+            if not group:
+                return None
+            engines[(topic, partition)] = SupervisedEngine(group, clock=clock)
+        return engines[(topic, partition)]
+
+    def save(keys: Iterable[tuple[str, int]], commit: bool = True) -> None:
+        commits = {}
+        for key in keys:
+            if key not in covered:
+                continue
+            engine = engines.get(key)
+            checkpoints.save(Checkpoint.now(group_name, key[0], key[1], covered[key],
+                                            engine.export_state() if engine else {}))
+            # kafka-python 2.1 added leader_epoch to OffsetAndMetadata (-1: unknown)
+            extra = ("", -1) if len(OffsetAndMetadata._fields) == 3 else ("",)
+            commits[TopicPartition(*key)] = OffsetAndMetadata(covered[key], *extra)
+            dirty.discard(key)
+        since.update(batches=0, at=time.monotonic())
+        # Not from a rebalance listener: kafka-python runs those on its IO thread, where a commit cannot block.
+        if commits and commit and group_id is not None:
+            try:
+                consumer.commit(commits)  # informational: a new owner starts from the checkpoint
+            except Exception as exc:  # noqa: BLE001 - a rebalance under way; the checkpoint holds the offset
+                log.warning("offset commit after checkpoint failed: %s", exc)
+
+    def assigned(assignment: Iterable[Any]) -> None:
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            if key in engines:
+                continue
+            checkpoint = checkpoints.load(group_name, tp.topic, tp.partition)
+            if checkpoint is None:
+                continue  # never checkpointed: nothing was evaluated yet, the committed offset (or earliest) holds
+            engine = engine_for(*key)
+            if engine is not None and checkpoint.state:
+                engine.restore(checkpoint.state)
+            consumer.seek(tp, checkpoint.offset)
+            covered[key] = checkpoint.offset
+            save([key], commit=False)  # records this worker as the partition's holder
+            log.info("partition %s.%s restored from its checkpoint at offset %s", *key, checkpoint.offset)
+
+    def revoked(revocation: Iterable[Any]) -> None:
+        keys = [(tp.topic, tp.partition) for tp in revocation]
+        save([k for k in keys if k in covered], commit=False)  # the next holder starts from here
+        for key in keys:
+            engine = engines.pop(key, None)
+            if engine is not None:
+                engine.close()
+            covered.pop(key, None)
+            dirty.discard(key)
+
+    if checkpoints is not None:
+        if partitions:
+            assigned([TopicPartition(t, p) for t, p in partitions])
+        else:
+            class Listener(ConsumerRebalanceListener):
+                def on_partitions_revoked(self, revocation: Any) -> None:
+                    revoked(revocation)
+
+                def on_partitions_assigned(self, assignment: Any) -> None:
+                    assigned(assignment)
+
+            consumer.subscribe(keyed_topics(topics, policies), listener=Listener())
+    elif not partitions:
+        consumer.subscribe(keyed_topics(topics, policies))
+    try:
         def reload_changed() -> None:
             for loaded in watcher.changes() if watcher is not None else ():
-                if _reload(engines, loaded):
+                if _reload(groups, engines, loaded):
                     stats.reloads.append(f"{loaded.id}@{loaded.version}")
 
         for polled in _polls(consumer, idle_seconds, poll_ms, reload_changed):
-            by_key: dict[str, list[dict[str, Any]]] = {}
+            result = EvaluationResult()
             sent_at, offsets = {}, {}
             for partition, records in polled:
-                batch = by_key.setdefault(topic_key(partition.topic) or "", [])
+                events = []
                 for record in records:
                     try:
                         event = json.loads(record.value)
                     except (ValueError, UnicodeDecodeError):
                         event = {"type": None, "id": f"{record.topic}:{record.partition}:{record.offset}"}
-                    batch.append(event)
+                    events.append(event)
                     sent_at[str(event.get("id"))] = record.timestamp / 1000.0
-                offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
-            result = EvaluationResult()
-            for key, events in by_key.items():
-                engine = engines.get(key)
+                engine = engine_for(partition.topic, partition.partition)
                 if engine is None:  # a topic whose key no policy uses any more: its events are counted, not lost
                     for event in events:
                         result.unrouted[str(event.get("type"))] += 1
-                    continue
-                result.extend(engine.post(events))
+                else:
+                    result.extend(engine.post(events))
+                covered[(partition.topic, partition.partition)] = records[-1].offset + 1
+                dirty.add((partition.topic, partition.partition))
+                offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
+                stats.messages += len(events)
             outbox(result.outbox, offsets)
             written = time.time()
             for record in result.outbox:
                 stats.latencies.append(written - max(sent_at.get(i, written) for i in record.matched_event_ids))
-            consumer.commit()
-            stats.messages += sum(len(events) for events in by_key.values())
+            if checkpoints is None:
+                consumer.commit()
+            else:
+                since["batches"] += 1
+                if since["batches"] >= checkpoint_every or time.monotonic() - since["at"] >= checkpoint_seconds:
+                    save(sorted(dirty))  # untouched partitions' checkpoints are still current
             stats.batches += 1
             stats.actions += len(result.outbox)
             stats.result.extend(result)
             if max_messages is not None and stats.messages >= max_messages:
                 break
+        if checkpoints is not None:
+            save(sorted(dirty))  # a clean stop leaves nothing to re-read
     finally:
         for engine in engines.values():
             engine.close()
@@ -318,14 +420,20 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     return stats
 
 
-def _reload(engines: dict[str, SupervisedEngine], loaded: LoadedPolicy) -> bool:
-    """Swap a changed policy into the engine of its partition key; a changed key moves it to that key's engine
-    (a key no running policy had needs the router to fill its topic, and a restart of serve to read it)."""
+def _reload(groups: dict[str, list[LoadedPolicy]], engines: Mapping[tuple[str, int], SupervisedEngine],
+            loaded: LoadedPolicy) -> bool:
+    """Swap a changed policy into the engines of its partition key's topics; a changed key moves it to that key's
+    engines (a key no running policy had needs the router to fill its topic, and a restart of serve to read it)."""
     key = loaded.policy.partition_by
-    for other_key, engine in engines.items():
-        if other_key != key and any(p.id == loaded.id for p in engine.policies):
+    for other_key in groups:
+        groups[other_key] = [p for p in groups[other_key] if p.id != loaded.id]
+    groups.setdefault(key, []).append(loaded)
+    swapped = True
+    for (topic, _), engine in engines.items():
+        if topic_key(topic) == key:
+            swapped = engine.replace(loaded) and swapped
+        elif any(p.id == loaded.id for p in engine.policies):
             engine.remove(loaded.id)
-    if key not in engines:
+    if not any(topic_key(topic) == key for topic, _ in engines):
         log.warning("policy %s is now partitioned by %s, which no topic read here is keyed by", loaded.id, key)
-        return False
-    return engines[key].replace(loaded)
+    return swapped

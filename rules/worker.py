@@ -15,6 +15,7 @@ Two ways to use it:
   run gives (less the set-aside policies).
 - `SupervisedEngine`: long-running (streaming). After a crash the current batch is sent again to the new child;
   window and statechart state of the earlier batches is lost, facts are not (the supervisor keeps them).
+  `export_state` / `restore` move the child's whole state in and out (streaming checkpoints, checkpoint.py).
 """
 from __future__ import annotations
 
@@ -86,6 +87,12 @@ def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int,
             conn.send(engine.take_result())
         elif command == "stats":
             conn.send(engine.live_partitions())
+        elif command == "export":
+            conn.send(engine.export_state())
+        elif command == "restore":
+            marker[0] = -1
+            engine.restore_state(payload)
+            conn.send(None)
         elif command == "stop":
             engine.close()
             conn.send(None)
@@ -232,6 +239,17 @@ class SupervisedEngine:
 
     def sweep(self) -> EvaluationResult:
         return self._request("sweep")
+
+    def export_state(self) -> dict[str, Any]:
+        """The child engine's state for a checkpoint (PolicyEngine.export_state)."""
+        return self._request("export")
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Load a checkpoint's state into the child; its facts are also remembered for re-assertion after a crash."""
+        self._request("restore", state)
+        for policy in state.get("policies", {}).values():
+            for facts in policy.get("facts", {}).values():
+                self._remember_facts({k: v for k, v in fact.items() if k != "sid"} for fact in facts.values())
 
     def live_partitions(self) -> dict[str, int]:
         return self._request("stats")
