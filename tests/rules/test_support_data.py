@@ -64,13 +64,17 @@ def _silver(out):
 
 
 def _events(out, as_of):
+    """The producer's events as the batch mode reads them: its tables in silver, through rules.events."""
     from safecity.analytics.support_events import support_events
     from safecity.config.profiles import load_city
+    from safecity.rules.events import silver_events
 
-    tables = support_events(_silver(out), load_city("qinhuangdao"), as_of)
-    return [{"type": kind, "id": f"{row.pop('_batch_id')}:{row.pop('_line')}",
-             **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items() if v is not None}}
-            for kind, table in tables.items() for row in table.to_pylist()]
+    con = _silver(out)
+    for kind, table in support_events(con, load_city("qinhuangdao"), as_of).items():
+        con.register("produced", table)
+        con.execute(f"CREATE TABLE silver.{kind} AS SELECT * FROM produced")
+        con.unregister("produced")
+    return list(silver_events(con, load_catalogue(), only={"duty_gap", "work_order_overdue", "budget_consumed"}))
 
 
 AS_OF = dt.datetime(2025, 3, 4, 6, tzinfo=dt.timezone(dt.timedelta(hours=8)))
