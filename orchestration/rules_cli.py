@@ -229,9 +229,11 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                 checkpoints: Path | None = typer.Option(None, "--checkpoints", help="Folder of per-partition "
                                                         "state checkpoints (shared by the group's workers); "
                                                         "open charts and windows then survive crashes."),
-                checkpoint_every: int = typer.Option(1, "--checkpoint-every", help="Checkpoint every N batches."),
-                checkpoint_seconds: float = typer.Option(30.0, "--checkpoint-seconds",
-                                                         help="... or after this many seconds."),
+                checkpoint_every: int | None = typer.Option(None, "--checkpoint-every",
+                                                            help="Also checkpoint every N batches."),
+                checkpoint_seconds: float = typer.Option(1.0, "--checkpoint-seconds",
+                                                         help="A partition that took events is checkpointed when "
+                                                              "its checkpoint is this many seconds old."),
                 env: str | None = EnvOption, home: Path | None = HomeOption,
         site: Path | None = SiteOption) -> None:
     """流式运行 / Consume the keyed topics `rules route` fills as a consumer group; write fired actions to the

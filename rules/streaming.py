@@ -37,6 +37,13 @@ from safecity.rules.worker import SupervisedEngine
 log = logging.getLogger(__name__)
 OUTBOX_TOPIC = "safecity.rules.outbox"
 COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
+# How long the broker may hold a fetch that has no new message. kafka-python's default, 500 ms, is what the test
+# broker (tansu) waits on every fetch even when messages arrive meanwhile: it was most of route + serve's latency
+# (docs/benchmarks.md). A broker that answers as soon as data arrives (Kafka) only holds idle fetches this long.
+FETCH_WAIT_MS = 10
+# Checkpoints due by time are written a few before each poll, oldest first: writing every dirty partition's
+# checkpoint at once (about 5 ms each, 30 partitions) stopped serve for 150 ms and set the latency's p99.
+CHECKPOINTS_PER_POLL = 2
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
 
@@ -118,7 +125,8 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
     wanted = subscriptions(policies)
     ensure_topics(bootstrap, keyed_topics(topics, policies), keyed_partitions)
     consumer = _consumer(bootstrap, group_id, topics, partitions)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    # linger 0: each poll's events are flushed at once below anyway; waiting for more would only add latency
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     stats = RouteStats()
     try:
         for polled in _polls(consumer, idle_seconds, poll_ms):
@@ -160,7 +168,7 @@ def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_records=500)
+                             auto_offset_reset="earliest", max_poll_records=500, fetch_max_wait_ms=FETCH_WAIT_MS)
     if partitions:
         consumer.assign([TopicPartition(t, p) for t, p in partitions])
     elif topics:
@@ -274,14 +282,15 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
           outbox: OutboxWriter, *, clock: Any = utc_now, max_messages: int | None = None,
           idle_seconds: float | None = None, partitions: Sequence[tuple[str, int]] | None = None,
           watch: bool = True, poll_ms: int = 100, checkpoints: DirectoryCheckpoints | None = None,
-          checkpoint_every: int = 1, checkpoint_seconds: float = 30.0) -> ServeStats:
+          checkpoint_every: int | None = None, checkpoint_seconds: float = 1.0) -> ServeStats:
     """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
     nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
     instead of joining the group (tests, single workers).
 
-    With `checkpoints`, each keyed partition's engine state is saved with the offset it covers every
-    `checkpoint_every` batches or `checkpoint_seconds` (whichever comes first) and when the partition is revoked;
-    offsets are committed only then, and a partition assigned to this worker starts from its checkpoint."""
+    With `checkpoints`, each keyed partition's engine state is saved with the offset it covers when it took events
+    and its checkpoint is `checkpoint_seconds` old (at most CHECKPOINTS_PER_POLL before each poll, oldest first), every
+    `checkpoint_every` batches if given (all such partitions at once), and when the partition is revoked; offsets
+    are committed only then, and a partition assigned to this worker starts from its checkpoint."""
     from kafka import ConsumerRebalanceListener, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -298,7 +307,8 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     engines: dict[tuple[str, int], SupervisedEngine] = {}
     covered: dict[tuple[str, int], int] = {}  # next offset to read; every event before it is in the engine
     dirty: set[tuple[str, int]] = set()  # partitions that took events since their last checkpoint
-    since = {"batches": 0, "at": time.monotonic()}
+    saved_at: dict[tuple[str, int], float] = {}  # when each partition was last checkpointed (or first took events)
+    since = {"batches": 0}
 
     def engine_for(topic: str, partition: int) -> SupervisedEngine | None:
         if (topic, partition) not in engines:
@@ -320,7 +330,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             extra = ("", -1) if len(OffsetAndMetadata._fields) == 3 else ("",)
             commits[TopicPartition(*key)] = OffsetAndMetadata(covered[key], *extra)
             dirty.discard(key)
-        since.update(batches=0, at=time.monotonic())
+            saved_at[key] = time.monotonic()
         # Not from a rebalance listener: kafka-python runs those on its IO thread, where a commit cannot block.
         if commits and commit and group_id is not None:
             try:
@@ -353,6 +363,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                 engine.close()
             covered.pop(key, None)
             dirty.discard(key)
+            saved_at.pop(key, None)
 
     if checkpoints is not None:
         if partitions:
@@ -369,12 +380,16 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     elif not partitions:
         consumer.subscribe(keyed_topics(topics, policies))
     try:
-        def reload_changed() -> None:
+        def between_polls() -> None:
             for loaded in watcher.changes() if watcher is not None else ():
                 if _reload(groups, engines, loaded):
                     stats.reloads.append(f"{loaded.id}@{loaded.version}")
+            if checkpoints is not None and dirty:  # before each poll, so a stream gone quiet is checkpointed too
+                now = time.monotonic()
+                due = sorted((saved_at[k], k) for k in dirty if now - saved_at[k] >= checkpoint_seconds)
+                save([k for _, k in due[:CHECKPOINTS_PER_POLL]])
 
-        for polled in _polls(consumer, idle_seconds, poll_ms, reload_changed):
+        for polled in _polls(consumer, idle_seconds, poll_ms, between_polls):
             result = EvaluationResult()
             sent_at, offsets = {}, {}
             for partition, records in polled:
@@ -394,6 +409,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                     result.extend(engine.post(events))
                 covered[(partition.topic, partition.partition)] = records[-1].offset + 1
                 dirty.add((partition.topic, partition.partition))
+                saved_at.setdefault((partition.topic, partition.partition), time.monotonic())
                 offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
                 stats.messages += len(events)
             outbox(result.outbox, offsets)
@@ -404,8 +420,9 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                 consumer.commit()
             else:
                 since["batches"] += 1
-                if since["batches"] >= checkpoint_every or time.monotonic() - since["at"] >= checkpoint_seconds:
+                if checkpoint_every is not None and since["batches"] >= checkpoint_every:
                     save(sorted(dirty))  # untouched partitions' checkpoints are still current
+                    since["batches"] = 0
             stats.batches += 1
             stats.actions += len(result.outbox)
             stats.result.extend(result)
