@@ -386,7 +386,9 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                     stats.reloads.append(f"{loaded.id}@{loaded.version}")
             if checkpoints is not None and dirty:  # before each poll, so a stream gone quiet is checkpointed too
                 now = time.monotonic()
-                due = sorted((saved_at[k], k) for k in dirty if now - saved_at[k] >= checkpoint_seconds)
+                # copies: a rebalance listener may drop a revoked partition meanwhile
+                ages = [(saved_at.get(k), k) for k in list(dirty)]
+                due = sorted((at, k) for at, k in ages if at is not None and now - at >= checkpoint_seconds)
                 save([k for _, k in due[:CHECKPOINTS_PER_POLL]])
 
         for polled in _polls(consumer, idle_seconds, poll_ms, between_polls):
