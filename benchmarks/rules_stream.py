@@ -37,6 +37,10 @@ from benchmarks.ingestion import broker
 from benchmarks.rules import CST, workload
 
 RAW_PARTITIONS = 3
+# The settings before issue 18's latency work, for `--compare` (interleaved with today's in the same run): kafka-
+# python's default fetch wait and a checkpoint of every dirty partition after every batch. (The router's producer
+# then lingered 5 ms; that is not reproduced.)
+BEFORE = {"fetch_wait_ms": 500, "checkpoint_every": 1, "checkpoint_seconds": 30.0}
 KEYED_PARTITIONS = 4  # even, so two workers split each keyed topic in halves
 
 
@@ -67,9 +71,19 @@ class TimedOutbox:
         self.last = time.time()
 
 
-def _route_process(bootstrap: str, topic: str, total: int, idle: float, out: str) -> None:
+def _settings(before: bool) -> dict:
+    """In a benchmark process: the serve options of `before` (and its fetch wait, set for this process)."""
+    import safecity.rules.streaming as streaming
+    if not before:
+        return {}
+    streaming.FETCH_WAIT_MS = BEFORE["fetch_wait_ms"]
+    return {"checkpoint_every": BEFORE["checkpoint_every"], "checkpoint_seconds": BEFORE["checkpoint_seconds"]}
+
+
+def _route_process(bootstrap: str, topic: str, total: int, idle: float, out: str, before: bool = False) -> None:
     from safecity.rules.loader import load_policies
     from safecity.rules.streaming import route
+    _settings(before)
     stats = route(bootstrap, [topic], f"{topic}.router", load_policies(),
                   partitions=[(topic, p) for p in range(RAW_PARTITIONS)], keyed_partitions=KEYED_PARTITIONS,
                   max_messages=total, idle_seconds=idle, poll_ms=20)
@@ -77,18 +91,20 @@ def _route_process(bootstrap: str, topic: str, total: int, idle: float, out: str
 
 
 def _serve_process(bootstrap: str, topic: str, group: str, assignment: list, expected: int | None, idle: float,
-                   folder: str, checkpoints: bool) -> None:
+                   folder: str, checkpoints: bool, before: bool = False) -> None:
     from safecity.rules.checkpoint import DirectoryCheckpoints
     from safecity.rules.engine import EVENT_TIME
     from safecity.rules.loader import load_policies
     from safecity.rules.streaming import serve
     folder_path = Path(folder)
+    options = _settings(before)
     policies = load_policies()
     outbox = TimedOutbox(folder_path / f"outbox-{os.getpid()}.jsonl")
     first = time.time()  # before connecting, as the baseline consumer's
     stats = serve(bootstrap, [topic], group, policies, outbox, clock=EVENT_TIME,
                   partitions=[tuple(p) for p in assignment], max_messages=expected, idle_seconds=idle, watch=False,
-                  poll_ms=20, checkpoints=DirectoryCheckpoints(folder_path / "checkpoints") if checkpoints else None)
+                  poll_ms=20, checkpoints=DirectoryCheckpoints(folder_path / "checkpoints") if checkpoints else None,
+                  **options)
     (folder_path / f"serve-{os.getpid()}.json").write_text(json.dumps(
         {"messages": stats.messages, "actions": stats.actions, "batches": stats.batches, "first": first,
          "last": outbox.last,
@@ -175,9 +191,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_latency(bootstrap: str, rate: int, seconds: float, folder: Path, warmup: float = 3.0,
-                    checkpoints: bool = True) -> dict:
+                    checkpoints: bool = True, before: bool = False) -> dict:
     """One latency run on fresh topics. The first `warmup` seconds of events (processes connecting, first
-    fetches) are published and checked but not counted in the percentiles."""
+    fetches) are published and checked but not counted in the percentiles. `before`: with BEFORE's settings."""
     from safecity.rules.live_publish import publish_paced
     from safecity.rules.loader import load_policies
     from safecity.rules.streaming import keyed_topics
@@ -192,8 +208,9 @@ def measure_latency(bootstrap: str, rate: int, seconds: float, folder: Path, war
     from safecity.rules.streaming import ensure_topics
     ensure_topics(bootstrap, keyed_topics([topic], load_policies()), KEYED_PARTITIONS)
     assignment = [(t, p) for t in keyed_topics([topic], load_policies()) for p in range(KEYED_PARTITIONS)]
-    processes = [_start(_route_process, bootstrap, topic, total, seconds + 60, str(folder / "route.json")),
-                 _start(_serve_process, bootstrap, topic, f"{topic}.serve", assignment, keyed, seconds + 60, str(folder), checkpoints)]
+    processes = [_start(_route_process, bootstrap, topic, total, seconds + 60, str(folder / "route.json"), before),
+                 _start(_serve_process, bootstrap, topic, f"{topic}.serve", assignment, keyed, seconds + 60,
+                        str(folder), checkpoints, before)]
     time.sleep(4)  # imports and policy loading in the new processes
     pace = publish_paced(bootstrap, topic, _with_key(events), "_key", rate=rate)
     _join(processes, seconds + 180)
@@ -206,22 +223,25 @@ def measure_latency(bootstrap: str, rate: int, seconds: float, folder: Path, war
     checks = {"raw_read_back": len(stamps) == total, "routed": route_stats["messages"] == total,
               "served": serve_stats["messages"] == keyed and route_stats["published"] == keyed,
               "actions_equal_evaluation": sorted(r["idempotency_key"] for r in rows) == expected_keys(events)}
-    return {"rate": rate, "events": total, "keyed_messages": keyed, "actions": len(rows), "counted": len(counted),
+    return {"settings": "before" if before else "now", "rate": rate, "events": total, "keyed_messages": keyed, "actions": len(rows), "counted": len(counted),
             "p50_ms": 1000 * percentile(counted, 0.5), "p99_ms": 1000 * percentile(counted, 0.99),
             "max_ms": 1000 * max(counted), "publisher_max_behind_ms": 1000 * pace.max_behind_s, "checks": checks}
 
 
 def fill_keyed(bootstrap: str, count: int, folder: Path) -> tuple[str, list[dict], int]:
-    """A raw topic of `count` workload events routed to its keyed topics (before any timing)."""
+    """A raw topic of `count` workload events routed to its keyed topics (before any timing). One raw partition:
+    the router then reads the whole backlog in event order; from several, it would read them in chunks of 500 per
+    partition, an incident's report and its assessments (keyed differently on the raw topic) out of order, and the
+    streamed actions would rightly differ from one in-order evaluation."""
     from safecity.rules.streaming import publish_events, route
     from safecity.rules.loader import load_policies
     topic = f"safecity.bench.throughput_{uuid.uuid4().hex[:8]}"
-    _create(bootstrap, topic, RAW_PARTITIONS)
+    _create(bootstrap, topic, 1)
     events = workload(count, seed=3)
     publish_events(bootstrap, topic, _with_key(events), "_key")
     stats = route(bootstrap, [topic], f"{topic}.router", load_policies(),
-                  partitions=[(topic, p) for p in range(RAW_PARTITIONS)], keyed_partitions=KEYED_PARTITIONS,
-                  max_messages=count, idle_seconds=30, poll_ms=20)
+                  partitions=[(topic, 0)], keyed_partitions=KEYED_PARTITIONS, max_messages=count, idle_seconds=30,
+                  poll_ms=20)
     if stats.messages != count:
         raise RuntimeError(f"the router read {stats.messages} of {count} events")
     return topic, events, stats.published
@@ -286,29 +306,30 @@ def city_day(count: int, hours: tuple[int, int] = (0, 24), seed: int = 5) -> lis
     return day
 
 
-def lag_sample(bootstrap: str, groups: dict[str, list[tuple[str, int]]]) -> dict[str, int]:
-    """Per group: the sum over its partitions of end offset - committed offset (what it has still to read)."""
+def committed(bootstrap: str, groups: dict[str, list[tuple[str, int]]]) -> dict[str, int]:
+    """Per group: the sum of its committed offsets over its partitions."""
     from kafka import KafkaConsumer, TopicPartition
-    lags = {}
+    found = {}
     for group, partitions in groups.items():
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
         try:
-            tps = [TopicPartition(t, p) for t, p in partitions]
-            ends = consumer.end_offsets(tps)
-            lags[group] = sum(ends[tp] - (consumer.committed(tp) or 0) for tp in tps)
+            found[group] = sum(consumer.committed(TopicPartition(t, p)) or 0 for t, p in partitions)
         finally:
             consumer.close()
-    return lags
+    return found
 
 
 def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, every: float = 10.0) -> dict:
     """Replay `events` at `speed`x through the router and one serve worker; lag per group every `every` s, from
-    the moment publishing starts until both groups have committed everything."""
+    the moment publishing starts until both groups have committed everything. Lag is what was published to the
+    group's topics so far minus what it committed: tansu's end offsets are unreliable (they fell below committed
+    offsets in a trial run), so "published" is counted here: raw events handed to the producer, and for serve the
+    keyed messages those events become (the router's share of them still unrouted counts as serve's lag too)."""
     import threading
 
     from safecity.rules.live_publish import publish_paced
     from safecity.rules.loader import load_policies
-    from safecity.rules.streaming import ensure_topics, keyed_topics
+    from safecity.rules.streaming import ensure_topics, keyed_topics, subscriptions
 
     folder.mkdir(parents=True, exist_ok=True)
     topic = f"safecity.bench.day_{uuid.uuid4().hex[:8]}"
@@ -327,11 +348,25 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
     series: list[dict] = []
     done = threading.Event()
     began = time.monotonic()
+    reads = subscriptions(load_policies())
+    keyed_before = [0]  # keyed messages of the first n events
+    for event in events:
+        keyed_before.append(keyed_before[-1] + len(reads.get(event["type"], ())))
+    sent = [0]
+
+    def counted():
+        for event in _with_key(events):
+            sent[0] += 1  # taken by the publisher right before its send
+            yield event
 
     def sample() -> None:
+        router, serve_group = groups
         while True:
-            series.append({"t": round(time.monotonic() - began, 1), **lag_sample(bootstrap, groups)})
-            if done.is_set() and all(v == 0 for k, v in series[-1].items() if k != "t"):
+            n = sent[0]
+            done_by = committed(bootstrap, groups)
+            series.append({"t": round(time.monotonic() - began, 1), "published": n,
+                           "router": n - done_by[router], "serve": keyed_before[n] - done_by[serve_group]})
+            if done.is_set() and series[-1]["router"] == series[-1]["serve"] == 0:
                 return
             if done.is_set() and time.monotonic() - began > replay + 120:
                 return
@@ -339,7 +374,7 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    pace = publish_paced(bootstrap, topic, _with_key(events), "_key", speed=speed, time_of=event_time,
+    pace = publish_paced(bootstrap, topic, counted(), "_key", speed=speed, time_of=event_time,
                          progress_every=every, progress=lambda s: print(f"    {s.line()}", flush=True))
     done.set()
     _join(processes, replay + 300)
@@ -352,12 +387,11 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
                "publisher_max_behind_ms": round(1000 * pace.max_behind_s), "samples": series, "actions": len(rows),
                "checks": {"routed": route_stats["messages"] == len(events),
                           "served": serve_stats["messages"] == keyed and route_stats["published"] == keyed,
-                          "drained": all(v == 0 for k, v in series[-1].items() if k != "t"),
+                          "drained": series[-1]["router"] == series[-1]["serve"] == 0,
                           "actions_equal_evaluation":
                               sorted(r["idempotency_key"] for r in rows) == expected_keys(events)}}
-    for group in groups:
-        values = [s[group] for s in during]
-        label = "router" if group.endswith(".router") else "serve"
+    for label in ("router", "serve"):
+        values = [s[label] for s in during]
         summary[f"{label}_lag_max"] = max(values) if values else None
         summary[f"{label}_lag_last"] = values[-1] if values else None
         summary[f"{label}_lag_slope_per_min"] = round(_slope([s["t"] for s in during], values) * 60, 2)
@@ -387,6 +421,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--speed", type=float, default=20, help="Replay speed of the day (times real time).")
     parser.add_argument("--hours", default="0-24", help="Hours of the day replayed, e.g. 17-21.")
     parser.add_argument("--only", choices=("latency", "throughput", "lag"), action="append")
+    parser.add_argument("--compare", action="store_true",
+                        help="Latency: also run the settings before issue 18's latency work, interleaved.")
     parser.add_argument("--quick", action="store_true", help="Small and fast: a smoke test of every part.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
@@ -398,12 +434,16 @@ def main(argv: list[str] | None = None) -> dict:
     summary: dict[str, Any] = {"cores": os.cpu_count(), "load_average": os.getloadavg()[0]}
     with work_folder(args.work, "safecity-bench-stream-") as work, broker() as (bootstrap, _):
         if "latency" in parts:
-            runs = []
+            runs: dict[str, list[dict]] = {}
             for n in range(args.repeat):
-                runs.append(measure_latency(bootstrap, args.rate, args.seconds, work / f"latency-{n}"))
-                print(f"  latency run {n + 1}: {runs[-1]}", flush=True)
-            summary["latency"] = {"runs": runs, "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                                  "p99_ms": statistics.median(r["p99_ms"] for r in runs)}
+                for before in (True, False) if args.compare else (False,):
+                    label = "before" if before else "now"
+                    runs.setdefault(label, []).append(measure_latency(
+                        bootstrap, args.rate, args.seconds, work / f"latency-{label}-{n}", before=before))
+                    print(f"  latency run {n + 1} ({label}): {runs[label][-1]}", flush=True)
+            summary["latency"] = {label: {"runs": rs, "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                                          "p99_ms": statistics.median(r["p99_ms"] for r in rs)}
+                                  for label, rs in runs.items()}
         if "throughput" in parts:
             topic, events, keyed = fill_keyed(bootstrap, args.throughput, work)
             measured: dict[str, list[dict]] = {}
