@@ -362,8 +362,8 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
     def sample() -> None:
         router, serve_group = groups
         while True:
-            n = sent[0]
             done_by = committed(bootstrap, groups)
+            n = sent[0]  # after the offsets: what was committed had been published by then (no negative lag)
             series.append({"t": round(time.monotonic() - began, 1), "published": n,
                            "router": n - done_by[router], "serve": keyed_before[n] - done_by[serve_group]})
             if done.is_set() and series[-1]["router"] == series[-1]["serve"] == 0:
