@@ -116,8 +116,8 @@ def replay_day(settings: Settings, bootstrap: str, speed: float | None, out: Pat
         keys_file = out / BATCH_ACTIONS
         keys_file.write_text("".join(f"{k}\n" for k in keys), encoding="utf-8")
         events = day_events(con, policies)
-        log.info("live day: publishing onto %s at %s× (batch fired %d actions)", topic, speed or "full speed",
-                 len(keys))
+        log.info("live day: publishing onto %s %s (batch fired %d actions)", topic,
+                 f"at {speed:g}× real time" if speed else "at full speed", len(keys))
         if speed is None:
             stats = f"published {publish_events(bootstrap, topic, events, 'type'):,} events at full speed"
         else:

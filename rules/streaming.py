@@ -37,6 +37,7 @@ from safecity.rules.worker import SupervisedEngine
 log = logging.getLogger(__name__)
 OUTBOX_TOPIC = "safecity.rules.outbox"
 COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
+JOIN_GRACE = 120.0  # seconds a consumer with an idle limit waits for its first assignment beyond that limit
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
 
@@ -171,14 +172,20 @@ def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
 def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
            before_poll: Callable[[], None] | None = None) -> Iterator[list[tuple[Any, list[Any]]]]:
     """Each poll that returned messages, as (topic partition, records) in topic and partition order; ends after
-    `idle_seconds` without a message (never when None)."""
+    `idle_seconds` without a message (never when None). Idle time counts from the consumer's first assignment:
+    joining a group can take longer than the idle limit (tansu: about 25 s), and a worker that gave up before it
+    was given its partitions would read nothing; one never assigned gives up after JOIN_GRACE more seconds."""
     last_message = time.monotonic()
+    assigned = False
     while True:
         if before_poll is not None:
             before_poll()
         polled = consumer.poll(timeout_ms=poll_ms)
+        if not assigned and consumer.assignment():
+            assigned, last_message = True, time.monotonic()
         if not polled:
-            if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
+            limit = None if idle_seconds is None else idle_seconds + (0 if assigned else JOIN_GRACE)
+            if limit is not None and time.monotonic() - last_message > limit:
                 return
             continue
         last_message = time.monotonic()
