@@ -312,7 +312,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             group = groups.get(topic_key(topic) or "")
             if not group:
                 return None
-            engines[(topic, partition)] = SupervisedEngine(group, clock=clock)
+            engines[(topic, partition)] = SupervisedEngine(group, clock=clock, keep_state=checkpoints is not None)
         return engines[(topic, partition)]
 
     def save(keys: Iterable[tuple[str, int]], commit: bool = True) -> None:
