@@ -181,6 +181,7 @@ class SilverEvents:
         self.chunk = chunk
         self.by_type: Counter = Counter()
         self.latest: dt.datetime | None = None
+        self.exclude: set[tuple[str, str]] = set()  # (type, id) left out: events judged too late (rules.batch)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.by_type, self.latest = Counter(), None
@@ -189,6 +190,8 @@ class SilverEvents:
         timed = heapq.merge(*(t.rows(self._con, self.chunk) for t in self.types if t.time_field is not None),
                             key=lambda pair: pair[0])
         for moment, event in itertools.chain(*timeless, timed):
+            if self.exclude and (event["type"], event["id"]) in self.exclude:
+                continue
             self.by_type[event["type"]] += 1
             if moment is not None and (self.latest is None or moment > self.latest):
                 self.latest = moment
