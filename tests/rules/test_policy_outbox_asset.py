@@ -267,3 +267,28 @@ def test_late_event_within_the_allowed_lateness_fires_once_one_beyond_is_counted
     assert third["late_events_evaluated_by_type"].value == {}
     assert outbox_keys(settings)[0] == keys
     assert open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().num_rows == 1
+
+
+def test_an_event_beyond_the_lateness_takes_no_part_in_windows_then_or_in_later_runs(settings):
+    from safecity.rules.lateness import LATE_EVENTS_TABLE
+
+    # J9 has one reading at 10:40; J8's at 11:00 moves the watermark there.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 40), 1, "r1"),
+                                                           reading("J8", at(11, 0), 2, "r1")])
+    materialize(settings)
+    # 10:42 is 18 minutes behind the watermark (beyond 15), 10:50 is 10 minutes behind (within): with 10:42 the
+    # window would hold three readings in 10 minutes and fire.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 42), 1, "late"),
+                                                           reading("J9", at(10, 50), 2, "late")])
+    second, _ = materialize(settings)
+    assert second["late_events_by_type"].value == {"congestion_reading": 1}
+    assert second["late_events_evaluated_by_type"].value == {"congestion_reading": 1}
+    assert not [r for r in outbox_keys(settings)[1] if r["policy_id"] == "command.junction_congestion"]
+    # 10:55 arrives within the lateness: 10:40, 10:50, 10:55 fire; the kept 10:42 stays out of this run too.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 55), 1, "late3")])
+    third, _ = materialize(settings)
+    fired = [r["matched_event_ids"] for r in outbox_keys(settings)[1] if r["policy_id"] == "command.junction_congestion"]
+    assert fired and all(ids == ["late3:1", "late:2", "r1:1"] for ids in fired)
+    assert third["late_events_by_type"].value == {}
+    kept = open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().column("event_id").to_pylist()
+    assert kept == ["late:1"]
