@@ -144,10 +144,6 @@ def previous_mark(outbox: Any) -> tuple[dt.datetime | None, dict[str, str] | Non
     return best
 
 
-def previous_watermark(outbox: Any) -> dt.datetime | None:
-    return previous_mark(outbox)[0]
-
-
 def kept_late(outbox: Any) -> set[tuple[str, str]]:
     """(type, id) of the events earlier batch runs judged too late: they stay out of every later run."""
     catalog = outbox.catalog
