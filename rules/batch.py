@@ -245,7 +245,10 @@ def commit_run(outbox: Any, run: BatchRun) -> list[OutboxRecord]:
     recorded = set(outbox.scan(selected_fields=("idempotency_key",)).to_arrow().column("idempotency_key")
                    .to_pylist()) if outbox.current_snapshot() else set()
     new = [r for r in run.fresh if r.idempotency_key not in recorded]
-    if not new and run.watermark == run.previous and run.read == run.read_before:
+    # What the run read is recorded when something arrived at or before the watermark (else the next run would
+    # judge it again); a table rewritten with the same rows (camera health each run) is no reason for a commit.
+    arrived = bool(run.late or run.late_evaluated_by_type) and run.read != run.read_before
+    if not new and run.watermark == run.previous and not arrived:
         return []
     mark = run.watermark.isoformat() if run.watermark else ""
     read = json.dumps(run.read, sort_keys=True) if run.read is not None else ""
