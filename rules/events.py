@@ -101,7 +101,18 @@ class SilverType:
     subject: tuple[str, ...] = ()  # an entity event's key columns: its id is the type and their values
     versions: tuple[str, ...] = ()  # an updating entity's version order: one event per subject, picked by this order
 
-    def _source(self) -> str:
+    @property
+    def id_columns(self) -> tuple[str, ...]:
+        """The columns an event's id is made of: the subject's key, or the row's batch and line."""
+        return self.subject or ("_batch_id", "_line")
+
+    def event_id(self, values: list[Any]) -> str:
+        """The id of the event whose `id_columns` hold `values`."""
+        if self.subject:
+            return ":".join([self.name, *(str(_plain(v)) for v in values)])
+        return f"{values[0]}:{values[1]}"
+
+    def source_sql(self) -> str:
         """The table, or for an updating entity one row per subject (first version when timed, latest when not)."""
         if not self.versions:
             return f"silver.{self.table}"
@@ -144,7 +155,7 @@ class SilverType:
         cursor = _cursor(con)
         try:
             subject = "".join(f', "{c}" AS "_subject_{i}"' for i, c in enumerate(self.subject))
-            cursor.execute(f"SELECT {self._selected()}, _batch_id, _line{subject} FROM {self._source()}{where} "
+            cursor.execute(f"SELECT {self._selected()}, _batch_id, _line{subject} FROM {self.source_sql()}{where} "
                            f"ORDER BY {order}", params)
             names = [d[0] for d in cursor.description]
             events = (self._event(dict(zip(names, row))) for row in _fetched(cursor, chunk))
@@ -157,10 +168,9 @@ class SilverType:
             cursor.close()
 
     def _event(self, record: dict[str, Any]) -> tuple[dt.datetime | None, dict[str, Any]]:
-        event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
-        if self.subject:
-            keys = [str(_plain(record.pop(f"_subject_{i}"))) for i, _ in enumerate(self.subject)]
-            event_id = ":".join([self.name, *keys])
+        batch, line = record.pop("_batch_id"), record.pop("_line")
+        event_id = self.event_id([record.pop(f"_subject_{i}") for i, _ in enumerate(self.subject)] if self.subject
+                                 else [batch, line])
         moment = _moment(record.get(self.time_field)) if self.time_field else None
         return moment, {"type": self.name, "id": event_id,
                         **{k: _plain(v) for k, v in record.items() if v is not None}}
@@ -172,7 +182,7 @@ class SilverType:
             return len(moments), max(moments, default=None)
         where, params = self._filter()
         latest = f'max("{self.time_field}")' if self.time_field else "NULL"
-        return tuple(con.execute(f"SELECT count(*), {latest} FROM {self._source()}{where}", params).fetchone())
+        return tuple(con.execute(f"SELECT count(*), {latest} FROM {self.source_sql()}{where}", params).fetchone())
 
 
 def _cursor(con):
@@ -201,6 +211,7 @@ class SilverEvents:
         self.chunk = chunk
         self.by_type: Counter = Counter()
         self.latest: dt.datetime | None = None
+        self.exclude: set[tuple[str, str]] = set()  # (type, id) left out: events judged too late (rules.batch)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.by_type, self.latest = Counter(), None
@@ -209,6 +220,8 @@ class SilverEvents:
         timed = heapq.merge(*(t.rows(self._con, self.chunk) for t in self.types if t.time_field is not None),
                             key=lambda pair: pair[0])
         for moment, event in itertools.chain(*timeless, timed):
+            if self.exclude and (event["type"], event["id"]) in self.exclude:
+                continue
             self.by_type[event["type"]] += 1
             if moment is not None and (self.latest is None or moment > self.latest):
                 self.latest = moment

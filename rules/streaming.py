@@ -15,6 +15,15 @@ drops records whose idempotency key it already holds (at least once in, effectiv
 worker that gets the partition after a crash or a rebalance restores it and reads on from that offset: open
 charts and windows survive, and no event goes into the state twice. A changed policy
 file is tested and swapped in without a restart (`PolicyWatcher`).
+
+Out-of-order events (乱序与迟到, issue 18): each partition's engine keeps its clock, the latest event time it has
+seen (PolicyEngine.now, saved in checkpoints, so a restored worker judges as the one before it). An event earlier
+than that clock by at most the site's allowed lateness is evaluated: durable matches a window's readings whatever
+their arrival order (08:05, 08:10 then 08:00 fires as 08:00, 08:05, 08:10 does). An event earlier than that is
+not evaluated: by then the idle sweep may have dropped its window partners or not, depending on how many events
+came since (measured: three readings an hour late fired with the sweep not yet run and not after it), so its
+outcome would be an accident. It is counted (ServeStats.late_by_type), logged, and kept through `late`
+(ops.late_events, or a JSON Lines file beside a file outbox) with the clock that judged it. Facts are never late.
 """
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from safecity.config.yamlfile import YamlFileError
 from safecity.rules.checkpoint import Checkpoint, DirectoryCheckpoints
 from safecity.rules.engine import EvaluationResult, utc_now
+from safecity.rules.lateness import DEFAULT_ALLOWED_LATENESS, LateEvent, late_by_type, record_late, write_late_jsonl
 from safecity.rules.loader import LoadedPolicy, load_policy
 from safecity.rules.outbox import OutboxRecord
 from safecity.rules.testing import run_policy_tests
@@ -40,6 +50,7 @@ COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
 JOIN_GRACE = 120.0  # seconds a consumer with an idle limit waits for its first assignment beyond that limit
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
+LateWriter = Callable[[list[LateEvent], str], None]  # (events beyond the allowed lateness, "topic.partition")
 
 
 def publish_events(bootstrap: str, topic: str, events: Iterable[Mapping[str, Any]], key_field: str) -> int:
@@ -231,6 +242,22 @@ def sink_outbox(sink: Any) -> OutboxWriter:
     return write
 
 
+def iceberg_late(catalog: Any) -> LateWriter:
+    """Keeps late events in ops.late_events (each set once, by its content: a re-read batch adds nothing)."""
+    def write(late: list[LateEvent], run: str) -> None:
+        record_late(catalog, late, run)
+
+    return write
+
+
+def jsonl_late(path: str | Path) -> LateWriter:
+    """Keeps late events as JSON Lines (a worker without a catalog)."""
+    def write(late: list[LateEvent], run: str) -> None:
+        write_late_jsonl(path, late, run)
+
+    return write
+
+
 class PolicyWatcher:
     """Notices changed policy files (or their decision tables); a changed policy goes live only if it loads and its
     own tests pass. Looks at most every `every` seconds: a look loads each policy file again."""
@@ -276,19 +303,28 @@ class ServeStats:
     result: EvaluationResult = field(default_factory=EvaluationResult)
     latencies: list[float] = field(default_factory=list)  # seconds from a Kafka message's timestamp to its action
 
+    @property
+    def late_by_type(self) -> dict[str, int]:
+        """Events beyond the allowed lateness, not evaluated (kept through serve's `late`)."""
+        return late_by_type(self.result.late)
+
 
 def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies: Sequence[LoadedPolicy],
           outbox: OutboxWriter, *, clock: Any = utc_now, max_messages: int | None = None,
           idle_seconds: float | None = None, partitions: Sequence[tuple[str, int]] | None = None,
           watch: bool = True, poll_ms: int = 100, checkpoints: DirectoryCheckpoints | None = None,
-          checkpoint_every: int = 1, checkpoint_seconds: float = 30.0) -> ServeStats:
+          checkpoint_every: int = 1, checkpoint_seconds: float = 30.0,
+          lateness: float | None = DEFAULT_ALLOWED_LATENESS, late: LateWriter | None = None) -> ServeStats:
     """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
     nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
     instead of joining the group (tests, single workers).
 
     With `checkpoints`, each keyed partition's engine state is saved with the offset it covers every
     `checkpoint_every` batches or `checkpoint_seconds` (whichever comes first) and when the partition is revoked;
-    offsets are committed only then, and a partition assigned to this worker starts from its checkpoint."""
+    offsets are committed only then, and a partition assigned to this worker starts from its checkpoint.
+
+    `lateness` (seconds; None: off) is the allowed lateness against each partition's latest event time; events
+    beyond it are not evaluated, and go to `late` before the batch's outbox rows are written."""
     from kafka import ConsumerRebalanceListener, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -312,7 +348,8 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             group = groups.get(topic_key(topic) or "")
             if not group:
                 return None
-            engines[(topic, partition)] = SupervisedEngine(group, clock=clock, keep_state=checkpoints is not None)
+            engines[(topic, partition)] = SupervisedEngine(group, clock=clock, lateness=lateness,
+                                                           keep_state=checkpoints is not None)
         return engines[(topic, partition)]
 
     def save(keys: Iterable[tuple[str, int]], commit: bool = True) -> None:
@@ -383,7 +420,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
 
         for polled in _polls(consumer, idle_seconds, poll_ms, reload_changed):
             result = EvaluationResult()
-            sent_at, offsets = {}, {}
+            sent_at, offsets, late_batches = {}, {}, []
             for partition, records in polled:
                 events = []
                 for record in records:
@@ -398,11 +435,19 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                     for event in events:
                         result.unrouted[str(event.get("type"))] += 1
                 else:
-                    result.extend(engine.post(events))
+                    posted = engine.post(events)
+                    if posted.late:
+                        late_batches.append((f"{partition.topic}.{partition.partition}", posted.late))
+                    result.extend(posted)
                 covered[(partition.topic, partition.partition)] = records[-1].offset + 1
                 dirty.add((partition.topic, partition.partition))
                 offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
                 stats.messages += len(events)
+            for run, late_events in late_batches:
+                log.warning("partition %s: %d events beyond the allowed lateness of %s s, not evaluated: %s", run,
+                            len(late_events), lateness, late_by_type(late_events))
+                if late is not None:
+                    late(late_events, run)
             outbox(result.outbox, offsets)
             written = time.time()
             for record in result.outbox:

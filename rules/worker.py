@@ -58,8 +58,8 @@ class CrashDrill:
 
 
 def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int, marker: Any,
-           drill: CrashDrill | None, attempt: int) -> None:
-    engine = PolicyEngine(policies, clock=clock, shards=shards)
+           drill: CrashDrill | None, attempt: int, lateness: float | None = None) -> None:
+    engine = PolicyEngine(policies, clock=clock, shards=shards, lateness=lateness)
     ids = [p.id for p in policies]
 
     def before_post(policy_id: str, message: Mapping[str, Any]) -> None:
@@ -112,6 +112,7 @@ class SupervisedEngine:
     drill: CrashDrill | None = None
     start_method: str = DEFAULT_START
     max_restarts: int = 20
+    lateness: float | None = None  # allowed lateness in seconds (streaming); None: every event is evaluated
     set_aside: list[SetAside] = field(default_factory=list)
     crashes: dict[tuple[str, int], int] = field(default_factory=dict)
     restarts: int = 0
@@ -135,7 +136,7 @@ class SupervisedEngine:
         self._marker = context.Array("i", [-1, -1], lock=False)
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_child, daemon=True, args=(
-            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts))
+            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts, self.lateness))
         self._process.start()
         child_conn.close()
         if self._baseline is not None:
