@@ -62,6 +62,7 @@ def write_access_logs(world: World, start: dt.date, days: int, out: Path, manife
         lines.sort(key=lambda r: (r["accessed_at"], r["user_id"]))
         relpath = f"access_logs/access_log_{day:%Y%m%d}.jsonl"
         write_jsonl(out / relpath, lines)
+        manifest.keep("accesses", [{**line, "file": relpath} for line in lines])
         manifest.file(relpath, "access_log_jsonl", len(lines))
         if day_index == 0:
             manifest.situation("bulk_sensitive_access", BULK_USER[0], file=relpath, queries=3)
