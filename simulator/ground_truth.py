@@ -5,8 +5,10 @@ runs platform code (no safecity.rules, analytics or ingestion): it is the readin
 test can hold the platform's outbox against it.
 
 An expected action is {"action", "key": the policy's partition key, "params": the parameters it must carry (a
-subset), "at": the event time it fires at (ISO with offset), where that is what tells two actions apart}.
-Records the simulator made faulty on purpose (quarantined: a fault with a reason) produce none.
+subset), "at": the event time it is due at (ISO with offset; the moment a camera went offline, a shift's start, the
+reading or access that completed a window, the repair that crossed a budget line), where the subject has one}.
+An action expected twice is listed twice (a unit short on both shifts, a camera offline twice). Records the
+simulator made faulty on purpose (quarantined: a fault with a reason) produce none.
 """
 from __future__ import annotations
 
@@ -64,7 +66,9 @@ def incident_escalation(incidents: Iterable[dict]) -> list[dict]:
 
 
 def _islands(outages: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
-    """A camera's outages (its own and its recorder's) merged where they overlap: the spans it was down."""
+    """A camera's outages (its own and its recorder's) merged where they overlap: the spans it was down. (The status
+    feed sends ON at the end of each outage, so where two overlap it says ON while the device is still down; the
+    simulated default day has no such overlap, and a day that had one would show it here as a disagreement.)"""
     merged: list[list[dt.datetime]] = []
     for begin, stop in sorted(outages):
         if merged and begin <= merged[-1][1]:
