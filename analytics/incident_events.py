@@ -25,7 +25,8 @@ from safecity.config.profiles import CityProfile
 TRAFFIC_CATEGORY = "030000"  # incident_category_110: 交通 (road traffic)
 
 
-def incident_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime) -> dict[str, pa.Table]:
+def incident_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime,
+                    present: frozenset[str] = frozenset()) -> dict[str, pa.Table]:
     call_grid = cell_sql(city, "longitude", "latitude")
     reported = con.execute(f"""
         SELECT call_id AS incident_id, category, {call_grid} AS grid_id, division_code, received_at AS ts,
