@@ -47,7 +47,7 @@ class EventProducer:
 
 PRODUCERS: tuple[EventProducer, ...] = (
     EventProducer("incidents", "警情与事件", ("silver.alarm_call", "silver.traffic_incident"),
-                  ("incident_reported", "incident_assessed", "incident_closed"), incident_events),
+                  ("incident_reported", "incident_assessed", "incident_closed"), incident_events, any_of=True),
     EventProducer("support", "勤务与运维保障",
                   ("silver.duty_roster", "silver.maintenance_work_order", "silver.maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
