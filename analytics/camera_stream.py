@@ -324,6 +324,10 @@ def watch(settings, bootstrap: str, *, topic: str = STATUS_TOPIC, out_topic: str
         raise ValueError(f"topic {topic} not found on {bootstrap} / 主题不存在")
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
+    # The partitions holding messages: ticks wait until each has been read past the tick (an empty one is not
+    # waited for, or nothing would tick before its first message).
+    ends, starts = consumer.end_offsets(partitions), consumer.beginning_offsets(partitions)
+    waited = {tp.partition for tp in partitions if ends[tp] > starts[tp]}
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     summary, latest_in = WatchSummary(), {}
 
@@ -362,8 +366,9 @@ def watch(settings, bootstrap: str, *, topic: str = STATUS_TOPIC, out_topic: str
                     watcher.add(cmd, device, status, moment)
                     latest_in[tp.partition] = max(latest_in.get(tp.partition, moment), moment)
             # Every partition is in time order: all evidence before the least of their latest times is in.
-            for as_of in watcher.due(min(latest_in.values())) if latest_in else ():
-                run(watcher.tick(as_of))
+            if latest_in and waited <= set(latest_in):
+                for as_of in watcher.due(min(latest_in.values())):
+                    run(watcher.tick(as_of))
     except KeyboardInterrupt:
         log.info("stopping / 停止")
     finally:
