@@ -5,6 +5,7 @@ the actions the main job's rule run fired on them (ops.outbox)."""
 import datetime as dt
 import json
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,7 +23,7 @@ from tests.rules.test_policy_streaming import create_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FIELDS = ("status", "reason_code", "point_level", "grid_id")
-CAMERA_POLICIES = ("camera.key_point_offline", "security.camera_repair_deadline")
+CAMERA_POLICIES = ("camera.key_point_offline", "security.camera_repair_deadline", "command.blind_spot_incident")
 
 
 def read_topic(bootstrap: str, topic: str) -> list[dict]:
@@ -60,20 +61,22 @@ def watch_the_day(settings, kafka_bootstrap, checkpoint):
     assert publish_events(kafka_bootstrap, raw, messages, "DeviceID") == len(messages)
     catalogue = load_catalogue()
     defects = {c.code: (c.name_zh, c.name_en) for c in catalogue.code_tables["vqd_item"].codes}
+    ticked = []     # (tick, ids published at it): when each event became known, for the blind-spot replay
     summary = watch(settings, kafka_bootstrap, topic=raw, out_topic=out, idle_seconds=5, defect_names=defects,
-                    checkpoint=checkpoint)
+                    checkpoint=checkpoint, on_tick=lambda t: ticked.append((t.as_of, [e["id"] for e in t.events])))
     with connect(settings) as con:
         publish_views(con, open_catalog(settings), ("silver",))
         batch = list(silver_events(con, catalogue, only={"camera_health", "camera_down"}))
+        incidents = list(silver_events(con, catalogue, only={"incident_reported"}))
         as_of = con.execute("SELECT max(timezone(?, reported_at)) FROM silver.device_status",
                             [settings.city.timezone]).fetchone()[0]
         fired = con.execute("SELECT policy_id, idempotency_key FROM ops.outbox WHERE policy_id IN ?",
                             [list(CAMERA_POLICIES)]).fetchall()
-    return summary, read_topic(kafka_bootstrap, out), batch, messages, as_of, fired
+    return summary, read_topic(kafka_bootstrap, out), batch, messages, as_of, fired, ticked, incidents
 
 
 def test_changes_and_down_facts_equal_the_batch(watched):
-    summary, stream, batch, messages, as_of, _ = watched
+    summary, stream, batch, messages, as_of, *_ = watched
     assert summary.messages == len(messages) and summary.unreadable == 0
     assert summary.last_tick == as_of                # the stop flush runs at the data clock, the batch's as_of
     changes = {e["id"]: fields(e) for e in stream if e["id"].startswith("camera_state_change:")}
@@ -95,7 +98,7 @@ def test_changes_and_down_facts_equal_the_batch(watched):
 
 
 def test_stays_relate_to_the_batch_as_of(watched):
-    _, stream, batch, _, as_of, _ = watched
+    _, stream, batch, _, as_of, *_ = watched
     last = {}
     for event in stream:
         if event["id"].startswith("camera_state:"):
@@ -123,14 +126,49 @@ def test_stays_relate_to_the_batch_as_of(watched):
 
 
 def test_camera_policies_fire_the_batch_keys_on_the_streamed_events(watched):
-    _, stream, _, _, _, fired = watched
-    policies = [p for p in load_policies() if p.id in CAMERA_POLICIES]
+    _, stream, batch, _, _, fired, *_ = watched
+    policies = [p for p in load_policies() if p.id in CAMERA_POLICIES[:2]]
     outcome, _ = evaluate_supervised(policies, stream, clock=EVENT_TIME)
     assert outcome.errors == [] and outcome.rejected == []
     got = {(r.policy_id, r.idempotency_key) for r in outcome.outbox}
     key_point = {k for p, k in fired if p == "camera.key_point_offline"}
     assert key_point and {k for p, k in got if p == "camera.key_point_offline"} == key_point
-    # The repair table fires on a stay once its minutes pass the level's limit: the batch at the day's end, the
-    # stream when a re-published stay first passes it. Same event id, so the same keys.
+    # The repair table fires on a stay once its minutes pass the level's limit. The batch sees each camera's stay
+    # as of the day's end only; the stream re-publishes stays as their minutes grow, so it also fires for outages
+    # that passed the limit and ended before the day did: every batch key, plus those, and nothing else.
     repair = {k for p, k in fired if p == "security.camera_repair_deadline"}
-    assert {k for p, k in got if p == "security.camera_repair_deadline"} == repair
+    streamed = {r.idempotency_key: r for r in outcome.outbox if r.policy_id == "security.camera_repair_deadline"}
+    assert repair and repair <= set(streamed)
+    batch_stays = {e["id"] for e in batch if e["id"].startswith("camera_state:")}
+    batch_offline = {e["id"].replace("camera_state_change:", "camera_state:") for e in batch
+                     if e["id"].startswith("camera_state_change:") and e["status"] == "offline"}
+    for key in set(streamed) - repair:
+        (stay,) = streamed[key].matched_event_ids
+        assert stay not in batch_stays and stay in batch_offline, stay
+
+
+def test_blind_spot_fires_the_batch_keys_with_facts_as_the_watcher_knew_them(watched):
+    """Incidents (silver) and the watcher's camera_down asserts and retracts merged in the order they would meet
+    live: a fact at the tick that published it, an incident at its time. The batch holds the cameras down at the
+    day's end, each placed at its `since`. The two differ only for an incident between a camera's `since` and the
+    tick that noticed it (up to three keepalive intervals plus a tick: batch fires, stream not yet) or during an
+    outage that ended before the day did (stream fires, batch never knew it); the simulated day has neither."""
+    _, stream, _, _, _, fired, ticked, incidents = watched
+    zone = ZoneInfo("Asia/Shanghai")
+    ticks: dict[str, list] = {}
+    for tick, ids in ticked:
+        for event_id in ids:
+            ticks.setdefault(event_id, []).append(tick.replace(tzinfo=zone))
+    seen: dict[str, int] = {}
+    timed = []
+    for number, event in enumerate(e for e in stream if e["type"] == "camera_down"):
+        nth = seen[event["id"]] = seen.get(event["id"], -1) + 1
+        timed.append((ticks[event["id"]][nth], 0, number, event))
+    timed += [(dt.datetime.fromisoformat(e["ts"]), 1, n, e) for n, e in enumerate(incidents)]
+    timed.sort(key=lambda item: item[:3])
+    assert any(e.get("op") == "retract" for *_, e in timed)
+    policies = [p for p in load_policies() if p.id == "command.blind_spot_incident"]
+    outcome, _ = evaluate_supervised(policies, [e for *_, e in timed], clock=EVENT_TIME)
+    assert outcome.errors == []
+    expected = {k for p, k in fired if p == "command.blind_spot_incident"}
+    assert expected and {r.idempotency_key for r in outcome.outbox} == expected
