@@ -72,7 +72,8 @@ def watch_the_day(settings, kafka_bootstrap, checkpoint):
                             [settings.city.timezone]).fetchone()[0]
         fired = con.execute("SELECT policy_id, idempotency_key FROM ops.outbox WHERE policy_id IN ?",
                             [list(CAMERA_POLICIES)]).fetchall()
-    return summary, read_topic(kafka_bootstrap, out), batch, messages, as_of, fired, ticked, incidents
+    return (summary, read_topic(kafka_bootstrap, out), batch, messages, as_of, fired, ticked, incidents,
+            (raw, out, checkpoint))
 
 
 def test_changes_and_down_facts_equal_the_batch(watched):
@@ -153,7 +154,7 @@ def test_blind_spot_fires_the_batch_keys_with_facts_as_the_watcher_knew_them(wat
     day's end, each placed at its `since`. The two differ only for an incident between a camera's `since` and the
     tick that noticed it (up to three keepalive intervals plus a tick: batch fires, stream not yet) or during an
     outage that ended before the day did (stream fires, batch never knew it); the simulated day has neither."""
-    _, stream, _, _, _, fired, ticked, incidents = watched
+    _, stream, _, _, _, fired, ticked, incidents, _ = watched
     zone = ZoneInfo("Asia/Shanghai")
     ticks: dict[str, list] = {}
     for tick, ids in ticked:
@@ -172,3 +173,19 @@ def test_blind_spot_fires_the_batch_keys_with_facts_as_the_watcher_knew_them(wat
     assert outcome.errors == []
     expected = {k for p, k in fired if p == "command.blind_spot_incident"}
     assert expected and {r.idempotency_key for r in outcome.outbox} == expected
+
+
+def test_a_restart_through_the_command_publishes_nothing_again(watched, main_day, kafka_bootstrap):
+    """`safecity cameras watch` on the same topic with the same checkpoint: the topic is read again from its start,
+    no tick is run again and nothing is published twice."""
+    from typer.testing import CliRunner
+
+    from safecity.orchestration.cli import app
+    summary, stream, *_, (raw, out, checkpoint) = watched
+    assert len(stream) == sum(summary.published.values())
+    result = CliRunner().invoke(app, ["cameras", "watch", "--bootstrap", kafka_bootstrap, "--topic", raw,
+                                      "--out-topic", out, "--checkpoint", str(checkpoint), "--idle-seconds", "3",
+                                      "--home", str(main_day[0].paths.home)])
+    assert result.exit_code == 0, result.output
+    assert f"消息 messages: {summary.messages:,}" in result.output and "节拍 ticks: 0," in result.output
+    assert len(read_topic(kafka_bootstrap, out)) == len(stream)
