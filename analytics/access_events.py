@@ -20,9 +20,9 @@ SOURCES = {
 }
 
 
-def access_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime) -> dict[str, pa.Table]:
-    present = {f"{schema}.{name}" for schema, name in con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+def access_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime,
+                  present: frozenset[str]) -> dict[str, pa.Table]:
+    """`present`: the tables the registry found published (namespace.table); at least one of SOURCES is."""
     union = " UNION ALL ".join(sql for name, sql in SOURCES.items() if name in present)
     accesses = con.execute(f"""
         SELECT user_id, role, table_name, sensitive_columns, rows, ts,

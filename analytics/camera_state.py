@@ -289,6 +289,28 @@ def stage_silver_inputs(con: duckdb.DuckDBPyConnection, timezone: str) -> Silver
         CREATE OR REPLACE TEMP VIEW heartbeats_in AS
           SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone('{zone}', reported_at) AS Time
           FROM silver.device_status""")
+    stage_registry(con, present)
+    if "camera_state" in present:
+        # Materialised: the step replaces silver.camera_state afterwards.
+        con.execute("CREATE OR REPLACE TEMP TABLE previous_in AS SELECT device_id, state FROM silver.camera_state")
+    return SilverFeed(keepalive_spacing(con, present), "camera_state" in present)
+
+
+def keepalive_spacing(con: duckdb.DuckDBPyConnection, present: set[str]) -> int:
+    """The keepalive interval of the feed in silver: the median spacing of a device's keepalives, 60 s if none."""
+    if "device_status" not in present:
+        return 60
+    gap = con.execute("""
+        SELECT median(gap) FROM (
+          SELECT epoch(reported_at - lag(reported_at) OVER (PARTITION BY device_id ORDER BY reported_at)) AS gap
+          FROM silver.device_status WHERE cmd_type = 'Keepalive') WHERE gap > 0""").fetchone()[0]
+    return int(round(gap)) if gap else 60
+
+
+def stage_registry(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """`registry_in` (the registry's latest version per device), `catalog_in` over it, and `vqd_in` (the valid
+    snapshot diagnoses, empty before the first) from the silver views on `con`: the batch step's inputs and the
+    stream watcher's (camera_stream), which brings its own heartbeats."""
     # Registries keep every version: the latest per device is the registry now.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE registry_in AS
@@ -302,11 +324,3 @@ def stage_silver_inputs(con: duckdb.DuckDBPyConnection, timezone: str) -> Silver
            "WHERE error IS NULL GROUP BY ALL") if "snapshot_diagnosis" in present else \
         "SELECT NULL::VARCHAR AS device_id, NULL::TIMESTAMP AS captured_at, NULL::VARCHAR AS defect WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP VIEW vqd_in AS {vqd}")
-    if "camera_state" in present:
-        # Materialised: the step replaces silver.camera_state afterwards.
-        con.execute("CREATE OR REPLACE TEMP TABLE previous_in AS SELECT device_id, state FROM silver.camera_state")
-    gap = con.execute("""
-        SELECT median(gap) FROM (
-          SELECT epoch(reported_at - lag(reported_at) OVER (PARTITION BY device_id ORDER BY reported_at)) AS gap
-          FROM silver.device_status WHERE cmd_type = 'Keepalive') WHERE gap > 0""").fetchone()[0]
-    return SilverFeed(int(round(gap)) if gap else 60, "camera_state" in present)

@@ -40,7 +40,8 @@ def junction_table(city: CityProfile) -> pa.Table:
                      "approach_m": [j.approach_m for j in junctions]}, schema=JUNCTION_SCHEMA)
 
 
-def congestion_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime) -> dict[str, pa.Table]:
+def congestion_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime,
+                      present: frozenset[str] = frozenset()) -> dict[str, pa.Table]:
     catalogue = load_catalogue(city.id)
     index = congestion_index_sql(catalogue, "speed", "road_class")
     grade = congestion_grade_sql(catalogue, "congestion_index")

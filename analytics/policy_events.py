@@ -30,7 +30,9 @@ from safecity.lakehouse.catalog import open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
 
-Producer = Callable[[duckdb.DuckDBPyConnection, CityProfile, dt.datetime], Mapping[str, pa.Table]]
+# (connection, city, as_of, the published tables the registry found: namespace.table) -> event tables
+Producer = Callable[[duckdb.DuckDBPyConnection, CityProfile, dt.datetime, frozenset[str]],
+                    Mapping[str, pa.Table]]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class EventProducer:
 
 PRODUCERS: tuple[EventProducer, ...] = (
     EventProducer("incidents", "警情与事件", ("silver.alarm_call", "silver.traffic_incident"),
-                  ("incident_reported", "incident_assessed", "incident_closed"), incident_events),
+                  ("incident_reported", "incident_assessed", "incident_closed"), incident_events, any_of=True),
     EventProducer("support", "勤务与运维保障",
                   ("silver.duty_roster", "silver.maintenance_work_order", "silver.maintenance_budget"),
                   ("duty_gap", "work_order_overdue", "budget_consumed"), support_events),
@@ -79,13 +81,13 @@ def refresh_policy_events(settings: Settings, as_of: dt.datetime | None = None,
     rows: dict[str, int] = {}
     skipped: dict[str, tuple[str, ...]] = {}
     with connect(settings) as con:
-        present = set(publish_views(con, catalog, ("silver", "ops")))
+        present = frozenset(publish_views(con, catalog, ("silver", "ops")))
         for producer in producers:
             missing = tuple(t for t in producer.inputs if t not in present)
             if missing and (not producer.any_of or len(missing) == len(producer.inputs)):
                 skipped[producer.name] = missing
                 continue
-            for name, table in producer.derive(con, settings.city, now).items():
+            for name, table in producer.derive(con, settings.city, now, present).items():
                 replace_rows(catalog, f"silver.{name}", table, unless_equal_by=("_batch_id", "_line"))
                 rows[name] = table.num_rows
         publish_views(con, catalog, ("silver",))

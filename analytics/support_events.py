@@ -18,7 +18,8 @@ import pyarrow as pa
 from safecity.config.profiles import CityProfile
 
 
-def support_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime) -> dict[str, pa.Table]:
+def support_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_of: dt.datetime,
+                   present: frozenset[str] = frozenset()) -> dict[str, pa.Table]:
     gaps = con.execute("""
         SELECT unit_code, shift_name, shift_start, officers_required, officers_on_duty, shift_start AS ts,
                'duty_gap:' || unit_code AS _batch_id, CAST(epoch(shift_start) AS BIGINT) AS _line

@@ -202,26 +202,48 @@ def measure_memory(count: int, evict: bool, without: tuple[str, ...] = ()) -> di
 # -- batch step over silver: streamed (now) against one sorted list (before issue #9) ------------------------------
 def listed_silver_events(con, catalogue, start=None, end=None, facts=(), starts=None, keep_timeless=False):
     """The silver reader before issue #9, kept as the baseline and as the tests' reference order: every row of every
-    type as a dict in one list, then one stable sort by event time."""
+    type as a dict in one list, then one stable sort by event time. An entity's events are named by their subject
+    and an updating record gives one event (its first version when timed, its latest when timeless), chosen here
+    in Python, apart from the SQL that rules.events uses."""
     from safecity.rules.events import _moment, _plain, event_tables
 
     facts = frozenset(facts)
     starts = starts or {}
     timeless, timed = [], []
-    for name, event_type, table, _, chosen in event_tables(con, catalogue,
-                                                           timeless=not (start or end or starts) or keep_timeless):
-        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line FROM silver.{table} "
+    for name, event_type, table, described, chosen in event_tables(
+            con, catalogue, timeless=not (start or end or starts) or keep_timeless):
+        entity = catalogue.entities[event_type.entity] if event_type.entity else None
+        key = list(entity.key) if entity else []
+        order = [c for c in ((entity.version_field if entity else None), "_ingested_at") if c and c in described]
+        cursor = con.execute(f"SELECT {', '.join(chosen)}, _batch_id, _line"
+                             f"{''.join(f', {c} AS _k_{c}' for c in key + order)} FROM silver.{table} "
                              f"ORDER BY _batch_id, _line")
         names = [d[0] for d in cursor.description]
-        since = None if name in facts else starts[name] if name in starts else start
-        for row in cursor.fetchall():
-            record = dict(zip(names, row))
-            event = {"type": name, "id": f"{record.pop('_batch_id')}:{record.pop('_line')}",
-                     **{k: _plain(v) for k, v in record.items() if v is not None}}
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        if entity is not None and entity.updates:
+            def rank(record):
+                return (*(record[f"_k_{c}"] for c in order), record["_batch_id"], record["_line"])
+            picked = {}
+            for record in rows:
+                subject = tuple(record[f"_k_{c}"] for c in key)
+                held = picked.get(subject)
+                later = held is None or rank(record) > rank(held)
+                if held is None or (later if event_type.time_field is None else not later):
+                    picked[subject] = record
+            kept = {id(r) for r in picked.values()}
+            rows = [r for r in rows if id(r) in kept]
+        for record in rows:
+            event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
+            if entity is not None:
+                event_id = ":".join([name, *(str(_plain(record[f"_k_{c}"])) for c in key)])
+            record = {k: v for k, v in record.items() if not k.startswith("_k_")}
+            record.update({k: v for k, v in event_type.at_event.items() if k in record})
+            event = {"type": name, "id": event_id, **{k: _plain(v) for k, v in record.items() if v is not None}}
             if event_type.time_field is None:
                 timeless.append(event)
                 continue
             moment = _moment(record.get(event_type.time_field))
+            since = None if name in facts else starts[name] if name in starts else start
             if moment is None or (since and moment < since) or (end and moment >= end):
                 continue
             timed.append((moment, len(timed), event))

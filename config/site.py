@@ -20,12 +20,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.config.yamlfile import Located, YamlFileError, load_yaml, parse_model
+from safecity.rules.policy import duration_seconds  # the policy files' durations (15m), read the same way
 
 CONFIG_DIR = Path(__file__).parent
 SITE_ENV = "SAFECITY_SITE"
 SITE_FILE = "site.yaml"
 # Policy packs shipped with the platform (rules/policies/<pack>/); a site enables the ones it wants.
 PACKS_DIR = CONFIG_DIR.parent / "rules" / "policies"
+# How long after the rule engine's clock an event may arrive and still be evaluated (safecity.rules.lateness);
+# the default site's value, and a site folder's when its site.yaml does not say.
+DEFAULT_ALLOWED_LATENESS = "15m"
 
 
 class SiteFile(BaseModel):
@@ -38,6 +42,8 @@ class SiteFile(BaseModel):
     city: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     default_environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "local"
     policy_packs: tuple[str, ...] = ()
+    # 容许迟到 / allowed lateness of events for the rule engine (batch and stream): 30s, 15m, 2h
+    allowed_lateness: Annotated[str, Field(pattern=r"^[0-9]+(s|m|h|d)$")] = DEFAULT_ALLOWED_LATENESS
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Site:
     default_environment: str = "local"
     policy_packs: tuple[str, ...] = ()
     default: bool = False
+    allowed_lateness_seconds: int = duration_seconds(DEFAULT_ALLOWED_LATENESS)
 
     @property
     def city_file(self) -> Path:
@@ -109,7 +116,8 @@ def load_site(path: str | Path) -> Site:
         known = sorted(p.name for p in PACKS_DIR.iterdir() if p.is_dir())
         raise YamlFileError([load_yaml(marker).problem("/policy_packs", "E_PACK",
                                                        f"未知策略包 / unknown policy packs {unknown}; known: {known}")])
-    return Site(root, described.city, described.default_environment, described.policy_packs)
+    return Site(root, described.city, described.default_environment, described.policy_packs,
+                allowed_lateness_seconds=duration_seconds(described.allowed_lateness))
 
 
 def current_site() -> Site:

@@ -38,12 +38,15 @@ SITE_TEMPLATE = """\
 # default_environment:  environments/ 中默认使用的环境 / the profile of environments/ used when --env is not given
 # policy_packs:         启用的内置策略包 / shipped policy packs enabled here ({packs});
 #                       站点自有策略放在 policies/ / the site's own policies go in policies/
+# allowed_lateness:     容许迟到：晚于引擎时钟多久的事件仍被评估（30s, 15m, 2h），更晚的计数并记入 ops.late_events
+#                       / how late an event may arrive and still be evaluated; later ones are counted and kept
 id: {site_id}
 name_zh: {name_zh}
 name_en: {name_en}
 city: {city}
 default_environment: local
 policy_packs: [{enabled}]
+allowed_lateness: {lateness}
 """
 POLICIES_README = """\
 # 站点策略 / Site policies
@@ -100,5 +103,6 @@ def scaffold_site(folder: Path, origin: Site) -> list[Path]:
     (folder / SITE_FILE).write_text(SITE_TEMPLATE.format(
         origin=origin.root if not origin.default else f"the shipped {origin.city} site", folder=folder,
         packs=", ".join(packs), site_id=site_id, name_zh=f"{site_id} 站点", name_en=f"{site_id} site",
-        city=origin.city, enabled=", ".join(enabled)), encoding="utf-8")
+        city=origin.city, enabled=", ".join(enabled),
+        lateness=f"{origin.allowed_lateness_seconds}s"), encoding="utf-8")
     return sorted(p for p in folder.rglob("*") if p.is_file())

@@ -5,8 +5,10 @@ from pathlib import Path
 import typer
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.orchestration.cli_options import EnvOption, HomeOption, settings_or_exit
 
-cameras_app = typer.Typer(help="摄像机 / Cameras: video quality diagnosis (VQD) of snapshots and its accuracy.",
+cameras_app = typer.Typer(help="摄像机 / Cameras: video quality diagnosis (VQD) of snapshots and its accuracy; "
+                               "the camera state machine on the keepalive stream.",
                           no_args_is_help=True)
 
 ConfigOption = typer.Option(None, "--config", help="Thresholds file (default: config/video_quality.yaml).")
@@ -154,3 +156,44 @@ def accuracy_command(
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else render_table(report, config))
     raise typer.Exit(1 if report.errors else 0)
+
+
+@cameras_app.command("watch")
+def watch_command(
+        bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka HOST:PORT."),
+        topic: str = typer.Option("gb28181.device_status", "--topic", help="GB/T 28181 keepalive/status topic."),
+        out_topic: str = typer.Option("safecity.events.live", "--out-topic",
+                                      help="Where camera_health / camera_down events go (for `rules route`)."),
+        tick_seconds: int = typer.Option(0, "--tick-seconds", help="Tick period in event time (0: the keepalive "
+                                                                   "interval)."),
+        keepalive_seconds: int = typer.Option(0, "--keepalive-seconds", help="Keepalive interval (0: the median "
+                                                                             "spacing in the home's silver, else 60)."),
+        refresh_minutes: int = typer.Option(30, "--refresh-minutes", help="Re-publish an offline camera's stay "
+                                                                          "after its minutes offline grew this much."),
+        checkpoint: Path | None = typer.Option(None, "--checkpoint", help="What was published (default: "
+                                                                          "<home>/state/camera_watch.json)."),
+        idle_seconds: float | None = typer.Option(None, "--idle-seconds", help="Stop after this long without a "
+                                                                               "message (default: run until Ctrl-C)."),
+        env: str | None = EnvOption, home: Path | None = HomeOption) -> None:
+    """摄像机状态监视 / Run the camera state machine on the keepalive stream and publish camera_health and
+    camera_down events as they happen (the batch step's same code, ticked in event time).
+
+    The registry (catalog: parents, positions, point levels) and the snapshot diagnoses are read once at start from
+    the home's silver tables (silver.camera, silver.snapshot_diagnosis): run the main job on the home first. The topic
+    is read from its start; the checkpoint keeps what was published, so a restart does not publish it again."""
+    import logging
+
+    from safecity.analytics.camera_stream import tick_line, watch
+    from safecity.standards.catalogue import load_catalogue
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    settings = settings_or_exit(env, home)
+    defects = {c.code: (c.name_zh, c.name_en) for c in load_catalogue(settings.city.id).code_tables["vqd_item"].codes}
+    try:
+        summary = watch(settings, bootstrap, topic=topic, out_topic=out_topic, tick_seconds=tick_seconds or None,
+                        keepalive_seconds=keepalive_seconds, refresh_minutes=refresh_minutes, checkpoint=checkpoint,
+                        idle_seconds=idle_seconds, on_tick=lambda tick: typer.echo(tick_line(tick)),
+                        defect_names=defects)
+    except ValueError as exc:
+        typer.echo(f"错误 / error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(summary.render())

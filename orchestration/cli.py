@@ -202,8 +202,14 @@ def simulate(city: str | None = typer.Option(None, "--city", help="City (default
              seed: int = typer.Option(1, "--seed"),
              out: Path = typer.Option(..., "--out", help="Folder to write into."),
              kafka: str | None = typer.Option(None, "--kafka", help="Kafka bootstrap servers: streams go there too."),
+             live: bool = typer.Option(False, "--live", help="Then replay the day's policy events onto Kafka "
+                                                             "(--kafka) in event-time order, live."),
+             speed: float = typer.Option(60.0, "--speed", min=0.0, help="--live: times real time (0: as fast as "
+                                                                        "the broker takes them)."),
+             topic: str = typer.Option("safecity.events.live", "--topic", help="--live: the topic of the day."),
              site: Path | None = SiteOption) -> None:
-    """模拟城市数据 / Simulate the city's sources in the bureau's own formats, with faults and a ground truth."""
+    """模拟城市数据 / Simulate the city's sources in the bureau's own formats, with faults and a ground truth;
+    with --live, replay the day's events onto Kafka for `rules route` / `rules serve` and the board."""
     import datetime as dt
     from safecity.simulator.run import simulate as run_simulation
     from safecity.simulator.scale import SCALES
@@ -222,13 +228,33 @@ def simulate(city: str | None = typer.Option(None, "--city", help="City (default
     except ValueError:
         typer.echo(f"--start must be YYYY-MM-DD, got {start!r}", err=True)
         raise typer.Exit(2) from None
-    summary = run_simulation(city, first, days, scale, seed, out, kafka)
+    if live and not kafka:
+        raise fail("--live 需要 --kafka / --live needs --kafka HOST:PORT (the broker the day is replayed onto)")
+    summary = run_simulation(city, first, days, scale, seed, out, None if live else kafka)
     typer.echo(f"模拟完成 / simulated {days} day(s) of {city} at scale {scale} in {summary.seconds} s → {out}")
     width = max(map(len, [*summary.counts, "faults"]))
     for name, counts in summary.counts.items():
         typer.echo(f"  {name:<{width}} {counts}")
     typer.echo(f"  {'faults':<{width}} {sum(summary.faults.values())} injected: {summary.faults}")
     typer.echo(f"  ground truth: {out / 'manifest.json'}")
+    if live:
+        _replay_live(out, kafka, speed or None, topic)
+
+
+def _replay_live(files: Path, bootstrap: str, speed: float | None, topic: str) -> None:
+    import tempfile
+    from safecity.config.profiles import load_settings
+    from safecity.orchestration.live_replay import prepare_day, replay_day
+
+    with tempfile.TemporaryDirectory(prefix="safecity-live-") as home:
+        settings = load_settings("local", home)
+        typer.echo(f"实时回放准备 / preparing the live day: the main job over {files} on a home of its own")
+        prepare_day(settings, files)
+        day = replay_day(settings, bootstrap, speed, files, topic,
+                         progress=lambda p: typer.echo(f"  {p.line()}"))
+    typer.echo(f"实时回放完成 / replayed {day.events} events onto {day.topic}: {day.by_type}")
+    typer.echo(f"  {day.stats}")
+    typer.echo(f"  批处理答案 / the batch fired {day.batch_actions} actions: {day.batch_keys_file}")
 
 
 @standards_app.command("check")

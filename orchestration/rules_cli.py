@@ -238,25 +238,33 @@ def rules_serve(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
         site: Path | None = SiteOption) -> None:
     """流式运行 / Consume the keyed topics `rules route` fills as a consumer group; write fired actions to the
     outbox."""
+    from safecity.config.site import current_site
     from safecity.rules.sinks import FileSink, KafkaSink
-    from safecity.rules.streaming import OUTBOX_TOPIC, iceberg_outbox, serve, sink_outbox
+    from safecity.rules.streaming import (OUTBOX_TOPIC, iceberg_late, iceberg_outbox, jsonl_late, serve,
+                                          sink_outbox)
     policies = _load(policies_dir)
+    # Events beyond the site's allowed lateness go to ops.late_events beside an Iceberg outbox, else to JSON Lines:
+    # beside a file outbox (<file>.late.jsonl), or in the state folder (rules/late-events.jsonl).
     if outbox == "iceberg":
         from safecity.lakehouse.catalog import open_catalog
-        writer = iceberg_outbox(open_catalog(_settings(env, home)))
+        catalog = open_catalog(_settings(env, home))
+        writer, late = iceberg_outbox(catalog), iceberg_late(catalog)
     elif outbox == "kafka":
         writer = sink_outbox(KafkaSink("outbox", bootstrap, OUTBOX_TOPIC))
+        late = jsonl_late(_settings(env, home).paths.home / "rules" / "late-events.jsonl")
     elif outbox.startswith("file:"):
-        writer = sink_outbox(FileSink("outbox", outbox[5:]))
+        writer, late = sink_outbox(FileSink("outbox", outbox[5:])), jsonl_late(f"{outbox[5:]}.late.jsonl")
     else:
         typer.echo(f"--outbox: iceberg, kafka or file:PATH, got {outbox!r}", err=True)
         raise typer.Exit(2)
     from safecity.rules.checkpoint import DirectoryCheckpoints
     stats = serve(bootstrap, topics, group, policies, writer, max_messages=max_messages, idle_seconds=idle_seconds,
                   checkpoints=DirectoryCheckpoints(checkpoints) if checkpoints else None,
-                  checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
+                  checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                  lateness=current_site().allowed_lateness_seconds, late=late)
     typer.echo(f"{stats.messages} events in {stats.batches} batches: {stats.actions} actions, "
-               f"{len(stats.result.errors)} rule errors, reloads {stats.reloads or 'none'}")
+               f"{len(stats.result.errors)} rule errors, reloads {stats.reloads or 'none'}, "
+               f"迟到未评估 / beyond the allowed lateness {stats.late_by_type or 'none'}")
 
 
 SinksOption = typer.Option(None, "--sinks", help="Sink configuration (YAML; default: every action into "

@@ -6,7 +6,9 @@ still inside its windows) moves with the partition when a worker dies or the gro
 engine's `export_state` plus the next offset to read: every event before it is in the state, none after it. The
 worker that gets the partition loads the latest checkpoint into a fresh engine and seeks to that offset, so each
 event goes into the state exactly once; what a crash costs is re-reading the events since the last checkpoint
-(their actions are written again and the outbox drops them by idempotency key).
+(their actions are written again and the outbox drops them by idempotency key). The state holds the engine's clock
+(`now`, its latest event time), so the new holder judges late events against the same clock as the old one
+(lateness.py).
 
 The store is a folder of one JSON file per (group, topic, partition), replaced atomically (write, fsync, rename):
 a killed writer leaves the previous checkpoint whole. Workers on several machines need the folder on storage they

@@ -40,6 +40,7 @@ from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, 
                                      resumable_states, ruleset_name)
 from safecity.rules.events import event_time
 from safecity.rules.fields import value_problem
+from safecity.rules.lateness import TOO_LATE, LateEvent, classify
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
 from safecity.rules.shape import DISCARD, Rule, policy_rules
@@ -90,6 +91,7 @@ class EvaluationResult:
     # idempotency key -> latest event time among the record's matched events, when any has one: the batch mode
     # tells new actions from old by it without keeping every event's time.
     triggered_at: dict[str, dt.datetime] = field(default_factory=dict)
+    late: list[LateEvent] = field(default_factory=list)  # events beyond the allowed lateness: kept, not evaluated
 
     def unhandled_by_type(self) -> dict[str, int]:
         totals: Counter = Counter()
@@ -106,6 +108,7 @@ class EvaluationResult:
         self.evicted.update(other.evicted)
         self.throttled.update(other.throttled)
         self.triggered_at.update(other.triggered_at)
+        self.late.extend(other.late)
 
 
 class _PolicyHost(durable.Host):
@@ -171,8 +174,12 @@ def event_seconds(value: Any) -> float | None:
 
 class PolicyEngine:
     def __init__(self, policies: Sequence[LoadedPolicy], *, clock: Clock | str = utc_now,
-                 catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS, sweep_every: int | None = None):
+                 catalogue: Catalogue | None = None, shards: int = DEFAULT_SHARDS, sweep_every: int | None = None,
+                 lateness: float | None = None):
         self._catalogue = catalogue or load_catalogue()
+        # Allowed lateness (lateness.py) against `now`: None (batch, replay) evaluates every event, as silver gives
+        # them in event-time order and the batch mode judges lateness against its watermark itself.
+        self.lateness = lateness
         self._clock = clock
         self._shards = shards
         self._sweep_every = sweep_every or SWEEP_EVERY
@@ -302,10 +309,12 @@ class PolicyEngine:
         message = dict(event)
         time_field = self._catalogue.events[event_type].time_field
         seconds = event_seconds(event.get(time_field)) if time_field else None
+        retract = event.get("op") == "retract"
         if seconds is not None:
+            if self._too_late(event, seconds, bool(facts_to) or retract):
+                return
             message[TS] = seconds
             self.now = seconds if self.now is None else max(self.now, seconds)
-        retract = event.get("op") == "retract"
         for slot in facts_to:
             self._fact_to(slot, message, retract)
         if not retract:
@@ -314,6 +323,17 @@ class PolicyEngine:
         self._posted += 1
         if self._posted % self._sweep_every == 0:
             self.sweep()
+
+    def _too_late(self, event: Mapping[str, Any], seconds: float, fact: bool) -> bool:
+        """True (and the event kept in the result's `late`) when the event is older than `now` less the allowed
+        lateness. Facts are current state, never late: a type some policy holds as a fact is asserted whatever its
+        time (the batch mode reads facts in full for the same reason)."""
+        if self.lateness is None or fact or classify(seconds, self.now, self.lateness) != TOO_LATE:
+            return False
+        self._result.late.append(LateEvent(
+            str(event["type"]), str(event["id"]), dt.datetime.fromtimestamp(seconds, dt.timezone.utc),
+            dt.datetime.fromtimestamp(self.now, dt.timezone.utc), int(self.lateness), "stream"))
+        return True
 
     def _type_problem(self, event_type: str, event: Mapping[str, Any]) -> str | None:
         for element in self._catalogue.event_fields(event_type):

@@ -1,11 +1,15 @@
 """Where the batch mode, replay and diff get their events (事件来源): silver tables and JSON Lines files.
 
 An event type of the catalogue that is derived from an entity (alarm_received from alarm_call, camera_registered
-from camera, …) is read from that entity's silver table, one event per row, identified by the row's batch and
-line, so an outbox record names the exact silver rows that fired it. A type with fields of its own (camera_health,
-camera_down, incident_reported, …) is read from the silver table of the same name when a producer writes one
-(cameras/health.py writes camera_health and camera_down), with the same `_batch_id:_line` ids. Events are ordered
-by event time; types without an event time (the camera register) come first, in load order.
+from camera, …) is read from that entity's silver table, one event per record, identified by its subject: the type
+and the entity's key (`alarm_received:J1303…`). The bureau's live systems know that id when they emit the event
+(the call-taking system knows its call number, not our load order), so a streamed event and the same event read
+from silver fire the same action. A record that updates (a call delivered again once closed) is one event, not one
+per version: the first version for a timed type (the event happened once, as first known: what was known at the
+call's receipt), the latest for a timeless one (the register as it is now). A type with fields of its own
+(camera_health, camera_down, incident_reported, …) is read from the silver table of the same name that its producer
+(analytics/) writes, where `_batch_id:_line` is already built from subject and moment. Events are ordered by event
+time; types without an event time (the camera register) come first, in load order.
 
 Silver events are streamed, never held: a city day is millions of vehicle passes (issue #9: a list of them all
 blew an 18 GB cap). Each type is one cursor ordered by (event time, _batch_id, _line) and fetched in chunks; the
@@ -94,6 +98,29 @@ class SilverType:
     end: dt.datetime | None
     zoned: bool  # the time column is TIMESTAMPTZ, so SQL can filter and order on it as Python would
     at_event: Mapping[str, str | None] = dataclass_field(default_factory=dict)  # fields as they were at the event's moment
+    subject: tuple[str, ...] = ()  # an entity event's key columns: its id is the type and their values
+    versions: tuple[str, ...] = ()  # an updating entity's version order: one event per subject, picked by this order
+
+    @property
+    def id_columns(self) -> tuple[str, ...]:
+        """The columns an event's id is made of: the subject's key, or the row's batch and line."""
+        return self.subject or ("_batch_id", "_line")
+
+    def event_id(self, values: list[Any]) -> str:
+        """The id of the event whose `id_columns` hold `values`."""
+        if self.subject:
+            return ":".join([self.name, *(str(_plain(v)) for v in values)])
+        return f"{values[0]}:{values[1]}"
+
+    def source_sql(self) -> str:
+        """The table, or for an updating entity one row per subject (first version when timed, latest when not)."""
+        if not self.versions:
+            return f"silver.{self.table}"
+        direction = "ASC" if self.time_field else "DESC"
+        order = ", ".join(f'{c} {direction}' for c in self.versions)
+        partition = ", ".join(f'"{c}"' for c in self.subject)
+        return (f"(SELECT * FROM silver.{self.table} QUALIFY row_number() OVER (PARTITION BY {partition} "
+                f"ORDER BY {order}) = 1)")
 
     def _selected(self) -> str:
         def value(column: str) -> str:
@@ -127,7 +154,8 @@ class SilverType:
         order = f'"{self.time_field}", _batch_id, _line' if self.time_field and self.zoned else "_batch_id, _line"
         cursor = _cursor(con)
         try:
-            cursor.execute(f"SELECT {self._selected()}, _batch_id, _line FROM silver.{self.table}{where} "
+            subject = "".join(f', "{c}" AS "_subject_{i}"' for i, c in enumerate(self.subject))
+            cursor.execute(f"SELECT {self._selected()}, _batch_id, _line{subject} FROM {self.source_sql()}{where} "
                            f"ORDER BY {order}", params)
             names = [d[0] for d in cursor.description]
             events = (self._event(dict(zip(names, row))) for row in _fetched(cursor, chunk))
@@ -140,7 +168,9 @@ class SilverType:
             cursor.close()
 
     def _event(self, record: dict[str, Any]) -> tuple[dt.datetime | None, dict[str, Any]]:
-        event_id = f"{record.pop('_batch_id')}:{record.pop('_line')}"
+        batch, line = record.pop("_batch_id"), record.pop("_line")
+        event_id = self.event_id([record.pop(f"_subject_{i}") for i, _ in enumerate(self.subject)] if self.subject
+                                 else [batch, line])
         moment = _moment(record.get(self.time_field)) if self.time_field else None
         return moment, {"type": self.name, "id": event_id,
                         **{k: _plain(v) for k, v in record.items() if v is not None}}
@@ -152,7 +182,7 @@ class SilverType:
             return len(moments), max(moments, default=None)
         where, params = self._filter()
         latest = f'max("{self.time_field}")' if self.time_field else "NULL"
-        return tuple(con.execute(f"SELECT count(*), {latest} FROM silver.{self.table}{where}", params).fetchone())
+        return tuple(con.execute(f"SELECT count(*), {latest} FROM {self.source_sql()}{where}", params).fetchone())
 
 
 def _cursor(con):
@@ -181,6 +211,7 @@ class SilverEvents:
         self.chunk = chunk
         self.by_type: Counter = Counter()
         self.latest: dt.datetime | None = None
+        self.exclude: set[tuple[str, str]] = set()  # (type, id) left out: events judged too late (rules.batch)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.by_type, self.latest = Counter(), None
@@ -189,6 +220,8 @@ class SilverEvents:
         timed = heapq.merge(*(t.rows(self._con, self.chunk) for t in self.types if t.time_field is not None),
                             key=lambda pair: pair[0])
         for moment, event in itertools.chain(*timeless, timed):
+            if self.exclude and (event["type"], event["id"]) in self.exclude:
+                continue
             self.by_type[event["type"]] += 1
             if moment is not None and (self.latest is None or moment > self.latest):
                 self.latest = moment
@@ -215,6 +248,11 @@ def event_tables(con, catalogue: Catalogue, timeless: bool = True) -> Iterator[t
         yield name, event_type, table, described, chosen
 
 
+def version_order(entity: Any, columns: Mapping[str, str]) -> tuple[str, ...]:
+    """The order of an updating record's versions: its update time when it has one, then the order silver took them."""
+    return tuple(f'"{c}"' for c in (entity.version_field, "_ingested_at", "_batch_id", "_line") if c in columns)
+
+
 def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
                   end: dt.datetime | None = None, facts: Iterable[str] = (),
                   starts: Mapping[str, dt.datetime | None] | None = None,
@@ -233,8 +271,11 @@ def silver_events(con, catalogue: Catalogue, start: dt.datetime | None = None,
             con, catalogue, timeless=not (start or end or starts) or keep_timeless):
         field = event_type.time_field
         since = None if name in facts else starts[name] if name in starts else start
+        entity = catalogue.entities[event_type.entity] if event_type.entity else None
         source = SilverType(name, table, chosen, field, since, end,
-                            zoned=field is None or described.get(field) == ZONED, at_event=event_type.at_event)
+                            zoned=field is None or described.get(field) == ZONED, at_event=event_type.at_event,
+                            subject=tuple(entity.key) if entity else (),
+                            versions=version_order(entity, described) if entity and entity.updates else ())
         (types if wanted is None or name in wanted else skipped).append(source)
     return SilverEvents(con, types, skipped, chunk)
 

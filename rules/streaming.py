@@ -15,6 +15,15 @@ drops records whose idempotency key it already holds (at least once in, effectiv
 worker that gets the partition after a crash or a rebalance restores it and reads on from that offset: open
 charts and windows survive, and no event goes into the state twice. A changed policy
 file is tested and swapped in without a restart (`PolicyWatcher`).
+
+Out-of-order events (乱序与迟到, issue 18): each partition's engine keeps its clock, the latest event time it has
+seen (PolicyEngine.now, saved in checkpoints, so a restored worker judges as the one before it). An event earlier
+than that clock by at most the site's allowed lateness is evaluated: durable matches a window's readings whatever
+their arrival order (08:05, 08:10 then 08:00 fires as 08:00, 08:05, 08:10 does). An event earlier than that is
+not evaluated: by then the idle sweep may have dropped its window partners or not, depending on how many events
+came since (measured: three readings an hour late fired with the sweep not yet run and not after it), so its
+outcome would be an accident. It is counted (ServeStats.late_by_type), logged, and kept through `late`
+(ops.late_events, or a JSON Lines file beside a file outbox) with the clock that judged it. Facts are never late.
 """
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from safecity.config.yamlfile import YamlFileError
 from safecity.rules.checkpoint import Checkpoint, DirectoryCheckpoints
 from safecity.rules.engine import EvaluationResult, utc_now
+from safecity.rules.lateness import DEFAULT_ALLOWED_LATENESS, LateEvent, late_by_type, record_late, write_late_jsonl
 from safecity.rules.loader import LoadedPolicy, load_policy
 from safecity.rules.outbox import OutboxRecord
 from safecity.rules.testing import run_policy_tests
@@ -44,8 +54,10 @@ FETCH_WAIT_MS = 10
 # Checkpoints due by time are written a few before each poll, oldest first: writing every dirty partition's
 # checkpoint at once (about 5 ms each, 30 partitions) stopped serve for 150 ms and set the latency's p99.
 CHECKPOINTS_PER_POLL = 2
+JOIN_GRACE = 120.0  # seconds a consumer with an idle limit waits for its first assignment beyond that limit
 
 OutboxWriter = Callable[[list[OutboxRecord], dict[str, str]], None]
+LateWriter = Callable[[list[LateEvent], str], None]  # (events beyond the allowed lateness, "topic.partition")
 
 
 def publish_events(bootstrap: str, topic: str, events: Iterable[Mapping[str, Any]], key_field: str) -> int:
@@ -179,14 +191,20 @@ def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
 def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
            before_poll: Callable[[], None] | None = None) -> Iterator[list[tuple[Any, list[Any]]]]:
     """Each poll that returned messages, as (topic partition, records) in topic and partition order; ends after
-    `idle_seconds` without a message (never when None)."""
+    `idle_seconds` without a message (never when None). Idle time counts from the consumer's first assignment:
+    joining a group can take longer than the idle limit (tansu: about 25 s), and a worker that gave up before it
+    was given its partitions would read nothing; one never assigned gives up after JOIN_GRACE more seconds."""
     last_message = time.monotonic()
+    assigned = False
     while True:
         if before_poll is not None:
             before_poll()
         polled = consumer.poll(timeout_ms=poll_ms)
+        if not assigned and consumer.assignment():
+            assigned, last_message = True, time.monotonic()
         if not polled:
-            if idle_seconds is not None and time.monotonic() - last_message > idle_seconds:
+            limit = None if idle_seconds is None else idle_seconds + (0 if assigned else JOIN_GRACE)
+            if limit is not None and time.monotonic() - last_message > limit:
                 return
             continue
         last_message = time.monotonic()
@@ -228,6 +246,22 @@ def sink_outbox(sink: Any) -> OutboxWriter:
     def write(records: list[OutboxRecord], offsets: dict[str, str]) -> None:
         for record in records:
             sink.deliver(payload(record))
+
+    return write
+
+
+def iceberg_late(catalog: Any) -> LateWriter:
+    """Keeps late events in ops.late_events (each set once, by its content: a re-read batch adds nothing)."""
+    def write(late: list[LateEvent], run: str) -> None:
+        record_late(catalog, late, run)
+
+    return write
+
+
+def jsonl_late(path: str | Path) -> LateWriter:
+    """Keeps late events as JSON Lines (a worker without a catalog)."""
+    def write(late: list[LateEvent], run: str) -> None:
+        write_late_jsonl(path, late, run)
 
     return write
 
@@ -277,12 +311,18 @@ class ServeStats:
     result: EvaluationResult = field(default_factory=EvaluationResult)
     latencies: list[float] = field(default_factory=list)  # seconds from a Kafka message's timestamp to its action
 
+    @property
+    def late_by_type(self) -> dict[str, int]:
+        """Events beyond the allowed lateness, not evaluated (kept through serve's `late`)."""
+        return late_by_type(self.result.late)
+
 
 def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies: Sequence[LoadedPolicy],
           outbox: OutboxWriter, *, clock: Any = utc_now, max_messages: int | None = None,
           idle_seconds: float | None = None, partitions: Sequence[tuple[str, int]] | None = None,
           watch: bool = True, poll_ms: int = 100, checkpoints: DirectoryCheckpoints | None = None,
-          checkpoint_every: int | None = None, checkpoint_seconds: float = 1.0) -> ServeStats:
+          checkpoint_every: int | None = None, checkpoint_seconds: float = 1.0,
+          lateness: float | None = DEFAULT_ALLOWED_LATENESS, late: LateWriter | None = None) -> ServeStats:
     """Consume the keyed topics of the raw `topics` (`route` fills them) until `max_messages` were processed or
     nothing arrived for `idle_seconds` (both unset: forever). `partitions` assigns keyed topic partitions by hand
     instead of joining the group (tests, single workers).
@@ -290,7 +330,10 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
     With `checkpoints`, each keyed partition's engine state is saved with the offset it covers when it took events
     and its checkpoint is `checkpoint_seconds` old (at most CHECKPOINTS_PER_POLL before each poll, oldest first), every
     `checkpoint_every` batches if given (all such partitions at once), and when the partition is revoked; offsets
-    are committed only then, and a partition assigned to this worker starts from its checkpoint."""
+    are committed only then, and a partition assigned to this worker starts from its checkpoint.
+
+    `lateness` (seconds; None: off) is the allowed lateness against each partition's latest event time; events
+    beyond it are not evaluated, and go to `late` before the batch's outbox rows are written."""
     from kafka import ConsumerRebalanceListener, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -315,7 +358,8 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
             group = groups.get(topic_key(topic) or "")
             if not group:
                 return None
-            engines[(topic, partition)] = SupervisedEngine(group, clock=clock)
+            engines[(topic, partition)] = SupervisedEngine(group, clock=clock, lateness=lateness,
+                                                           keep_state=checkpoints is not None)
         return engines[(topic, partition)]
 
     def save(keys: Iterable[tuple[str, int]], commit: bool = True) -> None:
@@ -393,7 +437,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
 
         for polled in _polls(consumer, idle_seconds, poll_ms, between_polls):
             result = EvaluationResult()
-            sent_at, offsets = {}, {}
+            sent_at, offsets, late_batches = {}, {}, []
             for partition, records in polled:
                 events = []
                 for record in records:
@@ -408,12 +452,20 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                     for event in events:
                         result.unrouted[str(event.get("type"))] += 1
                 else:
-                    result.extend(engine.post(events))
+                    posted = engine.post(events)
+                    if posted.late:
+                        late_batches.append((f"{partition.topic}.{partition.partition}", posted.late))
+                    result.extend(posted)
                 covered[(partition.topic, partition.partition)] = records[-1].offset + 1
                 dirty.add((partition.topic, partition.partition))
                 saved_at.setdefault((partition.topic, partition.partition), time.monotonic())
                 offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
                 stats.messages += len(events)
+            for run, late_events in late_batches:
+                log.warning("partition %s: %d events beyond the allowed lateness of %s s, not evaluated: %s", run,
+                            len(late_events), lateness, late_by_type(late_events))
+                if late is not None:
+                    late(late_events, run)
             outbox(result.outbox, offsets)
             written = time.time()
             for record in result.outbox:

@@ -58,8 +58,8 @@ class CrashDrill:
 
 
 def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int, marker: Any,
-           drill: CrashDrill | None, attempt: int) -> None:
-    engine = PolicyEngine(policies, clock=clock, shards=shards)
+           drill: CrashDrill | None, attempt: int, lateness: float | None = None) -> None:
+    engine = PolicyEngine(policies, clock=clock, shards=shards, lateness=lateness)
     ids = [p.id for p in policies]
 
     def before_post(policy_id: str, message: Mapping[str, Any]) -> None:
@@ -112,15 +112,23 @@ class SupervisedEngine:
     drill: CrashDrill | None = None
     start_method: str = DEFAULT_START
     max_restarts: int = 20
+    lateness: float | None = None  # allowed lateness in seconds (streaming); None: every event is evaluated
     set_aside: list[SetAside] = field(default_factory=list)
     crashes: dict[tuple[str, int], int] = field(default_factory=dict)
     restarts: int = 0
+    # Streaming with checkpoints: a restarted child is given the last checkpointed state and the events since,
+    # so a native crash loses no open chart or window (without it, only the facts are re-asserted).
+    keep_state: bool = False
     _facts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (type, id) -> latest assertion
+    _baseline: dict[str, Any] | None = None  # the state of the last checkpoint (keep_state)
+    _since: list[Mapping[str, Any]] = field(default_factory=list)  # events evaluated since that checkpoint
 
     def __post_init__(self) -> None:
         self.policies = list(self.policies)
         self._process = None
         self._start()
+        if self.keep_state:
+            self._baseline = {}  # a fresh engine: its state is every event since its start
 
     # -- process -----------------------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -128,9 +136,15 @@ class SupervisedEngine:
         self._marker = context.Array("i", [-1, -1], lock=False)
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_child, daemon=True, args=(
-            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts))
+            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts, self.lateness))
         self._process.start()
         child_conn.close()
+        if self._baseline is not None:
+            # The child as it was: the checkpoint, then the events since, whose actions were returned already.
+            self._request("restore", self._baseline)
+            if self._since:
+                self._request("post", self._since)
+            return
         facts = self._fact_events()
         if facts:
             self._request("post", facts)  # results of re-asserted facts were recorded when first asserted
@@ -208,6 +222,8 @@ class SupervisedEngine:
             except WorkerCrashed:
                 crash_errors.append(self._crashed(events))
         self._remember_facts(events)
+        if self._baseline is not None:
+            self._since.extend(events)
         result.errors[:0] = crash_errors
         return result
 
@@ -241,12 +257,20 @@ class SupervisedEngine:
         return self._request("sweep")
 
     def export_state(self) -> dict[str, Any]:
-        """The child engine's state for a checkpoint (PolicyEngine.export_state)."""
-        return self._request("export")
+        """The child engine's state for a checkpoint (PolicyEngine.export_state); with keep_state it is also what a
+        restarted child starts from."""
+        state = self._request("export")
+        self._checkpointed(state)
+        return state
+
+    def _checkpointed(self, state: Mapping[str, Any]) -> None:
+        if self.keep_state:
+            self._baseline, self._since = dict(state), []
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Load a checkpoint's state into the child; its facts are also remembered for re-assertion after a crash."""
         self._request("restore", state)
+        self._checkpointed(state)
         for policy in state.get("policies", {}).values():
             for facts in policy.get("facts", {}).values():
                 self._remember_facts({k: v for k, v in fact.items() if k != "sid"} for fact in facts.values())

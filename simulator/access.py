@@ -8,13 +8,13 @@ reads whole tables but no sensitive column. Neither comes near the rule's thresh
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
 
 from safecity.simulator.manifest import Manifest
 from safecity.simulator.world import World
+from safecity.simulator.writers import write_jsonl
 
 CST = dt.timezone(dt.timedelta(hours=8))
 # (account, role, system, queries a day, tables it reads)
@@ -61,9 +61,8 @@ def write_access_logs(world: World, start: dt.date, days: int, out: Path, manife
                 lines.append(_line(system, user, role, table, 3, int(rng.integers(5000, 50000)), at))
         lines.sort(key=lambda r: (r["accessed_at"], r["user_id"]))
         relpath = f"access_logs/access_log_{day:%Y%m%d}.jsonl"
-        path = out / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+        write_jsonl(out / relpath, lines)
+        manifest.keep("accesses", [{**line, "file": relpath} for line in lines])
         manifest.file(relpath, "access_log_jsonl", len(lines))
         if day_index == 0:
             manifest.situation("bulk_sensitive_access", BULK_USER[0], file=relpath, queries=3)

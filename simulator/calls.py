@@ -118,6 +118,7 @@ def write_calls(world: World, scale: Scale, start: dt.datetime, days: int, out: 
                 if case is not None:
                     cases.append(case)
         write_encoded(out / name, csv_text(CALL_HEADER, rows), "gb18030")
+        manifest.keep("calls", [{**dict(zip(CALL_HEADER, row)), "file": name} for row in rows])
         manifest.file(name, "calls_csv", len(rows), encoding="gb18030", urban_divisions=sorted(
             d.code for d in world.city.divisions if d.urban))
         stats["units"] += write_units(world, day, rows, out, manifest, now)

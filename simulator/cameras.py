@@ -248,6 +248,8 @@ def write_heartbeats(cameras: list[Camera], scale: Scale, start: dt.datetime, da
                 moment += step
         messages.sort(key=lambda m: (m[0], m[1], m[2]["CmdType"]))
         write_jsonl(path, [m[2] for m in messages])
+        if messages:  # the camera state machine's "now": the feed's last message
+            manifest.keep("heartbeat_ends", [{"file": relative(path, out), "last": messages[-1][0]}])
         if sink is not None:
             from safecity.simulator.run import STATUS_TOPIC
             for _, device_id, message in messages:

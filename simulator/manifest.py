@@ -1,6 +1,7 @@
 """The ground truth: every injected fault, with the record's key and the reason the platform should give, and the
 rare situations the day holds on purpose (a level-III accident, an overdue repair of a key camera, a junction's
-severe congestion episode, ...), with what they concern, so a test knows what the policies must act on."""
+severe congestion episode, ...), with what they concern, and per shipped policy the actions the day must produce
+(simulator.ground_truth), so a test knows what the policies must act on."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,12 @@ class Manifest:
     files: dict[str, dict] = field(default_factory=dict)
     faults: list[dict] = field(default_factory=list)
     situations: list[dict] = field(default_factory=list)
+    # Per shipped policy id, the actions the day must produce (simulator.ground_truth): {"predictable": true,
+    # "actions": [{"action", "key" (the policy's partition key), "params" (a subset), "at" (ISO, optional)}]}, or
+    # {"predictable": false, "why": ...} where the simulator cannot know.
+    expected_actions: dict[str, dict] = field(default_factory=dict)
+    # The generators' in-memory records the ground truth is computed from (kind -> records); not written.
+    records: dict[str, list] = field(default_factory=dict, repr=False)
 
     def file(self, relative: str, kind: str, records: int, **extra) -> None:
         """A written file: its kind (catalog_csv, passes_json, ...) and how many records it holds."""
@@ -41,6 +48,10 @@ class Manifest:
         for it (times as ISO with offset)."""
         self.situations.append({"kind": kind, "key": key, **({"file": file} if file else {}), **details})
 
+    def keep(self, kind: str, records: list) -> None:
+        """Hold generated records (dicts naming their `file`) for the ground truth of the policies."""
+        self.records.setdefault(kind, []).extend(records)
+
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f["kind"] for f in self.faults).items()))
 
@@ -49,6 +60,7 @@ class Manifest:
         document = {"seed": self.seed, "scale": self.scale, "start": self.start, "days": self.days, "clock": self.clock,
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
                     "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"])),
-                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["key"], json.dumps(s, sort_keys=True)))}
+                    "situations": sorted(self.situations, key=lambda s: (s["kind"], s["key"], json.dumps(s, sort_keys=True))),
+                    "expected_actions": dict(sorted(self.expected_actions.items()))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return path

@@ -1,4 +1,5 @@
-"""`safecity simulate`: every source of the city for the chosen days, then the ground-truth manifest."""
+"""`safecity simulate`: every source of the city for the chosen days, then the ground-truth manifest (the faults,
+the situations, and every shipped policy's expected actions)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -102,6 +103,8 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
         summary.counts["access_logs"] = access.write_access_logs(world, start, days, out, manifest)
     finally:
         close()
+    from safecity.simulator.ground_truth import expected_actions
+    manifest.expected_actions = expected_actions(world, manifest, registry)
     manifest.write(out)
     summary.faults = manifest.counts()
     summary.seconds = round(time.monotonic() - began, 1)

@@ -157,6 +157,7 @@ def write_support(world: World, start: dt.date, days: int, out: Path, manifest: 
     for path, (kind, header, rows) in files.items():
         write_encoded(path, csv_text(header, rows), "utf-8")
         manifest.file(relative(path, out), kind, len(rows))
+        manifest.keep(kind, [{**dict(zip(header, row)), "file": relative(path, out)} for row in rows])
     orders_file = relative(out / "support" / f"work_orders_{start:%Y%m%d}.csv", out)
     for kind, row in situations:
         manifest.situation(kind, row[0], file=orders_file, division_code=row[2], point_level=row[4], closed_at=row[7])

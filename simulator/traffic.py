@@ -1021,6 +1021,7 @@ def write_incidents(world: World, scale: Scale, start: date, days: int, out: Pat
             event = {"sjbh": f"JTSJ{ymd}{i + 1:05d}", **event}
             if situation:
                 manifest.situation(situation, event["sjbh"], file=relpath, deaths=event["swrs"], injured=event["ssrs"])
+            manifest.keep("incidents", [{**event, "file": relpath}])
             lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
         (out / relpath).write_text("".join(lines), encoding="utf-8", newline="\n")
         manifest.file(relpath, "incidents_jsonl", len(lines))

@@ -108,3 +108,20 @@ def test_site_new_from_another_site_folder_keeps_its_city_packs_and_policies(tmp
     assert (tmp_path / "copy" / "policies" / "own.yaml").read_text(encoding="utf-8") == "id: own\n"
     assert [p.name for p in (tmp_path / "copy" / "sources").glob("*.yaml")] == ["edinburgh_accidents_csv.yaml"]
     assert load_settings(home=tmp_path / "home", site=tmp_path / "copy").city.id == "edinburgh"
+
+
+def test_allowed_lateness_is_the_sites_own_setting_and_site_new_carries_it(tmp_path, no_site):
+    assert default_site().allowed_lateness_seconds == 15 * 60
+    scaffold_site(tmp_path / "one", default_site())
+    marker = tmp_path / "one" / "site.yaml"
+    assert "allowed_lateness: 900s" in marker.read_text(encoding="utf-8")
+    assert load_site(tmp_path / "one").allowed_lateness_seconds == 900
+    marker.write_text(marker.read_text(encoding="utf-8").replace("allowed_lateness: 900s", "allowed_lateness: 2h"),
+                      encoding="utf-8")
+    assert load_site(tmp_path / "one").allowed_lateness_seconds == 7200
+    scaffold_site(tmp_path / "two", load_site(tmp_path / "one"))
+    assert load_site(tmp_path / "two").allowed_lateness_seconds == 7200
+    marker.write_text(marker.read_text(encoding="utf-8").replace("allowed_lateness: 2h", "allowed_lateness: soon"),
+                      encoding="utf-8")
+    with pytest.raises(YamlFileError, match="allowed_lateness"):
+        load_site(tmp_path / "one")

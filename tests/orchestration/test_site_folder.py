@@ -5,6 +5,7 @@ code; --site and SAFECITY_SITE pick the site on every command."""
 import collections
 import csv
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -95,6 +96,27 @@ def test_every_row_is_in_silver_and_the_marts_count_days_and_hours_in_the_citys_
         fatal_mart = con.execute("SELECT sum(incidents) FROM marts.mart_traffic_incident_volumes WHERE level = 'city' "
                                  "AND accident_type = 'fatal'").fetchone()[0]
     assert fatal_mart == fatal == 13
+
+
+@pytest.mark.slow
+def test_the_sites_real_accidents_are_reported_and_escalated_without_a_call_export(onboarded):
+    """The site has accident records and no 110 export: every accident is still an incident report with its
+    casualties, and the emergency pack opens level IV for each one with a casualty (STATS19 records injury
+    accidents only, so for all of them), as an independent reading of the raw rows says."""
+    with REAL.open(newline="", encoding="ascii") as handle:
+        raw = list(csv.DictReader(handle))
+    casualties = {r["acc_ref"]: int(r["no_casualt"]) for r in raw}
+    catalog = open_catalog(load_settings("local", onboarded["home"], site=onboarded["site"]))
+    reported = catalog.load_table("silver.incident_reported").scan(
+        selected_fields=("incident_id", "casualties", "category")).to_arrow().to_pylist()
+    assert {r["incident_id"]: r["casualties"] for r in reported} == casualties and len(reported) == len(raw)
+    assert {r["category"] for r in reported} == {"030000"}
+    outbox = catalog.load_table("ops.outbox").scan().to_arrow().to_pylist()
+    levels = collections.Counter((r["params"]["incident_id"], r["params"]["level"]) for r in
+                                 ({**r, "params": json.loads(r["params"])} for r in outbox)
+                                 if r["policy_id"] == "emergency.incident_escalation")
+    assert levels == collections.Counter({(ref, "IV"): 1 for ref, n in casualties.items() if n >= 1})
+    assert len(levels) == 1163
 
 
 def test_a_new_mapping_file_is_a_new_source_of_its_entitys_asset_without_code(tmp_path, monkeypatch):

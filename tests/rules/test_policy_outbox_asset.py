@@ -206,11 +206,13 @@ def test_second_run_evaluates_fewer_events_and_both_runs_equal_one_run_over_ever
 
     total = sum(len(rows) for _, rows in FIRST.values()) + sum(len(rows) for _, rows in SECOND.values())
     assert once["events_evaluated"].value == total
-    # The second run reads the new rows, the camera_down fact, the readings within 15 minutes of 08:55 (J1's three,
-    # J3's last three) and both incidents (the escalation chart reads incident_reported over its idle time, 7 days).
+    # The second run reads the new rows, the camera_down fact, the readings within 15 minutes (the window) of
+    # 08:40 (the watermark 08:55 less the allowed lateness, 15 minutes): J1's three, J3's four; and both incidents
+    # (the escalation chart reads incident_reported over its idle time, 7 days).
     assert second["events_by_type"].value == {"camera_health": 2, "camera_down": 1, "incident_reported": 2,
-                                              "congestion_reading": 6}
-    assert second["events_evaluated"].value == 11 < total
+                                              "congestion_reading": 7}
+    assert second["events_evaluated"].value == 12 < total
+    assert second["late_events_by_type"].value == {} and second["late_arrivals_known"].value is True
     assert len(keys) == len(set(keys)) and sorted(keys) == sorted(once_keys)
     assert len(first_keys) < len(keys)  # the second run wrote something: the J1 window, I2, the new camera
     fired = {(r["policy_id"], tuple(r["matched_event_ids"])) for r in rows}
@@ -227,3 +229,101 @@ def test_second_run_evaluates_fewer_events_and_both_runs_equal_one_run_over_ever
     assert third["actions_new"].value == 0
     assert open_catalog(settings).load_table("ops.outbox").current_snapshot().snapshot_id == \
         outbox.current_snapshot().snapshot_id
+
+
+# -- allowed lateness (issue 18): events reaching silver after the watermark passed them ---------------------------
+def test_late_event_within_the_allowed_lateness_fires_once_one_beyond_is_counted_and_kept(settings):
+    from safecity.rules.lateness import LATE_EVENTS_TABLE
+
+    # The last row (11:00, online) moves the watermark to 11:00.
+    write_silver(settings, "camera_health", HEALTH, HEALTH_ROWS + [
+        camera_health(180, 6, "13030200001320000006", "online", 0, "key")])
+    first, _ = materialize(settings)
+    assert first["watermark"].value == (T0 + dt.timedelta(minutes=180)).isoformat()
+    before, _ = outbox_keys(settings)
+    # Two key cameras offline for 45 minutes reach silver now: one 5 minutes before the watermark (within the site's
+    # allowed lateness, 15 minutes by default), one 2 hours before it (beyond).
+    write_silver(settings, "camera_health", HEALTH, [
+        camera_health(175, 1, "13030200001320000011", "offline", 45, "key", "late"),
+        camera_health(60, 2, "13030200001320000012", "offline", 45, "key", "late")])
+    second, _ = materialize(settings)
+    keys, rows = outbox_keys(settings)
+    repairs = [r for r in rows if r["policy_id"] == REPAIR]
+    assert [r["matched_event_ids"] for r in repairs if "late:1" in r["matched_event_ids"]] == [["late:1"]]
+    assert not any("late:2" in r["matched_event_ids"] for r in rows)
+    assert second["actions_new"].value == len(keys) - len(before) >= 1
+    assert second["late_events_evaluated_by_type"].value == {"camera_health": 1}
+    assert second["late_events_by_type"].value == {"camera_health": 1}
+    assert second["allowed_lateness_seconds"].value == 900 and second["late_arrivals_known"].value is True
+    kept = open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().to_pylist()
+    assert [(r["event_type"], r["event_id"], r["event_time"], r["clock"], r["lateness_seconds"], r["mode"])
+            for r in kept] == [("camera_health", "late:2", T0 + dt.timedelta(minutes=60),
+                                T0 + dt.timedelta(minutes=180), 900, "batch")]
+    assert "7200 s before the clock" in kept[0]["reason"] and "未评估" in kept[0]["reason"]
+    assert second["watermark"].value == first["watermark"].value  # late events never move it back or forth
+
+    third, _ = materialize(settings)  # nothing arrived since: nothing fires again, nothing is judged late again
+    assert third["actions_new"].value == 0 and third["late_events_by_type"].value == {}
+    assert third["late_events_evaluated_by_type"].value == {}
+    assert outbox_keys(settings)[0] == keys
+    assert open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().num_rows == 1
+
+
+def test_an_event_beyond_the_lateness_takes_no_part_in_windows_then_or_in_later_runs(settings):
+    from safecity.rules.lateness import LATE_EVENTS_TABLE
+
+    # J9 has one reading at 10:40; J8's at 11:00 moves the watermark there.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 40), 1, "r1"),
+                                                           reading("J8", at(11, 0), 2, "r1")])
+    materialize(settings)
+    # 10:42 is 18 minutes behind the watermark (beyond 15), 10:50 is 10 minutes behind (within): with 10:42 the
+    # window would hold three readings in 10 minutes and fire.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 42), 1, "late"),
+                                                           reading("J9", at(10, 50), 2, "late")])
+    second, _ = materialize(settings)
+    assert second["late_events_by_type"].value == {"congestion_reading": 1}
+    assert second["late_events_evaluated_by_type"].value == {"congestion_reading": 1}
+    assert not [r for r in outbox_keys(settings)[1] if r["policy_id"] == "command.junction_congestion"]
+    # 10:55 arrives within the lateness: 10:40, 10:50, 10:55 fire; the kept 10:42 stays out of this run too.
+    write_silver(settings, "congestion_reading", READING, [reading("J9", at(10, 55), 1, "late3")])
+    third, _ = materialize(settings)
+    fired = [r["matched_event_ids"] for r in outbox_keys(settings)[1] if r["policy_id"] == "command.junction_congestion"]
+    assert fired and all(ids == ["late3:1", "late:2", "r1:1"] for ids in fired)
+    assert third["late_events_by_type"].value == {}
+    kept = open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().column("event_id").to_pylist()
+    assert kept == ["late:1"]
+
+
+CALLS = pa.schema([("call_id", pa.string()), ("received_at", pa.timestamp("us", tz="UTC")),
+                   ("category", pa.string()), ("alarm_priority", pa.string()), ("status", pa.string()),
+                   ("address", pa.string()), ("updated_at", pa.timestamp("us", tz="UTC")), ("_ingested_at", pa.timestamp("us", tz="UTC")),
+                   ("_batch_id", pa.string()), ("_line", pa.int64())])
+
+
+def call(call_id, status, updated_minute, batch, line):
+    return {"call_id": call_id, "received_at": T0, "category": "010000", "alarm_priority": "1", "status": status,
+            "address": "海港区文化路1号",
+            "updated_at": T0 + dt.timedelta(minutes=updated_minute), "_ingested_at": T0 + dt.timedelta(hours=4),
+            "_batch_id": batch, "_line": line}
+
+
+def test_a_new_version_of_a_call_already_read_is_no_late_arrival_a_new_call_is(settings):
+    """The call-taking system re-exports J1 once closed (a new silver row of a call the last run read): the event is
+    the call's receipt, already evaluated, so nothing is judged late and nothing fires; J2, a call never seen before
+    with the same old receipt time, is an arrival beyond the lateness, kept under its subject id."""
+    from safecity.rules.lateness import LATE_EVENTS_TABLE
+
+    write_silver(settings, "camera_health", HEALTH, HEALTH_ROWS + [
+        camera_health(180, 6, "13030200001320000006", "online", 0, "key")])
+    write_silver(settings, "alarm_call", CALLS, [call("J1", "received", 0, "calls1", 1)])
+    first, _ = materialize(settings)
+    keys, rows = outbox_keys(settings)
+    assert [r["matched_event_ids"] for r in rows if r["policy_id"] == "command.alarm_dispatch"] == [
+        ["alarm_received:J1"]]
+    write_silver(settings, "alarm_call", CALLS, [call("J1", "closed", 90, "calls2", 1),
+                                                 call("J2", "closed", 90, "calls2", 2)])
+    second, _ = materialize(settings)
+    assert second["late_events_by_type"].value == {"alarm_received": 1}
+    assert second["actions_new"].value == 0 and outbox_keys(settings)[0] == keys
+    kept = open_catalog(settings).load_table(LATE_EVENTS_TABLE).scan().to_arrow().to_pylist()
+    assert [(r["event_type"], r["event_id"]) for r in kept] == [("alarm_received", "alarm_received:J2")]

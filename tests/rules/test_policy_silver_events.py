@@ -107,3 +107,26 @@ def test_a_table_without_row_ids_is_not_read(con, catalogue):
     con.execute("CREATE TABLE silver.incident_closed (incident_id VARCHAR, ts TIMESTAMPTZ)")
     con.execute("INSERT INTO silver.incident_closed VALUES ('I1', '2025-03-01 10:00:00+08')")
     assert not [e for e in silver_events(con, catalogue) if e["type"] == "incident_closed"]
+
+
+def test_a_call_delivered_again_is_one_received_event_named_by_its_call_number(catalogue):
+    """The call-taking system delivers a call when received and again when closed (two versions in silver): the
+    dispatch table sees it received once, with the id a live system would give it, whichever delivery came first."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA silver")
+    con.execute("""CREATE TABLE silver.alarm_call (call_id VARCHAR, received_at TIMESTAMPTZ, category VARCHAR,
+                   alarm_priority VARCHAR, status VARCHAR, closed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+                   address VARCHAR, _ingested_at TIMESTAMPTZ, _batch_id VARCHAR, _line BIGINT)""")
+    con.execute("""INSERT INTO silver.alarm_call VALUES
+        ('J1', '2025-03-01 08:00:00+08', '010000', '1', 'closed', '2025-03-01 09:00:00+08', '2025-03-01 09:00:00+08',
+         '文化路1号', '2025-03-01 09:05:00+08', 'late-delivery', 1),
+        ('J1', '2025-03-01 08:00:00+08', '010000', '2', 'received', NULL, '2025-03-01 08:00:10+08',
+         '文化路1号', '2025-03-01 09:05:00+08', 'late-delivery', 2),
+        ('J2', '2025-03-01 08:30:00+08', '010000', '3', 'dispatched', NULL, '2025-03-01 08:35:00+08',
+         '文化路2号', '2025-03-01 08:40:00+08', 'early', 7)""")
+    events = list(silver_events(con, catalogue, only={"alarm_received"}))
+    assert [(e["id"], e["status"], e["alarm_priority"], "closed_at" in e) for e in events] == [
+        ("alarm_received:J1", "received", "2", False), ("alarm_received:J2", "received", "3", False)]
+    dispatch = [p for p in load_policies() if p.id == "command.alarm_dispatch"]
+    result = evaluate(dispatch, events, clock=EVENT_TIME)
+    assert sorted(r.matched_event_ids for r in result.outbox) == [["alarm_received:J1"], ["alarm_received:J2"]]

@@ -119,3 +119,26 @@ def test_an_unreadable_checkpoint_names_its_file(tmp_path):
     with pytest.raises(CheckpointError, match="g__t__0.json"):
         store.load("g", "t", 0)
     assert store.load("g", "t", 1) is None
+
+
+@pytest.mark.parametrize("keep_state", [True, False])
+def test_a_native_crash_of_the_engine_child_keeps_open_charts_and_windows(escalation, congestion, keep_state):
+    """A partition's engine child dies (a real SIGSEGV) on I1's second assessment, two batches after the last
+    checkpoint: with keep_state the supervisor restarts it from that checkpoint and the batch since, so I1 still
+    escalates from IV to III and J1's window still completes; without it (batch mode) both are lost."""
+    from safecity.rules.worker import CrashDrill
+
+    policies = escalation + congestion
+    before, after = escalation_day()
+    batches = [before + [reading(1, "J1", 0)], [after[0], reading(2, "J1", 3)], [after[1], reading(3, "J1", 6)]]
+    drill = CrashDrill("emergency.incident_escalation", "ass2", times=1)
+    with SupervisedEngine(policies, clock=EVENT_TIME, drill=drill, keep_state=keep_state) as engine:
+        keys = [r.idempotency_key for r in engine.post(batches[0]).outbox]
+        engine.export_state()  # the checkpoint serve writes after the batch
+        keys += [r.idempotency_key for r in engine.post(batches[1]).outbox]
+        result = engine.post(batches[2])
+        keys += [r.idempotency_key for r in result.outbox]
+    assert [e.code for e in result.errors] == ["E_WORKER_CRASH"]
+    expected = uninterrupted(policies, [e for batch in batches for e in batch])
+    assert len(expected) == 5  # IV, III + notice, J1's dispatch + signal plan
+    assert (sorted(keys) == expected) is keep_state

@@ -106,6 +106,17 @@ def test_router_republishes_each_event_once_per_key_then_commits(kafka_bootstrap
     assert stats.published == sum(len(KEYS_OF[e["type"]]) for e in events if e["type"] in KEYS_OF)
 
 
+def test_a_router_joining_its_group_slower_than_its_idle_limit_still_reads_everything(kafka_bootstrap):
+    """`rules route --idle-seconds 5` started after the live day was published: joining the group takes the broker
+    longer than 5 s (tansu: about 25), and the idle limit counts from the assignment, not from the start."""
+    raw = f"safecity.events.join_{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, raw, 1)
+    events = incidents()
+    publish_events(kafka_bootstrap, raw, events, "id")
+    stats = route(kafka_bootstrap, [raw], f"router-{raw}", load_policies(), idle_seconds=5)
+    assert stats.messages == len(events)
+
+
 def test_two_workers_on_keyed_partitions_fire_what_one_engine_fires(kafka_bootstrap):
     """Each worker holds some partitions of both keyed topics; the grid policy and the incident chart each see
     every event of their partitions, so the workers together fire exactly what one engine over all events fires."""

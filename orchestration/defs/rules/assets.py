@@ -8,6 +8,10 @@ silver from the previous run's watermark less the policies' horizons (so windows
 history) and writes the actions triggered after the watermark, with the new watermark in the same commit
 (safecity.rules.batch); records whose idempotency key the outbox already holds are not written again.
 
+Events that reach silver after the watermark has passed them are judged against the site's allowed lateness
+(safecity.rules.lateness): within it they are evaluated, beyond it they are counted here (late_events_by_type),
+logged and kept in ops.late_events.
+
 The asset checks are the engine's health for the Dagster UI (issue #9): rule errors, events no rule handled,
 policy versions the supervisor set aside after native crashes (also kept in ops.policy_set_aside), and the
 outbox records no sink has taken yet.
@@ -22,6 +26,7 @@ from safecity.orchestration.defs.events.assets import EVENT_ASSETS
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource, KafkaResource, step_settings
 from safecity.rules.batch import SET_ASIDE_TABLE, run_batch
 from safecity.rules.engine import EvaluationResult
+from safecity.rules.lateness import LATE_EVENTS_TABLE
 from safecity.rules.policy_docs import policy_markdown
 from safecity.rules.worker import SetAside
 from safecity.standards.catalogue import load_catalogue
@@ -69,6 +74,10 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig,
     by_policy = Counter(r.policy_id for r in result.outbox)
     context.log.info("%d policies, %d events evaluated, %d counted only, %d actions (%d new)", len(policies),
                      run.events, sum(run.counted_by_type.values()), len(result.outbox), len(step.new))
+    if run.late or run.late_evaluated_by_type:
+        context.log.warning("迟到事件 / late events (allowed lateness %d s): beyond it, kept in %s, not evaluated: "
+                            "%s; within it, evaluated: %s", run.lateness, LATE_EVENTS_TABLE, run.late_by_type,
+                            run.late_evaluated_by_type)
     yield dg.MaterializeResult(metadata={
         "policies": len(policies),
         "events_evaluated": run.events,
@@ -86,6 +95,11 @@ def policy_outbox(context: dg.AssetExecutionContext, config: OutboxConfig,
         # Types no policy reads are counted in SQL and never reach the engine (see unhandled_events).
         "events_counted_not_evaluated": dg.MetadataValue.json(run.counted_by_type),
         "policies_set_aside": dg.MetadataValue.json([f"{s.policy_id}@{s.policy_version}" for s in set_aside]),
+        # 容许迟到 / allowed lateness: events at or before the previous watermark that arrived since the last run.
+        "allowed_lateness_seconds": run.lateness,
+        "late_events_by_type": dg.MetadataValue.json(run.late_by_type),  # beyond it: kept in ops.late_events
+        "late_events_evaluated_by_type": dg.MetadataValue.json(run.late_evaluated_by_type),  # within it
+        "late_arrivals_known": run.arrivals_known,
         **policy_pages(policies, result),
     })
     yield rule_errors_check(result)
