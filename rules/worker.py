@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import multiprocessing as mp
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -57,6 +58,9 @@ class CrashDrill:
     times: int = 1_000_000  # crash on the first this many attempts
 
 
+PARENT_CHECK_SECONDS = 2.0  # how often an idle engine child checks that its worker is still alive
+
+
 def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int, marker: Any,
            drill: CrashDrill | None, attempt: int, lateness: float | None = None) -> None:
     engine = PolicyEngine(policies, clock=clock, shards=shards, lateness=lateness)
@@ -68,7 +72,14 @@ def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int,
             ctypes.string_at(0)  # SIGSEGV: a native crash, as durable's own would be
 
     engine.before_post = before_post
+    parent = os.getppid()
     while True:
+        while not conn.poll(PARENT_CHECK_SECONDS):
+            # A worker killed outright (SIGKILL) never sends "stop", and a sibling engine forked later holds this
+            # pipe's other end too, so no EOF comes either: without this, engines outlive their worker for good.
+            if os.getppid() != parent:
+                engine.close()
+                return
         command, payload = conn.recv()
         if command == "post":
             for position, event in enumerate(payload):

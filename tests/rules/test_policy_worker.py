@@ -100,3 +100,43 @@ def test_more_live_partitions_than_one_ruleset_holds(policies, shards, limited):
     result = evaluate(policies[:1], events, clock=EVENT_TIME, shards=shards)
     assert sum(e.code == "E_PARTITION_LIMIT" for e in result.errors) == limited
     assert len(result.errors) == limited
+
+
+def test_engine_children_of_a_killed_worker_exit_on_their_own(tmp_path):
+    """A serve worker SIGKILLed holds several engine children (one per partition); each notices its worker is gone
+    and exits instead of running on without a parent (found after the crash test left 26 of them behind)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys, time\n"
+        "from safecity.rules.loader import POLICIES_DIR, load_policy\n"
+        "from safecity.rules.worker import SupervisedEngine\n"
+        "policy = [load_policy(POLICIES_DIR / 'command' / 'junction_congestion.yaml')]\n"
+        "engines = [SupervisedEngine(policy, start_method='fork') for _ in range(3)]\n"
+        "print(' '.join(str(e.pid) for e in engines), flush=True)\n"
+        "time.sleep(600)\n", encoding="utf-8")
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    children = [int(pid) for pid in worker.stdout.readline().split()]
+    assert len(children) == 3 and all(_alive(pid) for pid in children)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.5)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split()[2] != "Z"  # a zombie has exited; only its parent's wait is missing
+    except FileNotFoundError:
+        return False
