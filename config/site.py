@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.config.yamlfile import Located, YamlFileError, load_yaml, parse_model
-from safecity.rules.policy import duration_seconds  # the policy files' durations (15m), read the same way
+from safecity.config.durations import duration_seconds  # the policy files' durations (15m), read the same way
 
 CONFIG_DIR = Path(__file__).parent
 SITE_ENV = "SAFECITY_SITE"

@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
 
+from safecity.config.durations import DURATION_PATTERN, duration_seconds
 from safecity.rules.expressions import SYMBOL_OF, ExpressionError, Test, alternatives, group_tree, parse
 
 POLICY_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -76,15 +77,9 @@ class Comparison(_Strict):
         return [(op, values[op]) for op in OPERATORS if values[op] is not None]
 
 
-DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d)$"
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 ESCALATION_START = "monitoring"  # an escalation's state before any level is reached
 ESCALATION_END = "closed"
 MAX_WINDOW_COUNT = 8  # a window is a durable sequence of this many aliases; longer ones cost memory per partition
-
-
-def duration_seconds(text: str) -> int:
-    return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
 
 
 _WINDOW_TEXT = re.compile(r"^\s*count\s*>=\s*(?P<count>[0-9]+)\s+within\s+(?P<within>\S+)(?:\s+by\s+(?P<by>\S+))?\s*$")
