@@ -52,12 +52,11 @@ def prepare_day(settings: Settings, files: Path) -> None:
                            f"no events to replay")
 
 
-def day_events(con: Any, policies: list) -> Any:
+def day_events(con: Any, catalogue: Any, policies: list) -> Any:
     """The events the policies read, from silver, in event-time order (streamed, re-iterable)."""
     from safecity.rules.events import read_types, silver_events
-    from safecity.standards.catalogue import load_catalogue
 
-    return silver_events(con, load_catalogue(), facts=set(), only=read_types(policies))
+    return silver_events(con, catalogue, facts=set(), only=read_types(policies))
 
 
 def batch_keys(con: Any) -> list[str]:
@@ -114,7 +113,7 @@ def replay_day(settings: Settings, bootstrap: str, speed: float | None, out: Pat
         keys = batch_keys(con)
         # Read whole before a replay of minutes or hours: the warehouse is not held meanwhile. The policies' events
         # are a day's calls, incidents, readings and changes (thousands), not its passes, which nobody reads here.
-        read = day_events(con, policies)
+        read = day_events(con, catalogue, policies)
         events = list(read)
     out.mkdir(parents=True, exist_ok=True)
     keys_file = out / BATCH_ACTIONS

@@ -62,7 +62,7 @@ PARENT_CHECK_SECONDS = 2.0  # how often an idle engine child checks that its wor
 
 
 def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int, marker: Any,
-           drill: CrashDrill | None, attempt: int, lateness: float | None = None, parent: int | None = None) -> None:
+           drill: CrashDrill | None, attempt: int, parent: int, lateness: float | None = None) -> None:
     engine = PolicyEngine(policies, clock=clock, shards=shards, lateness=lateness)
     ids = [p.id for p in policies]
 
@@ -72,9 +72,8 @@ def _child(conn: Any, policies: Sequence[LoadedPolicy], clock: Any, shards: int,
             ctypes.string_at(0)  # SIGSEGV: a native crash, as durable's own would be
 
     engine.before_post = before_post
-    # The worker's pid as the worker saw it before starting this child: read here, it could already be the reaper's
-    # if the worker died while this child was still starting on a loaded machine.
-    parent = parent or os.getppid()
+    # `parent` is the worker's pid as the worker saw it before starting this child: read here, it could already be
+    # the reaper's if the worker died while this child was still starting on a loaded machine.
     while True:
         while not conn.poll(PARENT_CHECK_SECONDS):
             # A worker killed outright (SIGKILL) never sends "stop", and a sibling engine forked later holds this
@@ -149,8 +148,8 @@ class SupervisedEngine:
         self._marker = context.Array("i", [-1, -1], lock=False)
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_child, daemon=True, args=(
-            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts, self.lateness,
-            os.getpid()))
+            child_conn, self.policies, self.clock, self.shards, self._marker, self.drill, self.restarts, os.getpid(),
+            self.lateness))
         self._process.start()
         child_conn.close()
         if self._baseline is not None:
