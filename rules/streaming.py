@@ -438,6 +438,7 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
         for polled in _polls(consumer, idle_seconds, poll_ms, between_polls):
             result = EvaluationResult()
             sent_at, offsets, late_batches = {}, {}, []
+            submitted = []
             for partition, records in polled:
                 events = []
                 for record in records:
@@ -452,15 +453,18 @@ def serve(bootstrap: str, topics: Sequence[str], group_id: str | None, policies:
                     for event in events:
                         result.unrouted[str(event.get("type"))] += 1
                 else:
-                    posted = engine.post(events)
-                    if posted.late:
-                        late_batches.append((f"{partition.topic}.{partition.partition}", posted.late))
-                    result.extend(posted)
+                    engine.submit(events)  # every partition's engine evaluates at once; collected below
+                    submitted.append((partition, engine))
                 covered[(partition.topic, partition.partition)] = records[-1].offset + 1
                 dirty.add((partition.topic, partition.partition))
                 saved_at.setdefault((partition.topic, partition.partition), time.monotonic())
                 offsets[f"{partition.topic}.{partition.partition}"] = str(records[-1].offset + 1)
                 stats.messages += len(events)
+            for partition, engine in submitted:
+                posted = engine.collect()
+                if posted.late:
+                    late_batches.append((f"{partition.topic}.{partition.partition}", posted.late))
+                result.extend(posted)
             for run, late_events in late_batches:
                 log.warning("partition %s: %d events beyond the allowed lateness of %s s, not evaluated: %s", run,
                             len(late_events), lateness, late_by_type(late_events))

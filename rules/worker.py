@@ -138,6 +138,8 @@ class SupervisedEngine:
     def __post_init__(self) -> None:
         self.policies = list(self.policies)
         self._process = None
+        self._pending: list[Mapping[str, Any]] | None = None  # the batch submitted and not yet collected
+        self._in_flight = False
         self._start()
         if self.keep_state:
             self._baseline = {}  # a fresh engine: its state is every event since its start
@@ -226,12 +228,38 @@ class SupervisedEngine:
     # -- work --------------------------------------------------------------------------------------------------
     def post(self, events: Sequence[Mapping[str, Any]]) -> EvaluationResult:
         """Evaluate one batch; after a crash the batch is sent again to the restarted child."""
-        events = list(events)
+        self.submit(events)
+        return self.collect()
+
+    def submit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Send one batch without waiting for its result (`collect` takes it), so a worker with many partitions
+        has all its engine children evaluating at once instead of one pipe round trip after another."""
+        if self._pending is not None:
+            raise RuntimeError("submit before the previous batch was collected")
+        self._pending = list(events)
+        try:
+            self._send("post", self._pending)
+            self._in_flight = True
+        except WorkerCrashed:
+            self._in_flight = False  # collect restarts the child and sends the batch again
+
+    def collect(self) -> EvaluationResult:
+        """The result of the batch `submit` sent; after a crash the batch is sent again to the restarted child."""
+        events, self._pending = self._pending, None
+        if events is None:
+            raise RuntimeError("collect without a submitted batch")
         crash_errors: list[RuleError] = []
-        while True:
+        result = None
+        if self._in_flight:
+            try:
+                result = self._receive("post")
+            except WorkerCrashed:
+                crash_errors.append(self._crashed(events))
+        else:
+            crash_errors.append(self._crashed(events))
+        while result is None:
             try:
                 result = self._request("post", events)
-                break
             except WorkerCrashed:
                 crash_errors.append(self._crashed(events))
         self._remember_facts(events)

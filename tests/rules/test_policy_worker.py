@@ -75,6 +75,25 @@ def test_streaming_supervisor_keeps_facts_across_a_crash(policies):
         assert os.getpid() != engine.pid
 
 
+def test_engines_submitted_together_evaluate_at_once_and_a_crash_in_flight_is_recovered(policies):
+    """serve sends a poll's batches to every partition's engine before it waits for any (submit, then collect): the
+    results are those of one post each, also when one engine crashes while the others are still evaluating."""
+    first = [reading("a1", "J1", 0), reading("a2", "J1", 5), DOWN, incident(4), reading("a3", "J1", 9)]
+    second = [DOWN, reading("b1", "J2", 0), incident(5, grid="G1"), reading("b2", "J2", 5), reading("b3", "J2", 9)]
+    expected = [keys(evaluate(policies, batch, clock=EVENT_TIME)) for batch in (first, second)]
+    with SupervisedEngine(policies, clock=EVENT_TIME) as calm, SupervisedEngine(
+            policies, clock=EVENT_TIME, drill=CrashDrill("command.blind_spot_incident", "i5", times=1)) as crashing:
+        pid = crashing.pid
+        calm.submit(first)
+        crashing.submit(second)
+        with pytest.raises(RuntimeError, match="collected"):
+            calm.submit(first)  # one batch in flight per engine: a second would mix up whose result is whose
+        results = [calm.collect(), crashing.collect()]
+        assert crashing.pid != pid and crashing.restarts == 1 and calm.restarts == 0
+    assert [keys(r) for r in results] == expected and all(expected)
+    assert [e.code for e in results[1].errors] == ["E_WORKER_CRASH"] and results[0].errors == []
+
+
 def test_hot_reload_replaces_one_policy_and_keeps_the_state_of_the_others(policies, tmp_path):
     changed = tmp_path / "blind_spot_incident.yaml"
     changed.write_text(BLIND_SPOT.read_text(encoding="utf-8").replace("version: 1", "version: 2")
