@@ -143,9 +143,34 @@ def simulate_outages(world: World, cameras: list[Camera], start: dt.datetime, da
                            reason="offline", start=begin.isoformat(), end=stop.isoformat())
             for child in children.get(camera.device_id, []) if is_nvr else []:
                 child.outages.append((begin, stop))
+    _settle(cameras, end)
+
+
+def _settle(cameras: list[Camera], end: dt.datetime) -> None:
+    """Outages in order, and the status the catalog reports at the end of the days."""
     for camera in cameras:
         camera.outages.sort()
         camera.status = "OFF" if any(b <= end <= e for b, e in camera.outages) else "ON"
+
+
+def add_outages(devices: list[Camera], spans: list[tuple[dt.datetime, dt.datetime]]) -> None:
+    """Spans the devices are cut off for something above them (a network fault): they join the outage plan, so
+    the heartbeats fall silent, but they are not the devices' own faults (the manifest records them elsewhere)."""
+    for device in devices:
+        device.outages.extend(spans)
+        device.outages.sort()
+
+
+def islands(outages: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """A device's outages (its own, its recorder's, the network's above it) merged where they overlap: the spans it
+    was down, each reported once by the status feed (OFF at its start, ON at its end)."""
+    merged: list[list[dt.datetime]] = []
+    for begin, stop in sorted(outages):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([begin, stop])
+    return [(b, e) for b, e in merged]
 
 
 def write_catalog(world: World, cameras: list[Camera], out: Path, manifest: Manifest, day: dt.date) -> dict:
@@ -233,7 +258,8 @@ def write_heartbeats(cameras: list[Camera], scale: Scale, start: dt.datetime, da
         path = out / "heartbeats" / f"status_{day_start:%Y%m%d}.jsonl"
         messages = []
         for camera in cameras:
-            for begin, stop in camera.outages:
+            down = islands(camera.outages)
+            for begin, stop in down:
                 if day_start <= begin < day_end:
                     messages.append((begin, camera.device_id, {"CmdType": "Status", "DeviceID": camera.device_id,
                                                                "Status": "OFF", "Time": begin.isoformat()}))
@@ -242,7 +268,7 @@ def write_heartbeats(cameras: list[Camera], scale: Scale, start: dt.datetime, da
                                                               "Status": "ON", "Time": stop.isoformat()}))
             moment = day_start
             while moment < day_end:
-                if not any(b <= moment < e for b, e in camera.outages):
+                if not any(b <= moment < e for b, e in down):
                     messages.append((moment, camera.device_id, {"CmdType": "Keepalive", "DeviceID": camera.device_id,
                                                                 "Status": "OK", "Time": moment.isoformat()}))
                 moment += step

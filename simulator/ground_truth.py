@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from safecity.config.grid import cell_id
 from safecity.config.point_levels import PointLevels, load_point_levels
+from safecity.simulator.cameras import islands
 from safecity.simulator.manifest import Manifest
 from safecity.simulator.world import World
 
@@ -65,24 +66,11 @@ def incident_escalation(incidents: Iterable[dict]) -> list[dict]:
     return actions
 
 
-def _islands(outages: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
-    """A camera's outages (its own and its recorder's) merged where they overlap: the spans it was down. (The status
-    feed sends ON at the end of each outage, so where two overlap it says ON while the device is still down; the
-    simulated default day has no such overlap, and a day that had one would show it here as a disagreement.)"""
-    merged: list[list[dt.datetime]] = []
-    for begin, stop in sorted(outages):
-        if merged and begin <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], stop)
-        else:
-            merged.append([begin, stop])
-    return [(b, e) for b, e in merged]
-
-
 def _down_at(cameras, now: dt.datetime) -> list[tuple[object, dt.datetime]]:
     """(camera, since) of every device down at `now` (the last message of the status feed)."""
     down = []
     for camera in cameras:
-        for begin, stop in _islands(camera.outages):
+        for begin, stop in islands(camera.outages):
             if begin <= now < stop:
                 down.append((camera, begin))
     return down
@@ -126,7 +114,7 @@ def key_point_offline(world: World, cameras, now: dt.datetime) -> list[dict]:
     levels, zone = load_point_levels(world.city.id), ZoneInfo(world.city.timezone)
     return [_action("raise_alert", camera.device_id, at=begin.replace(tzinfo=zone))
             for camera in cameras if point_level(levels, camera.use_type, camera.position_type) == "key"
-            for begin, _ in _islands(camera.outages) if begin <= now]
+            for begin, _ in islands(camera.outages) if begin <= now]
 
 
 def camera_repair_deadline(world: World, cameras, now: dt.datetime) -> list[dict]:

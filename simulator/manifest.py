@@ -25,6 +25,9 @@ class Manifest:
     # "actions": [{"action", "key" (the policy's partition key), "params" (a subset), "at" (ISO, optional)}]}, or
     # {"predictable": false, "why": ...} where the simulator cannot know.
     expected_actions: dict[str, dict] = field(default_factory=dict)
+    # The network faults planted (simulator.network): each with its element, spans, root cause and the cameras it
+    # took offline. Not record faults: their telemetry conforms, and the cameras' silence is not a camera fault.
+    network_faults: list[dict] = field(default_factory=list)
     # The generators' in-memory records the ground truth is computed from (kind -> records); not written.
     records: dict[str, list] = field(default_factory=dict, repr=False)
 
@@ -61,6 +64,7 @@ class Manifest:
                     "files": dict(sorted(self.files.items())), "fault_counts": self.counts(),
                     "faults": sorted(self.faults, key=lambda f: (f["file"], f.get("line") or 0, f["key"], f["kind"])),
                     "situations": sorted(self.situations, key=lambda s: (s["kind"], s["key"], json.dumps(s, sort_keys=True))),
+                    "network_faults": sorted(self.network_faults, key=lambda f: (f["from"], f["element_id"])),
                     "expected_actions": dict(sorted(self.expected_actions.items()))}
         path.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return path

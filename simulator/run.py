@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from safecity.simulator import calls as calls_module
 from safecity.simulator import cameras as cameras_module
+from safecity.simulator import network as network_module
 from safecity.simulator.manifest import Manifest
 from safecity.simulator.scale import SCALES
 from safecity.simulator.world import World
@@ -40,8 +41,10 @@ def kafka_sink(bootstrap: str):
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
+    from safecity.simulator.network import TOPICS as NETWORK_TOPICS
+
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    for topic in (PASSES_TOPIC, STATUS_TOPIC):
+    for topic in (PASSES_TOPIC, STATUS_TOPIC, *NETWORK_TOPICS):
         try:
             admin.create_topics([NewTopic(topic, num_partitions=TOPIC_PARTITIONS, replication_factor=1)])
         except TopicAlreadyExistsError:
@@ -84,9 +87,15 @@ def simulate(city: str, start: dt.date, days: int, scale_name: str, seed: int, o
         registry = cameras_module.build_registry(world, scale)
         cameras_module.simulate_outages(world, registry, first, days, manifest,
                                         f"heartbeats/status_{start:%Y%m%d}.jsonl")
+        # The network above the cameras, and its faults: the devices below a failed link go silent for its spans.
+        network = network_module.build_network(world, registry)
+        network_module.plant_faults(world, network, first, manifest)
         summary.counts["catalog"] = cameras_module.write_catalog(world, registry, out, manifest, last_day)
         summary.counts["heartbeats"] = cameras_module.write_heartbeats(registry, scale, first, days, out, manifest,
                                                                        sink=sink)
+        summary.counts["network_registry"] = network_module.write_registry(network, out, manifest, last_day)
+        summary.counts["network_telemetry"] = network_module.write_telemetry(world, network, first, days, out,
+                                                                             manifest, sink=sink)
         channels = [{"device_id": c.device_id, "division": c.division, "use_type": c.use_type}
                     for c in registry if c.type_code != "118"]
         summary.counts["snapshots"] = snapshots.write_snapshots(world, scale, channels, out, manifest, last_day)

@@ -32,7 +32,9 @@ SOURCES_TAG = "safecity/sources"
 # The UI group of each entity's ingestion (the domain it belongs to); an entity not listed shows under "ingestion".
 ENTITY_GROUPS = {"camera": "cameras", "device_status": "cameras", "vehicle_pass": "traffic", "detector": "traffic",
                  "detector_flow": "traffic", "traffic_incident": "traffic", "alarm_call": "incidents", "case": "cases",
-                 "duty_roster": "support", "maintenance_work_order": "support", "maintenance_budget": "support"}
+                 "duty_roster": "support", "maintenance_work_order": "support", "maintenance_budget": "support",
+                 **{e: "network" for e in ("network_node", "network_link", "network_attachment", "interface_status",
+                                           "interface_counter", "link_probe")}}
 
 
 def sources_of(asset: dg.AssetsDefinition) -> list[str]:

@@ -67,7 +67,10 @@ KINDS = {"video_platform_catalog_csv": "catalog_csv", "video_platform_catalog_js
          "call_units_csv": "call_units_csv",
          "gb28181_device_status": "heartbeats_jsonl", "duty_rosters_csv": "duty_roster_csv",
          "maintenance_work_orders_csv": "work_orders_csv", "maintenance_budgets_csv": "budgets_csv",
-         "data_access_logs_jsonl": "access_log_jsonl"}
+         "data_access_logs_jsonl": "access_log_jsonl", "network_nodes_csv": "network_nodes_csv",
+         "network_links_csv": "network_links_csv", "network_attachments_csv": "network_attachments_csv",
+         "network_interface_status": "interface_status_jsonl", "network_interface_counters": "interface_counters_jsonl",
+         "network_link_probes": "link_probes_jsonl"}
 
 
 def manifest(settings) -> dict:
@@ -112,7 +115,8 @@ def test_every_mart_of_the_project_is_built_and_the_inventory_matches_silver(fir
 
 def key_point_outages(settings) -> Counter:
     """How often each key-point camera went offline, from what the simulator injected (its manifest's outages, the
-    camera's own and its recorder's, overlapping ones merged) and its exported catalog: nothing from silver."""
+    camera's own, its recorder's and the network faults' above it, overlapping ones merged) and its exported catalog:
+    nothing from silver."""
     from safecity.config.point_levels import load_point_levels
     truth = manifest(settings)
     [catalog] = [json.loads((settings.paths.landing / name).read_text(encoding="utf-8"))
@@ -122,6 +126,9 @@ def key_point_outages(settings) -> Counter:
     for fault in truth["faults"]:
         if fault["kind"] in ("camera_outage", "nvr_outage"):
             outages.setdefault(fault["key"], []).append((fault["start"], fault["end"]))
+    for fault in truth["network_faults"]:  # not camera faults, but the cameras below were offline all the same
+        for device in fault["cameras_affected"]:
+            outages.setdefault(device, []).extend((s["from"][:19], s["to"][:19]) for s in fault["spans"])
     counts: Counter = Counter()
     for device in catalog["DeviceList"]:
         info = device.get("Info") or {}

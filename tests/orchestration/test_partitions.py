@@ -54,7 +54,7 @@ def test_the_partitioned_assets_are_the_standards_daily_entities_and_their_dbt_f
     daily = {key.to_user_string() for asset in partitioned for key in asset.keys}
     entities = {e for e, spec in load_catalogue().entities.items() if spec.partition == "day"}
     assert {k.split("/")[1] for k in daily if k.startswith("silver/")} == entities == {
-        "vehicle_pass", "detector_flow", "device_status"}
+        "vehicle_pass", "detector_flow", "device_status", "interface_status", "interface_counter", "link_probe"}
     assert {"marts/fct_vehicle_passes", "marts/fct_detector_daily_health"} <= daily
     assert "marts/mart_congestion_index" not in daily
 

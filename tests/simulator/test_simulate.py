@@ -45,7 +45,8 @@ def test_manifest_lists_every_file_written(simulated):
     assert written == set(manifest["files"])
     kinds = Counter(entry["kind"] for entry in manifest["files"].values())
     for kind in ("catalog_csv", "catalog_json", "heartbeats_jsonl", "snapshot", "passes_json", "calls_csv",
-                 "cases_csv", "detector_registry_csv"):
+                 "cases_csv", "detector_registry_csv", "network_nodes_csv", "network_links_csv",
+                 "network_attachments_csv", "interface_status_jsonl", "interface_counters_jsonl", "link_probes_jsonl"):
         assert kinds[kind] > 0, kind
     assert "ground truth" in completed.stdout and "manifest.json" in completed.stdout
 
@@ -58,12 +59,17 @@ def test_streams_reach_kafka_exactly_as_written(tmp_path, kafka_bootstrap):
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     expected_passes = sum(e["records"] for e in manifest["files"].values() if e["kind"] == "passes_json")
     expected_status = sum(e["records"] for e in manifest["files"].values() if e["kind"] == "heartbeats_jsonl")
+    network = {topic: sum(e["records"] for e in manifest["files"].values() if e["kind"] == kind)
+               for topic, kind in (("safecity.network.telemetry.status", "interface_status_jsonl"),
+                                   ("safecity.network.telemetry.counters", "interface_counters_jsonl"),
+                                   ("safecity.network.telemetry.probes", "link_probes_jsonl"))}
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, consumer_timeout_ms=5000,
                              auto_offset_reset="earliest")
-    partitions = [TopicPartition(topic, p) for topic in ("viid.motor_vehicles", "gb28181.device_status")
+    partitions = [TopicPartition(topic, p) for topic in ("viid.motor_vehicles", "gb28181.device_status", *network)
                   for p in sorted(consumer.partitions_for_topic(topic) or [])]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     counts = Counter(message.topic for message in consumer)
     consumer.close()
-    assert counts == {"viid.motor_vehicles": expected_passes, "gb28181.device_status": expected_status}
+    assert counts == {"viid.motor_vehicles": expected_passes, "gb28181.device_status": expected_status, **network}
+    assert all(network.values())
