@@ -28,6 +28,10 @@ CAUSES = {  # element type -> (Chinese, English) reason prefix
 }
 
 
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def stage_camera_changes(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
     """`camera_changes_in` (device_id, changed_at, to_state) from silver.camera_state_change, empty without it,
     and `maintainer_in` (device_id, contractor) from the latest maintenance work order per device."""
@@ -45,7 +49,7 @@ def stage_camera_changes(con: duckdb.DuckDBPyConnection, present: set[str]) -> N
 def derive_outage_causes(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """camera_outage_cause over `camera_changes_in`, `maintainer_in`, `device_path`, `link_state`, `node_state`,
     `net_link` and `net_params` (as_of) on `con`."""
-    cases = {k: (f"'{zh}'", f"'{en}'") for k, (zh, en) in CAUSES.items()}
+    cases = {k: (_quoted(zh), _quoted(en)) for k, (zh, en) in CAUSES.items()}
     zh = " ".join(f"WHEN '{k}' THEN {v[0]}" for k, v in cases.items())
     en = " ".join(f"WHEN '{k}' THEN {v[1]}" for k, v in cases.items())
     return con.execute(f"""

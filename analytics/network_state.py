@@ -345,7 +345,8 @@ def _stays(con, element: str) -> None:
       last_seen AS (
         SELECT s.element_id, s.since, max(e.t) AS last_evidence_at
         FROM stays s CROSS JOIN net_params
-        JOIN {element}_evidence e ON e.element_id = s.element_id AND e.t >= s.since AND e.t <= coalesce(s.until, as_of)
+        JOIN {element}_evidence e ON e.element_id = s.element_id AND e.t >= s.since
+             AND (e.t < s.until OR (s.until IS NULL AND e.t <= as_of))
         GROUP BY ALL)
       SELECT s.element_id AS {element}_id, s.state, st.name_zh AS state_zh, s.since, s.until,
              s.reason, r.name_zh AS reason_zh, r.name_en AS reason_en, s.evidence, l.last_evidence_at
