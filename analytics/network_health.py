@@ -15,7 +15,9 @@ from safecity.lakehouse.catalog import open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
 
-TABLES = ("silver.link_state", "silver.node_state", "silver.link_utilisation", "silver.camera_outage_cause")
+# Each table with the columns that identify its rows: a rerun over unchanged silver writes no new snapshot.
+TABLES = {"silver.link_state": ("link_id", "since"), "silver.node_state": ("node_id", "since"),
+          "silver.link_utilisation": ("link_id", "minute"), "silver.camera_outage_cause": ("camera_id", "since")}
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def refresh_network_state(settings: Settings) -> NetworkStateReport:
         causes = con.execute("SELECT cause_element_type, count(*) FROM outage_cause GROUP BY ALL "
                              "ORDER BY 2 DESC, 1").fetchall()
         for name, rows in derived.items():
-            replace_rows(catalog, name, rows)
+            replace_rows(catalog, name, rows, unless_equal_by=TABLES[name])
         publish_views(con, catalog, ("silver",))
     return NetworkStateReport((), {n: r.num_rows for n, r in derived.items()}, causes)
 

@@ -8,15 +8,18 @@ Topology: core C → branch B (LNKB) → stations S1 (LNKS1), S2 (LNKS2) → acc
 """
 import datetime as dt
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 
 from safecity.analytics.camera_health import refresh_camera_health
-from safecity.analytics.network_health import refresh_network_state
+from safecity.analytics.network_health import TABLES, refresh_network_state
 from safecity.analytics.policy_events import PRODUCERS, refresh_policy_events
 from safecity.lakehouse.catalog import open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
+from safecity.orchestration.defs.cameras.health import network_state
+from safecity.orchestration.resources import platform_resources
 
 T0 = dt.datetime(2026, 7, 1, 8, 0)                  # local (Asia/Shanghai) naive, as silver.camera_state has it
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -183,7 +186,7 @@ def network(tmp_path_factory, catalogue):
         read = {name: con.execute(f"FROM silver.{name}").to_arrow_table().to_pylist()
                 for name in ("link_state", "node_state", "link_utilisation", "camera_outage_cause",
                              "network_outage", "link_load")}
-    return {"report": report, "events": events, **read}
+    return {"report": report, "events": events, "settings": settings, **read}
 
 
 def stays(network, link: str) -> list[tuple]:
@@ -300,7 +303,21 @@ def test_link_load_reads_the_five_minute_mean_on_links_carrying_key_point_video(
     assert loads[("LNKA7", utc(205))]["utilisation"] == pytest.approx(0.95)
 
 
-def test_a_site_without_network_registries_is_skipped(settings):
+def test_a_rerun_over_the_same_silver_writes_no_new_snapshot(network):
+    catalog = open_catalog(network["settings"])
+    before = {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES}
+    refresh_network_state(network["settings"])
+    assert {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES} == before
+
+
+def test_a_site_without_network_registries_is_skipped_by_the_asset_with_a_log_line(settings):
     report = refresh_network_state(settings)
     assert report.skipped == ("silver.network_node", "silver.network_link", "silver.network_attachment")
     assert report.rows == {}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([network_state], instance=instance,
+                                resources=platform_resources("local", str(settings.paths.home)))
+        assert result.success
+        assert not result.get_asset_materialization_events()
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(m.startswith("network state skipped: this site has no network registries") for m in messages)
