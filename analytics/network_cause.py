@@ -18,7 +18,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from safecity.analytics.network_state import RECORDER_TYPES
+from safecity.analytics.camera_state import RECORDER_TYPES
 
 CAUSES = {  # element type -> (Chinese, English) reason prefix
     "link": ("上级网络链路中断：", "network link down above the device: "),

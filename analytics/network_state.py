@@ -38,6 +38,8 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from safecity.analytics.camera_state import RECORDER_TYPES
+
 STATES = {
     "up": ("正常", "Up"),
     "degraded": ("劣化（丢包）", "Degraded (packet loss)"),
@@ -55,7 +57,6 @@ REASONS = {
     "saturation": ("利用率连续5次≥90%", "utilisation >= 90 % in 5 consecutive samples"),
     "saturation_cleared": ("利用率连续5次<70%", "utilisation < 70 % in 5 consecutive samples"),
 }
-RECORDER_TYPES = ("111", "118")     # GB/T 28181-2016 附录D: DVR, NVR
 REGISTRIES = ("silver.network_node", "silver.network_link", "silver.network_attachment")
 TELEMETRY = {   # table -> an empty relation of its contract columns, for a site that lacks the feed
     "silver.interface_status": "SELECT NULL::VARCHAR AS node_id, NULL::VARCHAR AS if_name, NULL::VARCHAR AS status, "
@@ -224,7 +225,8 @@ def _probe_runs(con) -> None:
       SELECT p.node_id, p.t, p.sent, p.received,
              CASE WHEN p.cls IN ('lost', 'partial') AND m.node_id IS NOT NULL THEN 'masked' ELSE p.cls END AS cls
       FROM p LEFT JOIN masked m USING (node_id, t)""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE probe_runs AS {_runs('probe_cls', 'node_id', 'cls', 't - lag(t) OVER w = (SELECT step FROM net_params)')}")
+    contiguous = "t - lag(t) OVER w = (SELECT step FROM net_params)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE probe_runs AS {_runs('probe_cls', 'node_id', 'cls', contiguous)}")
 
 
 def _triggers(con) -> None:
