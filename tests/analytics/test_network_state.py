@@ -4,7 +4,8 @@ with the contract's columns, pyarrow schemas of their own: the network entities 
 here, so the outages the root cause judges are the ones silver sees. Every figure is checked against a plain Python
 computation from the raw rows written.
 
-Topology: core C → branch B (LNKB) → stations S1 (LNKS1), S2 (LNKS2) → access nodes A1 (under S1), A2..A8 (under S2).
+Topology: core C → branch B (LNKB) → stations S1 (LNKS1), S2 (LNKS2) → access nodes A1 (under S1), A2..A8 (under S2);
+A8 stops answering pings while its uplink is up (a node outage).
 """
 import datetime as dt
 
@@ -35,6 +36,7 @@ NVR = f"{DIV}0200118{1:07d}"             # under A2, down on its own
 CHANNEL = f"{DIV}0200132{2:07d}"         # records through NVR
 FIBRE = f"{DIV}0200132{3:07d}"           # under A5, whose access link's interface goes down for 40 min
 LOADED = f"{DIV}0200132{4:07d}"          # key point under A7 (counter reset, saturation)
+NODE_CAM = f"{DIV}0200132{5:07d}"        # under A8, whose node stops answering while its uplink is up
 CAPACITY = 100.0
 
 
@@ -60,6 +62,8 @@ FLAPS = [(180 + 3 * k, 180 + 3 * k + 1.5) for k in range(10)]   # LNKA6: down 90
 TRAPS = [(BRANCH, "GE1/0/1", "down", STATION_UPLINK_DOWN[0]), (BRANCH, "GE1/0/1", "up", STATION_UPLINK_DOWN[1]),
          (S2, "GE1/0/5", "down", FIBRE_DOWN[0]), (S2, "GE1/0/5", "up", FIBRE_DOWN[1])]
 TRAPS += [(S2, "GE1/0/6", status, m) for down, up in FLAPS for status, m in (("down", down), ("up", up))]
+TRAPS += [(S2, "GE1/0/8", "up", 0)]    # A8's uplink known up: its probe loss is the node's
+NODE_DOWN = (220, 225)                 # A8 answers no probe, cameras below silent until 228
 PROBE_ONLY = {ACCESS[3]: (100, 101, 102), ACCESS[4]: (100, 101)}  # intervals with 100 % loss, no trap
 OWN_DOWN, NVR_DOWN = (120, 150), (130, 170)
 RESET_AT = 150                         # LNKA7's counters restart from zero
@@ -84,7 +88,7 @@ def probe_rows() -> list[dict]:
                     received = 0
                 elif down_during(m, phases) or down_during(m + 0.99, phases):
                     received = 2
-            if m in PROBE_ONLY.get(node, ()):
+            if m in PROBE_ONLY.get(node, ()) or node == ACCESS[8] and down_during(m, [NODE_DOWN]):
                 received = 0
             rows.append({"target_node_id": node, "interval_start": utc(m), "sent": sent, "received": received,
                          "rtt_avg_ms": 2.0 if received else None, "rtt_max_ms": 4.0 if received else None})
@@ -113,8 +117,9 @@ def counter_rows() -> list[dict]:
 
 
 def keepalive_rows() -> list[dict]:
-    silent = {c: [STATION_UPLINK_DOWN] for c in CAMERAS_S1} | {OWN: [OWN_DOWN], NVR: [NVR_DOWN], FIBRE: [FIBRE_DOWN]}
-    devices = [*CAMERAS_S1, OWN, NVR, CHANNEL, FIBRE, LOADED]
+    silent = {c: [STATION_UPLINK_DOWN] for c in CAMERAS_S1} | {OWN: [OWN_DOWN], NVR: [NVR_DOWN], FIBRE: [FIBRE_DOWN],
+                                                                NODE_CAM: [(NODE_DOWN[0], NODE_DOWN[1] + 3)]}
+    devices = [*CAMERAS_S1, OWN, NVR, CHANNEL, FIBRE, LOADED, NODE_CAM]
     return [{"cmd_type": "Keepalive", "device_id": d, "status": "OK", "reported_at": utc(m)}
             for d in devices for m in range(MINUTES) if not down_during(m, silent.get(d, []))]
 
@@ -132,9 +137,10 @@ def write_silver(settings) -> None:
     nodes = [(CORE, "city"), (BRANCH, "branch"), (S1, "station"), (S2, "station")] + \
             [(a, "access") for a in ACCESS.values()]
     attachments = [(c, ACCESS[1]) for c in CAMERAS_S1] + [(OWN, ACCESS[2]), (NVR, ACCESS[2]), (FIBRE, ACCESS[5]),
-                                                          (LOADED, ACCESS[7])]
+                                                          (LOADED, ACCESS[7]), (NODE_CAM, ACCESS[8])]
     registry = [(c, None, "3" if c in KEY_S1 else "1") for c in CAMERAS_S1] + \
-               [(OWN, None, "1"), (NVR, None, "1"), (CHANNEL, NVR, "1"), (FIBRE, None, "1"), (LOADED, None, "3")]
+               [(OWN, None, "1"), (NVR, None, "1"), (CHANNEL, NVR, "1"), (FIBRE, None, "1"), (LOADED, None, "3"),
+                (NODE_CAM, None, "1")]
     tables = {
         "network_node": table([{"node_id": n, "node_name": n, "node_type": "access_switch", "level": lv,
                                 "division_code": DIV, "network": "video_private"} for n, lv in nodes],
@@ -260,8 +266,21 @@ def test_a_station_uplink_down_is_the_cause_of_its_twelve_cameras_outages_with_i
         assert cause["reason_en"] == "network link down above the device: LNKS1"
     # The access link and node below the station are masked: no outage of their own.
     assert [s[0] for s in stays(network, "LNKA1")] == ["up"]
-    assert not [r for r in network["node_state"] if r["state"] == "down"]
+    assert not [r for r in network["node_state"] if r["state"] == "down" and r["node_id"] != ACCESS[8]]
     assert causes[FIBRE]["cause_element_id"] == "LNKA5" and causes[FIBRE]["contractor"] == "接入维护5组"
+
+
+def test_a_node_silent_while_its_uplink_is_up_is_down_itself_and_the_cause_below_it(network):
+    # Lost 220-224 with the uplink's last trap linkUp: down at the end of the third (223), up after 3 clean (228).
+    node = [(r["state"], r["since"], r["until"], r["reason"]) for r in network["node_state"]
+            if r["node_id"] == ACCESS[8]]
+    assert node == [("up", at(0), at(223), "first_evidence"), ("down", at(223), at(228), "probe_loss_uplink_up"),
+                    ("up", at(228), None, "probe_clean")]
+    cause = next(r for r in network["camera_outage_cause"] if r["camera_id"] == NODE_CAM)
+    # Offline 222-228 (silent from 220), the node down 223-228: 5 of 6 minutes, more than half.
+    assert (cause["since"], cause["until"]) == (at(222), at(228))
+    assert (cause["cause_element_type"], cause["cause_element_id"], cause["contractor"]) == \
+        ("node", ACCESS[8], "接入维护8组")
 
 
 def test_a_camera_down_on_its_own_is_its_own_fault_and_an_nvr_down_takes_its_channel(network):
@@ -272,12 +291,12 @@ def test_a_camera_down_on_its_own_is_its_own_fault_and_an_nvr_down_takes_its_cha
     assert (causes[CHANNEL]["cause_element_type"], causes[CHANNEL]["cause_element_id"],
             causes[CHANNEL]["contractor"]) == ("nvr", NVR, "录像设备运维")
     assert (causes[NVR]["cause_element_type"], causes[NVR]["cause_element_id"]) == ("nvr", NVR)
-    assert len(network["camera_outage_cause"]) == len(CAMERAS_S1) + 4      # every offline stay, once
+    assert len(network["camera_outage_cause"]) == len(CAMERAS_S1) + 5      # every offline stay, once
 
 
 def test_network_outage_events_count_the_cameras_attributed_and_the_key_points(network):
     events = {r["element_id"]: r for r in network["network_outage"]}
-    assert set(events) == {"LNKS1", "LNKA5", "LNKA3", "LNKA6"}
+    assert set(events) == {"LNKS1", "LNKA5", "LNKA3", "LNKA6", ACCESS[8]}
     uplink = events["LNKS1"]
     assert (uplink["cameras_affected"], uplink["key_point_cameras_affected"]) == (12, len(KEY_S1))
     assert (uplink["level"], uplink["operator"], uplink["contractor"]) == ("station", "china_unicom", "联通政企运维部")
@@ -285,7 +304,10 @@ def test_network_outage_events_count_the_cameras_attributed_and_the_key_points(n
     assert uplink["outage_id"] == "LNKS1:2026-07-01T09:00:00"
     assert (events["LNKA5"]["cameras_affected"], events["LNKA5"]["key_point_cameras_affected"]) == (1, 0)
     assert events["LNKA3"]["cameras_affected"] == 0
-    assert network["events"].rows == {"network_outage": 4, "link_load": len(network["link_load"])}
+    node = events[ACCESS[8]]
+    assert (node["element_type"], node["level"], node["contractor"], node["cameras_affected"]) == \
+        ("node", "access", "接入维护8组", 1)
+    assert network["events"].rows == {"network_outage": 5, "link_load": len(network["link_load"])}
 
 
 def test_link_load_reads_the_five_minute_mean_on_links_carrying_key_point_video(network):
