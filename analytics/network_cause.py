@@ -1,13 +1,16 @@
-"""Root cause of camera outages (摄像机离线原因): each offline stay of a device in silver.camera_state_change
-attributed to the highest failed element on its path to the city core.
+"""Root cause of camera outages (摄像机离线原因): each offline stay of a device attributed to the highest failed
+element on its path to the city core.
+
+The stays: silver.camera_state holds each device's current state only, so a stay is an `offline` change of
+silver.camera_state_change up to the device's next change (open, until null, when there is none).
 
 The path (analytics/network_state.stage_device_paths): camera → its NVR (registry parent_id of type 111/118) → its
 access node (network_attachment of the camera, else of its NVR) → access link → station node → station uplink →
-branch node → branch uplink → core. An element is failed for a stay when its down time (link_state / node_state
-stays in state `down`, the NVR's own offline stays) overlaps the stay for MORE THAN HALF of the stay's duration
-(an open stay, or an open element outage, runs to `as_of`). Of the failed elements the highest on the path is the
-cause; with none the outage is the device's own (`camera`, or `nvr` for a recorder; its reason says "own fault"). A stay of zero length has no
-majority and stays the device's own.
+branch node → branch uplink → core. An element is failed for a stay when the total of its down time within the
+stay (link_state / node_state stays in state `down`; for the NVR, its own offline stays) is MORE THAN HALF of the
+stay's duration; an open stay, or an open element outage, runs to `as_of`. Of the failed elements the highest on
+the path is the cause; with none the outage is the device's own (`camera`, or `nvr` for a recorder; its reason
+says "own fault"). A stay of zero length has no majority and stays the device's own.
 
 Who is sent: a link's contractor (its operator when the registry names no contractor); a node's uplink contractor
 (the network operator that connects it); a camera's or NVR's maintainer, the contractor of its latest maintenance

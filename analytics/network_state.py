@@ -232,8 +232,9 @@ def _probe_runs(con) -> None:
 def _triggers(con) -> None:
     """Every moment that can change a link's or node's state: (element, t, k, kind, reason, evidence); at one
     instant the kinds apply in the order of k (first, up, sat_off, loss, sat_on, down: the down wins)."""
-    sat = _runs("(SELECT link_id, t, utilisation, CASE WHEN utilisation >= 0.9 THEN 'hot' WHEN utilisation < 0.7 "
-                "THEN 'cool' WHEN utilisation IS NOT NULL THEN 'warm' END AS cls FROM link_util)",
+    sat = _runs(f"(SELECT link_id, t, utilisation, CASE WHEN utilisation >= {SATURATED} THEN 'hot' "
+                f"WHEN utilisation < {CLEARED} THEN 'cool' WHEN utilisation IS NOT NULL THEN 'warm' END AS cls "
+                "FROM link_util)",
                 "link_id", "cls", "true")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE uplink_probe AS      -- each probe interval with its uplink's interface status
