@@ -7,7 +7,8 @@ downstream node; a node's is its own probe. Rules (hysteresis as in analytics/ca
 - A probe interval is lost (sent > 0, nothing received), partial (some lost), clean (all back) or masked: a loss is
   masked, i.e. no evidence either way, when the same interval is lost at a node above (or, for a partial loss,
   lossy there) or a link above the element's own uplink has its interface down: the element below is unreachable
-  because of the one above, and must not report an outage of its own.
+  because of the one above, and must not report an outage of its own. A partial loss is masked too while a link on
+  the node's path (its own uplink included) is saturated: congestion drops pings, the saturation says so.
 - Link down: at once when its interface reports down (reason interface_down), or at the end of the 3rd consecutive
   unmasked lost interval of its downstream node while its interface is not known up (probe_loss). Two lost
   intervals do not flip it.
@@ -189,6 +190,18 @@ def _utilisation(con) -> None:
              CASE WHEN in_mbps IS NOT NULL AND out_mbps IS NOT NULL AND capacity_mbps > 0
                   THEN greatest(in_mbps, out_mbps) / capacity_mbps END AS utilisation
       FROM mbps""")
+    sat = _runs(f"(SELECT link_id, t, utilisation, CASE WHEN utilisation >= {SATURATED} THEN 'hot' "
+                f"WHEN utilisation < {CLEARED} THEN 'cool' WHEN utilisation IS NOT NULL THEN 'warm' END AS cls "
+                "FROM link_util)",
+                "link_id", "cls", "true")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sat_runs AS {sat}")
+    # The spans a link is saturated (from the 5th hot sample to the 5th cool one), for masking congestion loss.
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE sat_spans AS
+      SELECT link_id, t AS s, coalesce(nxt, TIMESTAMP '9999-01-01') AS e FROM (
+        SELECT link_id, t, cls, lead(t) OVER (PARTITION BY link_id ORDER BY t) AS nxt
+        FROM sat_runs WHERE pos = {SATURATION_SAMPLES} AND cls IN ('hot', 'cool'))
+      WHERE cls = 'hot'""")
 
 
 def _runs(source: str, key: str, cls: str, contiguous: str) -> str:
@@ -221,7 +234,12 @@ def _probe_runs(con) -> None:
         SELECT p.node_id, p.t FROM p CROSS JOIN net_params JOIN net_anc a ON a.node_id = p.node_id AND a.depth > 1
         JOIN net_link l ON l.link_id = a.link_id
         JOIN if_down d ON d.node_id = l.upstream_node_id AND d.if_name = l.upstream_if
-        WHERE p.t < d.e AND p.t + step > d.s)
+        WHERE p.t < d.e AND p.t + step > d.s
+        UNION
+        -- Congestion drops some pings below a saturated link: that link's saturation, not a loss of its own.
+        SELECT p.node_id, p.t FROM p JOIN net_anc a ON a.node_id = p.node_id
+        JOIN sat_spans x ON x.link_id = a.link_id AND p.t >= x.s AND p.t < x.e
+        WHERE p.cls = 'partial')
       SELECT p.node_id, p.t, p.sent, p.received,
              CASE WHEN p.cls IN ('lost', 'partial') AND m.node_id IS NOT NULL THEN 'masked' ELSE p.cls END AS cls
       FROM p LEFT JOIN masked m USING (node_id, t)""")
@@ -232,10 +250,6 @@ def _probe_runs(con) -> None:
 def _triggers(con) -> None:
     """Every moment that can change a link's or node's state: (element, t, k, kind, reason, evidence); at one
     instant the kinds apply in the order of k (first, up, sat_off, loss, sat_on, down: the down wins)."""
-    sat = _runs(f"(SELECT link_id, t, utilisation, CASE WHEN utilisation >= {SATURATED} THEN 'hot' "
-                f"WHEN utilisation < {CLEARED} THEN 'cool' WHEN utilisation IS NOT NULL THEN 'warm' END AS cls "
-                "FROM link_util)",
-                "link_id", "cls", "true")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE uplink_probe AS      -- each probe interval with its uplink's interface status
       SELECT p.*, l.link_id, s.status AS if_status, p.t + step AS t_end
@@ -243,7 +257,7 @@ def _triggers(con) -> None:
       ASOF LEFT JOIN if_status s ON s.node_id = l.upstream_node_id AND s.if_name = l.upstream_if
                                  AND s.t <= p.t + step;
     CREATE OR REPLACE TEMP TABLE link_triggers AS
-      WITH sat AS ({sat}),
+      WITH sat AS (FROM sat_runs),
       ev AS (SELECT link_id, t FROM uplink_probe WHERE link_id IS NOT NULL
              UNION ALL SELECT l.link_id, s.t FROM net_link l
                        JOIN if_status s ON s.node_id = l.upstream_node_id AND s.if_name = l.upstream_if
