@@ -8,7 +8,8 @@ downstream node; a node's is its own probe. Rules (hysteresis as in analytics/ca
   masked, i.e. no evidence either way, when the same interval is lost at a node above (or, for a partial loss,
   lossy there) or a link above the element's own uplink has its interface down: the element below is unreachable
   because of the one above, and must not report an outage of its own. A partial loss is masked too while a link on
-  the node's path (its own uplink included) is saturated: congestion drops pings, the saturation says so.
+  the node's path (its own uplink included) is saturated, or at >= 90 % in the counter sample closing the
+  interval (the ramp before 5 samples saturate it): congestion drops pings, the link's load says so.
 - Link down: at once when its interface reports down (reason interface_down), or at the end of the 3rd consecutive
   unmasked lost interval of its downstream node while its interface is not known up (probe_loss). Two lost
   intervals do not flip it.
@@ -216,7 +217,7 @@ def _runs(source: str, key: str, cls: str, contiguous: str) -> str:
 
 def _probe_runs(con) -> None:
     """Each probe interval classified (lost, partial, clean, masked) and its position in its run."""
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TEMP TABLE if_down AS
       SELECT node_id, if_name, t AS s, coalesce(nxt, TIMESTAMP '9999-01-01') AS e FROM (
         SELECT *, lead(t) OVER (PARTITION BY node_id, if_name ORDER BY t, status DESC) AS nxt FROM if_status)
@@ -236,10 +237,14 @@ def _probe_runs(con) -> None:
         JOIN if_down d ON d.node_id = l.upstream_node_id AND d.if_name = l.upstream_if
         WHERE p.t < d.e AND p.t + step > d.s
         UNION
-        -- Congestion drops some pings below a saturated link: that link's saturation, not a loss of its own.
+        -- Congestion drops some pings below a saturated or hot link: its load, not a loss of its own.
         SELECT p.node_id, p.t FROM p JOIN net_anc a ON a.node_id = p.node_id
         JOIN sat_spans x ON x.link_id = a.link_id AND p.t >= x.s AND p.t < x.e
-        WHERE p.cls = 'partial')
+        WHERE p.cls = 'partial'
+        UNION
+        SELECT p.node_id, p.t FROM p CROSS JOIN net_params JOIN net_anc a ON a.node_id = p.node_id
+        JOIN link_util u ON u.link_id = a.link_id AND u.t > p.t AND u.t <= p.t + step
+        WHERE p.cls = 'partial' AND u.utilisation >= {SATURATED})
       SELECT p.node_id, p.t, p.sent, p.received,
              CASE WHEN p.cls IN ('lost', 'partial') AND m.node_id IS NOT NULL THEN 'masked' ELSE p.cls END AS cls
       FROM p LEFT JOIN masked m USING (node_id, t)""")

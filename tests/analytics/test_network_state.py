@@ -68,7 +68,7 @@ PROBE_ONLY = {ACCESS[3]: (100, 101, 102), ACCESS[4]: (100, 101)}  # intervals wi
 OWN_DOWN, NVR_DOWN = (120, 150), (130, 170)
 RESET_AT = 150                         # LNKA7's counters restart from zero
 HOT = {"LNKA7": range(200, 206), "LNKA8": range(200, 204)}         # minutes at 95 Mbps in
-CONGESTED = range(204, 209)            # pings through LNKA7 lose one of five while it is saturated
+CONGESTED = range(201, 209)            # pings through LNKA7 lose one of five while it is hot (from 201)
 
 
 def down_during(minute: float, spans) -> bool:
@@ -255,7 +255,8 @@ def test_saturation_needs_five_samples_at_90_percent_and_five_below_70_to_clear(
     assert [s[:3] for s in stays(network, "LNKA7")] == [
         ("up", at(0), at(204)), ("saturated", at(204), at(210)), ("up", at(210), None)]
     assert stays(network, "LNKA7")[1][3] == "saturation"
-    # The pings lost to congestion (204-208) are the saturation's: no degraded stay once it clears.
+    # The pings lost to congestion (201-208: hot samples close 201-204, saturated from 204) are the load's: no
+    # degraded stay before the saturation or once it clears.
     assert [s[0] for s in stays(network, "LNKA8")] == ["up"]           # four hot samples: never saturated
 
 
