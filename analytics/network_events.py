@@ -1,10 +1,13 @@
-"""What the network policies read: network_outage events (standards/events/network_outage.yaml), one per down stay of
-a link or node in silver.link_state / node_state, and link_load readings (link_load.yaml), per link carrying
-key-point video and 5-minute interval.
+"""What the network policies read: network_outage events (standards/events/network_outage.yaml), one per outage of
+a link or node, and link_load readings (link_load.yaml), per link carrying key-point video and 5-minute interval.
 
+- An outage is a down stay of the element in silver.link_state / node_state, together with the down stays that
+  follow it within FLAP_MINUTES (10) of the previous one's end: a port flapping for an hour, which the state
+  machine shows as one down stay per flap whose up phase outlasts a clean probe interval, is one outage and one
+  work order, not ten. Its since (and id) is its first down stay's; the cameras count over all its stays.
 - cameras_affected: the cameras (not recorders) whose offline stays silver.camera_outage_cause attributes to the
-  element and that overlap its outage; key_point_cameras_affected: those of them at a key point (the city's
-  point_levels.yaml, as camera_health events grade them). So a blip too short to take a camera offline affects none.
+  element and that overlap one of the outage's down stays; key_point_cameras_affected: those of them at a key
+  point (the city's point_levels.yaml, as camera_health events grade them). So a blip too short to take a camera offline affects none.
 - link_load: the mean of the link's per-minute utilisation (silver.link_utilisation) over the interval, capped at
   1, with ts the interval's end; key_point_cameras: the key-point cameras whose path (analytics/network_state
   stage_device_paths) runs through the link. Links carrying no key-point video have no readings.
@@ -24,6 +27,7 @@ from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.profiles import CityProfile
 
 LOAD_MINUTES = 5
+FLAP_MINUTES = 10   # down stays of one element this close are one outage (a flapping port is one fault)
 
 
 def _stage(con: duckdb.DuckDBPyConnection, city: CityProfile, present: frozenset[str]) -> None:
@@ -49,21 +53,33 @@ def network_outage_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_
                  coalesce(u.contractor, u.operator)
           FROM silver.node_state s LEFT JOIN net_node n USING (node_id)
           LEFT JOIN net_link u ON u.downstream_node_id = s.node_id WHERE s.state = 'down'),
+        -- A down stay starting within {FLAP_MINUTES} minutes of the element's previous one continues its outage.
+        episodes AS (
+          SELECT *, sum(CASE WHEN prev_until IS NULL OR since - prev_until > INTERVAL {FLAP_MINUTES} MINUTE
+                             THEN 1 ELSE 0 END)
+                      OVER (PARTITION BY element_type, element_id ORDER BY since ROWS UNBOUNDED PRECEDING) AS episode
+          FROM (SELECT *, lag(until) OVER (PARTITION BY element_type, element_id ORDER BY since) AS prev_until
+                FROM down)),
         hit AS (
-          SELECT d.element_id, d.since, count(DISTINCT c.camera_id) AS cameras,
+          SELECT d.element_type, d.element_id, d.episode, count(DISTINCT c.camera_id) AS cameras,
                  count(DISTINCT c.camera_id) FILTER (WHERE k.device_id IS NOT NULL) AS key_cameras
-          FROM down d JOIN silver.camera_outage_cause c
+          FROM episodes d JOIN silver.camera_outage_cause c
             ON c.cause_element_type = d.element_type AND c.cause_element_id = d.element_id
            AND c.since < coalesce(d.until, TIMESTAMP '9999-01-01') AND coalesce(c.until, TIMESTAMP '9999-01-01') > d.since
            AND substr(c.camera_id, 11, 3) NOT IN {RECORDER_TYPES}
           LEFT JOIN key_cameras k ON k.device_id = c.camera_id
-          GROUP BY ALL)
+          GROUP BY ALL),
+        outages AS (
+          SELECT element_type, element_id, episode, min(since) AS since, any_value(level) AS level,
+                 any_value(division_code) AS division_code, any_value(operator) AS operator,
+                 any_value(contractor) AS contractor
+          FROM episodes GROUP BY ALL)
         SELECT d.element_id || ':' || strftime(d.since, '%Y-%m-%dT%H:%M:%S') AS outage_id, d.element_type,
                d.element_id, d.level, d.division_code, d.operator, d.contractor,
                timezone('{zone}', d.since) AS since, coalesce(h.cameras, 0) AS cameras_affected,
                coalesce(h.key_cameras, 0) AS key_point_cameras_affected, timezone('{zone}', d.since) AS ts,
                'network_outage:' || d.element_id AS _batch_id, CAST(epoch(d.since) AS BIGINT) AS _line
-        FROM down d LEFT JOIN hit h USING (element_id, since)
+        FROM outages d LEFT JOIN hit h USING (element_type, element_id, episode)
         ORDER BY ts, element_id""").to_arrow_table()
     return {"network_outage": outages}
 

@@ -64,7 +64,8 @@ TRAPS = [(BRANCH, "GE1/0/1", "down", STATION_UPLINK_DOWN[0]), (BRANCH, "GE1/0/1"
 TRAPS += [(S2, "GE1/0/6", status, m) for down, up in FLAPS for status, m in (("down", down), ("up", up))]
 TRAPS += [(S2, "GE1/0/8", "up", 0)]    # A8's uplink known up: its probe loss is the node's
 NODE_DOWN = (220, 225)                 # A8 answers no probe, cameras below silent until 228
-PROBE_ONLY = {ACCESS[3]: (100, 101, 102), ACCESS[4]: (100, 101)}  # intervals with 100 % loss, no trap
+# Intervals with 100 % loss, no trap; A3 loses pings again 7 minutes after it came back.
+PROBE_ONLY = {ACCESS[3]: (100, 101, 102, 110, 111, 112), ACCESS[4]: (100, 101)}
 OWN_DOWN, NVR_DOWN = (120, 150), (130, 170)
 RESET_AT = 150                         # LNKA7's counters restart from zero
 HOT = {"LNKA7": range(200, 206), "LNKA8": range(200, 204)}         # minutes at 95 Mbps in
@@ -217,7 +218,8 @@ def test_an_interface_down_for_40_minutes_is_one_down_stay_until_a_clean_interva
 def test_probe_loss_alone_takes_a_link_down_after_three_intervals_and_not_after_two(network):
     # 3 lost (100-102): degraded from the end of the first, down at the end of the third, up after 3 clean.
     assert [s[:3] for s in stays(network, "LNKA3")] == [
-        ("up", at(0), at(101)), ("degraded", at(101), at(103)), ("down", at(103), at(106)), ("up", at(106), None)]
+        ("up", at(0), at(101)), ("degraded", at(101), at(103)), ("down", at(103), at(106)), ("up", at(106), at(111)),
+        ("degraded", at(111), at(113)), ("down", at(113), at(116)), ("up", at(116), None)]
     assert stays(network, "LNKA3")[2][3] == "probe_loss"
     # 2 lost (100-101): degraded, never down, clean after 3 clean intervals (102-104).
     assert [s[:3] for s in stays(network, "LNKA4")] == [
@@ -308,7 +310,8 @@ def test_network_outage_events_count_the_cameras_attributed_and_the_key_points(n
     assert uplink["since"] == uplink["ts"] == utc(STATION_UPLINK_DOWN[0])
     assert uplink["outage_id"] == "LNKS1:2026-07-01T09:00:00"
     assert (events["LNKA5"]["cameras_affected"], events["LNKA5"]["key_point_cameras_affected"]) == (1, 0)
-    assert events["LNKA3"]["cameras_affected"] == 0
+    # LNKA3's second down stay (113) starts 7 minutes after its first ended (106): the same outage, since 103.
+    assert (events["LNKA3"]["since"], events["LNKA3"]["cameras_affected"]) == (utc(103), 0)
     node = events[ACCESS[8]]
     assert (node["element_type"], node["level"], node["contractor"], node["cameras_affected"]) == \
         ("node", "access", "接入维护8组", 1)
