@@ -24,6 +24,7 @@ import pyarrow as pa
 from safecity.analytics.access_events import SOURCES as ACCESS_SOURCES, access_events
 from safecity.analytics.congestion_events import congestion_events
 from safecity.analytics.incident_events import incident_events
+from safecity.analytics.network_events import link_load_events, network_outage_events
 from safecity.analytics.support_events import support_events
 from safecity.config.profiles import CityProfile, Settings
 from safecity.lakehouse.catalog import open_catalog, replace_rows
@@ -54,6 +55,15 @@ PRODUCERS: tuple[EventProducer, ...] = (
     EventProducer("congestion", "路口拥堵", ("silver.detector", "silver.detector_flow"), ("congestion_reading",),
                   congestion_events),
     EventProducer("access", "数据访问审计", tuple(ACCESS_SOURCES), ("data_access",), access_events, any_of=True),
+    # The network step (analytics/network_health.py) writes the states and causes these read.
+    EventProducer("network_outage", "网络中断",
+                  ("silver.link_state", "silver.node_state", "silver.camera_outage_cause", "silver.network_link",
+                   "silver.network_node", "silver.network_attachment", "silver.camera"),
+                  ("network_outage",), network_outage_events),
+    EventProducer("link_load", "链路负载",
+                  ("silver.link_utilisation", "silver.network_link", "silver.network_node",
+                   "silver.network_attachment", "silver.camera"),
+                  ("link_load",), link_load_events),
 )
 EVENT_TABLES = tuple(name for producer in PRODUCERS for name in producer.produces)
 

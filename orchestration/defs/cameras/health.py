@@ -1,9 +1,12 @@
-"""Camera health: video quality diagnosis of the snapshots in landing, and every camera's state from keepalives,
-the catalog and the diagnoses (ingestion/video_quality, analytics/camera_health)."""
+"""Camera health: video quality diagnosis of the snapshots in landing, every camera's state from keepalives, the
+catalog and the diagnoses (ingestion/video_quality, analytics/camera_health), and the network's state with the root
+cause of each camera outage (analytics/network_health)."""
 
 import dagster as dg
 
 from safecity.analytics.camera_health import CHANGES_TABLE, STATE_TABLE, refresh_camera_health
+from safecity.analytics.network_health import TABLES as NETWORK_TABLES, refresh_network_state
+from safecity.analytics.network_state import REGISTRIES, TELEMETRY
 from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_new_snapshots
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
 from safecity.standards.catalogue import load_catalogue
@@ -79,3 +82,37 @@ def camera_state(context: dg.AssetExecutionContext, config: StateConfig, catalog
         "cameras_down": report.rows["silver.camera_down"],
         "by_state": dg.MetadataValue.md(report.by_state_markdown())})
     yield dg.MaterializeResult(asset_key=STATE_CHANGES, metadata={"dagster/row_count": report.rows[CHANGES_TABLE]})
+
+
+NETWORK_STATE = {name: dg.AssetKey(name.split(".")) for name in NETWORK_TABLES}
+NETWORK_DESCRIPTIONS = {
+    "silver.link_state": "网络链路状态（正常/劣化/拥塞/中断，含迟滞、原因与最后证据）/ Link state stays (up, degraded, "
+                         "saturated, down) with hysteresis, reasons and the last evidence",
+    "silver.node_state": "网络节点状态（上联正常而探测不通即为节点故障）/ Node state stays: down when its probe fails "
+                         "while its uplink is up",
+    "silver.link_utilisation": "链路每分钟带宽利用率（计数器复位不计为负流量）/ Link utilisation per minute (a counter "
+                               "reset is not negative traffic)",
+    "silver.camera_outage_cause": "摄像机每次离线的根因：路径上最高一级故障元素及应派维修单位 / Each camera outage's root "
+                                  "cause: the highest failed element on its path and the contractor to send",
+}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key, group_name="cameras", kinds={"iceberg"}, owners=OWNERS, skippable=True,
+                        description=NETWORK_DESCRIPTIONS[name],
+                        # After camera health (it reads the offline stays) and the network entities' ingestion.
+                        deps=[STATE_CHANGES, *(dg.AssetKey(t.split(".")) for t in (*REGISTRIES, *TELEMETRY))])
+           for name, key in NETWORK_STATE.items()],
+    pool=WAREHOUSE_POOL, can_subset=False)
+def network_state(context: dg.AssetExecutionContext, catalog: IcebergCatalogResource):
+    report = refresh_network_state(catalog.settings())
+    if report.skipped:
+        context.log.info("network state skipped: this site has no network registries (silver lacks %s)",
+                         ", ".join(report.skipped))
+        return
+    context.log.info("network state: %s", ", ".join(f"{n} {r:,}" for n, r in report.rows.items()))
+    for name, key in NETWORK_STATE.items():
+        metadata = {"dagster/row_count": report.rows[name]}
+        if name == "silver.camera_outage_cause":
+            metadata["by_cause"] = dg.MetadataValue.md(report.causes_markdown())
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
