@@ -22,6 +22,7 @@ from pyiceberg.catalog import Catalog
 from safecity.config.profiles import Settings
 from safecity.service.board_feed import Change, OutboxFeed
 from safecity.service.board_map import CityMap
+from safecity.service.board_network import NetworkLayer
 from safecity.service.board_page import render_page
 from safecity.service.board_state import LATEST, derive
 
@@ -36,6 +37,7 @@ class Board:
     def __init__(self, catalog: Catalog, settings: Settings):
         self.feed = OutboxFeed(catalog)
         self.map = CityMap(settings)
+        self.network = NetworkLayer(catalog, self.map.place)
         self.closed: set[str] = set()
         self.delivery: dict[str, list[dict]] | None = None
         self.version = 0
@@ -48,6 +50,7 @@ class Board:
         # The rows themselves go out as `action` events; the state carries only their delivery status.
         state["delivery"] = {row["idempotency_key"]: row["delivery"] for row in state.pop("latest")}
         state["markers"] = self.map.markers(state)
+        state["network"] = self.network.links
         state["last_seq"] = len(self.feed.rows)
         state["error"] = self.error
         return state
@@ -58,6 +61,8 @@ class Board:
             self.closed = change.closed
         if change.delivery is not None:  # None until ops.action_delivery has a snapshot: status unknown
             self.delivery = change.delivery
+        if change.network is not None:
+            self.network.take(change.network)
         self.state = self._derive()
         self.version += 1
         async with self._changed:
@@ -72,10 +77,15 @@ class Board:
             except asyncio.TimeoutError:
                 return False
 
+    def _look(self) -> Change:
+        change = self.feed.look()
+        change.network = self.network.look()
+        return change
+
     async def watch(self, poll: float) -> None:
         while True:
             try:
-                change = await asyncio.to_thread(self.feed.look)
+                change = await asyncio.to_thread(self._look)
                 error = ""
             except Exception as exc:  # noqa: BLE001 - a catalog hiccup is shown on the board, the next look retries
                 log.exception("board: reading the tables failed")
