@@ -41,6 +41,9 @@ class Board:
         self.closed: set[str] = set()
         self.delivery: dict[str, list[dict]] | None = None
         self.version = 0
+        # The network layer (a city has ~2,000 links) goes out as its own `network` event, only when it changed,
+        # not inside every `state` event an action causes.
+        self.network_version = 0
         self.error = ""
         self.state = self._derive()
         self._changed = asyncio.Condition()
@@ -50,7 +53,6 @@ class Board:
         # The rows themselves go out as `action` events; the state carries only their delivery status.
         state["delivery"] = {row["idempotency_key"]: row["delivery"] for row in state.pop("latest")}
         state["markers"] = self.map.markers(state)
-        state["network"] = self.network.links
         state["last_seq"] = len(self.feed.rows)
         state["error"] = self.error
         return state
@@ -63,6 +65,7 @@ class Board:
             self.delivery = change.delivery
         if change.network is not None:
             self.network.take(change.network)
+            self.network_version += 1
         self.state = self._derive()
         self.version += 1
         async with self._changed:
@@ -114,7 +117,7 @@ def _resume_point(request: Request, rows: int) -> int:
 
 async def _stream(board: Board, request: Request) -> AsyncIterator[str]:
     sent = _resume_point(request, len(board.feed.rows))
-    version = None
+    version = network_version = None
     yield f"retry: {RETRY_MS}\n\n"
     while not await request.is_disconnected():
         rows = board.feed.rows
@@ -123,6 +126,9 @@ async def _stream(board: Board, request: Request) -> AsyncIterator[str]:
         sent = len(rows)
         if board.version != version:
             version = board.version
+            if board.network_version != network_version:
+                network_version = board.network_version
+                yield _event("network", {"links": board.network.links})
             yield _event("state", board.state)
         if not await board.wait(version, KEEPALIVE_SECONDS):
             yield ": keepalive\n\n"
@@ -151,7 +157,8 @@ def create_board_app(catalog: Catalog, settings: Settings, poll: float = POLL_SE
 
     @app.get("/state")
     async def state() -> JSONResponse:
-        return JSONResponse(holder["board"].state)
+        board = holder["board"]
+        return JSONResponse({**board.state, "network": board.network.links})
 
     @app.get("/events")
     async def events(request: Request) -> StreamingResponse:

@@ -1,5 +1,5 @@
 """The board's one page: Chinese first, English beside; the city map as inline SVG (board_map.py) and a small
-script that renders the `action` and `state` server-sent events (board_app.py). No framework, no network beyond
+script that renders the `action`, `state` and `network` server-sent events (board_app.py). No framework, no network beyond
 the board itself: the command centre's screens may have no internet. Data is written with textContent, never as
 HTML, so a policy message cannot inject markup.
 """
@@ -124,6 +124,21 @@ function renderLatest() {
   fill("latest", latest, r => [when(r.fired_at), r.policy_id, (r.action_name_zh ? r.action_name_zh + " " : "") + r.action,
        r.message, deliveryText(r.idempotency_key)], "暂无动作 / no actions yet");
 }
+function renderNetwork(links) {
+  const net = document.getElementById("network");
+  net.replaceChildren();
+  for (const l of links) {
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "line"), look = LINKS[l.state] || LINKS.degraded;
+    for (const [k, v] of [["x1", l.x1], ["y1", l.y1], ["x2", l.x2], ["y2", l.y2], ["stroke", look.stroke],
+                          ["stroke-width", look.width], ["stroke-opacity", look.opacity]]) line.setAttribute(k, v);
+    line.setAttribute("class", "link link-" + l.state); line.dataset.link = l.link_id;
+    const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    t.textContent = l.link_id + " " + l.state_zh + " " + l.state + (l.reason_zh ? " · " + l.reason_zh : "");
+    line.append(t); net.append(line);
+  }
+  fill("network-faults", links.filter(l => l.state !== "up"), l => [l.link_id, l.state_zh + " " + l.state,
+       both(l.level), both(l.operator), l.contractor, l.reason_zh, when(l.since)], "网络正常 / no network faults");
+}
 function renderState(s) {
   fill("incidents", s.open_incidents, i => [i.incident_id, levelCell(i), when(i.reached_at), when(i.opened_at)],
        "无未结警情 / no open incidents");
@@ -135,19 +150,6 @@ function renderState(s) {
        "无 / none");
   fill("congestion", s.congestion, c => [c.junction_id, c.dispatches, both(c.signal_plan), c.reason, when(c.last_at)],
        "无拥堵热点 / no hot spots");
-  const net = document.getElementById("network");
-  net.replaceChildren();
-  for (const l of s.network) {
-    const line = document.createElementNS("http://www.w3.org/2000/svg", "line"), look = LINKS[l.state] || LINKS.degraded;
-    for (const [k, v] of [["x1", l.x1], ["y1", l.y1], ["x2", l.x2], ["y2", l.y2], ["stroke", look.stroke],
-                          ["stroke-width", look.width], ["stroke-opacity", look.opacity]]) line.setAttribute(k, v);
-    line.setAttribute("class", "link link-" + l.state); line.dataset.link = l.link_id;
-    const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    t.textContent = l.link_id + " " + l.state_zh + " " + l.state + (l.reason_zh ? " · " + l.reason_zh : "");
-    line.append(t); net.append(line);
-  }
-  fill("network-faults", s.network.filter(l => l.state !== "up"), l => [l.link_id, l.state_zh + " " + l.state,
-       both(l.level), both(l.operator), l.contractor, l.reason_zh, when(l.since)], "网络正常 / no network faults");
   const g = document.getElementById("markers");
   g.replaceChildren();
   for (const m of s.markers) {
@@ -173,6 +175,7 @@ source.addEventListener("action", e => {
   renderLatest();
 });
 source.addEventListener("state", e => renderState(JSON.parse(e.data)));
+source.addEventListener("network", e => renderNetwork(JSON.parse(e.data).links));
 source.onopen = () => status("实时 live", "live");
 source.onerror = () => status("重连中 reconnecting", "down");
 </script></body></html>

@@ -208,3 +208,12 @@ def test_the_network_layer_is_empty_without_network_tables_and_shows_link_states
     assert (down["state_zh"], down["operator"], down["contractor"]) == ("中断", "china_unicom", "联通秦皇岛分公司")
     assert down["reason_zh"] == "上行接口 GE1/0/1 报告 down" and down["since"].startswith("2025-03-01T01:10:00")
     assert state["error"] == ""
+
+    # On the stream the layer is an event of its own, sent when it changed, not repeated inside every state event.
+    stream = Stream(f"{server.url}/events")
+    got = stream.until(lambda e: e[2] == "state")
+    [layer] = [d for _, _, name, d in got if name == "network"]
+    assert {l["link_id"]: l["state"] for l in layer["links"]} == {k: v[0] for k, v in expected.items()}
+    write_outbox(catalog, fire(ESCALATION, [reported("E9", DAY.format("08:00"), casualties=1)]), "n1")
+    later = stream.until(lambda e: e[2] == "state")
+    assert [name for _, _, name, _ in later] == ["action", "state"] and "network" not in later[-1][3]
