@@ -1,7 +1,7 @@
 """The main job's HTML report: what a duty officer or an engineer would rather look at than read — the city map
 with cameras by state and call hotspots (and the network layer: report_network.py), congestion by hour, rows and
-rejections per source, the district scorecard and the actions fired. One self-contained file (inline SVG, no script, no network), written beside
-the warehouse; every figure is read back from the stored tables.
+rejections per source, the district scorecard and the actions fired. One self-contained file (inline SVG, no
+script, no network), written beside the warehouse; every figure is read back from the stored tables.
 """
 from __future__ import annotations
 
