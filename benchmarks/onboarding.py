@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -61,8 +62,9 @@ def make_site(site: Path) -> None:
         shutil.copy(EXAMPLE / name, site / name)
     shutil.copy(EXAMPLE / "sources" / f"{MAPPING}.yaml", site / "sources")
     text = (site / "site.yaml").read_text(encoding="utf-8")
-    (site / "site.yaml").write_text(text.replace("city: qinhuangdao", "city: edinburgh").replace(
-        "policy_packs: [camera, command, emergency, security]", "policy_packs: [emergency]"), encoding="utf-8")
+    # Whatever packs the platform ships (`site new` enables them all), this site keeps only emergency.
+    text = re.sub(r"(?m)^policy_packs: \[.*\]$", "policy_packs: [emergency]", text, count=1)
+    (site / "site.yaml").write_text(text.replace("city: qinhuangdao", "city: edinburgh"), encoding="utf-8")
 
 
 def platform(export: Path, work: Path) -> tuple[float, list]:

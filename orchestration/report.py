@@ -1,7 +1,7 @@
 """The main job's HTML report: what a duty officer or an engineer would rather look at than read — the city map
-with cameras by state and call hotspots, congestion by hour, rows and rejections per source, the district
-scorecard and the actions fired. One self-contained file (inline SVG, no script, no network), written beside
-the warehouse; every figure is read back from the stored tables.
+with cameras by state and call hotspots (and the network layer: report_network.py), congestion by hour, rows and
+rejections per source, the district scorecard and the actions fired. One self-contained file (inline SVG, no
+script, no network), written beside the warehouse; every figure is read back from the stored tables.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from safecity.lakehouse.warehouse import connect
 from safecity.config.grid import map_projection
 from safecity.config.profiles import Settings
+from safecity.orchestration.report_network import network_legend, network_section, network_svg
 from safecity.orchestration.summary import RunSummary
 
 STATE_COLOURS = {"online": "#2e7d32", "degraded": "#f9a825", "offline": "#c62828", "never_streamed": "#757575",
@@ -62,14 +63,16 @@ def _place_status(covered: bool, covered_online: bool) -> str:
     return "online" if covered_online else "down" if covered else "uncovered"
 
 
-def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple], places: list[tuple] = ()) -> str:
+def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple], places: list[tuple] = (),
+         network: str = "") -> str:
+    """`network`: the links and failed elements (report_network.py), drawn under the points."""
     xy = _project(settings)
     e = settings.city.extent
     x0, y0 = xy(e.min_lon, e.max_lat)
     x1, y1 = xy(e.max_lon, e.min_lat)
     parts = [f'<svg width="{MAP_W}" height="{MAP_H}" role="img" style="background:#f4f6f8">',
              f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="none" '
-             f'stroke="#90a4ae" stroke-dasharray="4 3"/>']
+             f'stroke="#90a4ae" stroke-dasharray="4 3"/>', network]
     top = max((h[2] for h in hotspots), default=1) or 1
     for lon, lat, calls in hotspots:
         x, y = xy(lon, lat)
@@ -101,6 +104,8 @@ def _map(settings: Settings, cameras: list[tuple], hotspots: list[tuple], places
     for i, (status, colour) in enumerate(PLACE_COLOURS.items(), start=len(legend) + 1):
         parts.append(f'<rect x="{MAP_W - 154}" y="{20 + i * 18}" width="8" height="8" fill="{colour}"/>'
                      f'<text x="{MAP_W - 140}" y="{28 + i * 18}" font-size="12">{_e(PLACE_LEGEND[status])}</text>')
+    if network:
+        parts.append(network_legend(MAP_W - 146, 24 + (len(legend) + len(PLACE_COLOURS) + 1) * 18))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -156,7 +161,8 @@ def write_report(settings: Settings, summary: RunSummary) -> Path:
             f'<span style="color:{STATE_COLOURS.get(s, "#000")}">●</span> {_e(s)} {n}' for s, n in
             sorted(by_state.items())) + f"；警情热点网格 {len(hotspots)} / call hotspot cells；重点场所 "
             f"{len(places)}，未覆盖 {sum(not p[3] for p in places)} / key places, not covered</p>"
-            + _map(settings, cameras, hotspots, places))
+            + _map(settings, cameras, hotspots, places, network_svg(con, present, _project(settings)))
+            + network_section(con, present, settings.city.timezone))
         if "marts.mart_congestion_index" in present:
             hourly = con.execute("SELECT hour(timezone(?, hour_start)) AS h, avg(congestion_index) FROM "
                                  "marts.mart_congestion_index GROUP BY 1 ORDER BY 1",

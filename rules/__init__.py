@@ -6,5 +6,5 @@ Modules: policy (file format: rules, statecharts, decision tables), shape (their
 checks), loader, compiler, engine, worker (supervised process), outbox, executor and sinks (delivery), events
 (silver and JSON Lines sources: entity tables, derived events and facts), batch (batch mode's watermark, set-aside
 versions, delivery backlog), lateness and arrivals (allowed lateness of late events, ops.late_events), replay (replay and diff), streaming (`rules route` re-keying per partition key and
-`rules serve`), testing (the scenario tests inside policy files). policies/ holds the shipped packs: camera, command, emergency, security.
+`rules serve`), testing (the scenario tests inside policy files). policies/ holds the shipped packs: camera, command, emergency, network, security.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 Text = Annotated[str, Field(min_length=1)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -34,10 +34,23 @@ class DispatchOrder(_Params):
 
 
 class CreateWorkOrder(_Params):
-    category: Literal["camera_repair", "network_repair", "device_inspection", "data_correction"]
-    device_id: str | None = None
+    # capacity_expansion 扩容: a link too small for the video it carries (network.link_saturation).
+    category: Literal["camera_repair", "network_repair", "capacity_expansion", "device_inspection",
+                      "data_correction"]
+    device_id: str | None = None  # the device or network element (link/node id) the order is about
+    # 承办单位: who is to do the work when it is not the device's own maintainer — a network fault goes to the link's
+    # operator/contractor, not to the contractor of the cameras it took down.
+    assignee: str | None = None
     description: Text
     sla_hours: Annotated[int, Field(ge=1, le=72)]
+
+    @model_serializer(mode="wrap")
+    def _without_empty_assignee(self, handler):
+        # Orders that name no assignee (the camera policies') keep the parameters they always had in the outbox.
+        data = handler(self)
+        if data.get("assignee") is None:
+            data.pop("assignee", None)
+        return data
 
 
 class AuditFlag(_Params):
@@ -75,6 +88,10 @@ _UNIT_ZH = {"patrol_police": "巡逻警力", "traffic_police": "交警", "specia
             "fire_rescue": "消防救援", "medical": "医疗急救"}
 
 
+def _assignee_zh(order: CreateWorkOrder) -> str:
+    return f"，承办 {order.assignee}" if order.assignee else ""
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     name: str
@@ -94,7 +111,7 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("dispatch_order", "派发调度指令", DispatchOrder,
                lambda p: f"调度{_UNIT_ZH[p.unit_type]}前往 {p.target}：{p.reason}"),
     ActionSpec("create_work_order", "创建工单", CreateWorkOrder,
-               lambda p: f"工单（{p.sla_hours} 小时内处理）：{p.description}"),
+               lambda p: f"工单（{p.sla_hours} 小时内处理{_assignee_zh(p)}）：{p.description}"),
     ActionSpec("audit_flag", "审计标记", AuditFlag, lambda p: f"审计标记 {p.subject}：{p.reason}"),
     ActionSpec("activate_emergency_plan", "启动应急预案", ActivateEmergencyPlan,
                lambda p: f"启动 {p.level} 级应急响应，警情 {p.incident_id}"),

@@ -22,6 +22,7 @@ from pyiceberg.catalog import Catalog
 from safecity.config.profiles import Settings
 from safecity.service.board_feed import Change, OutboxFeed
 from safecity.service.board_map import CityMap
+from safecity.service.board_network import NetworkLayer
 from safecity.service.board_page import render_page
 from safecity.service.board_state import LATEST, derive
 
@@ -36,9 +37,13 @@ class Board:
     def __init__(self, catalog: Catalog, settings: Settings):
         self.feed = OutboxFeed(catalog)
         self.map = CityMap(settings)
+        self.network = NetworkLayer(catalog, self.map.place)
         self.closed: set[str] = set()
         self.delivery: dict[str, list[dict]] | None = None
         self.version = 0
+        # The network layer (a city has ~2,000 links) goes out as its own `network` event, only when it changed,
+        # not inside every `state` event an action causes.
+        self.network_version = 0
         self.error = ""
         self.state = self._derive()
         self._changed = asyncio.Condition()
@@ -58,6 +63,9 @@ class Board:
             self.closed = change.closed
         if change.delivery is not None:  # None until ops.action_delivery has a snapshot: status unknown
             self.delivery = change.delivery
+        if change.network is not None:
+            self.network.take(change.network)
+            self.network_version += 1
         self.state = self._derive()
         self.version += 1
         async with self._changed:
@@ -72,10 +80,15 @@ class Board:
             except asyncio.TimeoutError:
                 return False
 
+    def _look(self) -> Change:
+        change = self.feed.look()
+        change.network = self.network.look()
+        return change
+
     async def watch(self, poll: float) -> None:
         while True:
             try:
-                change = await asyncio.to_thread(self.feed.look)
+                change = await asyncio.to_thread(self._look)
                 error = ""
             except Exception as exc:  # noqa: BLE001 - a catalog hiccup is shown on the board, the next look retries
                 log.exception("board: reading the tables failed")
@@ -104,7 +117,7 @@ def _resume_point(request: Request, rows: int) -> int:
 
 async def _stream(board: Board, request: Request) -> AsyncIterator[str]:
     sent = _resume_point(request, len(board.feed.rows))
-    version = None
+    version = network_version = None
     yield f"retry: {RETRY_MS}\n\n"
     while not await request.is_disconnected():
         rows = board.feed.rows
@@ -113,6 +126,9 @@ async def _stream(board: Board, request: Request) -> AsyncIterator[str]:
         sent = len(rows)
         if board.version != version:
             version = board.version
+            if board.network_version != network_version:
+                network_version = board.network_version
+                yield _event("network", {"links": board.network.links})
             yield _event("state", board.state)
         if not await board.wait(version, KEEPALIVE_SECONDS):
             yield ": keepalive\n\n"
@@ -141,7 +157,8 @@ def create_board_app(catalog: Catalog, settings: Settings, poll: float = POLL_SE
 
     @app.get("/state")
     async def state() -> JSONResponse:
-        return JSONResponse(holder["board"].state)
+        board = holder["board"]
+        return JSONResponse({**board.state, "network": board.network.links})
 
     @app.get("/events")
     async def events(request: Request) -> StreamingResponse:

@@ -30,16 +30,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Change:
-    """What one look found: new outbox rows (feed order), and the delivery map / closed ids when they changed."""
+    """What one look found: new outbox rows (feed order), and the delivery map / closed ids / network layer (links
+    with their state, board_network.py) when they changed."""
     rows: list[OutboxRow] = field(default_factory=list)
     delivery: dict[str, list[dict]] | None = None
     closed: set[str] | None = None
+    network: list[dict] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.rows) or self.delivery is not None or self.closed is not None
+        return bool(self.rows) or any(x is not None for x in (self.delivery, self.closed, self.network))
 
 
-def _snapshot_id(catalog: Catalog, name: str) -> tuple[Any, int | None]:
+def snapshot_of(catalog: Catalog, name: str) -> tuple[Any, int | None]:
     try:
         table = catalog.load_table(name)
     except NoSuchTableError:
@@ -65,15 +67,15 @@ class OutboxFeed:
         """One look at the three tables (blocking: run it off the event loop). Does not change the feed: `take`
         applies what it found, on the event loop, so readers never see a half-applied change."""
         change, seen = Change(), dict(self._seen)
-        table, snapshot = _snapshot_id(self.catalog, OUTBOX)
+        table, snapshot = snapshot_of(self.catalog, OUTBOX)
         if snapshot is not None and snapshot != seen[OUTBOX]:
             change.rows = self._new_rows(table, seen[OUTBOX], snapshot)
             seen[OUTBOX] = snapshot
-        table, snapshot = _snapshot_id(self.catalog, DELIVERY)
+        table, snapshot = snapshot_of(self.catalog, DELIVERY)
         if snapshot != seen[DELIVERY]:
             change.delivery = _delivery(table) if snapshot is not None else {}
             seen[DELIVERY] = snapshot
-        table, snapshot = _snapshot_id(self.catalog, CLOSED)
+        table, snapshot = snapshot_of(self.catalog, CLOSED)
         if snapshot != seen[CLOSED]:
             change.closed = _closed(table) if snapshot is not None else set()
             seen[CLOSED] = snapshot

@@ -28,6 +28,11 @@ class CityMap:
         x, y = self.xy(*centre)
         return round(x, 1), round(y, 1)
 
+    def place(self, lon: float, lat: float) -> tuple[float, float]:
+        """A longitude/latitude on the map (network nodes: board_network.py)."""
+        x, y = self.xy(lon, lat)
+        return round(x, 1), round(y, 1)
+
     def markers(self, state: dict) -> list[dict]:
         """Map markers for what the state places: blind-spot incidents and their cameras and drones (by grid cell),
         congestion hot spots (by junction; a junction the site does not list has no place and stays in the list)."""
@@ -63,5 +68,6 @@ class CityMap:
             parts.append(f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="#90a4ae"/>'
                          f'<text x="{x + 6:.1f}" y="{y - 5:.1f}" font-size="13" fill="#cfd8dc">'
                          f'{html.escape(d.name_zh)} {html.escape(d.name_en)}</text>')
-        parts.append('<g id="markers"></g></svg>')
+        # Links under the markers: a marker on a cell stays visible where a link crosses it.
+        parts.append('<g id="network"></g><g id="markers"></g></svg>')
         return "".join(parts)

@@ -1,5 +1,5 @@
 """The board's one page: Chinese first, English beside; the city map as inline SVG (board_map.py) and a small
-script that renders the `action` and `state` server-sent events (board_app.py). No framework, no network beyond
+script that renders the `action`, `state` and `network` server-sent events (board_app.py). No framework, no network beyond
 the board itself: the command centre's screens may have no internet. Data is written with textContent, never as
 HTML, so a policy message cannot inject markup.
 """
@@ -17,6 +17,9 @@ WORDS = {
     "drone": "无人机", "traffic_police": "交警", "patrol_police": "巡警", "special_police": "特警",
     "fire_rescue": "消防救援", "emergency": "特急", "urgent": "紧急", "routine": "一般",
     "congestion_relief": "疏堵方案", "delivered": "已送达", "retrying": "重试中", "dead_letter": "投递失败", "pending": "待投递",
+    # The network layer (issue 21's code tables network_level and network_operator).
+    "city": "市局", "branch": "分局", "station": "派出所", "access": "接入点", "china_telecom": "中国电信",
+    "china_unicom": "中国联通", "china_mobile": "中国移动", "china_broadnet": "中国广电", "self_built": "自建",
 }
 
 PAGE = """<!doctype html>
@@ -57,6 +60,10 @@ text-align:left;vertical-align:top} th{color:#a9bccd;font-weight:normal}
 <table id="congestion"><thead><tr><th>路口 <span class="en">Junction</span></th><th>调度次数 <span class="en">Dispatches</span></th>
 <th>信号方案 <span class="en">Signal plan</span></th><th>事由 <span class="en">Reason</span></th><th>最近 <span class="en">Last</span></th>
 </tr></thead><tbody></tbody></table></section>
+<section><h2>网络故障 <span class="en">Network faults</span></h2>
+<table id="network-faults"><thead><tr><th>链路 <span class="en">Link</span></th><th>状态 <span class="en">State</span></th>
+<th>层级 <span class="en">Level</span></th><th>运营商 <span class="en">Operator</span></th><th>维护单位 <span class="en">Contractor</span></th>
+<th>原因 <span class="en">Reason</span></th><th>自 <span class="en">Since</span></th></tr></thead><tbody></tbody></table></section>
 <section><h2>最新动作 <span class="en">Latest actions</span></h2>
 <table id="latest"><thead><tr><th>时间 <span class="en">Time</span></th><th>策略 <span class="en">Policy</span></th>
 <th>动作 <span class="en">Action</span></th><th>内容 <span class="en">Message</span></th><th>投递 <span class="en">Delivery</span></th>
@@ -67,6 +74,9 @@ text-align:left;vertical-align:top} th{color:#a9bccd;font-weight:normal}
 const TZ = __TZ__, WORDS = __WORDS__, KEEP = __KEEP__;
 const MARKERS = {camera_down: {r: 9, fill: "#ff5252"}, dispatch: {r: 6, fill: "#40c4ff"},
                  congestion: {r: 8, fill: "#ffab40"}};
+// Links by state (board_network.py): up thin and quiet, a fault thick and loud.
+const LINKS = {up: {stroke: "#43a047", width: 1, opacity: 0.45}, degraded: {stroke: "#ffd740", width: 2.5, opacity: 0.9},
+               saturated: {stroke: "#ff9100", width: 3, opacity: 0.95}, down: {stroke: "#ff1744", width: 3.5, opacity: 1}};
 const latest = [];          // newest first, as the action events came
 let delivery = {}, deliveryKnown = false;
 window.boardReceived = {};  // seq -> ms since the epoch when the row reached the page (tests and benchmark read it)
@@ -114,6 +124,21 @@ function renderLatest() {
   fill("latest", latest, r => [when(r.fired_at), r.policy_id, (r.action_name_zh ? r.action_name_zh + " " : "") + r.action,
        r.message, deliveryText(r.idempotency_key)], "暂无动作 / no actions yet");
 }
+function renderNetwork(links) {
+  const net = document.getElementById("network");
+  net.replaceChildren();
+  for (const l of links) {
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "line"), look = LINKS[l.state] || LINKS.degraded;
+    for (const [k, v] of [["x1", l.x1], ["y1", l.y1], ["x2", l.x2], ["y2", l.y2], ["stroke", look.stroke],
+                          ["stroke-width", look.width], ["stroke-opacity", look.opacity]]) line.setAttribute(k, v);
+    line.setAttribute("class", "link link-" + l.state); line.dataset.link = l.link_id;
+    const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    t.textContent = l.link_id + " " + l.state_zh + " " + l.state + (l.reason_zh ? " · " + l.reason_zh : "");
+    line.append(t); net.append(line);
+  }
+  fill("network-faults", links.filter(l => l.state !== "up"), l => [l.link_id, l.state_zh + " " + l.state,
+       both(l.level), both(l.operator), l.contractor, l.reason_zh, when(l.since)], "网络正常 / no network faults");
+}
 function renderState(s) {
   fill("incidents", s.open_incidents, i => [i.incident_id, levelCell(i), when(i.reached_at), when(i.opened_at)],
        "无未结警情 / no open incidents");
@@ -150,6 +175,7 @@ source.addEventListener("action", e => {
   renderLatest();
 });
 source.addEventListener("state", e => renderState(JSON.parse(e.data)));
+source.addEventListener("network", e => renderNetwork(JSON.parse(e.data).links));
 source.onopen = () => status("实时 live", "live");
 source.onerror = () => status("重连中 reconnecting", "down");
 </script></body></html>

@@ -69,3 +69,43 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
             return value
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
         time.sleep(every)
+
+
+# The network registries and link state with the columns of issue 21's contract (docs/board.md, "Network layer").
+NETWORK_UPLINK = Path(POLICIES_DIR) / "network" / "uplink_down_key_points.yaml"
+_TS = pa.timestamp("us", tz="UTC")
+NODE_SCHEMA = pa.schema([pa.field(n, pa.string()) for n in ("node_id", "node_name", "node_type", "level",
+                                                             "division_code", "network")]
+                        + [pa.field("longitude", pa.float64()), pa.field("latitude", pa.float64()),
+                           pa.field("vendor", pa.string()), pa.field("model", pa.string()),
+                           pa.field("_ingested_at", _TS)])
+LINK_SCHEMA = pa.schema([pa.field(n, pa.string()) for n in ("link_id", "upstream_node_id", "upstream_if",
+                                                             "downstream_node_id", "level")]
+                        + [pa.field("capacity_mbps", pa.float64())]
+                        + [pa.field(n, pa.string()) for n in ("medium", "operator", "contractor", "division_code")]
+                        + [pa.field("_ingested_at", _TS)])
+LINK_STATE_SCHEMA = pa.schema([pa.field("link_id", pa.string()), pa.field("state", pa.string()),
+                               pa.field("since", _TS), pa.field("until", _TS), pa.field("reason_zh", pa.string()),
+                               pa.field("reason_en", pa.string()), pa.field("evidence", pa.string()),
+                               pa.field("last_evidence_at", _TS)])
+
+
+def node(node_id: str, level: str, division: str, lon: float, lat: float, at) -> dict[str, Any]:
+    return {"node_id": node_id, "node_name": f"{node_id} 节点", "node_type": "aggregation_switch", "level": level,
+            "division_code": division, "network": "video_private", "longitude": lon, "latitude": lat,
+            "vendor": "华为", "model": "S5735", "_ingested_at": at}
+
+
+def link(upstream: str, downstream: str, level: str, operator: str, contractor: str, at) -> dict[str, Any]:
+    return {"link_id": f"LNK{downstream}", "upstream_node_id": upstream, "upstream_if": "GE1/0/1",
+            "downstream_node_id": downstream, "level": level, "capacity_mbps": 1000.0, "medium": "fibre",
+            "operator": operator, "contractor": contractor, "division_code": downstream[3:9], "_ingested_at": at}
+
+
+def stay(link_id: str, state: str, since, until=None, reason: str = "") -> dict[str, Any]:
+    return {"link_id": link_id, "state": state, "since": since, "until": until, "reason_zh": reason,
+            "reason_en": reason and "see reason_zh", "evidence": "interface_status", "last_evidence_at": until or since}
+
+
+def write_table(catalog, name: str, schema: pa.Schema, rows: list[dict[str, Any]]) -> None:
+    catalog.create_table(name, schema=schema).append(pa.Table.from_pylist(rows, schema))

@@ -142,3 +142,53 @@ def test_every_panel_fills_from_the_policies_actions_and_delivery_status(setting
         assert latest.count("webhook: 待投递 pending") == 1
         assert latest.count("待投递 pending") == len(blind) + len(congestion) - 2
         page.shot("03-every-panel")
+
+
+def test_a_down_link_is_drawn_as_down_and_its_network_order_is_among_the_latest_actions(settings, tmp_path):
+    """The network layer on the open page: links between their nodes, the station uplink that went down in red and
+    listed under network faults, and the work order the network policy sent its contractor in the latest actions."""
+    import datetime as dt
+
+    from tests.service.board_support import (LINK_SCHEMA, LINK_STATE_SCHEMA, NETWORK_UPLINK, NODE_SCHEMA, link, node,
+                                             stay, write_table)
+
+    catalog = open_catalog(settings)
+    at = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    div = settings.city.divisions[1]
+    core, branch, station = f"NET{div.code}C0001", f"NET{div.code}B0001", f"NET{div.code}S0003"
+    lon, lat = div.centre
+    uplink = f"LNK{station}"
+    with open_board(settings, tmp_path, "network") as page:
+        write_table(catalog, "silver.network_node", NODE_SCHEMA,
+                    [node(core, "city", div.code, lon - 0.1, lat + 0.1, at), node(branch, "branch", div.code, lon, lat, at),
+                     node(station, "station", div.code, lon + 0.05, lat - 0.03, at)])
+        write_table(catalog, "silver.network_link", LINK_SCHEMA,
+                    [link(core, branch, "branch", "china_telecom", "电信政企维护部", at),
+                     link(branch, station, "station", "china_unicom", "联通秦皇岛分公司", at)])
+        write_table(catalog, "silver.link_state", LINK_STATE_SCHEMA,
+                    [stay(uplink, "down", at + dt.timedelta(hours=1), None, "上行接口 GE1/0/1 报告 down")])
+        since = DAY.format("09:00")
+        orders = fire(NETWORK_UPLINK, [{
+            "type": "network_outage", "id": f"{uplink}:{since}", "outage_id": f"{uplink}:{since}",
+            "element_type": "link", "element_id": uplink, "level": "station", "division_code": div.code,
+            "operator": "china_unicom", "contractor": "联通秦皇岛分公司", "since": since, "cameras_affected": 38,
+            "key_point_cameras_affected": 5, "ts": since}])
+        write_outbox(catalog, orders, "net1")
+
+        page.wait(lambda _: uplink in _text(page, "network-faults"), message="the down link is not listed")
+        page.wait(lambda _: "联通秦皇岛分公司" in _latest_text(page), message="the network order is not shown")
+        lines = page.driver.execute_script(
+            "return [...document.querySelectorAll('#network line')].map(l => [l.dataset.link, l.getAttribute('class'),"
+            " l.getAttribute('stroke'), +l.getAttribute('stroke-width')])")
+        by_link = {link_id: (cls, stroke, width) for link_id, cls, stroke, width in lines}
+        assert set(by_link) == {uplink, f"LNK{branch}"}
+        assert by_link[uplink][:2] == ("link link-down", "#ff1744")
+        assert by_link[f"LNK{branch}"][:2] == ("link link-up", "#43a047")
+        assert by_link[uplink][2] > by_link[f"LNK{branch}"][2]  # the fault is drawn thicker than a healthy link
+        faults = _text(page, "network-faults")
+        assert "中断 down" in faults and "中国联通 china_unicom" in faults and "派出所 station" in faults
+        assert "上行接口 GE1/0/1 报告 down" in faults and f"LNK{branch}" not in faults
+        latest = _latest_text(page)
+        assert "创建工单 create_work_order" in latest and "报告领导 notify_leadership" in latest
+        assert f"网络中断：link {uplink}" in latest
+        page.shot("04-network-layer")

@@ -16,8 +16,9 @@ from safecity.lakehouse.catalog import open_catalog
 from safecity.rules.outbox import OUTBOX_TABLE, to_arrow
 from safecity.service.board_app import create_board_app
 from safecity.service.board_client import board_events
-from tests.service.board_support import (DELIVERY_SCHEMA, ESCALATION, assessed, fire, get_json, reported,
-                                         wait_for, write_outbox)
+from tests.service.board_support import (DELIVERY_SCHEMA, ESCALATION, LINK_SCHEMA, LINK_STATE_SCHEMA, NODE_SCHEMA,
+                                         assessed, fire, get_json, link, node, reported, stay, wait_for,
+                                         write_outbox, write_table)
 from tests.service.server import Running
 
 BOUND = 5.0  # seconds: generous on two shared cores; the benchmark reports the real figures
@@ -145,3 +146,74 @@ def test_a_rebuilt_outbox_is_read_again_without_repeating_rows(settings):
     feed.take(change)
     assert [(r.seq, r.idempotency_key) for r in change.rows] == [(2, later[0].idempotency_key),
                                                                (3, later[1].idempotency_key)]
+
+
+def _network(settings, at):
+    """A branch, a station and an access point of the second division below a core: (nodes, links, stays) and what
+    the layer should show per link (state, endpoints' lon/lat), written down independently of the board's code."""
+    core_div, div = settings.city.divisions[0], settings.city.divisions[1]
+    core, branch = f"NET{core_div.code}C0001", f"NET{div.code}B0001"
+    station, access = f"NET{div.code}S0003", f"NET{div.code}A0012"
+    (clon, clat), (blon, blat) = core_div.centre, div.centre
+    places = {core: (clon, clat), branch: (blon, blat), station: (blon + 0.02, blat + 0.01),
+              access: (blon + 0.03, blat + 0.02)}
+    earlier = at - dt.timedelta(days=1)
+    nodes = [node(core, "city", core_div.code, *places[core], at), node(branch, "branch", div.code, *places[branch], at),
+             # The station moved: the registry's older version must not place it.
+             node(station, "station", div.code, blon - 0.5, blat - 0.5, earlier),
+             node(station, "station", div.code, *places[station], at),
+             node(access, "access", div.code, *places[access], at)]
+    links = [link(core, branch, "branch", "china_telecom", "电信政企维护部", at),
+             link(branch, station, "station", "china_unicom", "联通秦皇岛分公司", at),
+             link(station, access, "access", "self_built", "华北安防工程公司", at),
+             link(station, f"NET{div.code}A0099", "access", "self_built", "华北安防工程公司", at)]  # no such node
+    t = lambda hh, mm: dt.datetime(2025, 3, 1, hh, mm, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # noqa: E731
+    stays = [stay(f"LNK{station}", "down", t(8, 0), t(8, 30), "接口 down"),
+             stay(f"LNK{station}", "down", t(9, 10), None, "上行接口 GE1/0/1 报告 down"),
+             stay(f"LNK{branch}", "saturated", t(18, 0), None, "利用率连续 5 次不低于 90%"),
+             stay(f"LNK{access}", "down", t(10, 0), t(10, 40), "连续 3 个探测周期全部丢包")]
+    expected = {f"LNK{branch}": ("saturated", places[core], places[branch]),
+                f"LNK{station}": ("down", places[branch], places[station]),
+                f"LNK{access}": ("up", places[station], places[access])}
+    return nodes, links, stays, expected
+
+
+def test_the_network_layer_is_empty_without_network_tables_and_shows_link_states_when_they_come(board, settings):
+    from safecity.config.grid import map_projection
+    from safecity.service.board_map import MAP_H, MAP_W
+
+    server, catalog = board
+    state = wait_for(lambda: get_json(f"{server.url}/state"), 30, "a state")
+    assert state["network"] == [] and state["error"] == ""  # a site without network files: empty, not an error
+
+    at = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    nodes, links, stays, expected = _network(settings, at)
+    write_table(catalog, "silver.network_node", NODE_SCHEMA, nodes)
+    write_table(catalog, "silver.network_link", LINK_SCHEMA, links)
+    # The registries without link state yet: every placed link is up.
+    state = wait_for(lambda: (s := get_json(f"{server.url}/state"))["network"] and s, 30, "links on the map")
+    assert {l["link_id"]: l["state"] for l in state["network"]} == dict.fromkeys(expected, "up")
+
+    write_table(catalog, "silver.link_state", LINK_STATE_SCHEMA, stays)
+    state = wait_for(lambda: (s := get_json(f"{server.url}/state"))["network"] and
+                     any(l["state"] != "up" for l in s["network"]) and s, 30, "link states")
+    xy = map_projection(settings.city, MAP_W, MAP_H)
+    shown = {l["link_id"]: (l["state"], (l["x1"], l["y1"]), (l["x2"], l["y2"])) for l in state["network"]}
+    assert set(shown) == set(expected)  # the link to an unknown node has no place on the map
+    for link_id, (want, upstream, downstream) in expected.items():
+        got, a, b = shown[link_id]
+        assert got == want, link_id
+        assert a == pytest.approx(xy(*upstream), abs=0.06) and b == pytest.approx(xy(*downstream), abs=0.06)
+    down = next(l for l in state["network"] if l["state"] == "down")
+    assert (down["state_zh"], down["operator"], down["contractor"]) == ("中断", "china_unicom", "联通秦皇岛分公司")
+    assert down["reason_zh"] == "上行接口 GE1/0/1 报告 down" and down["since"].startswith("2025-03-01T01:10:00")
+    assert state["error"] == ""
+
+    # On the stream the layer is an event of its own, sent when it changed, not repeated inside every state event.
+    stream = Stream(f"{server.url}/events")
+    got = stream.until(lambda e: e[2] == "state")
+    [layer] = [d for _, _, name, d in got if name == "network"]
+    assert {l["link_id"]: l["state"] for l in layer["links"]} == {k: v[0] for k, v in expected.items()}
+    write_outbox(catalog, fire(ESCALATION, [reported("E9", DAY.format("08:00"), casualties=1)]), "n1")
+    later = stream.until(lambda e: e[2] == "state")
+    assert [name for _, _, name, _ in later] == ["action", "state"] and "network" not in later[-1][3]
