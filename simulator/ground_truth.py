@@ -215,6 +215,46 @@ def sensitive_data_access(accesses: Iterable[dict]) -> list[dict]:
     return actions
 
 
+def _network_down_most_of(island: tuple[dt.datetime, dt.datetime], spans: list[tuple[dt.datetime, dt.datetime]]
+                          ) -> bool:
+    """The root-cause rule a camera's outage follows: it is the network's when the failed element above the camera
+    was down for more than half of it."""
+    begin, end = island
+    covered = sum(max(0.0, (min(end, e) - max(begin, b)).total_seconds()) for b, e in spans)
+    return covered * 2 > (end - begin).total_seconds()
+
+
+def uplink_down_key_points(faults: Iterable[dict], cameras) -> list[dict]:
+    """network.uplink_down_key_points: a planted link outage that took a key-point camera offline (an outage of the
+    camera mostly inside the link's down spans: the network's, not the camera's) sends the link's contractor one
+    network repair order and tells the duty leader, once per link (the flaps of one port are one outage)."""
+    by_id = {camera.device_id: camera for camera in cameras}
+    actions = []
+    for fault in faults:
+        spans = [(dt.datetime.fromisoformat(s["from"]).replace(tzinfo=None),
+                  dt.datetime.fromisoformat(s["to"]).replace(tzinfo=None)) for s in fault["spans"]]
+        taken = [device for device in fault["key_point_cameras"] if device in by_id and any(
+            _network_down_most_of(island, spans) for island in islands(by_id[device].outages)
+            if island[0] < spans[-1][1] and spans[0][0] < island[1])]
+        if taken:
+            actions.append(_action("create_work_order", fault["element_id"], category="network_repair",
+                                   device_id=fault["element_id"], assignee=fault["contractor"], sla_hours=4))
+            actions.append(_action("notify_leadership", fault["element_id"], audience="duty_leader"))
+    return actions
+
+
+def link_saturation(faults: Iterable[dict]) -> list[dict]:
+    """network.link_saturation: a planted saturation of at least 15 minutes (three 5-minute readings) on a link
+    carrying key-point video asks the link's operator for capacity, once (a day's peak is one request)."""
+    actions = []
+    for fault in faults:
+        span = dt.datetime.fromisoformat(fault["to"]) - dt.datetime.fromisoformat(fault["from"])
+        if fault["kind"] == "link_saturation" and fault["key_point_cameras_carried"] and span >= 3 * CONGESTION_STEP:
+            actions.append(_action("create_work_order", fault["element_id"], category="capacity_expansion",
+                                   device_id=fault["element_id"], assignee=fault["operator"], sla_hours=72))
+    return actions
+
+
 def _kept(manifest: Manifest, kind: str, key: str) -> list[dict]:
     """The records of a kind the simulator kept, less those it made faulty on purpose (quarantined)."""
     rejected = {(f["file"], f["key"]) for f in manifest.faults if f.get("reason")}
@@ -241,6 +281,9 @@ def expected_actions(world: World, manifest: Manifest, cameras) -> dict[str, dic
         "security.maintenance_budget": maintenance_budget(orders, _kept(manifest, "budgets_csv", "division_code"),
                                                           zone),
         "security.sensitive_data_access": sensitive_data_access(_kept(manifest, "accesses", "user_id")),
+        "network.uplink_down_key_points": uplink_down_key_points(
+            [f for f in manifest.network_faults if f["cameras_affected"]], cameras),
+        "network.link_saturation": link_saturation(manifest.network_faults),
     }
     return {policy: {"predictable": True, "actions": sorted(actions, key=lambda a: (
         a["action"], a["key"], a.get("at", ""), sorted(a["params"].items())))} for policy, actions in truth.items()}
