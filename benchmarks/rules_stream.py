@@ -389,7 +389,10 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
             done_by = committed(bootstrap, groups)
             n = sent[0]  # after the offsets: what was committed had been published by then (no negative lag)
             series.append({"t": round(time.monotonic() - began, 1), "published": n,
-                           "router": n - done_by[router], "serve": keyed_before[n] - done_by[serve_group]})
+                           "router": n - done_by[router], "serve": keyed_before[n] - done_by[serve_group],
+                           "load": round(os.getloadavg()[0], 1)})  # the machine is shared: its load explains spikes
+            print(f"    lag at {series[-1]['t']} s: router {series[-1]['router']}, serve {series[-1]['serve']} "
+                  f"(load {series[-1]['load']})", flush=True)  # a stall shows while the run goes on
             if done.is_set() and series[-1]["router"] == series[-1]["serve"] == 0:
                 return
             if done.is_set() and time.monotonic() - began > replay + 120:
@@ -420,6 +423,8 @@ def measure_lag(bootstrap: str, events: list[dict], speed: float, folder: Path, 
         summary[f"{label}_lag_max"] = max(values) if values else None
         summary[f"{label}_lag_last"] = values[-1] if values else None
         summary[f"{label}_lag_slope_per_min"] = round(_slope([s["t"] for s in during], values) * 60, 2)
+    loads = [s["load"] for s in series]
+    summary["load_average"] = {"min": min(loads), "median": statistics.median(loads), "max": max(loads)}
     return summary
 
 

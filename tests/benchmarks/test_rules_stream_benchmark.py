@@ -2,6 +2,7 @@
 invariants hold (every event read once per hop, actions equal to a non-streamed evaluation, the lag drained);
 its figures are re-derived here from the rows it left in its work folder."""
 import json
+import statistics
 import uuid
 
 from benchmarks.rules import workload
@@ -38,6 +39,9 @@ def test_quick_mode_accounts_for_every_event(tmp_path):
     times = [s["t"] for s in lag["samples"]]
     assert times == sorted(times) and len(times) >= 2
     assert lag["router_lag_max"] >= lag["router_lag_last"] >= 0
+    loads = [s["load"] for s in lag["samples"]]
+    assert lag["load_average"] == {"min": min(loads), "median": statistics.median(loads), "max": max(loads)}
+    assert lag["workload_late_s"] == 0 and lag["serve_too_late"] == 0  # a day in time order: nothing too late
 
 
 def test_a_city_day_has_its_evening_peak():
