@@ -51,6 +51,11 @@ COMMIT_ATTEMPTS = 8  # outbox appends racing another worker's
 # broker (tansu) waits on every fetch even when messages arrive meanwhile: it was most of route + serve's latency
 # (docs/benchmarks.md). A broker that answers as soon as data arrives (Kafka) only holds idle fetches this long.
 FETCH_WAIT_MS = 10
+# ... but tansu, busy (a partition of tens of thousands of one-message batches, the machine loaded), cannot read a
+# partition within 10 ms and then answers the fetch EMPTY although its high watermark is ahead of the position, every
+# time: the full-day lag run's router received nothing from minute 50 on (docs/benchmarks.md). A consumer that polls
+# nothing while the broker reports more (highwater > position) therefore asks with this wait until records come.
+FETCH_WAIT_BEHIND_MS = 500
 # Checkpoints due by time are written a few before each poll, oldest first: writing every dirty partition's
 # checkpoint at once (about 5 ms each, 30 partitions) stopped serve for 150 ms and set the latency's p99.
 CHECKPOINTS_PER_POLL = 2
@@ -202,6 +207,7 @@ def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
         polled = consumer.poll(timeout_ms=poll_ms)
         if not assigned and consumer.assignment():
             assigned, last_message = True, time.monotonic()
+        _fetch_wait(consumer, FETCH_WAIT_MS if polled or not _behind(consumer) else FETCH_WAIT_BEHIND_MS)
         if not polled:
             limit = None if idle_seconds is None else idle_seconds + (0 if assigned else JOIN_GRACE)
             if limit is not None and time.monotonic() - last_message > limit:
@@ -209,6 +215,23 @@ def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
             continue
         last_message = time.monotonic()
         yield sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition))
+
+
+def _behind(consumer: Any) -> bool:
+    """True when the broker's last fetch reported messages past this consumer's position on some partition."""
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is not None and highwater > consumer.position(tp):
+            return True
+    return False
+
+
+def _fetch_wait(consumer: Any, wait_ms: int) -> None:
+    """Set the fetch wait of the consumer's next fetches (kafka-python reads it from its fetcher's config for each
+    fetch request it builds; a consumer without that attribute keeps its own)."""
+    config = getattr(getattr(consumer, "_fetcher", None), "config", None)
+    if isinstance(config, dict) and config.get("fetch_max_wait_ms") != wait_ms:
+        config["fetch_max_wait_ms"] = wait_ms
 
 
 def iceberg_outbox(catalog: Any) -> OutboxWriter:
