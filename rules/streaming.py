@@ -147,6 +147,7 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
     stats = RouteStats()
     try:
         for polled in _polls(consumer, idle_seconds, poll_ms):
+            sent = []
             for _, records in polled:
                 for record in records:
                     stats.messages += 1
@@ -155,7 +156,7 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
                         event_type = event.get("type")
                     except (ValueError, UnicodeDecodeError, AttributeError):
                         stats.undecodable += 1
-                        producer.send(f"{record.topic}.unreadable", key=record.key, value=record.value)
+                        sent.append(producer.send(f"{record.topic}.unreadable", key=record.key, value=record.value))
                         continue
                     keys = wanted.get(event_type) if isinstance(event_type, str) else None
                     if not keys:
@@ -165,11 +166,12 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
                         value = event.get(key)
                         # The bytes and timestamp as received: the router never changes an event, it only chooses
                         # its partition; serve's latency then counts from the first produce, the routing hop included.
-                        producer.send(keyed_topic(record.topic, key), value=record.value,
-                                      key=None if value is None else str(value).encode("utf-8"),
-                                      timestamp_ms=record.timestamp)
+                        sent.append(producer.send(keyed_topic(record.topic, key), value=record.value,
+                                                  key=None if value is None else str(value).encode("utf-8"),
+                                                  timestamp_ms=record.timestamp))
                         stats.published += 1
             producer.flush()  # every re-published event is acknowledged before its input offset moves
+            _raise_unsent(sent)  # flush returns after failed sends too: their input must not be committed
             consumer.commit()
             stats.batches += 1
             if max_messages is not None and stats.messages >= max_messages:
@@ -178,6 +180,20 @@ def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequen
         producer.close()
         consumer.close()
     return stats
+
+
+def _raise_unsent(sent: Sequence[Any]) -> None:
+    """Raise when a re-published event was not acknowledged: the router then stops without committing the poll's
+    input offsets, and its restart reads those events again (at least once; serve's idempotency keys drop repeats)."""
+    failed = [future for future in sent if not future.succeeded()]
+    if failed:
+        first = failed[0].exception if failed[0].is_done else "not acknowledged"
+        raise RouteError(f"{len(failed)} of {len(sent)} re-published events were not acknowledged "
+                         f"(first: {first}); input offsets not committed")
+
+
+class RouteError(RuntimeError):
+    """The router could not re-publish a poll's events; nothing of that poll was committed."""
 
 
 def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],

@@ -62,7 +62,7 @@ CARRIERS = ("china_telecom", "china_unicom", "china_mobile", "china_broadnet")
 # Round-trip time from the core (ms): median per level of the target.
 RTT_MS = {"city": 0.4, "branch": 1.0, "station": 2.0, "access": 3.5}
 
-COUNTER_FILE, PROBE_FILE, STATUS_FILE = "counters_{:%Y%m%d}.jsonl", "probes_{:%Y%m%d}.jsonl", "status_{:%Y%m%d}.jsonl"
+COUNTER_FILE, PROBE_FILE, STATUS_FILE = "counters_{:%Y%m%d}.jsonl", "probes_{:%Y%m%d}.jsonl", "traps_{:%Y%m%d}.jsonl"
 
 
 @dataclass

@@ -51,7 +51,7 @@ def watched(main_day, kafka_bootstrap, tmp_path_factory):
 
 
 def watch_the_day(settings, kafka_bootstrap, checkpoint):
-    files = sorted(settings.paths.landing.rglob("status_*.jsonl"))
+    files = sorted((settings.paths.landing / "heartbeats").glob("status_*.jsonl"))
     assert files, f"no heartbeat files under {settings.paths.landing}"
     messages = [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines() if line]
     messages.sort(key=lambda m: dt.datetime.fromisoformat(m["Time"]))  # stable: the file's order within an instant
