@@ -196,14 +196,23 @@ def preload(method: str) -> None:
         import safecity.ingestion.pipeline  # noqa: F401
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux keeps that across exec, so a
+    child would report the parent's peak (the generator's gigabytes) instead of its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _measure(method: str, arguments: dict) -> dict:
     """One measurement in a fresh interpreter: the method's own seconds, its counts and the process's peak RSS."""
     code = (
-        "import json, resource, sys; from pathlib import Path; import benchmarks.network as b; "
+        "import json, sys; from pathlib import Path; import benchmarks.network as b; "
         "a = json.loads(sys.argv[1]); "
         "a = {k: Path(v) if k in ('landing', 'home', 'out') else v for k, v in a.items()}; "
         f"b.preload({method!r}); r = b.run_{method}(**a); "
-        "r.update(peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); print(json.dumps(r))")
+        "r.update(peak_mb=b.peak_mb()); print(json.dumps(r))")
     completed = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], capture_output=True, text=True,
                                cwd=ROOT)
     if completed.returncode != 0:
