@@ -1,0 +1,127 @@
+"""The JSON Lines reader's shortcuts (the bracket count before the exact nesting depth, one shared decoder, each field
+name checked once per file) keep every row and every rejection as a plain line-by-line reading decides them: an
+independent oracle here (a character loop for the depth, json.loads with its own duplicate-key hook, the name
+rules spelled out) reads the same lines."""
+import json
+
+from safecity.ingestion.readers import LINE_COLUMN, MAX_JSON_DEPTH, read_jsonl
+
+
+def oracle_depth(text: str) -> int:
+    depth = deepest = 0
+    inside = escaped = False
+    for char in text:
+        if inside:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                inside = False
+        elif char == '"':
+            inside = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def oracle(lines: list[str]) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
+    """(line, record) kept and (line, code) rejected, deciding each line from scratch."""
+    def pairs(items):
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise KeyError("duplicate")
+        return dict(items)
+
+    kept, rejected, first = [], [], {}
+    for number, line in enumerate(lines, 1):
+        if oracle_depth(line) > MAX_JSON_DEPTH:
+            rejected.append((number, "E_LIMIT"))
+            continue
+        try:
+            item = json.loads(line, object_pairs_hook=pairs)
+        except KeyError:
+            rejected.append((number, "E_FIELDS"))
+            continue
+        except json.JSONDecodeError:
+            rejected.append((number, "E_JSON"))
+            continue
+        if not isinstance(item, dict):
+            rejected.append((number, "E_RECORD"))
+            continue
+        bad = False
+        for name in item:  # flat records here: the first spelling of a name wins; control characters never pass
+            if first.setdefault(name.casefold(), name) != name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+                bad = True
+                break
+        if bad:
+            rejected.append((number, "E_FIELDS"))
+        else:
+            kept.append((number, item))
+    return kept, rejected
+
+
+def nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+def hostile_lines() -> list[str]:
+    brackets_in_strings = json.dumps({"text": "[{" * 80, "n": 1})  # 160 brackets, depth 1: read
+    return [
+        '{"agent": "NET130302S0001", "ifName": "GE1/0/1", "ifHCInOctets": 10}',
+        nested(MAX_JSON_DEPTH).replace('"a"', '"b"'),            # exactly at the limit: read
+        nested(MAX_JSON_DEPTH + 1),                               # one deeper: E_LIMIT
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),  # an array that deep: E_LIMIT
+        brackets_in_strings,
+        json.dumps({"text": '\\"[[[' * 30 + '"'}),                # escaped quotes between brackets: read
+        '\ufeff{"agent": "x"}',                                   # a BOM inside the file: E_JSON
+        '{"agent": "a", "agent": "b"}',                           # duplicate key: E_FIELDS
+        '{"Agent": "other spelling"}',                            # "agent" came first: E_FIELDS
+        '{"agent": "again", "ifName": "GE1/0/2"}',                # the first spelling, checked before: read
+        '{"bad\\u0001name": 1}',                                  # control character in a name: E_FIELDS
+        '{"bad\\u0001name": 2}',                                  # and again (never cached as fitting)
+        "[1, 2]",                                                 # E_RECORD
+        "{oops",                                                  # E_JSON
+        '{"agent": "last", "ifHCOutOctets": 5}',
+    ]
+
+
+def test_jsonl_rows_and_rejections_match_a_plain_line_by_line_reading():
+    lines = hostile_lines()
+    kept, rejected = oracle(lines)
+    batch = read_jsonl(("\n".join(lines) + "\n").encode(), "utf-8", "hostile.jsonl")
+    assert sorted((r.line, r.code) for r in batch.rejected) == rejected
+    assert batch.table.column(LINE_COLUMN).to_pylist() == [n for n, _ in kept]
+    rows = {row[LINE_COLUMN]: row for row in batch.table.to_pylist()}
+    assert (rows[10]["agent"], rows[10]["ifName"], rows[15]["ifHCOutOctets"]) == ("again", "GE1/0/2", "5")
+    assert rows[2]["b" + ".b" * (MAX_JSON_DEPTH - 1)] == "1"
+    assert [r for r, _ in kept] == [1, 2, 5, 6, 10, 15]
+    assert [c for _, c in rejected] == ["E_LIMIT", "E_LIMIT", "E_JSON", "E_FIELDS", "E_FIELDS", "E_FIELDS",
+                                        "E_FIELDS", "E_RECORD", "E_JSON"]
+
+
+def test_a_telemetry_day_reads_as_the_oracle_reads_it(tmp_path):
+    """Simulator-shaped counter and probe lines, with a few hostile ones among them."""
+    lines = []
+    for minute in range(300):
+        lines.append(json.dumps({"agent": f"NET130302S{minute % 7:04d}", "ifName": f"GE1/0/{minute % 5}",
+                                 "time": f"2026-07-01T{minute // 60:02d}:{minute % 60:02d}:00",
+                                 "ifHCInOctets": 10**12 + minute, "ifHCOutOctets": 10**9 + minute}))
+        lines.append(json.dumps({"target": f"NET130302A{minute % 11:04d}", "start": "2026-07-01T00:00:00",
+                                 "sent": 20, "received": 20 if minute % 13 else 0,
+                                 "rttAvg": None if minute % 13 == 0 else 3.5, "rttMax": None}))
+        if minute % 97 == 0:
+            lines.append(nested(MAX_JSON_DEPTH + 3))
+    kept, rejected = oracle(lines)
+    batch = read_jsonl(("\n".join(lines) + "\n").encode(), "utf-8", "telemetry.jsonl")
+    assert sorted((r.line, r.code) for r in batch.rejected) == rejected and len(rejected) == 4
+    got = batch.table.to_pylist()
+    assert [r[LINE_COLUMN] for r in got] == [n for n, _ in kept]
+    for (_, record), row in zip(kept, got):
+        for name, value in record.items():
+            expected = None if value is None else (value if isinstance(value, str) else
+                                                   str(value) if isinstance(value, int) else repr(value))
+            assert row[name] == expected
