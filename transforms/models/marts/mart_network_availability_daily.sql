@@ -23,7 +23,8 @@ stays as (
 ),
 
 days as (
-    select unnest(generate_series(min(since)::date, max(stay_end)::date, interval 1 day))::date as day from stays
+    select unnest(generate_series(first_day, last_day, interval 1 day))::date as day
+    from (select min(since)::date::timestamp as first_day, max(stay_end)::date::timestamp as last_day from stays)
 ),
 
 -- Each stay's part in each day it touches, in minutes.
