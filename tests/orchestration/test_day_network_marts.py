@@ -135,8 +135,9 @@ def test_utilisation_per_level_and_operator_equals_the_raw_counters(day):
 def test_availability_counts_the_planted_down_time_and_the_evening_saturation(day):
     """Down minutes per level are the planted outages' spans (within the hysteresis per down stay); the saturated
     branch link of the evening peak gives its level and operator saturated minutes close to the planted 90."""
+    the_day = local(day["manifest"]["network_faults"][0]["from"]).date()   # the next day has a midnight sample only
     mart = {(r["level"], r["operator"]): r
-            for r in query(day, "SELECT * FROM marts.mart_network_availability_daily")}
+            for r in query(day, "SELECT * FROM marts.mart_network_availability_daily") if r["day"] == the_day}
     faults = query(day, "SELECT * FROM marts.mart_network_faults")
     for level in ("city", "branch", "station", "access"):
         planted = [f for f in day["manifest"]["network_faults"]
