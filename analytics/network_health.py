@@ -1,23 +1,48 @@
 """The network health step: link and node states, link utilisation (analytics/network_state) and the root cause of
 every camera outage (analytics/network_cause), derived from silver in one pass on the warehouse connection and
 written back to silver. It follows the camera health step (it reads silver.camera_state_change). A site without the
-network registries (the real-data sites have no network files) is skipped, not failed."""
+network registries (the real-data sites have no network files) is skipped, not failed: its four tables are made
+empty (ensure_network_tables) when absent, so the dbt models that read them build on every site."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from safecity.analytics.camera_state import stage_registry
 from safecity.analytics.network_cause import derive_outage_causes, stage_camera_changes
 from safecity.analytics.network_state import (REGISTRIES, derive_network_state, stage_device_paths,
                                               stage_telemetry, stage_topology)
 from safecity.config.profiles import Settings
-from safecity.lakehouse.catalog import open_catalog, replace_rows
+from safecity.lakehouse.catalog import ensure_table, open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
 
 # Each table with the columns that identify its rows: a rerun over unchanged silver writes no new snapshot.
 TABLES = {"silver.link_state": ("link_id", "since"), "silver.node_state": ("node_id", "since"),
           "silver.link_utilisation": ("link_id", "minute"), "silver.camera_outage_cause": ("camera_id", "since")}
+_TEXT, _TIME, _NUMBER = pa.string(), pa.timestamp("us"), pa.float64()
+_STAY = [("state", _TEXT), ("state_zh", _TEXT), ("since", _TIME), ("until", _TIME), ("reason", _TEXT),
+         ("reason_zh", _TEXT), ("reason_en", _TEXT), ("evidence", _TEXT), ("last_evidence_at", _TIME)]
+# The tables' columns as the derivation writes them (tests/analytics check the two agree), for a site without them.
+SCHEMAS = {
+    "silver.link_state": pa.schema([("link_id", _TEXT), *_STAY]),
+    "silver.node_state": pa.schema([("node_id", _TEXT), *_STAY]),
+    "silver.link_utilisation": pa.schema([("link_id", _TEXT), ("minute", _TIME), ("in_mbps", _NUMBER),
+                                          ("out_mbps", _NUMBER), ("utilisation", _NUMBER)]),
+    "silver.camera_outage_cause": pa.schema([("camera_id", _TEXT), ("since", _TIME), ("until", _TIME),
+                                             ("cause_element_type", _TEXT), ("cause_element_id", _TEXT),
+                                             ("contractor", _TEXT), ("reason_zh", _TEXT), ("reason_en", _TEXT)]),
+}
+
+
+def ensure_network_tables(catalog) -> list[str]:
+    """The four derived tables, made empty where absent (a site without network registries, or before the first
+    network step): the dbt sources name them. Returns the tables made."""
+    made = [name for name in TABLES if not catalog.table_exists(name)]
+    for name in made:
+        ensure_table(catalog, name, SCHEMAS[name])
+    return made
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,8 @@ def refresh_network_state(settings: Settings) -> NetworkStateReport:
         present = set(publish_views(con, catalog, ("silver",)))
         missing = tuple(t for t in REGISTRIES if t not in present)
         if missing:
+            if ensure_network_tables(catalog):
+                publish_views(con, catalog, ("silver",))
             return NetworkStateReport(missing, {}, [])
         stage_topology(con)
         stage_telemetry(con, settings.city.timezone, present)

@@ -9,7 +9,9 @@ scorecard configuration, read from their YAML files at run time so the SQL never
 - `key_places`: the city's key places with their coverage radius (the site's key_places.yaml);
 - `code_attributes`: {table: {code: attributes}} for the code tables whose attributes the models compute with
   (congestion grades and their 0–10 bounds, road classes and their speed thresholds, camera states);
-- `scorecard`: the indicators with weights and targets (the site's scorecard.yaml, else the shipped one).
+- `scorecard`: the indicators with weights and targets (the site's scorecard.yaml, else the shipped one);
+- `point_level_sql`: a camera point's level (key / important / normal) over the registry columns use_type and
+  position_type, from the site's point_levels.yaml (config/point_levels.py), as the camera events grade it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from safecity.config.grid import cell_sql
 from safecity.config.profiles import LOCAL_CODE, CityProfile, Settings, city_folder
 from safecity.config.site import default_site
 from safecity.config.places import check_places
+from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.yamlfile import load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
 from safecity.standards.congestion import congestion_grade_sql, congestion_index_sql
@@ -112,4 +115,5 @@ def dbt_vars(settings: Settings) -> dict:
         "code_attributes": {t: {c.code: dict(c.attributes or {}) for c in catalogue.code_tables[t].codes}
                             for t in CODE_TABLES},
         "scorecard": [i.model_dump() for i in load_scorecard(_scorecard_file(settings)).indicators],
+        "point_level_sql": point_level_sql(load_point_levels(city.id), "use_type", "position_type"),
     }

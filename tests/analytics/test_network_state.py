@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from safecity.analytics.camera_health import refresh_camera_health
-from safecity.analytics.network_health import TABLES, refresh_network_state
+from safecity.analytics.network_health import SCHEMAS, TABLES, refresh_network_state
 from safecity.analytics.policy_events import PRODUCERS, refresh_policy_events
 from safecity.lakehouse.catalog import open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
@@ -340,14 +340,30 @@ def test_a_rerun_over_the_same_silver_writes_no_new_snapshot(network):
     assert {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES} == before
 
 
-def test_a_site_without_network_registries_is_skipped_by_the_asset_with_a_log_line(settings):
+def test_a_site_without_network_registries_is_skipped_by_the_asset_with_a_log_line_and_empty_tables(settings):
+    """Skipped, but the four tables exist empty (dbt's sources name them) and are materialized as such, so the dbt
+    models downstream of them still run on a site without a network."""
     report = refresh_network_state(settings)
     assert report.skipped == ("silver.network_node", "silver.network_link", "silver.network_attachment")
     assert report.rows == {}
+    catalog = open_catalog(settings)
+    for name in TABLES:
+        table = catalog.load_table(name)
+        assert table.scan().to_arrow().num_rows == 0, name
+        assert table.schema().as_arrow().names == SCHEMAS[name].names, name
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([network_state], instance=instance,
                                 resources=platform_resources("local", str(settings.paths.home)))
         assert result.success
-        assert not result.get_asset_materialization_events()
+        materialized = {"/".join(e.asset_key.path) for e in result.get_asset_materialization_events()}
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert materialized == {name.replace(".", "/") for name in TABLES}
     assert any(m.startswith("network state skipped: this site has no network registries") for m in messages)
+
+
+def test_the_empty_tables_of_a_site_without_a_network_have_the_derived_tables_columns_and_types(network, settings):
+    refresh_network_state(settings)
+    empty, derived = open_catalog(settings), open_catalog(network["settings"])
+    for name in TABLES:
+        columns = [[(f.name, str(f.field_type)) for f in c.load_table(name).schema().fields] for c in (empty, derived)]
+        assert columns[0] == columns[1], name

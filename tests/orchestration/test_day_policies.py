@@ -13,6 +13,7 @@ import pytest
 
 from safecity.config.grid import cell_id
 from safecity.lakehouse.warehouse import connect
+from tests.orchestration.landing import manifest_and_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -21,9 +22,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 @pytest.fixture(scope="module")
 def day(main_day):
     settings, _ = main_day
-    landing = settings.paths.landing
-    manifest = json.loads((landing / "manifest.json").read_text(encoding="utf-8"))
-    files = {f["kind"]: landing / name for name, f in manifest["files"].items()}
+    manifest, files = manifest_and_files(settings)
     quarantined = {f["key"] for f in manifest["faults"] if f.get("reason")}
     with connect(settings, read_only=True) as con:
         outbox = con.execute("SELECT policy_id, action, partition_key, params FROM ops.outbox").df()

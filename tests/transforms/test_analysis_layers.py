@@ -15,6 +15,7 @@ from safecity.config.profiles import load_settings
 from safecity.standards.catalogue import load_catalogue
 from safecity.transforms.dbt_vars import load_key_places, load_scorecard
 from tests.geo import haversine_m
+from tests.network_paths import access_node, nodes_reaching_core
 from tests.congestion import GRADE_BY_SPEED, congestion_grade, congestion_index
 from tests.transforms.simulated import step_succeeded
 
@@ -198,7 +199,7 @@ def test_clearance_rate_equals_solved_over_filed_from_the_latest_case_versions(b
 @pytest.fixture(scope="module")
 def cameras(built):
     """The cameras in service as the KPIs count them, from silver: latest registry row, health state (else the
-    catalog status), largest snapshot, keepalives; each with its station from the ID's basic access unit."""
+    catalog status), largest snapshot, keepalives and network registry path; each with its station from the ID's basic access unit."""
     con = built["con"]
     attributes = {c.code: c.attributes for c in load_catalogue("qinhuangdao").code_tables["camera_state"].codes}
     registry = {r["device_id"]: r for r in latest(dicts(con, "SELECT * FROM silver.camera"), "device_id")
@@ -208,6 +209,13 @@ def cameras(built):
     for device, w, h in con.execute("SELECT device_id, width, height FROM silver.snapshot_diagnosis").fetchall():
         widths[device] = max(widths[device], (w or 0, h or 0))
     keepalive = {r[0] for r in con.execute("SELECT DISTINCT device_id FROM silver.device_status").fetchall()}
+    # Networked: keepalives, and (the site has a network registry) an access path to a city-level node.
+    links = latest(dicts(con, "SELECT * FROM silver.network_link"), "link_id")
+    levels = {r["node_id"]: r["level"] for r in latest(dicts(con, "SELECT * FROM silver.network_node"), "node_id")}
+    attached = {r["device_id"]: r["node_id"]
+                for r in latest(dicts(con, "SELECT * FROM silver.network_attachment"), "device_id")}
+    core = nodes_reaching_core({r["downstream_node_id"]: r["upstream_node_id"] for r in links},
+                               {n for n, level in levels.items() if level == "city"})
     found = {}
     for device, cam in registry.items():
         state = states.get(device) or ("online" if cam["status"] == "ON" else "offline")
@@ -216,7 +224,8 @@ def cameras(built):
             continue
         found[device] = {
             "division": cam["division_code"], "station": device[:8] + "0000", "lon": cam["longitude"],
-            "lat": cam["latitude"], "online": a["online"], "intact": a["intact"], "networked": device in keepalive,
+            "lat": cam["latitude"], "online": a["online"], "intact": a["intact"],
+            "networked": device in keepalive and (not links or access_node(device, cam["parent_id"], attached) in core),
             "hd": (widths[device][0] >= 1280 and widths[device][1] >= 720) if device in widths else None}
     return found
 

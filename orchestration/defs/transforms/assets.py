@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from safecity.analytics.network_health import ensure_network_tables
 from safecity.ingestion.tables import ensure_entity_tables
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
@@ -56,14 +57,15 @@ def day_vars(days) -> dict[str, str]:
 
 
 def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
-    """Every entity's silver table exists and is visible to dbt, empty for what the site does not send; the
-    reference tables the dbt tests check codes against exist (a graph with few ingestion steps may reach dbt before
-    the reference step, which no model selects from)."""
+    """Every entity's silver table exists and is visible to dbt, empty for what the site does not send, and so do
+    the network step's derived tables (empty on a site without a network registry); the reference tables the dbt
+    tests check codes against exist (a graph with few ingestion steps may reach dbt before the reference step,
+    which no model selects from)."""
     settings = catalog.settings()
     opened = catalog.open()
     catalogue = load_catalogue(settings.city.id)
     read = ingested_entities()  # the silver tables dbt's sources name (transforms/models/sources.yml)
-    made = ensure_entity_tables(opened, catalogue, read)
+    made = ensure_entity_tables(opened, catalogue, read) + ensure_network_tables(opened)
     if made:
         log.info("empty tables for entities no source has filled: %s", ", ".join(made))
     with connect(settings) as con:

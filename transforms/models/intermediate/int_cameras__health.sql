@@ -1,5 +1,8 @@
 -- Each registered camera with what the KPIs count: in the denominator, online, intact (online without a blocking
--- quality fault), HD (a snapshot at least 1280×720), networked (keepalives reach the platform); and its police
+-- quality fault), HD (a snapshot at least 1280×720), networked (联网: keepalives reach the platform AND, where the
+-- site has a network registry, the camera's access path reaches the city core in it: int_cameras__network_path;
+-- a site without network links counts keepalives alone), the share of the telemetry's span its path was up, and
+-- whether its current offline stay is the network's (silver.camera_outage_cause: a link or node); and its police
 -- levels: the station is the basic access unit (基层接入单位, digits 7–8 of the GB/T 28181 ID) as a police
 -- organisation code, division + unit + 0000; unit 00 is the branch's own access (no station).
 {%- set states = safecity_var('code_attributes').get('camera_state', {}) %}
@@ -25,6 +28,22 @@ keepalives as (
     select device_id, max(reported_at) as last_keepalive_at, count(*) as keepalives
     from {{ ref('stg_gb28181__device_status') }}
     group by device_id
+),
+
+network_paths as (
+    select * from {{ ref('int_cameras__network_path') }}
+),
+
+has_network as (
+    select count(*) > 0 as site_has_network from {{ ref('stg_network__links') }}
+),
+
+-- The cause of each camera's open offline stay (until null): the stay its current offline state is in.
+open_outages as (
+    select camera_id as device_id, any_value(cause_element_type) as outage_cause
+    from {{ ref('stg_network_health__camera_outage_causes') }}
+    where until is null
+    group by camera_id
 ),
 
 state_attributes as (
@@ -66,11 +85,18 @@ joined as (
         p.max_width,
         p.max_height,
         k.keepalives,
-        k.last_keepalive_at
+        k.last_keepalive_at,
+        coalesce(n.has_network_path, false) as has_network_path,
+        n.path_up_share,
+        o.outage_cause,
+        h.site_has_network
     from cameras as c
     left join states as s using (device_id)
     left join pictures as p using (device_id)
     left join keepalives as k using (device_id)
+    left join network_paths as n using (device_id)
+    left join open_outages as o using (device_id)
+    cross join has_network as h
 )
 
 select
@@ -80,7 +106,11 @@ select
     a.counts_intact as is_intact,
     case when j.max_width is null then null
          else j.max_width >= 1280 and j.max_height >= 720 end as is_hd,
-    coalesce(j.keepalives, 0) > 0 as is_networked,
+    coalesce(j.keepalives, 0) > 0 and (not j.site_has_network or j.has_network_path) as is_networked,
+    -- Offline now because a link or node above it is down, or for its own (camera / NVR) fault.
+    a.in_denominator and not a.counts_online and j.outage_cause in ('link', 'node') as is_offline_by_network,
+    a.in_denominator and not a.counts_online and j.outage_cause is distinct from 'link'
+        and j.outage_cause is distinct from 'node' as is_offline_by_device,
     {{ police_levels("case when substr(j.device_id, 7, 2) <> '00' then substr(j.device_id, 1, 8) || '0000' end",
                      'j.division_code') }}
 from joined as j

@@ -1,5 +1,7 @@
 -- Camera KPIs at the three police levels (city 市局, branch 分局, station 派出所; each level's row covers the levels
--- below it): inventory, online, intact (完好), HD and networking rates, and the coverage of key places (城市 and
+-- below it): inventory, online, intact (完好), HD and networking rates (联网: keepalives and, where the site has a
+-- network registry, a registry path to the city core; int_cameras__health), the offline cameras split by cause
+-- (the network above them versus their own or their NVR's fault), and the coverage of key places (城市 and
 -- branch only: a key place belongs to a division, not to a station). Rates divide by the cameras that should be
 -- online (decommissioned ones are out of the denominator).
 with cameras as (
@@ -22,7 +24,11 @@ counts as (
         count(*) filter (where in_denominator and is_intact)::bigint as intact,
         count(*) filter (where in_denominator and is_hd is not null)::bigint as with_picture,
         count(*) filter (where in_denominator and is_hd)::bigint as hd,
-        count(*) filter (where in_denominator and is_networked)::bigint as networked
+        count(*) filter (where in_denominator and is_networked)::bigint as networked,
+        count(*) filter (where in_denominator and has_network_path)::bigint as with_network_path,
+        avg(path_up_share) filter (where in_denominator and has_network_path)::double as path_up_share,
+        count(*) filter (where is_offline_by_network)::bigint as offline_by_network,
+        count(*) filter (where is_offline_by_device)::bigint as offline_by_device
     from camera_levels
     group by all
 ),
@@ -62,6 +68,10 @@ select
     coalesce(c.with_picture, 0)::bigint as with_picture,
     coalesce(c.hd, 0)::bigint as hd,
     coalesce(c.networked, 0)::bigint as networked,
+    coalesce(c.with_network_path, 0)::bigint as with_network_path,
+    c.path_up_share,
+    coalesce(c.offline_by_network, 0)::bigint as offline_by_network,
+    coalesce(c.offline_by_device, 0)::bigint as offline_by_device,
     (c.online / nullif(c.cameras_in_service, 0))::double as online_rate,
     (c.intact / nullif(c.cameras_in_service, 0))::double as intact_rate,
     (c.hd / nullif(c.with_picture, 0))::double as hd_ratio,
