@@ -37,14 +37,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.harness import work_folder, write_results
+from safecity.simulator.network import COUNTER_FILE, PROBE_FILE, STATUS_FILE
 
 CITY = "qinhuangdao"
 DAY = dt.date(2026, 7, 1)
 SEED = 11
 # The morning after the day: no sample is in the future of the checks.
 AS_OF = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(6), ZoneInfo("Asia/Shanghai"))
-TELEMETRY = {"network_interface_status": ("status", "time"), "network_interface_counters": ("counters", "time"),
-             "network_link_probes": ("probes", "start")}
+# Each telemetry source's file of the day, as the simulator names it, and its time field.
+TELEMETRY = {"network_interface_status": (STATUS_FILE, "time"), "network_interface_counters": (COUNTER_FILE, "time"),
+             "network_link_probes": (PROBE_FILE, "start")}
 # The fields of each export, in the order of TELEMETRY (config/sources/network_*.yaml `columns`).
 FIELDS = (("agent", "ifName", "trap", "time"), ("agent", "ifName", "time", "ifHCInOctets", "ifHCOutOctets"),
           ("target", "start", "sent", "received", "rttAvg", "rttMax"))
@@ -85,8 +87,8 @@ def generate(out: Path, cameras: int, hours: int) -> dict:
     network.write_telemetry(world, net, start, 1, out, manifest)
     end = start + dt.timedelta(hours=hours)
     lines = {}
-    for source, (prefix, field) in TELEMETRY.items():
-        path = out / "network_telemetry" / f"{prefix}_{DAY:%Y%m%d}.jsonl"
+    for source, (name, field) in TELEMETRY.items():
+        path = out / "network_telemetry" / name.format(DAY)
         kept = path.read_text(encoding="utf-8").splitlines()
         if hours < 24:  # the whole day keeps every line, the poll closing its last minute too
             kept = [line for line in kept if dt.datetime.fromisoformat(json.loads(line)[field]) < end]
@@ -95,14 +97,14 @@ def generate(out: Path, cameras: int, hours: int) -> dict:
     info = {"cameras": cameras, "hours": hours, "nodes": len(net.nodes), "links": len(net.links),
             "elements": len(net.nodes) + len(net.links), "registries": registries, "lines": lines,
             "rows": sum(lines.values()),
-            "bytes": sum((out / "network_telemetry" / f"{p}_{DAY:%Y%m%d}.jsonl").stat().st_size
-                         for p, _ in TELEMETRY.values())}
+            "bytes": sum((out / "network_telemetry" / name.format(DAY)).stat().st_size
+                         for name, _ in TELEMETRY.values())}
     info_path.write_text(json.dumps(info), encoding="utf-8")
     return info | {"seconds": time.perf_counter() - began, "reused": False}
 
 
 def telemetry_files(landing: Path) -> list[Path]:
-    return [landing / "network_telemetry" / f"{prefix}_{DAY:%Y%m%d}.jsonl" for prefix, _ in TELEMETRY.values()]
+    return [landing / "network_telemetry" / name.format(DAY) for name, _ in TELEMETRY.values()]
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ def test_a_quick_run_accounts_for_every_line_and_derives_the_same_states_twice(t
                           "--out", str(out)])
     data = tmp_path / "work" / "data"
     lines = {}
-    for source, (prefix, _) in bench.TELEMETRY.items():
-        text = (data / "network_telemetry" / f"{prefix}_{bench.DAY:%Y%m%d}.jsonl").read_text(encoding="utf-8")
+    for source, (name, _) in bench.TELEMETRY.items():
+        text = (data / "network_telemetry" / name.format(bench.DAY)).read_text(encoding="utf-8")
         lines[source] = len(text.splitlines())
     assert summary["data"]["lines"] == lines and summary["data"]["rows"] == sum(lines.values()) > 10_000
     for method in bench.METHODS:
@@ -31,7 +31,8 @@ def test_a_quick_run_accounts_for_every_line_and_derives_the_same_states_twice(t
     assert derived["silver.link_state"] >= len(links) == summary["data"]["links"]
     assert sum(summary["invariants"]["link_states"].values()) == derived["silver.link_state"]
     # Utilisation is the difference of two samples: one row per counter sample but each interface's first.
-    counters = (data / "network_telemetry" / f"counters_{bench.DAY:%Y%m%d}.jsonl").read_text(encoding="utf-8")
+    counters = (data / "network_telemetry" / bench.TELEMETRY["network_interface_counters"][0].format(bench.DAY)
+                ).read_text(encoding="utf-8")
     interfaces = {(r["agent"], r["ifName"]) for r in map(json.loads, counters.splitlines())}
     assert derived["silver.link_utilisation"] == lines["network_interface_counters"] - len(interfaces)
     digests = {r["link_state_digest"] for r in summary["runs"]["refresh"]}
