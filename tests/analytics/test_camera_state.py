@@ -128,6 +128,15 @@ def test_the_simulators_outages_are_found_where_the_manifest_puts_them(city):
             expected_down.add((device, start))
             if end <= as_of:
                 expected_up.add((device, end))
+    # A network fault takes the devices below its link offline for each of its spans (not camera faults, but the
+    # feed is silent all the same).
+    for fault in manifest["network_faults"]:
+        for span in fault["spans"]:
+            start, end = (dt.datetime.fromisoformat(span[k]).replace(tzinfo=None) for k in ("from", "to"))
+            for device in fault["cameras_affected"] + fault["nvrs_affected"]:
+                expected_down.add((device, start))
+                if end <= as_of:
+                    expected_up.add((device, end))
     # Overlapping outages of one device merge into one offline spell: every spell starts at some outage's start.
     assert offline <= expected_down and {d for d, _ in offline} == {d for d, _ in expected_down}
     assert back <= expected_up
@@ -149,8 +158,10 @@ def test_without_status_messages_only_outages_of_three_missed_keepalives_are_off
             down.setdefault(r["device_id"], []).append(r["changed_at"])
     nvrs = {f["key"] for f in manifest["faults"] if f["kind"] == "nvr_outage"}
     parents = {r["DeviceID"]: r["ParentID"] for r in devices.to_pylist()}
+    # Devices below a failed link also miss keepalives for the link's spans: this test is about their own outages.
+    below_network = {d for f in manifest["network_faults"] for d in f["cameras_affected"] + f["nvrs_affected"]}
     for f in manifest["faults"]:
-        if f["kind"] != "camera_outage" or parents.get(f["key"]) in nvrs:
+        if f["kind"] != "camera_outage" or parents.get(f["key"]) in nvrs or f["key"] in below_network:
             continue
         start, end = dt.datetime.fromisoformat(f["start"]), dt.datetime.fromisoformat(f["end"])
         last_heard = T0 + step * ((start - T0) // step)              # the keepalive grid point at or before start
