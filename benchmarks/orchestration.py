@@ -6,8 +6,8 @@
               manifest parse, the SQLite event log, every asset, its checks), then the run summary and HTML report.
     direct    the same steps called directly, without importing Dagster, in the graph's order: reference tables,
               the data dictionary, every entity's ingestion (`ingest_entity`, with its reconciliation), snapshot
-              diagnosis, the event producers (`refresh_policy_events`), camera state (`refresh_camera_health`),
-              `dbt build` (`transforms.invocation.run_dbt`),
+              diagnosis, camera state (`refresh_camera_health`), the network's state (`refresh_network_state`),
+              the event producers (`refresh_policy_events`), `dbt build` (`transforms.invocation.run_dbt`),
               gold and the row scopes (`transforms.gold.publish`), the rules batch, then the same summary and
               report: the functions the assets call, not copies of them.
             Both must leave the same rows in every bronze, silver and quarantine table, the same marts and the same
@@ -58,8 +58,8 @@ METHODS = ("dagster", "direct")
 # The order the job "main" runs its steps in (in process, one at a time), which the direct path follows: the
 # policies after camera_state, since they read its camera_health events and camera_down facts. If the graph changes
 # this order, the agreement check fails and names the steps in the order Dagster ran them.
-DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, policy_events, "
-                 "camera_state, analysis_models, gold, ops__outbox")
+DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, camera_state, "
+                 "network_state, policy_events, analysis_models, gold, ops__outbox")
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "local"
 # Folders whose line files (CSV, JSON Lines) carry one record a line, the record's first timestamp its time.
@@ -305,6 +305,7 @@ def direct_dbt(settings) -> None:
 
 def run_direct(home: Path) -> dict:
     from safecity.analytics.camera_health import refresh_camera_health
+    from safecity.analytics.network_health import refresh_network_state
     from safecity.analytics.policy_events import refresh_policy_events
     from safecity.ingestion.entity import ingest_entity
     from safecity.ingestion.landing import data_clock, open_landing
@@ -333,11 +334,14 @@ def run_direct(home: Path) -> dict:
                 raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
     with steps.step("silver__snapshot_diagnosis"):
         diagnose_new_snapshots(settings)
-    with steps.step("policy_events"):
-        refresh_policy_events(settings, as_of=data_clock(open_landing(settings)))
-    # Dagster's order (DAGSTER_ORDER): the rules batch reads camera state's events, so it comes after it.
+    # Dagster's order (DAGSTER_ORDER): the network step reads camera state's outages, the event producers the
+    # network's state, the rules batch all of them.
     with steps.step("camera_state"):
         refresh_camera_health(settings, catalogue)
+    with steps.step("network_state"):
+        refresh_network_state(settings)
+    with steps.step("policy_events"):
+        refresh_policy_events(settings, as_of=data_clock(open_landing(settings)))
     with steps.step("analysis_models"):
         direct_dbt(settings)
     with steps.step("gold"):
