@@ -83,7 +83,7 @@ def network_legend(x: float, y: float) -> str:
 
 def network_faults(con, present: set[str]) -> list[tuple]:
     """Every down stay of a link or node: (element type, id, since, until, reason_zh, cameras whose offline stay the
-    root cause gave to this element and overlaps this stay), the longest first."""
+    root cause gave to this element and overlaps this stay), in the order they began."""
     stays = []
     if LINK_STATE in present:
         stays.append(f"SELECT 'link' AS element_type, link_id AS element_id, since, until, reason_zh "
@@ -92,11 +92,13 @@ def network_faults(con, present: set[str]) -> list[tuple]:
         stays.append(f"SELECT 'node', node_id, since, until, reason_zh FROM {NODE_STATE} WHERE state = 'down'")
     if not stays:
         return []
+    # Cameras only (GB/T 28181 types 131, 132): the recorders the element took down are not cameras.
     cameras = (f"(SELECT count(DISTINCT c.camera_id) FROM {CAUSE} c WHERE c.cause_element_type = f.element_type "
                f"AND c.cause_element_id = f.element_id AND c.since < coalesce(f.until, 'infinity'::TIMESTAMPTZ) "
-               f"AND coalesce(c.until, 'infinity'::TIMESTAMPTZ) > f.since)" if CAUSE in present else "NULL")
+               f"AND coalesce(c.until, 'infinity'::TIMESTAMPTZ) > f.since "
+               f"AND substr(c.camera_id, 11, 3) IN ('131', '132'))" if CAUSE in present else "NULL")
     return con.execute(f"SELECT f.*, {cameras} FROM ({' UNION ALL '.join(stays)}) f "
-                       f"ORDER BY coalesce(f.until, now()) - f.since DESC, f.element_id").fetchall()
+                       f"ORDER BY f.since, f.element_id").fetchall()
 
 
 def network_section(con, present: set[str], timezone: str) -> str:
@@ -118,6 +120,10 @@ def network_section(con, present: set[str], timezone: str) -> str:
 
 
 def _local(moment, timezone: str) -> str:
+    """The city's wall time. The state tables hold it already (naive, as silver.camera_state does): converting a
+    naive time would read it as the machine's zone and shift the table by the city's offset."""
     from zoneinfo import ZoneInfo
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if hasattr(moment, "astimezone") \
-        else str(moment)
+    if not hasattr(moment, "astimezone"):
+        return str(moment)
+    local = moment if moment.tzinfo is None else moment.astimezone(ZoneInfo(timezone))
+    return local.strftime("%Y-%m-%d %H:%M")

@@ -95,3 +95,12 @@ def test_a_site_without_network_tables_gets_the_report_without_the_layer(setting
         publish_views(con, open_catalog(settings), ("silver",))
     page = write_report(settings, RunSummary(True, "run-net-2", 1.0, str(settings.paths.home))).read_text("utf-8")
     assert "城市概览" in page and 'class="link' not in page and "网络故障" not in page
+
+
+def test_fault_times_are_the_citys_wall_time_whether_stored_naive_or_with_a_zone():
+    """silver.link_state holds naive local wall time (the network step writes it as the camera state machine does);
+    the report showed it 8 hours late by reading it as UTC."""
+    from safecity.orchestration.report_network import _local
+
+    assert _local(dt.datetime(2026, 7, 15, 10, 27, 28), "Asia/Shanghai") == "2026-07-15 10:27"
+    assert _local(dt.datetime(2026, 7, 15, 2, 27, 28, tzinfo=dt.timezone.utc), "Asia/Shanghai") == "2026-07-15 10:27"
