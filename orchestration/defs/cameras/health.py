@@ -98,7 +98,7 @@ NETWORK_DESCRIPTIONS = {
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key, group_name="cameras", kinds={"iceberg"}, owners=OWNERS, skippable=True,
+    specs=[dg.AssetSpec(key, group_name="network", kinds={"iceberg"}, owners=OWNERS, skippable=True,
                         description=NETWORK_DESCRIPTIONS[name],
                         # After camera health (it reads the offline stays) and the network entities' ingestion.
                         deps=[STATE_CHANGES, *(dg.AssetKey(t.split(".")) for t in (*REGISTRIES, *TELEMETRY))])
