@@ -29,7 +29,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.harness import work_folder, write_results
+from benchmarks.harness import method_summaries, work_folder, write_results
 
 CITY = "qinhuangdao"
 SOURCE = "viid_motor_vehicles"
@@ -457,10 +456,7 @@ def benchmark(work: Path, fraction: float, repeat: int, scale: str = "city", boo
         "runs": {m: [{k: v for k, v in r.items() if k not in ("reasons", "phases")} for r in runs]
                  for m, runs in results.items()},
     }
-    for method, runs in results.items():
-        summary[method] = {"median_rows_per_s": statistics.median(r["rows_per_s"] for r in runs),
-                           "median_seconds": statistics.median(r["seconds"] for r in runs),
-                           "peak_mb": max(r["peak_mb"] for r in runs), "rows": runs[0]["rows"]}
+    summary.update(method_summaries(results))
     plain = summary["plain"]["median_rows_per_s"]
     summary["ratios"] = {"files_vs_plain": summary["files"]["median_rows_per_s"] / plain,
                          "kafka_vs_plain": summary["kafka"]["median_rows_per_s"] / plain}

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.harness import work_folder, write_results
+from benchmarks.harness import method_summaries, work_folder, write_results
 from safecity.simulator.network import COUNTER_FILE, PROBE_FILE, STATUS_FILE
 
 CITY = "qinhuangdao"
@@ -288,10 +288,7 @@ def benchmark(work: Path, cameras: int, hours: int, repeat: int) -> dict:
         "runs": {m: [{k: v for k, v in r.items() if k not in ("sources", "causes")} for r in runs]
                  for m, runs in results.items()},
     }
-    for method, runs in results.items():
-        summary[method] = {"median_rows_per_s": statistics.median(r["rows_per_s"] for r in runs),
-                           "median_seconds": statistics.median(r["seconds"] for r in runs),
-                           "peak_mb": max(r["peak_mb"] for r in runs), "rows": runs[0]["rows"]}
+    summary.update(method_summaries(results))
     plain = summary["plain"]["median_rows_per_s"]
     summary["ratios"] = {"ingest_vs_plain": summary["ingest"]["median_rows_per_s"] / plain,
                          "refresh_vs_plain": summary["refresh"]["median_rows_per_s"] / plain}
