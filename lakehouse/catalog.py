@@ -6,16 +6,21 @@ Spark or Trino at a larger site) reads them through the same catalog.
 """
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from safecity.config.profiles import S3Storage, Settings
 
 NAMESPACES = ("bronze", "silver", "quarantine", "gold", "ops")
+# Attempts at opening a catalog that other processes are creating at the same moment.
+OPEN_ATTEMPTS = 5
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -35,7 +40,18 @@ def open_catalog(settings: Settings) -> Catalog:
         }
     else:
         settings.paths.warehouse.mkdir(parents=True, exist_ok=True)
-    catalog = SqlCatalog("safecity", **properties)
+    for attempt in range(1, OPEN_ATTEMPTS):
+        try:
+            return _created(SqlCatalog("safecity", **properties))
+        except (IntegrityError, OperationalError):
+            # Processes opening a new catalog at once (two `rules serve` workers on a fresh home) all find its
+            # tables and namespaces missing and all create them; the losers fail on what the winner made, and
+            # find it there on the next attempt. A locked SQLite file clears the same way.
+            time.sleep(0.05 * attempt)
+    return _created(SqlCatalog("safecity", **properties))
+
+
+def _created(catalog: SqlCatalog) -> SqlCatalog:
     for namespace in NAMESPACES:
         try:
             catalog.create_namespace(namespace)
