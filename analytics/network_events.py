@@ -2,9 +2,10 @@
 a link or node, and link_load readings (link_load.yaml), per link carrying key-point video and 5-minute interval.
 
 - An outage is a down stay of the element in silver.link_state / node_state, together with the down stays that
-  follow it within FLAP_MINUTES (10) of the previous one's end: a port flapping for an hour, which the state
-  machine shows as one down stay per flap whose up phase outlasts a clean probe interval, is one outage and one
-  work order, not ten. Its since (and id) is its first down stay's; the cameras count over all its stays.
+  follow it closely (config/network_outages.py, the rule the mart_network_faults model counts by too): a port
+  flapping for an hour, which the state machine shows as one down stay per flap whose up phase outlasts a clean
+  probe interval, is one outage and one work order, not ten. Its since (and id) is its first down stay's; the
+  cameras count over all its stays.
 - cameras_affected: the cameras (not recorders) whose offline stays silver.camera_outage_cause attributes to the
   element and that overlap one of the outage's down stays; key_point_cameras_affected: those of them at a key
   point (the city's point_levels.yaml, as camera_health events grade them). So a blip too short to take a camera offline affects none.
@@ -23,11 +24,11 @@ import pyarrow as pa
 
 from safecity.analytics.camera_state import RECORDER_TYPES, stage_registry
 from safecity.analytics.network_state import stage_device_paths, stage_topology
+from safecity.config.network_outages import outage_episodes_sql
 from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.profiles import CityProfile
 
 LOAD_MINUTES = 5
-FLAP_MINUTES = 10   # down stays of one element this close are one outage (a flapping port is one fault)
 
 
 def _stage(con: duckdb.DuckDBPyConnection, city: CityProfile, present: frozenset[str]) -> None:
@@ -53,13 +54,7 @@ def network_outage_events(con: duckdb.DuckDBPyConnection, city: CityProfile, as_
                  coalesce(u.contractor, u.operator)
           FROM silver.node_state s LEFT JOIN net_node n USING (node_id)
           LEFT JOIN net_link u ON u.downstream_node_id = s.node_id WHERE s.state = 'down'),
-        -- A down stay starting within {FLAP_MINUTES} minutes of the element's previous one continues its outage.
-        episodes AS (
-          SELECT *, sum(CASE WHEN prev_until IS NULL OR since - prev_until > INTERVAL {FLAP_MINUTES} MINUTE
-                             THEN 1 ELSE 0 END)
-                      OVER (PARTITION BY element_type, element_id ORDER BY since ROWS UNBOUNDED PRECEDING) AS episode
-          FROM (SELECT *, lag(until) OVER (PARTITION BY element_type, element_id ORDER BY since) AS prev_until
-                FROM down)),
+        episodes AS ({outage_episodes_sql('down')}),
         hit AS (
           SELECT d.element_type, d.element_id, d.episode, count(DISTINCT c.camera_id) AS cameras,
                  count(DISTINCT c.camera_id) FILTER (WHERE k.device_id IS NOT NULL) AS key_cameras

@@ -11,7 +11,9 @@ scorecard configuration, read from their YAML files at run time so the SQL never
   (congestion grades and their 0–10 bounds, road classes and their speed thresholds, camera states);
 - `scorecard`: the indicators with weights and targets (the site's scorecard.yaml, else the shipped one);
 - `point_level_sql`: a camera point's level (key / important / normal) over the registry columns use_type and
-  position_type, from the site's point_levels.yaml (config/point_levels.py), as the camera events grade it.
+  position_type, from the site's point_levels.yaml (config/point_levels.py), as the camera events grade it;
+- `network_outage_episodes_sql`: which down stays of a network element are one outage (config/network_outages.py)
+  over the placeholder relation `__down__`, as the network_outage events count them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from safecity.config.grid import cell_sql
 from safecity.config.profiles import LOCAL_CODE, CityProfile, Settings, city_folder
 from safecity.config.site import default_site
 from safecity.config.places import check_places
+from safecity.config.network_outages import outage_episodes_sql
 from safecity.config.point_levels import load_point_levels, point_level_sql
 from safecity.config.yamlfile import load_yaml, parse_model
 from safecity.standards.catalogue import load_catalogue
@@ -116,4 +119,5 @@ def dbt_vars(settings: Settings) -> dict:
                             for t in CODE_TABLES},
         "scorecard": [i.model_dump() for i in load_scorecard(_scorecard_file(settings)).indicators],
         "point_level_sql": point_level_sql(load_point_levels(city.id), "use_type", "position_type"),
+        "network_outage_episodes_sql": outage_episodes_sql("__down__"),
     }

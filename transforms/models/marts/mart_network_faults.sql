@@ -1,11 +1,10 @@
 -- Network faults (网络故障): one row per outage of a link or node, as the network_outage events count them
 -- (analytics/network_events.py): a down stay of the element in link_state / node_state, together with the down
--- stays that start within network_flap_minutes of the previous one's end (a flapping port is one fault). since is
+-- stays that follow it closely (config/network_outages.py, rendered through dbt_vars: a flapping port is one fault). since is
 -- its first stay's start, until its last stay's end (null while still down); minutes = until (or the telemetry's
 -- last evidence) − since; down_minutes adds its stays. cameras_affected: the cameras (types 131/132) whose offline
 -- stays silver.camera_outage_cause attributes to the element and overlap one of its stays; key_point_cameras_affected:
 -- those at a key point (the site's point levels). Times are the city's local time, as in the state tables.
-{%- set flap = var('network_flap_minutes') %}
 with links as (
     select * from {{ ref('stg_network__links') }}
 ),
@@ -44,9 +43,7 @@ down as (
 ),
 
 episodes as (
-    select *, sum(case when prev_until is null or since - prev_until > interval {{ flap }} minute then 1 else 0 end)
-                  over (partition by element_type, element_id order by since rows unbounded preceding) as episode
-    from (select *, lag(until) over (partition by element_type, element_id order by since) as prev_until from down)
+    {{ (safecity_var('network_outage_episodes_sql') or 'select *, 1 as episode from __down__') | replace('__down__', 'down') }}
 ),
 
 cameras as (
