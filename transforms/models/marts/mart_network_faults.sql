@@ -47,7 +47,7 @@ episodes as (
 ),
 
 cameras as (
-    select device_id, ({{ safecity_var('point_level_sql') }}) = 'key' as is_key
+    select device_id, is_key_point as is_key
     from {{ ref('stg_video_platform__cameras') }}
     where type_code in ('131', '132')
 ),

@@ -1,4 +1,5 @@
--- The current registry: the latest conforming row of each camera across all catalog exports.
+-- The current registry: the latest conforming row of each camera across all catalog exports. A point's level is the
+-- site's rule (point_levels.yaml through dbt_vars), the one the camera events and the policies grade it by.
 select
     device_id,
     division_code,
@@ -18,7 +19,8 @@ select
     status,
     status = 'ON' as is_online,
     install_status,
-    use_type = '3' as is_key_point,
+    ({{ safecity_var('point_level_sql') or "'normal'" }}) as point_level,
+    ({{ safecity_var('point_level_sql') or "'normal'" }}) = 'key' as is_key_point,
     _batch_id as batch_id,
     _ingested_at as ingested_at
 from {{ latest_versions(source('silver', 'camera'), 'device_id') }}
