@@ -1,7 +1,8 @@
 """The network layer of the main job's report (orchestration/report.py): the links of the video private network
 drawn between their nodes and coloured by their state at the end of the data (silver.link_state's open stays), the
 elements that failed during the data marked with a cross, and a small table of the network faults with the cameras
-each took down (silver.camera_outage_cause). Issue 21's contract names the columns.
+each took down (silver.camera_outage_cause). A fault is an outage as the policies and mart_network_faults count it
+(config/network_outages.py: a flapping port is one fault, not a row per flap). Issue 21's contract names the columns.
 
 A site without network files has none of these tables: the layer and the table are then simply absent.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import html
 from typing import Callable
+
+from safecity.config.network_outages import FLAP_MINUTES, outage_episodes_sql
 
 NODES, LINKS = "silver.network_node", "silver.network_link"
 LINK_STATE, NODE_STATE, CAUSE = "silver.link_state", "silver.node_state", "silver.camera_outage_cause"
@@ -82,8 +85,9 @@ def network_legend(x: float, y: float) -> str:
 
 
 def network_faults(con, present: set[str]) -> list[tuple]:
-    """Every down stay of a link or node: (element type, id, since, until, reason_zh, cameras whose offline stay the
-    root cause gave to this element and overlaps this stay), in the order they began."""
+    """Every outage of a link or node: (element type, id, since, until (None while down), its first stay's
+    reason_zh, down stays, cameras whose offline stay the root cause gave to this element and overlaps one of the
+    outage's stays), in the order they began."""
     stays = []
     if LINK_STATE in present:
         stays.append(f"SELECT 'link' AS element_type, link_id AS element_id, since, until, reason_zh "
@@ -93,12 +97,22 @@ def network_faults(con, present: set[str]) -> list[tuple]:
     if not stays:
         return []
     # Cameras only (GB/T 28181 types 131, 132): the recorders the element took down are not cameras.
-    cameras = (f"(SELECT count(DISTINCT c.camera_id) FROM {CAUSE} c WHERE c.cause_element_type = f.element_type "
-               f"AND c.cause_element_id = f.element_id AND c.since < coalesce(f.until, 'infinity'::TIMESTAMPTZ) "
-               f"AND coalesce(c.until, 'infinity'::TIMESTAMPTZ) > f.since "
+    cameras = (f"(SELECT count(DISTINCT c.camera_id) FROM {CAUSE} c JOIN episodes e "
+               f"ON c.cause_element_type = e.element_type AND c.cause_element_id = e.element_id "
+               f"AND c.since < coalesce(e.until, 'infinity'::TIMESTAMPTZ) "
+               f"AND coalesce(c.until, 'infinity'::TIMESTAMPTZ) > e.since "
+               f"WHERE e.element_type = o.element_type AND e.element_id = o.element_id AND e.episode = o.episode "
                f"AND substr(c.camera_id, 11, 3) IN ('131', '132'))" if CAUSE in present else "NULL")
-    return con.execute(f"SELECT f.*, {cameras} FROM ({' UNION ALL '.join(stays)}) f "
-                       f"ORDER BY f.since, f.element_id").fetchall()
+    return con.execute(f"""
+        WITH down AS ({' UNION ALL '.join(stays)}),
+        episodes AS ({outage_episodes_sql('down')}),
+        outages AS (
+          SELECT element_type, element_id, episode, min(since) AS since,
+                 CASE WHEN count(*) FILTER (WHERE until IS NULL) > 0 THEN NULL ELSE max(until) END AS until,
+                 arg_min(reason_zh, since) AS reason_zh, count(*) AS stays
+          FROM episodes GROUP BY ALL)
+        SELECT o.element_type, o.element_id, o.since, o.until, o.reason_zh, o.stays, {cameras}
+        FROM outages o ORDER BY o.since, o.element_id""").fetchall()
 
 
 def network_section(con, present: set[str], timezone: str) -> str:
@@ -106,17 +120,20 @@ def network_section(con, present: set[str], timezone: str) -> str:
     rows = network_faults(con, present)
     if not rows and LINK_STATE not in present:
         return ""
-    head = ("<h2>网络故障 / Network faults</h2><p>链路或网络节点中断；受影响摄像机为离线原因归于该网元的摄像机 / "
-            "links and nodes down; cameras affected are those whose outage the root cause gave to the element</p>")
+    head = (f"<h2>网络故障 / Network faults</h2><p>链路或网络节点中断（相隔不超过 {FLAP_MINUTES} 分钟的多次中断计为一次"
+            f"故障）；受影响摄像机为离线原因归于该网元的摄像机 / links and nodes down (down spans at most {FLAP_MINUTES} "
+            f"minutes apart are one fault); cameras affected are those whose outage the root cause gave to the "
+            f"element</p>")
     if not rows:
         return head + "<p>无网络故障 / no network faults</p>"
     cells = "".join(
         f"<tr><td>{_e(kind)}</td><td>{_e(element)}</td><td>{_e(_local(since, timezone))}</td>"
         f"<td>{_e(_local(until, timezone) if until else '未恢复 still down')}</td><td>{_e(reason or '')}</td>"
-        f'<td class="cameras">{"" if cameras is None else cameras}</td></tr>'
-        for kind, element, since, until, reason, cameras in rows)
+        f'<td class="stays">{stays}</td><td class="cameras">{"" if cameras is None else cameras}</td></tr>'
+        for kind, element, since, until, reason, stays, cameras in rows)
     return (head + '<table class="network-faults"><tr><th>类型 type</th><th>网元 element</th><th>开始 since</th>'
-            "<th>恢复 until</th><th>原因 reason</th><th>受影响摄像机 cameras affected</th></tr>" + cells + "</table>")
+            "<th>恢复 until</th><th>原因 reason</th><th>中断次数 down spans</th><th>受影响摄像机 cameras affected</th>"
+            "</tr>" + cells + "</table>")
 
 
 def _local(moment, timezone: str) -> str:

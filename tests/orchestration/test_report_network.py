@@ -52,7 +52,10 @@ def test_the_report_draws_links_by_state_marks_failures_and_counts_cameras_per_f
         link(station, access, "access", "self_built", "华北安防", at)])
     write_table(catalog, "silver.link_state", LINK_STATE_SCHEMA, [
         stay(uplink, "down", t(9, 10), t(9, 55), "上行接口 down"), stay(uplink, "up", t(9, 55), None),
-        stay(access_link, "down", t(14, 0), None, "光纤中断"), stay(branch_link, "saturated", t(18, 0), None, "拥塞")])
+        stay(access_link, "down", t(14, 0), None, "光纤中断"), stay(branch_link, "saturated", t(18, 0), None, "拥塞"),
+        # A flapping port: three down spans 5 and 4 minutes apart are one fault; the one at 16:00 is another.
+        stay(branch_link, "down", t(7, 30), t(7, 33), "端口反复通断"), stay(branch_link, "down", t(7, 38), t(7, 41)),
+        stay(branch_link, "down", t(7, 45), t(7, 47)), stay(branch_link, "down", t(16, 0), t(16, 5), "光模块故障")])
     write_table(catalog, "silver.node_state", NODE_STATE_SCHEMA, [
         {"node_id": branch, "state": "down", "since": t(11, 0), "until": t(11, 20), "reason_zh": "节点探测失败",
          "reason_en": "probe lost", "evidence": "link_probe", "last_evidence_at": t(11, 20)}])
@@ -60,7 +63,10 @@ def test_the_report_draws_links_by_state_marks_failures_and_counts_cameras_per_f
               + [cause(50, "link", uplink, t(15, 0), t(15, 30))]     # the same link's id, outside its down stay
               + [cause(60 + n, "link", access_link, t(14, 1), None) for n in range(3)]
               + [cause(70 + n, "node", branch, t(11, 1), t(11, 19)) for n in range(2)]
-              + [cause(80 + n, "camera", f"130302000013200{80 + n:05d}", t(8, 0), t(9, 0)) for n in range(4)])
+              + [cause(80 + n, "camera", f"130302000013200{80 + n:05d}", t(8, 0), t(9, 0)) for n in range(4)]
+              + [cause(90, "link", branch_link, t(7, 31), t(7, 33)), cause(91, "link", branch_link, t(7, 46), t(7, 47)),
+                 cause(92, "link", branch_link, t(7, 42), t(7, 44)),   # between two spans: overlaps none of them
+                 cause(93, "link", branch_link, t(16, 1), t(16, 5))])
     write_table(catalog, "silver.camera_outage_cause", CAUSE_SCHEMA, causes)
     with connect(settings) as con:
         publish_views(con, catalog, ("silver",))
@@ -72,21 +78,26 @@ def test_the_report_draws_links_by_state_marks_failures_and_counts_cameras_per_f
     assert shown == {uplink: "up", access_link: "down", branch_link: "saturated"}
     crosses = re.findall(r'<path class="failed"[^>]*><title>([^<]+)</title>', page)
     assert sorted(crosses) == sorted([f"故障链路 failed link {uplink}", f"故障链路 failed link {access_link}",
-                                      f"故障节点 failed node {branch}"])
+                                      f"故障链路 failed link {branch_link}", f"故障节点 failed node {branch}"])
 
-    # Cameras per fault counted here from the raw rows: same element, outage overlapping the down stay.
+    # One row per fault (the flapping port's three spans together); cameras per fault counted here from the raw
+    # rows: same element, offline stay overlapping one of the fault's down spans.
     far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    faults = [("link", uplink, t(9, 10), t(9, 55)), ("link", access_link, t(14, 0), None),
-              ("node", branch, t(11, 0), t(11, 20))]
+    faults = [("link", uplink, [(t(9, 10), t(9, 55))]), ("link", access_link, [(t(14, 0), None)]),
+              ("node", branch, [(t(11, 0), t(11, 20))]),
+              ("link", branch_link, [(t(7, 30), t(7, 33)), (t(7, 38), t(7, 41)), (t(7, 45), t(7, 47))]),
+              ("link", branch_link, [(t(16, 0), t(16, 5))])]
     table = page.split('<table class="network-faults">')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>.*?<td class=\"cameras\">(\d+)</td></tr>", table)
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>([^<]+)</td>.*?<td class=\"stays\">(\d+)</td>"
+                      r"<td class=\"cameras\">(\d+)</td></tr>", table)
     assert len(rows) == len(faults)
-    for kind, element, since, until in faults:
+    for kind, element, spans in faults:
         expected = len({c["camera_id"] for c in causes if c["cause_element_type"] == kind
-                        and c["cause_element_id"] == element and c["since"] < (until or far)
-                        and (c["until"] or far) > since})
-        assert (kind, element, str(expected)) in rows
-    assert ("link", uplink, "12") in rows and "未恢复 still down" in table
+                        and c["cause_element_id"] == element
+                        and any(c["since"] < (until or far) and (c["until"] or far) > since for since, until in spans)})
+        assert (kind, element, spans[0][0].strftime("%Y-%m-%d %H:%M"), str(len(spans)), str(expected)) in rows
+    assert ("link", uplink, "2025-03-01 09:10", "1", "12") in rows and "未恢复 still down" in table
+    assert ("link", branch_link, "2025-03-01 07:30", "3", "2") in rows
     assert "网络故障 / Network faults" in page and "链路中断 link down" in page  # section and legend
 
 
