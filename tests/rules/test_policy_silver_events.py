@@ -17,8 +17,8 @@ REPAIR_SQL = """
     SELECT _batch_id || ':' || _line AS id, camera_id,
            CASE point_level WHEN 'key' THEN 4 WHEN 'important' THEN 24 ELSE 72 END AS sla_hours
     FROM silver.camera_health
-    WHERE status = 'offline' AND NOT network_caused AND offline_minutes >= CASE point_level WHEN 'key' THEN 30 WHEN 'important' THEN 120
-                                                                     WHEN 'normal' THEN 1440 END"""
+    WHERE status = 'offline' AND NOT network_caused
+      AND offline_minutes >= CASE point_level WHEN 'key' THEN 30 WHEN 'important' THEN 120 WHEN 'normal' THEN 1440 END"""
 # An incident joins the camera_down facts of its cell that were true when it was reported.
 BLIND_SPOT_SQL = """
     SELECT i._batch_id || ':' || i._line AS incident, d._batch_id || ':' || d._line AS fact
