@@ -121,7 +121,7 @@ def derive_states(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None =
     temporary tables `state_changes` and `state_current` on `con` for what is derived from them (camera_events)."""
     con.register("names", _names_table(defect_names or {}))
     if as_of is None:
-        as_of = con.execute("SELECT max(CAST(Time AS TIMESTAMP)) FROM heartbeats_in").fetchone()[0] or dt.datetime.now()
+        as_of = heartbeats_end(con) or dt.datetime.now()
     gap = dt.timedelta(seconds=interval_seconds * misses)
     con.execute("CREATE OR REPLACE TEMP TABLE params AS SELECT ?::TIMESTAMP AS as_of, ?::INTERVAL AS gap", [as_of, gap])
     _offline_intervals(con)
@@ -284,16 +284,26 @@ def stage_silver_inputs(con: duckdb.DuckDBPyConnection, timezone: str) -> Silver
     device), `vqd_in` (snapshot_diagnosis, empty before the first diagnosis) and `previous_in` (camera_state)."""
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = 'silver'").fetchall()}
-    zone = timezone.replace("'", "''")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW heartbeats_in AS
-          SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone('{zone}', reported_at) AS Time
-          FROM silver.device_status""")
+    stage_heartbeats(con, timezone)
     stage_registry(con, present)
     if "camera_state" in present:
         # Materialised: the step replaces silver.camera_state afterwards.
         con.execute("CREATE OR REPLACE TEMP TABLE previous_in AS SELECT device_id, state FROM silver.camera_state")
     return SilverFeed(keepalive_spacing(con, present), "camera_state" in present)
+
+
+def stage_heartbeats(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
+    """`heartbeats_in`: silver.device_status as the state machine reads it, in the city's local time."""
+    zone = timezone.replace("'", "''")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW heartbeats_in AS
+          SELECT cmd_type AS CmdType, device_id AS DeviceID, status AS Status, timezone('{zone}', reported_at) AS Time
+          FROM silver.device_status""")
+
+
+def heartbeats_end(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The last message of `heartbeats_in`: the state machine's as_of unless it is given one."""
+    return con.execute("SELECT max(CAST(Time AS TIMESTAMP)) FROM heartbeats_in").fetchone()[0]
 
 
 def keepalive_spacing(con: duckdb.DuckDBPyConnection, present: set[str]) -> int:

@@ -210,6 +210,10 @@ class CameraWatch:
         self.con.execute("CREATE OR REPLACE TEMP VIEW heartbeats_in AS SELECT * FROM stream_heartbeats")
         derive_states(self.con, as_of=as_of, interval_seconds=self.interval, misses=self.misses,
                       has_previous=False, defect_names=self.defects)
+        # No outage causes here (null, network_caused false): the network's state is derived only by the batch step,
+        # from telemetry exports, so silver's link and node states end at the last batch run; an outage that began
+        # since (the open ones, which the repair-deadline policy acts on) would find no failed element above it and be
+        # called the device's own. Unknown is the honest answer; the policy then treats it as before issue 21.
         derived = health_events(self.con, self.city)
         seconds = time.perf_counter() - started
         health = _events(derived["camera_health"], "camera_health", self.zone)

@@ -1,16 +1,19 @@
 """Root cause of camera outages (摄像机离线原因): each offline stay of a device attributed to the highest failed
 element on its path to the city core.
 
-The stays: silver.camera_state holds each device's current state only, so a stay is an `offline` change of
-silver.camera_state_change up to the device's next change (open, until null, when there is none).
+The stays: an `offline` change of the camera state machine (`state_changes`, what becomes
+silver.camera_state_change) up to the device's next change (open, until null, when there is none). The camera health
+step derives the causes right after its state machine, on the same connection, from the link and node states the
+network step wrote before it (silver.link_state, silver.node_state); an open stay, camera's or element's, runs to the
+camera state's as_of (the end of its evidence, as for the camera_health events' minutes offline).
 
 The path (analytics/network_state.stage_device_paths): camera → its NVR (registry parent_id of type 111/118) → its
 access node (network_attachment of the camera, else of its NVR) → access link → station node → station uplink →
 branch node → branch uplink → core. An element is failed for a stay when the total of its down time within the
 stay (link_state / node_state stays in state `down`; for the NVR, its own offline stays) is MORE THAN HALF of the
-stay's duration; an open stay, or an open element outage, runs to `as_of`. Of the failed elements the highest on
-the path is the cause; with none the outage is the device's own (`camera`, or `nvr` for a recorder; its reason
-says "own fault"). A stay of zero length has no majority and stays the device's own.
+stay's duration. Of the failed elements the highest on the path is the cause; with none the outage is the device's
+own (`camera`, or `nvr` for a recorder; its reason says "own fault"). A stay of zero length has no majority and
+stays the device's own.
 
 Who is sent: a link's contractor (its operator when the registry names no contractor); a node's uplink contractor
 (the network operator that connects it); a camera's or NVR's maintainer, the contractor of its latest maintenance
@@ -22,6 +25,11 @@ import duckdb
 import pyarrow as pa
 
 from safecity.analytics.camera_state import RECORDER_TYPES
+from safecity.analytics.network_state import REGISTRIES, stage_device_paths, stage_topology
+
+# What the causes need in silver besides the camera state machine's output: without it (a site without a network)
+# there are no causes, and the camera_health events carry none.
+NEEDS = (*REGISTRIES, "silver.link_state", "silver.node_state")
 
 CAUSES = {  # element type -> (Chinese, English) reason prefix
     "link": ("上级网络链路中断：", "network link down above the device: "),
@@ -31,22 +39,33 @@ CAUSES = {  # element type -> (Chinese, English) reason prefix
 }
 
 
+# The causes that are the network's, not the device's: its repair is a network work order, not a camera one.
+NETWORK_CAUSES = ("link", "node")
+
+
 def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def stage_camera_changes(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
-    """`camera_changes_in` (device_id, changed_at, to_state) from silver.camera_state_change, empty without it,
-    and `maintainer_in` (device_id, contractor) from the latest maintenance work order per device."""
-    changes = ("SELECT device_id, changed_at, to_state FROM silver.camera_state_change"
-               if "silver.camera_state_change" in present else
-               "SELECT NULL::VARCHAR AS device_id, NULL::TIMESTAMP AS changed_at, NULL::VARCHAR AS to_state WHERE false")
+def outage_causes(con: duckdb.DuckDBPyConnection, present: set[str]) -> pa.Table | None:
+    """camera_outage_cause of the camera state machine's `state_changes` on `con` (with its `params` and
+    `registry_in`), None when silver lacks what NEEDS names. Leaves the temporary table `outage_cause` on `con` for
+    the camera_health events."""
+    if any(name not in present for name in NEEDS):
+        return None
+    stage_topology(con)
+    stage_device_paths(con)
     orders = ("SELECT device_id, arg_max(contractor, opened_at) AS contractor FROM silver.maintenance_work_order "
               "WHERE contractor IS NOT NULL GROUP BY device_id"
               if "silver.maintenance_work_order" in present else
               "SELECT NULL::VARCHAR AS device_id, NULL::VARCHAR AS contractor WHERE false")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE camera_changes_in AS {changes}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE maintainer_in AS {orders}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE camera_changes_in AS SELECT device_id, changed_at, to_state FROM state_changes;
+        CREATE OR REPLACE TEMP TABLE maintainer_in AS {orders};
+        CREATE OR REPLACE TEMP TABLE link_state AS FROM silver.link_state;
+        CREATE OR REPLACE TEMP TABLE node_state AS FROM silver.node_state;
+        CREATE OR REPLACE TEMP TABLE net_params AS SELECT as_of FROM params""")
+    return derive_outage_causes(con)
 
 
 def derive_outage_causes(con: duckdb.DuckDBPyConnection) -> pa.Table:

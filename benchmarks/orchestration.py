@@ -58,8 +58,8 @@ METHODS = ("dagster", "direct")
 # The order the job "main" runs its steps in (in process, one at a time), which the direct path follows: the
 # policies after camera_state, since they read its camera_health events and camera_down facts. If the graph changes
 # this order, the agreement check fails and names the steps in the order Dagster ran them.
-DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, camera_state, "
-                 "network_state, policy_events, analysis_models, gold, ops__outbox")
+DAGSTER_ORDER = ("reference tables, data dictionary, ingest_* (by entity), silver__snapshot_diagnosis, network_state, "
+                 "camera_state, policy_events, analysis_models, gold, ops__outbox")
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "local"
 # Folders whose line files (CSV, JSON Lines) carry one record a line, the record's first timestamp its time.
@@ -334,12 +334,12 @@ def run_direct(home: Path) -> dict:
                 raise AssertionError(f"{entity}: bronze does not reconcile with silver and quarantine")
     with steps.step("silver__snapshot_diagnosis"):
         diagnose_new_snapshots(settings)
-    # Dagster's order (DAGSTER_ORDER): the network step reads camera state's outages, the event producers the
-    # network's state, the rules batch all of them.
-    with steps.step("camera_state"):
-        refresh_camera_health(settings, catalogue)
+    # Dagster's order (DAGSTER_ORDER): camera state derives the outage causes from the network's state, the event
+    # producers read both, the rules batch all of them.
     with steps.step("network_state"):
         refresh_network_state(settings)
+    with steps.step("camera_state"):
+        refresh_camera_health(settings, catalogue)
     with steps.step("policy_events"):
         refresh_policy_events(settings, as_of=data_clock(open_landing(settings)))
     with steps.step("analysis_models"):

@@ -102,6 +102,11 @@ class ActionSpec:
     def validate(self, params: Mapping[str, Any]) -> BaseModel:
         return self.params.model_validate(dict(params))
 
+    @property
+    def optional(self) -> frozenset[str]:
+        """The parameters the action does not require (templates.render leaves them out when unfillable)."""
+        return frozenset(name for name, field in self.params.model_fields.items() if not field.is_required())
+
     def summary_zh(self, validated: BaseModel) -> str:
         return self.summary(validated)
 

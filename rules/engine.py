@@ -652,7 +652,7 @@ class PolicyEngine:
         for index, call in enumerate(rule.actions):
             spec = ACTIONS[call.action]
             try:
-                params = spec.validate(render(call.params, bindings, variables))
+                params = spec.validate(render(call.params, bindings, variables, spec.optional))
             except RenderError as exc:
                 self._result.errors.append(RuleError(loaded.id, loaded.version, sid, event_ids, "E_RENDER",
                                                      f"动作 {index}（{call.action}）: {exc}"))

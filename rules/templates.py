@@ -8,13 +8,16 @@
 Policy authors write messages such as "重点点位摄像机 {{ camera_id }} 离线"; the loader checks every name and filter
 at check time, and the engine fills them from the matched events. A parameter that is exactly one placeholder
 without a filter keeps the field's type (a number stays a number), so the action's model can check it as a number.
+An optional parameter (one the action does not require, e.g. a work order's assignee) that is exactly one
+placeholder is left out when the matched event lacks the field: "send it to the contractor, when known" needs no
+second rule, and the parameter's default applies. Anywhere else a missing field is an error (RenderError).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterator, Mapping
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*"
                          r"(?:\|\s*([^\s{}|]+)\s*)?\}\}")
@@ -24,6 +27,10 @@ VARIABLES = ("count",)  # names that are not event fields
 
 class RenderError(ValueError):
     """A placeholder that cannot be filled from the matched events."""
+
+
+class MissingValue(RenderError):
+    """The matched event has no value for the placeholder's field (the others are caught at check time)."""
 
 
 @dataclass(frozen=True)
@@ -101,16 +108,25 @@ def _lookup(bindings: Mapping[str, Mapping[str, Any]], variables: Mapping[str, A
     else:
         value = bindings[place.alias].get(place.field)
     if value is None:
-        raise RenderError(f"匹配事件缺少字段 {place.alias}.{place.field} / matched event has no value for "
+        raise MissingValue(f"匹配事件缺少字段 {place.alias}.{place.field} / matched event has no value for "
                           f"{place.alias}.{place.field}")
     return FILTERS[place.filter](value) if place.filter else value
 
 
-def render(value: Any, bindings: Mapping[str, Mapping[str, Any]], variables: Mapping[str, Any] | None = None) -> Any:
-    """A copy of `value` with every placeholder filled; raises RenderError naming the first unfillable one."""
+def render(value: Any, bindings: Mapping[str, Mapping[str, Any]], variables: Mapping[str, Any] | None = None,
+           optional: Collection[str] = ()) -> Any:
+    """A copy of `value` with every placeholder filled; raises RenderError naming the first unfillable one.
+    `optional`: the names of `value`'s (a parameter dict's) optional parameters, left out when unfillable."""
     variables = variables or {}
     if isinstance(value, dict):
-        return {key: render(item, bindings, variables) for key, item in value.items()}
+        rendered = {}
+        for key, item in value.items():
+            try:
+                rendered[key] = render(item, bindings, variables)
+            except MissingValue:
+                if key not in optional or not is_whole_placeholder(item):
+                    raise
+        return rendered
     if isinstance(value, list):
         return [render(item, bindings, variables) for item in value]
     if not isinstance(value, str):

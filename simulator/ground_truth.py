@@ -117,13 +117,21 @@ def key_point_offline(world: World, cameras, now: dt.datetime) -> list[dict]:
             for begin, _ in islands(camera.outages) if begin <= now]
 
 
-def camera_repair_deadline(world: World, cameras, now: dt.datetime) -> list[dict]:
+def camera_repair_deadline(world: World, cameras, now: dt.datetime, faults: Iterable[dict] = ()) -> list[dict]:
     """security.camera_repair_deadline (camera_repair_deadline.xlsx): a device offline at the end of the status
     feed for at least its point level's minutes (key 30, important 120, normal 1440) gets a repair order with the
-    level's deadline (4, 24, 72 hours)."""
+    level's deadline (4, 24, 72 hours), unless the outage is the network's: mostly inside the down spans of a planted
+    link fault above the device (`faults`, the manifest's network_faults), as of `now`. That one is the network
+    policy's order, not the camera contractor's."""
     levels = load_point_levels(world.city.id)
+    above: dict[str, list[list[tuple[dt.datetime, dt.datetime]]]] = defaultdict(list)
+    for fault in faults:
+        for device in (*fault["cameras_affected"], *fault.get("nvrs_affected", ())):
+            above[device].append(_down_spans(fault))
     actions = []
     for camera, since in _down_at(cameras, now):
+        if any(_network_down_most_of((since, now), spans) for spans in above[camera.device_id]):
+            continue
         minutes, sla = REPAIR_DEADLINES[point_level(levels, camera.use_type, camera.position_type)]
         if now - since >= dt.timedelta(minutes=minutes):
             actions.append(_action("create_work_order", camera.device_id, device_id=camera.device_id, sla_hours=sla))
@@ -224,6 +232,12 @@ def _network_down_most_of(island: tuple[dt.datetime, dt.datetime], spans: list[t
     return covered * 2 > (end - begin).total_seconds()
 
 
+def _down_spans(fault: dict) -> list[tuple[dt.datetime, dt.datetime]]:
+    """A planted fault's down spans in naive local time, as the cameras' outages are."""
+    return [(dt.datetime.fromisoformat(s["from"]).replace(tzinfo=None),
+             dt.datetime.fromisoformat(s["to"]).replace(tzinfo=None)) for s in fault["spans"]]
+
+
 def uplink_down_key_points(faults: Iterable[dict], cameras) -> list[dict]:
     """network.uplink_down_key_points: a planted link outage that took a key-point camera offline (an outage of the
     camera mostly inside the link's down spans: the network's, not the camera's) sends the link's contractor one
@@ -231,8 +245,7 @@ def uplink_down_key_points(faults: Iterable[dict], cameras) -> list[dict]:
     by_id = {camera.device_id: camera for camera in cameras}
     actions = []
     for fault in faults:
-        spans = [(dt.datetime.fromisoformat(s["from"]).replace(tzinfo=None),
-                  dt.datetime.fromisoformat(s["to"]).replace(tzinfo=None)) for s in fault["spans"]]
+        spans = _down_spans(fault)
         taken = [device for device in fault["key_point_cameras"] if device in by_id and any(
             _network_down_most_of(island, spans) for island in islands(by_id[device].outages)
             if island[0] < spans[-1][1] and spans[0][0] < island[1])]
@@ -274,7 +287,8 @@ def expected_actions(world: World, manifest: Manifest, cameras) -> dict[str, dic
         "emergency.incident_escalation": incident_escalation(incidents),
         "command.blind_spot_incident": blind_spot_incident(world, cameras, calls, incidents, feed_end),
         "camera.key_point_offline": key_point_offline(world, cameras, feed_end),
-        "security.camera_repair_deadline": camera_repair_deadline(world, cameras, feed_end),
+        "security.camera_repair_deadline": camera_repair_deadline(
+            world, cameras, feed_end, manifest.network_faults),
         "command.junction_congestion": junction_congestion(manifest.situations),
         "security.duty_coverage": duty_coverage(_kept(manifest, "duty_roster_csv", "unit_code")),
         "security.repair_overdue": repair_overdue(orders, dt.datetime.fromisoformat(manifest.clock)),

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from safecity.analytics.camera_health import refresh_camera_health
-from safecity.analytics.network_health import SCHEMAS, TABLES, refresh_network_state
+from safecity.analytics.network_health import CAUSE_TABLE, SCHEMAS, TABLES, refresh_network_state
 from safecity.analytics.policy_events import PRODUCERS, refresh_policy_events
 from safecity.lakehouse.catalog import open_catalog, replace_rows
 from safecity.lakehouse.views import publish_views
@@ -186,8 +186,9 @@ def network(tmp_path_factory, catalogue):
     from safecity.config.profiles import load_settings
     settings = load_settings("local", tmp_path_factory.mktemp("network") / "home")
     write_silver(settings)
-    refresh_camera_health(settings, catalogue)
+    # The platform's order: the network's state first, then camera health, which derives the outage causes from it.
     report = refresh_network_state(settings)
+    refresh_camera_health(settings, catalogue)
     network_producers = tuple(p for p in PRODUCERS if p.name in ("network_outage", "link_load"))
     events = refresh_policy_events(settings, as_of=utc(MINUTES), producers=network_producers)
     catalog = open_catalog(settings)
@@ -195,7 +196,7 @@ def network(tmp_path_factory, catalogue):
         publish_views(con, catalog, ("silver",))
         read = {name: con.execute(f"FROM silver.{name}").to_arrow_table().to_pylist()
                 for name in ("link_state", "node_state", "link_utilisation", "camera_outage_cause",
-                             "network_outage", "link_load")}
+                             "network_outage", "link_load", "camera_health")}
     return {"report": report, "events": events, "settings": settings, **read}
 
 
@@ -301,6 +302,22 @@ def test_a_camera_down_on_its_own_is_its_own_fault_and_an_nvr_down_takes_its_cha
     assert len(network["camera_outage_cause"]) == len(CAMERAS_S1) + 5      # every offline stay, once
 
 
+def test_camera_health_events_of_an_offline_stay_name_its_cause_and_its_contractor(network):
+    offline = {}
+    for r in network["camera_health"]:
+        if r["status"] == "offline" and r["_batch_id"].startswith("camera_state_change:"):
+            offline.setdefault(r["camera_id"], []).append(
+                (r["cause_element_type"], r["cause_element_id"], r["cause_contractor"], r["network_caused"]))
+    for camera in CAMERAS_S1:
+        assert offline[camera] == [("link", "LNKS1", "联通政企运维部", True)]
+    assert offline[NODE_CAM] == [("node", ACCESS[8], "接入维护8组", True)]
+    assert offline[OWN] == [("camera", OWN, "海港视频运维", False)]
+    assert offline[CHANNEL] == [("nvr", NVR, "录像设备运维", False)]
+    # Not offline: no cause, and never the network's.
+    others = [r for r in network["camera_health"] if r["status"] != "offline"]
+    assert others and all(r["cause_element_type"] is None and r["network_caused"] is False for r in others)
+
+
 def test_network_outage_events_count_the_cameras_attributed_and_the_key_points(network):
     events = {r["element_id"]: r for r in network["network_outage"]}
     assert set(events) == {"LNKS1", "LNKA5", "LNKA3", "LNKA6", ACCESS[8]}
@@ -333,21 +350,23 @@ def test_link_load_reads_the_five_minute_mean_on_links_carrying_key_point_video(
     assert loads[("LNKA7", utc(205))]["utilisation"] == pytest.approx(0.95)
 
 
-def test_a_rerun_over_the_same_silver_writes_no_new_snapshot(network):
+def test_a_rerun_over_the_same_silver_writes_no_new_snapshot(network, catalogue):
     catalog = open_catalog(network["settings"])
-    before = {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES}
+    before = {t: catalog.load_table(t).current_snapshot().snapshot_id for t in (*TABLES, CAUSE_TABLE)}
     refresh_network_state(network["settings"])
-    assert {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES} == before
+    refresh_camera_health(network["settings"], catalogue)
+    assert {t: catalog.load_table(t).current_snapshot().snapshot_id for t in (*TABLES, CAUSE_TABLE)} == before
 
 
 def test_a_site_without_network_registries_is_skipped_by_the_asset_with_a_log_line_and_empty_tables(settings):
-    """Skipped, but the four tables exist empty (dbt's sources name them) and are materialized as such, so the dbt
-    models downstream of them still run on a site without a network."""
+    """Skipped, but the four tables (the step's three and the outage causes) exist empty (dbt's sources name them)
+    and the step's are materialized as such, so the dbt models downstream of them still run on a site without a
+    network."""
     report = refresh_network_state(settings)
     assert report.skipped == ("silver.network_node", "silver.network_link", "silver.network_attachment")
     assert report.rows == {}
     catalog = open_catalog(settings)
-    for name in TABLES:
+    for name in SCHEMAS:
         table = catalog.load_table(name)
         assert table.scan().to_arrow().num_rows == 0, name
         assert table.schema().as_arrow().names == SCHEMAS[name].names, name
@@ -364,6 +383,6 @@ def test_a_site_without_network_registries_is_skipped_by_the_asset_with_a_log_li
 def test_the_empty_tables_of_a_site_without_a_network_have_the_derived_tables_columns_and_types(network, settings):
     refresh_network_state(settings)
     empty, derived = open_catalog(settings), open_catalog(network["settings"])
-    for name in TABLES:
+    for name in SCHEMAS:
         columns = [[(f.name, str(f.field_type)) for f in c.load_table(name).schema().fields] for c in (empty, derived)]
         assert columns[0] == columns[1], name

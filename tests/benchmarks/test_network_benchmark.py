@@ -43,7 +43,7 @@ def test_a_quick_run_accounts_for_every_line_and_derives_the_same_states_twice(t
 
 def test_invariants_fail_loudly():
     sources = {"network_link_probes": {"received": 10, "silver": 9, "quarantined": 1, "reasons": {"E_FORMAT": 1}}}
-    refresh = {"link_state_digest": "a", "derived": {"silver.link_state": 3}, "link_states": {"up": 3}, "causes": []}
+    refresh = {"link_state_digest": "a", "derived": {"silver.link_state": 3}, "link_states": {"up": 3}}
     results = {"plain": [{"rows": 10}], "ingest": [{"sources": sources}], "refresh": [refresh]}
     assert bench.check_invariants(results, {"network_link_probes": 10})["link_state_digest"] == "a"
     with pytest.raises(AssertionError, match="11 lines in the file, 10 received, 9 silver"):

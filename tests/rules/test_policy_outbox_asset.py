@@ -25,13 +25,13 @@ T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=CST)
 HEALTH = pa.schema([("camera_id", pa.string()), ("status", pa.string()), ("offline_minutes", pa.int64()),
                     ("grid_id", pa.string()), ("point_level", pa.string()), ("division_code", pa.string()),
                     ("reason_code", pa.string()), ("ts", pa.timestamp("us", tz="UTC")),
-                    ("_batch_id", pa.string()), ("_line", pa.int64())])
+                    ("network_caused", pa.bool_()), ("_batch_id", pa.string()), ("_line", pa.int64())])
 
 
 def camera_health(minute, line, camera, status, minutes, level, batch="health"):
     return {"camera_id": camera, "status": status, "offline_minutes": minutes, "grid_id": "G0712",
             "point_level": level, "division_code": "130302", "reason_code": None if status == "online" else "offline",
-            "ts": T0 + dt.timedelta(minutes=minute), "_batch_id": batch, "_line": line}
+            "ts": T0 + dt.timedelta(minutes=minute), "network_caused": False, "_batch_id": batch, "_line": line}
 
 
 def write_silver(settings, name, schema, rows):

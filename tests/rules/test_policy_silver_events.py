@@ -17,8 +17,8 @@ REPAIR_SQL = """
     SELECT _batch_id || ':' || _line AS id, camera_id,
            CASE point_level WHEN 'key' THEN 4 WHEN 'important' THEN 24 ELSE 72 END AS sla_hours
     FROM silver.camera_health
-    WHERE status = 'offline' AND offline_minutes >= CASE point_level WHEN 'key' THEN 30 WHEN 'important' THEN 120
-                                                                     WHEN 'normal' THEN 1440 END"""
+    WHERE status = 'offline' AND NOT network_caused
+      AND offline_minutes >= CASE point_level WHEN 'key' THEN 30 WHEN 'important' THEN 120 WHEN 'normal' THEN 1440 END"""
 # An incident joins the camera_down facts of its cell that were true when it was reported.
 BLIND_SPOT_SQL = """
     SELECT i._batch_id || ':' || i._line AS incident, d._batch_id || ':' || d._line AS fact
@@ -32,18 +32,26 @@ def con():
     con.execute("CREATE SCHEMA silver")
     con.execute("""CREATE TABLE silver.camera_health (camera_id VARCHAR, status VARCHAR, offline_minutes BIGINT,
                    grid_id VARCHAR, point_level VARCHAR, division_code VARCHAR, reason_code VARCHAR,
-                   ts TIMESTAMPTZ, _batch_id VARCHAR, _line BIGINT)""")
+                   ts TIMESTAMPTZ, cause_element_type VARCHAR, cause_element_id VARCHAR, cause_contractor VARCHAR,
+                   network_caused BOOLEAN, _batch_id VARCHAR, _line BIGINT)""")
+    # Camera 1 offline on its own (its contractor known), 2 because the link above is down, 5 of unknown cause.
     con.execute("""INSERT INTO silver.camera_health VALUES
         ('13030200001320000001', 'offline', 45, 'G0712', 'key', '130302', 'offline',
-         '2025-03-01 08:10:00+08', 'camera_state:13030200001320000001', 1740787800),
+         '2025-03-01 08:10:00+08', 'camera', '13030200001320000001', '海港视频运维', false,
+         'camera_state:13030200001320000001', 1740787800),
         ('13030200001320000002', 'offline', 180, 'G0713', 'important', '130302', 'offline',
-         '2025-03-01 08:05:00+08', 'camera_state:13030200001320000002', 1740787500),
+         '2025-03-01 08:05:00+08', 'link', 'LNKS1', '联通政企运维部', true,
+         'camera_state:13030200001320000002', 1740787500),
+        ('13030200001320000005', 'offline', 150, 'G0713', 'important', '130302', 'offline',
+         '2025-03-01 08:05:00+08', NULL, NULL, NULL, false, 'camera_state:13030200001320000005', 1740787500),
         ('13030200001320000003', 'offline', 180, 'G0714', 'normal', '130302', 'offline',
-         '2025-03-01 08:00:00+08', 'camera_state:13030200001320000003', 1740787200),
+         '2025-03-01 08:00:00+08', NULL, NULL, NULL, false, 'camera_state:13030200001320000003', 1740787200),
         ('13030200001320000004', 'degraded', 0, 'G0712', 'key', '130302', 'blur',
-         '2025-03-01 07:30:00+08', 'camera_state_change:13030200001320000004', 1740785400),
+         '2025-03-01 07:30:00+08', NULL, NULL, NULL, false,
+         'camera_state_change:13030200001320000004', 1740785400),
         ('13030200001320000001', 'offline', 0, 'G0712', 'key', '130302', 'offline',
-         '2025-03-01 07:25:00+08', 'camera_state_change:13030200001320000001', 1740785100)""")
+         '2025-03-01 07:25:00+08', 'camera', '13030200001320000001', '海港视频运维', false,
+         'camera_state_change:13030200001320000001', 1740785100)""")
     con.execute("""CREATE TABLE silver.camera_down (camera_id VARCHAR, grid_id VARCHAR, point_level VARCHAR,
                    division_code VARCHAR, since TIMESTAMPTZ, reason_code VARCHAR, _batch_id VARCHAR, _line BIGINT)""")
     con.execute("""INSERT INTO silver.camera_down VALUES
@@ -73,7 +81,8 @@ def test_derived_tables_are_read_with_row_ids_in_event_time_order(con, catalogue
     assert first == {"type": "camera_health", "id": "camera_state:13030200001320000002:1740787500",
                      "camera_id": "13030200001320000002", "status": "offline", "offline_minutes": 180,
                      "grid_id": "G0713", "point_level": "important", "division_code": "130302",
-                     "reason_code": "offline", "ts": first["ts"]}
+                     "reason_code": "offline", "cause_element_type": "link", "cause_element_id": "LNKS1",
+                     "cause_contractor": "联通政企运维部", "network_caused": True, "ts": first["ts"]}
     # The text's zone is the session's; the instant is what windows and ordering use.
     assert dt.datetime.fromisoformat(first["ts"]) == dt.datetime.fromisoformat("2025-03-01T08:05:00+08:00")
 
@@ -97,6 +106,9 @@ def test_camera_policies_fire_on_silver_events_and_facts(con, catalogue):
     repairs = sorted((r.matched_event_ids[0], r.params["device_id"], r.params["sla_hours"])
                      for r in result.outbox if r.policy_id == REPAIR)
     assert repairs == sorted(con.execute(REPAIR_SQL).fetchall()) and len(repairs) == 2
+    # The link's outage is the network's order; the device's own names its contractor, an unknown cause nobody.
+    assert {r.params["device_id"]: r.params.get("assignee") for r in result.outbox if r.policy_id == REPAIR} == {
+        "13030200001320000001": "海港视频运维", "13030200001320000005": None}
     fired = sorted(tuple(sorted(r.matched_event_ids)) for r in result.outbox
                    if r.policy_id == BLIND_SPOT and r.action == "dispatch_order")
     assert fired == sorted(tuple(sorted(pair)) for pair in con.execute(BLIND_SPOT_SQL).fetchall())

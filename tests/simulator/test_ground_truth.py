@@ -88,3 +88,43 @@ def test_a_jam_fires_once_per_three_severe_readings():
         actions = junction_congestion([jam(minutes)])
         assert [a["at"] for a in actions if a["action"] == "dispatch_order"] == [
             (start + dt.timedelta(minutes=10 + 15 * n)).isoformat() for n in range(runs)]
+
+
+def test_an_outage_under_a_network_fault_still_open_gets_no_camera_repair_order(catalogue):
+    """The simulated day's planted faults all end within the day; here one is still open at the end of the feed.
+    Its key-point camera is offline because of the link: neither the ground truth nor the shipped repair-deadline
+    policy sends a camera repair order. A camera down on its own beside it, and one only briefly under a fault
+    (less than half of its outage), each still get one."""
+    from types import SimpleNamespace
+
+    from safecity.rules.engine import EVENT_TIME, evaluate
+    from safecity.rules.loader import POLICIES_DIR, load_policy
+    from safecity.simulator.cameras import Camera
+    from safecity.simulator.ground_truth import camera_repair_deadline
+
+    start, now = dt.datetime(2026, 7, 15, 8, 0), dt.datetime(2026, 7, 15, 12, 0)
+    ids = {"link": "13030200001320000101", "own": "13030200001320000102", "brief": "13030200001320000103"}
+    cameras = [Camera(device_id, "", "130302", 119.6, 39.93, "132", "3", "1", "1", "", "", "",
+                      outages=[(start, now + dt.timedelta(hours=6))]) for device_id in ids.values()]
+
+    def fault(device: str, until: dt.datetime) -> dict:
+        return {"cameras_affected": [device], "nvrs_affected": [],
+                "spans": [{"from": f"{start.isoformat()}+08:00", "to": f"{until.isoformat()}+08:00"}]}
+    faults = [fault(ids["link"], now + dt.timedelta(hours=6)),             # open at `now`: the whole outage
+              fault(ids["brief"], start + dt.timedelta(minutes=30))]       # 30 of its 240 minutes
+    world = SimpleNamespace(city=SimpleNamespace(id="qinhuangdao"))
+    truth = camera_repair_deadline(world, cameras, now, faults)
+    assert sorted(a["key"] for a in truth) == sorted([ids["own"], ids["brief"]])
+    assert len(camera_repair_deadline(world, cameras, now)) == 3          # without the faults, all three
+
+    # The platform's events for the same three outages (analytics/camera_events: the cause from the root-cause rule).
+    causes = {ids["link"]: ("link", "LNKS1", True), ids["own"]: ("camera", ids["own"], False),
+              ids["brief"]: ("camera", ids["brief"], False)}
+    events = [{"type": "camera_health", "id": f"camera_state:{device}", "camera_id": device, "status": "offline",
+               "offline_minutes": 240, "point_level": "key", "cause_element_type": kind, "cause_element_id": element,
+               "network_caused": network, "ts": f"{now.isoformat()}+08:00"}
+              for device, (kind, element, network) in causes.items()]
+    repair = load_policy(POLICIES_DIR / "security" / "camera_repair_deadline.yaml")
+    result = evaluate([repair], events, clock=EVENT_TIME, catalogue=catalogue)
+    assert result.errors == []
+    assert sorted(r.params["device_id"] for r in result.outbox) == sorted(a["key"] for a in truth)

@@ -1,11 +1,11 @@
-"""Camera health: video quality diagnosis of the snapshots in landing, every camera's state from keepalives, the
-catalog and the diagnoses (ingestion/video_quality, analytics/camera_health), and the network's state with the root
-cause of each camera outage (analytics/network_health)."""
+"""Camera health: video quality diagnosis of the snapshots in landing, the network's state (analytics/network_health),
+and every camera's state from keepalives, the catalog and the diagnoses with the root cause of each camera outage
+(analytics/camera_health, after the network's state: the cause is the highest failed element above the camera)."""
 
 import dagster as dg
 
 from safecity.analytics.camera_health import CHANGES_TABLE, STATE_TABLE, refresh_camera_health
-from safecity.analytics.network_health import TABLES as NETWORK_TABLES, refresh_network_state
+from safecity.analytics.network_health import CAUSE_TABLE, TABLES as NETWORK_TABLES, refresh_network_state
 from safecity.analytics.network_state import REGISTRIES, TELEMETRY
 from safecity.ingestion.video_quality.landing_batch import TABLE, diagnose_new_snapshots
 from safecity.orchestration.resources import WAREHOUSE_POOL, IcebergCatalogResource
@@ -16,6 +16,8 @@ DIAGNOSIS = dg.AssetKey(["silver", "snapshot_diagnosis"])
 BASELINE = dg.AssetKey(["silver", "camera_baseline"])
 STATE = dg.AssetKey(["silver", "camera_state"])
 STATE_CHANGES = dg.AssetKey(["silver", "camera_state_change"])
+CAUSE = dg.AssetKey(CAUSE_TABLE.split("."))
+DEVICE_STATUS = dg.AssetKey(["silver", "device_status"])
 
 
 class DiagnosisConfig(dg.Config):
@@ -58,15 +60,32 @@ class StateConfig(dg.Config):
     missed_keepalives: int = 3
 
 
+NETWORK_STATE = {name: dg.AssetKey(name.split(".")) for name in NETWORK_TABLES}
+NETWORK_DESCRIPTIONS = {
+    "silver.link_state": "网络链路状态（正常/劣化/拥塞/中断，含迟滞、原因与最后证据）/ Link state stays (up, degraded, "
+                         "saturated, down) with hysteresis, reasons and the last evidence",
+    "silver.node_state": "网络节点状态（上联正常而探测不通即为节点故障）/ Node state stays: down when its probe fails "
+                         "while its uplink is up",
+    "silver.link_utilisation": "链路每分钟带宽利用率（计数器复位不计为负流量）/ Link utilisation per minute (a counter "
+                               "reset is not negative traffic)",
+}
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(STATE, group_name="cameras", kinds={"iceberg"}, owners=OWNERS,
-                     deps=[dg.AssetKey(["silver", "device_status"]), dg.AssetKey(["silver", "camera"]), DIAGNOSIS],
+                     deps=[DEVICE_STATUS, dg.AssetKey(["silver", "camera"]), DIAGNOSIS],
                      description="每台摄像机当前状态（在线/画面异常/离线/从未出流/已撤除）及原因、起始时间、最后证据 / "
                                  "Every camera's current state with its reason, since when, and the last evidence"),
         dg.AssetSpec(STATE_CHANGES, group_name="cameras", kinds={"iceberg"}, owners=OWNERS, deps=[STATE],
                      description="摄像机状态变化记录（含迟滞：漏1–2次心跳不翻转）/ Camera state changes, with "
                                  "hysteresis (one or two missed keepalives do not flip a camera)"),
+        # Derived in this step (from its state changes) but shown with the network's assets: in the cameras group
+        # the network's edges made its graph too large for the UI to show the camera assets.
+        dg.AssetSpec(CAUSE, group_name="network", kinds={"iceberg"}, owners=OWNERS,
+                     deps=[STATE_CHANGES, NETWORK_STATE["silver.link_state"], NETWORK_STATE["silver.node_state"]],
+                     description="摄像机每次离线的根因：路径上最高一级故障元素及应派维修单位 / Each camera outage's root "
+                                 "cause: the highest failed element on its path and the contractor to send"),
     ],
     pool=WAREHOUSE_POOL,
 )
@@ -82,26 +101,19 @@ def camera_state(context: dg.AssetExecutionContext, config: StateConfig, catalog
         "cameras_down": report.rows["silver.camera_down"],
         "by_state": dg.MetadataValue.md(report.by_state_markdown())})
     yield dg.MaterializeResult(asset_key=STATE_CHANGES, metadata={"dagster/row_count": report.rows[CHANGES_TABLE]})
-
-
-NETWORK_STATE = {name: dg.AssetKey(name.split(".")) for name in NETWORK_TABLES}
-NETWORK_DESCRIPTIONS = {
-    "silver.link_state": "网络链路状态（正常/劣化/拥塞/中断，含迟滞、原因与最后证据）/ Link state stays (up, degraded, "
-                         "saturated, down) with hysteresis, reasons and the last evidence",
-    "silver.node_state": "网络节点状态（上联正常而探测不通即为节点故障）/ Node state stays: down when its probe fails "
-                         "while its uplink is up",
-    "silver.link_utilisation": "链路每分钟带宽利用率（计数器复位不计为负流量）/ Link utilisation per minute (a counter "
-                               "reset is not negative traffic)",
-    "silver.camera_outage_cause": "摄像机每次离线的根因：路径上最高一级故障元素及应派维修单位 / Each camera outage's root "
-                                  "cause: the highest failed element on its path and the contractor to send",
-}
+    if report.causes is None:
+        # The table stays (or is made) empty: materialized as such, so the dbt models reading it run.
+        yield dg.MaterializeResult(asset_key=CAUSE, metadata={"skipped": "no network registries 无网络台账"})
+    else:
+        yield dg.MaterializeResult(asset_key=CAUSE, metadata={
+            "dagster/row_count": report.rows[CAUSE_TABLE], "by_cause": dg.MetadataValue.md(report.causes_markdown())})
 
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(key, group_name="network", kinds={"iceberg"}, owners=OWNERS, skippable=True,
                         description=NETWORK_DESCRIPTIONS[name],
-                        # After camera health (it reads the offline stays) and the network entities' ingestion.
-                        deps=[STATE_CHANGES, *(dg.AssetKey(t.split(".")) for t in (*REGISTRIES, *TELEMETRY))])
+                        # The network entities' ingestion; the status feed for the end of the evidence (_as_of).
+                        deps=[DEVICE_STATUS, *(dg.AssetKey(t.split(".")) for t in (*REGISTRIES, *TELEMETRY))])
            for name, key in NETWORK_STATE.items()],
     pool=WAREHOUSE_POOL, can_subset=False)
 def network_state(context: dg.AssetExecutionContext, catalog: IcebergCatalogResource):
@@ -115,7 +127,4 @@ def network_state(context: dg.AssetExecutionContext, catalog: IcebergCatalogReso
         return
     context.log.info("network state: %s", ", ".join(f"{n} {r:,}" for n, r in report.rows.items()))
     for name, key in NETWORK_STATE.items():
-        metadata = {"dagster/row_count": report.rows[name]}
-        if name == "silver.camera_outage_cause":
-            metadata["by_cause"] = dg.MetadataValue.md(report.causes_markdown())
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": report.rows[name]})
