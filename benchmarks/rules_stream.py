@@ -453,6 +453,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only", choices=("latency", "throughput", "lag"), action="append")
     parser.add_argument("--compare", action="store_true",
                         help="Latency: also run the settings before issue 18's latency work, interleaved.")
+    parser.add_argument("--compare-checkpoints", action="store_true",
+                        help="Latency: also run serve without checkpoints, interleaved (what the checkpoint "
+                             "writes add to the tail).")
     parser.add_argument("--quick", action="store_true", help="Small and fast: a smoke test of every part.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
@@ -464,12 +467,14 @@ def main(argv: list[str] | None = None) -> dict:
     summary: dict[str, Any] = {"cores": os.cpu_count(), "load_average": os.getloadavg()[0]}
     with work_folder(args.work, "safecity-bench-stream-") as work, broker() as (bootstrap, _):
         if "latency" in parts:
+            variants = ([("before", {"before": True})] if args.compare else []) + [("now", {})] + \
+                ([("no_checkpoints", {"checkpoints": False})] if args.compare_checkpoints else [])
             runs: dict[str, list[dict]] = {}
             for n in range(args.repeat):
-                for before in (True, False) if args.compare else (False,):
-                    label = "before" if before else "now"
-                    runs.setdefault(label, []).append(measure_latency(
-                        bootstrap, args.rate, args.seconds, work / f"latency-{label}-{n}", before=before))
+                for label, options in variants:
+                    run = measure_latency(bootstrap, args.rate, args.seconds, work / f"latency-{label}-{n}",
+                                          **options)
+                    runs.setdefault(label, []).append(run | {"settings": label})
                     print(f"  latency run {n + 1} ({label}): {runs[label][-1]}", flush=True)
             summary["latency"] = {label: {"runs": rs, "p50_ms": statistics.median(r["p50_ms"] for r in rs),
                                           "p99_ms": statistics.median(r["p99_ms"] for r in rs)}

@@ -10,12 +10,18 @@ from benchmarks.rules_stream import LATENESS, city_day, expected_keys, main, wor
 
 
 def test_quick_mode_accounts_for_every_event(tmp_path):
-    summary = main(["--quick", "--compare", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")])
+    summary = main(["--quick", "--compare", "--compare-checkpoints", "--work", str(tmp_path / "work"),
+                    "--out", str(tmp_path / "out")])
     assert json.loads((tmp_path / "out" / "rules_stream.json").read_text())["latency"]["now"]["p99_ms"] == \
         summary["latency"]["now"]["p99_ms"]
 
-    for label in ("before", "now"):  # the settings before issue 18's latency work, and today's
+    # The settings before issue 18's latency work, today's, and today's without checkpoints.
+    assert set(summary["latency"]) == {"before", "now", "no_checkpoints"}
+    assert not list((tmp_path / "work" / "latency-no_checkpoints-0").glob("checkpoints/*"))
+    assert list((tmp_path / "work" / "latency-now-0").glob("checkpoints/*"))
+    for label in ("before", "now", "no_checkpoints"):
         [run] = summary["latency"][label]["runs"]
+        assert run["settings"] == label
         assert run["checks"] == {"raw_read_back": True, "routed": True, "served": True,
                                  "actions_equal_evaluation": True}
         rows = [json.loads(line) for path in (tmp_path / "work" / f"latency-{label}-0").glob("outbox-*.jsonl")
