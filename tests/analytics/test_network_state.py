@@ -10,7 +10,6 @@ A8 stops answering pings while its uplink is up (a node outage).
 import datetime as dt
 
 import dagster as dg
-import pyarrow as pa
 import pytest
 
 from safecity.analytics.camera_health import refresh_camera_health
@@ -21,6 +20,7 @@ from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
 from safecity.orchestration.defs.cameras.health import network_state
 from safecity.orchestration.resources import platform_resources
+from tests.network_silver import silver_table
 
 T0 = dt.datetime(2026, 7, 1, 8, 0)                  # local (Asia/Shanghai) naive, as silver.camera_state has it
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -128,14 +128,6 @@ def keepalive_rows() -> list[dict]:
             for d in devices for m in range(MINUTES) if not down_during(m, silent.get(d, []))]
 
 
-def table(rows: list[dict], schema: list[tuple]) -> pa.Table:
-    fields = pa.schema(schema + [("_ingested_at", pa.timestamp("us", tz="UTC"))])
-    return pa.Table.from_pylist([r | {"_ingested_at": utc(-60)} for r in rows], schema=fields)
-
-
-S, TS, F, I = pa.string(), pa.timestamp("us", tz="UTC"), pa.float64(), pa.int64()
-
-
 def write_silver(settings) -> None:
     catalog = open_catalog(settings)
     nodes = [(CORE, "city"), (BRANCH, "branch"), (S1, "station"), (S2, "station")] + \
@@ -145,40 +137,26 @@ def write_silver(settings) -> None:
     registry = [(c, None, "3" if c in KEY_S1 else "1") for c in CAMERAS_S1] + \
                [(OWN, None, "1"), (NVR, None, "1"), (CHANNEL, NVR, "1"), (FIBRE, None, "1"), (LOADED, None, "3"),
                 (NODE_CAM, None, "1")]
-    tables = {
-        "network_node": table([{"node_id": n, "node_name": n, "node_type": "access_switch", "level": lv,
-                                "division_code": DIV, "network": "video_private"} for n, lv in nodes],
-                              [("node_id", S), ("node_name", S), ("node_type", S), ("level", S),
-                               ("division_code", S), ("network", S)]),
-        "network_link": table([{"link_id": l, "upstream_node_id": u, "upstream_if": i, "downstream_node_id": d,
-                                "level": lv, "capacity_mbps": CAPACITY, "medium": "fibre", "operator": o,
-                                "contractor": c, "division_code": DIV} for l, u, i, d, lv, o, c in LINKS],
-                              [("link_id", S), ("upstream_node_id", S), ("upstream_if", S),
-                               ("downstream_node_id", S), ("level", S), ("capacity_mbps", F), ("medium", S),
-                               ("operator", S), ("contractor", S), ("division_code", S)]),
-        "network_attachment": table([{"device_id": d, "node_id": n, "port": "1"} for d, n in attachments],
-                                    [("device_id", S), ("node_id", S), ("port", S)]),
-        "interface_status": table([{"node_id": n, "if_name": i, "status": s, "changed_at": utc(m)}
-                                   for n, i, s, m in TRAPS],
-                                  [("node_id", S), ("if_name", S), ("status", S), ("changed_at", TS)]),
-        "interface_counter": table(counter_rows(), [("node_id", S), ("if_name", S), ("sampled_at", TS),
-                                                    ("in_octets", I), ("out_octets", I)]),
-        "link_probe": table(probe_rows(), [("target_node_id", S), ("interval_start", TS), ("sent", I),
-                                           ("received", I), ("rtt_avg_ms", F), ("rtt_max_ms", F)]),
-        "camera": table([{"device_id": d, "parent_id": p, "status": "ON", "longitude": 119.6, "latitude": 39.93,
-                          "use_type": u, "position_type": None} for d, p, u in registry],
-                        [("device_id", S), ("parent_id", S), ("status", S), ("longitude", F), ("latitude", F),
-                         ("use_type", S), ("position_type", S)]),
-        "device_status": table(keepalive_rows(), [("cmd_type", S), ("device_id", S), ("status", S),
-                                                  ("reported_at", TS)]),
-        "maintenance_work_order": table(
-            [{"device_id": OWN, "opened_at": utc(-3000), "contractor": "旧运维公司"},
-             {"device_id": OWN, "opened_at": utc(-1000), "contractor": "海港视频运维"},
-             {"device_id": NVR, "opened_at": utc(-1000), "contractor": "录像设备运维"}],
-            [("device_id", S), ("opened_at", TS), ("contractor", S)]),
+    rows = {
+        "network_node": [{"node_id": n, "node_name": n, "node_type": "access_switch", "level": lv,
+                          "division_code": DIV, "network": "video_private"} for n, lv in nodes],
+        "network_link": [{"link_id": l, "upstream_node_id": u, "upstream_if": i, "downstream_node_id": d,
+                          "level": lv, "capacity_mbps": CAPACITY, "medium": "fibre", "operator": o,
+                          "contractor": c, "division_code": DIV} for l, u, i, d, lv, o, c in LINKS],
+        "network_attachment": [{"device_id": d, "node_id": n, "port": "1"} for d, n in attachments],
+        "interface_status": [{"node_id": n, "if_name": i, "status": s, "changed_at": utc(m)}
+                             for n, i, s, m in TRAPS],
+        "interface_counter": counter_rows(),
+        "link_probe": probe_rows(),
+        "camera": [{"device_id": d, "parent_id": p, "status": "ON", "longitude": 119.6, "latitude": 39.93,
+                    "use_type": u, "position_type": None} for d, p, u in registry],
+        "device_status": keepalive_rows(),
+        "maintenance_work_order": [{"device_id": OWN, "opened_at": utc(-3000), "contractor": "旧运维公司"},
+                                   {"device_id": OWN, "opened_at": utc(-1000), "contractor": "海港视频运维"},
+                                   {"device_id": NVR, "opened_at": utc(-1000), "contractor": "录像设备运维"}],
     }
-    for name, rows in tables.items():
-        replace_rows(catalog, f"silver.{name}", rows)
+    for name, table_rows in rows.items():
+        replace_rows(catalog, f"silver.{name}", silver_table(name, table_rows, utc(-60)))
 
 
 @pytest.fixture(scope="module")

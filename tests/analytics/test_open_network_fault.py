@@ -10,7 +10,6 @@ Topology: core C → station S1 (LNKS1) → access A1 (LNKA1) with the key camer
 OWN and ALIVE. Times are local (Asia/Shanghai); the morning is 08:00-12:00."""
 import datetime as dt
 
-import pyarrow as pa
 import pytest
 
 from safecity.analytics.camera_health import refresh_camera_health
@@ -23,6 +22,7 @@ from safecity.rules.engine import EVENT_TIME
 from safecity.rules.events import fact_types, silver_events
 from safecity.rules.loader import load_policies
 from safecity.rules.worker import evaluate_supervised
+from tests.network_silver import silver_table
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 7, 1, 8, 0, tzinfo=TZ)
@@ -37,62 +37,42 @@ LINKS = [("LNKS1", CORE, "GE1/0/1", S1, "station", "china_unicom", "联通政企
          ("LNKA1", S1, "GE1/0/1", A1, "access", "self_built", "接入维护1组"),
          ("LNKA2", S2, "GE1/0/1", A2, "access", "self_built", "接入维护2组")]
 REPAIR, NETWORK = "security.camera_repair_deadline", "network.uplink_down_key_points"
-S, TS, F, I = pa.string(), pa.timestamp("us", tz="UTC"), pa.float64(), pa.int64()
 
 
 def at(minute: int) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minute)
 
 
-def table(rows: list[dict], schema: list[tuple]) -> pa.Table:
-    fields = pa.schema(schema + [("_ingested_at", TS)])
-    return pa.Table.from_pylist([r | {"_ingested_at": at(-60)} for r in rows], schema=fields)
-
-
 def write_silver(settings) -> None:
     below_s1 = (S1, A1)
     silent = {**{c: LINK_DOWN for c in KEY}, OWN: OWN_DOWN, ALIVE: MINUTES}
-    tables = {
-        "network_node": table([{"node_id": n, "node_name": n, "node_type": "switch", "level": lv,
-                                "division_code": DIV, "network": "video_private"}
-                               for n, lv in ((CORE, "city"), (S1, "station"), (S2, "station"), (A1, "access"),
-                                             (A2, "access"))],
-                              [("node_id", S), ("node_name", S), ("node_type", S), ("level", S),
-                               ("division_code", S), ("network", S)]),
-        "network_link": table([{"link_id": l, "upstream_node_id": u, "upstream_if": i, "downstream_node_id": d,
-                                "level": lv, "capacity_mbps": 1000.0, "medium": "fibre", "operator": o,
-                                "contractor": c, "division_code": DIV} for l, u, i, d, lv, o, c in LINKS],
-                              [("link_id", S), ("upstream_node_id", S), ("upstream_if", S),
-                               ("downstream_node_id", S), ("level", S), ("capacity_mbps", F), ("medium", S),
-                               ("operator", S), ("contractor", S), ("division_code", S)]),
-        "network_attachment": table([{"device_id": d, "node_id": A1, "port": "1"} for d in KEY] +
-                                    [{"device_id": d, "node_id": A2, "port": "1"} for d in (OWN, ALIVE)],
-                                    [("device_id", S), ("node_id", S), ("port", S)]),
+    rows = {
+        "network_node": [{"node_id": n, "node_name": n, "node_type": "switch", "level": lv, "division_code": DIV,
+                          "network": "video_private"}
+                         for n, lv in ((CORE, "city"), (S1, "station"), (S2, "station"), (A1, "access"),
+                                       (A2, "access"))],
+        "network_link": [{"link_id": l, "upstream_node_id": u, "upstream_if": i, "downstream_node_id": d,
+                          "level": lv, "capacity_mbps": 1000.0, "medium": "fibre", "operator": o,
+                          "contractor": c, "division_code": DIV} for l, u, i, d, lv, o, c in LINKS],
+        "network_attachment": [{"device_id": d, "node_id": A1, "port": "1"} for d in KEY] +
+                              [{"device_id": d, "node_id": A2, "port": "1"} for d in (OWN, ALIVE)],
         # linkDown on the station uplink and never a linkUp: the outage is open at the end of the run.
-        "interface_status": table([{"node_id": CORE, "if_name": "GE1/0/1", "status": "down",
-                                    "changed_at": at(LINK_DOWN)}],
-                                  [("node_id", S), ("if_name", S), ("status", S), ("changed_at", TS)]),
-        "interface_counter": table([], [("node_id", S), ("if_name", S), ("sampled_at", TS), ("in_octets", I),
-                                        ("out_octets", I)]),
-        "link_probe": table([{"target_node_id": n, "interval_start": at(m), "sent": 5,
-                              "received": 0 if n in below_s1 and m >= LINK_DOWN else 5,
-                              "rtt_avg_ms": 2.0, "rtt_max_ms": 4.0}
-                             for n in (S1, S2, A1, A2) for m in range(MINUTES)],
-                            [("target_node_id", S), ("interval_start", TS), ("sent", I), ("received", I),
-                             ("rtt_avg_ms", F), ("rtt_max_ms", F)]),
-        "camera": table([{"device_id": d, "parent_id": None, "status": "ON", "longitude": 119.6,
-                          "latitude": 39.93, "use_type": "3", "position_type": None} for d in (*KEY, OWN, ALIVE)],
-                        [("device_id", S), ("parent_id", S), ("status", S), ("longitude", F), ("latitude", F),
-                         ("use_type", S), ("position_type", S)]),
-        "device_status": table([{"cmd_type": "Keepalive", "device_id": d, "status": "OK", "reported_at": at(m)}
-                                for d in (*KEY, OWN, ALIVE) for m in range(MINUTES) if m < silent[d]],
-                               [("cmd_type", S), ("device_id", S), ("status", S), ("reported_at", TS)]),
-        "maintenance_work_order": table([{"device_id": OWN, "opened_at": at(-1000), "contractor": "海港视频运维"}],
-                                        [("device_id", S), ("opened_at", TS), ("contractor", S)]),
+        "interface_status": [{"node_id": CORE, "if_name": "GE1/0/1", "status": "down",
+                              "changed_at": at(LINK_DOWN)}],
+        "interface_counter": [],
+        "link_probe": [{"target_node_id": n, "interval_start": at(m), "sent": 5,
+                        "received": 0 if n in below_s1 and m >= LINK_DOWN else 5,
+                        "rtt_avg_ms": 2.0, "rtt_max_ms": 4.0}
+                       for n in (S1, S2, A1, A2) for m in range(MINUTES)],
+        "camera": [{"device_id": d, "parent_id": None, "status": "ON", "longitude": 119.6, "latitude": 39.93,
+                    "use_type": "3", "position_type": None} for d in (*KEY, OWN, ALIVE)],
+        "device_status": [{"cmd_type": "Keepalive", "device_id": d, "status": "OK", "reported_at": at(m)}
+                          for d in (*KEY, OWN, ALIVE) for m in range(MINUTES) if m < silent[d]],
+        "maintenance_work_order": [{"device_id": OWN, "opened_at": at(-1000), "contractor": "海港视频运维"}],
     }
     catalog = open_catalog(settings)
-    for name, rows in tables.items():
-        replace_rows(catalog, f"silver.{name}", rows)
+    for name, table_rows in rows.items():
+        replace_rows(catalog, f"silver.{name}", silver_table(name, table_rows, at(-60)))
 
 
 @pytest.fixture(scope="module")
