@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from safecity.config.yamlfile import Located, YamlFileError
+from safecity.rules.alignment import MAX_WAIT_S
 from safecity.orchestration.cli_options import EnvOption, HomeOption, SiteOption, settings_or_exit as _settings
 
 rules_app = typer.Typer(help="策略文件与规则引擎 / Policy files and the rule engine: check, test, replay, diff, serve.",
@@ -206,14 +207,18 @@ def rules_route(bootstrap: str = typer.Option(..., "--bootstrap", help="Kafka bo
                 policies_dir: Path = typer.Option(None, "--policies"),
                 keyed_partitions: int = typer.Option(3, "--partitions", help="Partitions of new keyed topics."),
                 max_messages: int | None = typer.Option(None, "--max-messages"),
-                idle_seconds: float | None = typer.Option(None, "--idle-seconds")) -> None:
+                idle_seconds: float | None = typer.Option(None, "--idle-seconds"),
+                max_wait: float = typer.Option(MAX_WAIT_S, "--max-wait", help="Seconds a raw partition the broker holds "
+                                                                        "more of may hold the others back, so events "
+                                                                        "go on in event-time order.")) -> None:
     """按策略分区键重新分发事件 / Re-publish raw events to <topic>.by.<key>, keyed by each reading policy's key."""
     from safecity.rules.streaming import route
     policies = _load(policies_dir)
     stats = route(bootstrap, topics, group, policies, keyed_partitions=keyed_partitions,
-                  max_messages=max_messages, idle_seconds=idle_seconds)
+                  max_messages=max_messages, idle_seconds=idle_seconds, max_wait=max_wait)
     typer.echo(f"{stats.messages} events in {stats.batches} batches: {stats.published} re-published, "
-               f"dropped {stats.dropped or 'none'}, unreadable {stats.undecodable}")
+               f"dropped {stats.dropped or 'none'}, unreadable {stats.undecodable}; at most {stats.held_back} "
+               f"held back for event-time order, {stats.waited} waits for a lagging partition")
 
 
 @rules_app.command("serve")

@@ -36,13 +36,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from safecity.config.yamlfile import YamlFileError
+from safecity.rules.alignment import MAX_WAIT_S, PAUSE_AT, EventTimeMerge
 from safecity.rules.checkpoint import Checkpoint, DirectoryCheckpoints
 from safecity.rules.engine import EvaluationResult, utc_now
+from safecity.rules.events import event_time
 from safecity.rules.lateness import DEFAULT_ALLOWED_LATENESS, LateEvent, late_by_type, record_late, write_late_jsonl
 from safecity.rules.loader import LoadedPolicy, load_policy
 from safecity.rules.outbox import OutboxRecord
 from safecity.rules.testing import run_policy_tests
 from safecity.rules.worker import SupervisedEngine
+from safecity.standards.catalogue import load_catalogue
 
 log = logging.getLogger(__name__)
 OUTBOX_TOPIC = "safecity.rules.outbox"
@@ -130,56 +133,107 @@ class RouteStats:
     batches: int = 0
     dropped: dict[str, int] = field(default_factory=dict)  # event type no policy reads -> messages
     undecodable: int = 0  # sent to <topic>.unreadable, for someone to look at
+    held_back: int = 0  # most events buffered at once to go on in event-time order (alignment.py)
+    waited: int = 0  # times a lagging raw partition held the others back
 
 
 def route(bootstrap: str, topics: Sequence[str], group_id: str, policies: Sequence[LoadedPolicy], *,
           partitions: Sequence[tuple[str, int]] | None = None, keyed_partitions: int = 3,
-          max_messages: int | None = None, idle_seconds: float | None = None, poll_ms: int = 100) -> RouteStats:
+          max_messages: int | None = None, idle_seconds: float | None = None, poll_ms: int = 100,
+          max_wait: float = MAX_WAIT_S) -> RouteStats:
     """Re-publish the events of `topics` to their keyed topics until `max_messages` or `idle_seconds` (both
-    unset: forever). `partitions` assigns raw topic partitions by hand instead of joining the group."""
+    unset: forever). `partitions` assigns raw topic partitions by hand instead of joining the group. Events go on
+    in event-time order across the raw partitions (alignment.py; `max_wait`: how long a lagging one may hold)."""
     from kafka import KafkaProducer
 
     wanted = subscriptions(policies)
+    catalogue = load_catalogue()
     ensure_topics(bootstrap, keyed_topics(topics, policies), keyed_partitions)
     consumer = _consumer(bootstrap, group_id, topics, partitions)
     # linger 0: each poll's events are flushed at once below anyway; waiting for more would only add latency
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    merge: EventTimeMerge[tuple[Any, dict]] = EventTimeMerge(max_wait)
     stats = RouteStats()
+    paused: set[Any] = set()
+
+    def more_at_broker(tp: Any) -> bool:
+        highwater = consumer.highwater(tp)
+        return highwater is None or highwater > consumer.position(tp)
+
+    def forward(polled: list[tuple[Any, list[Any]]], last: bool) -> None:
+        sent = []
+        for tp, records in polled:
+            for record in records:
+                stats.messages += 1
+                try:
+                    event = json.loads(record.value)
+                    event_type = event.get("type")
+                except (ValueError, UnicodeDecodeError, AttributeError):
+                    stats.undecodable += 1
+                    sent.append(producer.send(f"{record.topic}.unreadable", key=record.key, value=record.value))
+                    continue
+                if not (wanted.get(event_type) if isinstance(event_type, str) else None):
+                    stats.dropped[str(event_type)] = stats.dropped.get(str(event_type), 0) + 1
+                    continue
+                moment = event_time(event, catalogue)
+                merge.add(tp, record.offset, None if moment is None else moment.timestamp(), (record, event))
+        assigned = consumer.assignment()
+        merge.forget(assigned)
+        for record, event in merge.release(assigned, more_at_broker, everything=last):
+            for key in sorted(wanted[event["type"]]):
+                value = event.get(key)
+                # The bytes and timestamp as received: the router never changes an event, it only chooses its
+                # partition; serve's latency then counts from the first produce, the routing hop included.
+                sent.append(producer.send(keyed_topic(record.topic, key), value=record.value,
+                                          key=None if value is None else str(value).encode("utf-8"),
+                                          timestamp_ms=record.timestamp))
+                stats.published += 1
+        stats.held_back = max(stats.held_back, len(merge))
+        _pause_full(consumer, merge, assigned, paused)
+        if not sent and not polled:
+            return
+        producer.flush()  # every re-published event is acknowledged before its input offset moves
+        _raise_unsent(sent)  # flush returns after failed sends too: their input must not be committed
+        _commit_before(consumer, merge.first_offsets(), assigned)
+        stats.batches += 1
+
     try:
-        for polled in _polls(consumer, idle_seconds, poll_ms):
-            sent = []
-            for _, records in polled:
-                for record in records:
-                    stats.messages += 1
-                    try:
-                        event = json.loads(record.value)
-                        event_type = event.get("type")
-                    except (ValueError, UnicodeDecodeError, AttributeError):
-                        stats.undecodable += 1
-                        sent.append(producer.send(f"{record.topic}.unreadable", key=record.key, value=record.value))
-                        continue
-                    keys = wanted.get(event_type) if isinstance(event_type, str) else None
-                    if not keys:
-                        stats.dropped[str(event_type)] = stats.dropped.get(str(event_type), 0) + 1
-                        continue
-                    for key in sorted(keys):
-                        value = event.get(key)
-                        # The bytes and timestamp as received: the router never changes an event, it only chooses
-                        # its partition; serve's latency then counts from the first produce, the routing hop included.
-                        sent.append(producer.send(keyed_topic(record.topic, key), value=record.value,
-                                                  key=None if value is None else str(value).encode("utf-8"),
-                                                  timestamp_ms=record.timestamp))
-                        stats.published += 1
-            producer.flush()  # every re-published event is acknowledged before its input offset moves
-            _raise_unsent(sent)  # flush returns after failed sends too: their input must not be committed
-            consumer.commit()
-            stats.batches += 1
+        for polled in _polls(consumer, idle_seconds, poll_ms, empty=True):
+            forward(polled, last=False)
             if max_messages is not None and stats.messages >= max_messages:
                 break
+        forward([], last=True)
     finally:
+        stats.waited = merge.waited
         producer.close()
         consumer.close()
     return stats
+
+
+def _pause_full(consumer: Any, merge: EventTimeMerge, assigned: Iterable[Any], paused: set[Any]) -> None:
+    """Stop fetching a partition far ahead of the others (its buffer full) until its buffer drains."""
+    for tp in assigned:
+        if merge.buffered(tp) >= PAUSE_AT and tp not in paused:
+            consumer.pause(tp)
+            paused.add(tp)
+        elif tp in paused and merge.buffered(tp) < PAUSE_AT // 2:
+            consumer.resume(tp)
+            paused.discard(tp)
+
+
+def _commit_before(consumer: Any, first_unsent: Mapping[Any, int], assigned: Iterable[Any]) -> None:
+    """Commit each assigned partition up to its first record not yet re-published (all it has read, when none)."""
+    from kafka.structs import OffsetAndMetadata
+
+    offsets = {}
+    for tp in assigned:
+        offset = first_unsent.get(tp)
+        if offset is None:
+            offset = consumer.position(tp)
+        if offset is not None:
+            offsets[tp] = OffsetAndMetadata(offset, "", -1)
+    if offsets:
+        consumer.commit(offsets)
 
 
 def _raise_unsent(sent: Sequence[Any]) -> None:
@@ -210,11 +264,12 @@ def _consumer(bootstrap: str, group_id: str | None, topics: Sequence[str],
 
 
 def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
-           before_poll: Callable[[], None] | None = None) -> Iterator[list[tuple[Any, list[Any]]]]:
+           before_poll: Callable[[], None] | None = None, empty: bool = False) -> Iterator[list[tuple[Any, list[Any]]]]:
     """Each poll that returned messages, as (topic partition, records) in topic and partition order; ends after
     `idle_seconds` without a message (never when None). Idle time counts from the consumer's first assignment:
     joining a group can take longer than the idle limit (tansu: about 25 s), and a worker that gave up before it
-    was given its partitions would read nothing; one never assigned gives up after JOIN_GRACE more seconds."""
+    was given its partitions would read nothing; one never assigned gives up after JOIN_GRACE more seconds.
+    `empty`: yield the polls that returned nothing too (the router releases held-back events between messages)."""
     last_message = time.monotonic()
     assigned = False
     while True:
@@ -228,6 +283,8 @@ def _polls(consumer: Any, idle_seconds: float | None, poll_ms: int,
             limit = None if idle_seconds is None else idle_seconds + (0 if assigned else JOIN_GRACE)
             if limit is not None and time.monotonic() - last_message > limit:
                 return
+            if empty:
+                yield []
             continue
         last_message = time.monotonic()
         yield sorted(polled.items(), key=lambda item: (item[0].topic, item[0].partition))
