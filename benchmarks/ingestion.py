@@ -316,15 +316,15 @@ def install_timers() -> _Timers:
 
     import duckdb
 
-    from safecity.ingestion import pipeline, streams
+    from safecity.ingestion import mapping, pipeline, streams
 
     timers = _Timers()
     pipeline.duckdb = types.SimpleNamespace(connect=lambda *a, **k: _TimedConnection(duckdb.connect(*a, **k), timers))
-    timers.wrap(pipeline, "read", "read file + parse JSON + Arrow table")
+    timers.wrap(mapping.SourceMapping, "read", "read file + parse JSON + Arrow table")
     timers.wrap(streams, "read_messages", "parse messages + Arrow table")
     timers.wrap(streams.StreamIngestor, "_read", "Kafka: poll (incl. waits for quiet)")
     timers.wrap(pipeline.BatchIngestor, "already_done", "Iceberg: is the batch done (snapshot summaries)")
-    timers.wrap(pipeline, "append_once", "Iceberg: append commits (3 a batch)")
+    timers.wrap(pipeline, "commit_batch", "Iceberg: staged appends and their commit")
     # The silver scan of _already_in_silver is what is left of it once its DuckDB join is charged apart.
     timers.wrap(pipeline.BatchIngestor, "_already_in_silver", "duplicate keys vs silver (total)")
     return timers

@@ -10,7 +10,7 @@ import benchmarks.ingestion as bench
 def test_benchmark_on_a_small_day_counts_every_record_the_same_from_files_and_kafka(tmp_path, kafka_bootstrap):
     out = tmp_path / "out"
     summary = bench.main(["--scale", "small", "--fraction", "0.15", "--repeat", "1", "--bootstrap", kafka_bootstrap,
-                          "--work", str(tmp_path / "work"), "--out", str(out)])
+                          "--work", str(tmp_path / "work"), "--out", str(out), "--phases"])
     records = summary["data"]["records"]
     assert 2_000 < records < 10_000 and summary["data"]["files"] >= 2
     assert summary["produce"]["messages"] == records
@@ -30,6 +30,13 @@ def test_benchmark_on_a_small_day_counts_every_record_the_same_from_files_and_ka
                                                              ("E_FORMAT", faults["bad_plate"]),
                                                              ("E_FUTURE_TIME", faults["future_time"])) if n}
     assert json.loads((out / "ingestion.json").read_text(encoding="utf-8"))["counts"] == counts
+    # The phase timers wrap functions by name: each must still find its function and be charged time.
+    for method, own in (("files", "read file + parse JSON + Arrow table"), ("kafka", "Kafka: poll (incl. waits for quiet)")):
+        phases = summary["phases"][method]["phases"]
+        for name in (own, "conform SQL (checks, typing)", "Iceberg: staged appends and their commit",
+                     "bronze: record text (to_json)"):
+            assert phases[name] > 0, (method, name, phases)
+        assert sum(phases.values()) == pytest.approx(summary["phases"][method]["seconds"])
 
 
 def test_disagreeing_counts_fail_loudly():
