@@ -125,3 +125,33 @@ def test_a_telemetry_day_reads_as_the_oracle_reads_it(tmp_path):
             expected = None if value is None else (value if isinstance(value, str) else
                                                    str(value) if isinstance(value, int) else repr(value))
             assert row[name] == expected
+
+
+def test_the_exact_depth_agrees_with_the_character_loop_on_escapes_strings_and_broken_text():
+    # (A backslash outside a string, never valid JSON, escapes here and not in the loop: both refuse such text.)
+    from safecity.ingestion.readers import _max_depth
+
+    texts = ['{"a": [1, {"b": "[[[{{"}]}', '{"a": "\\\\"}[[', '{"a": "\\\\\\"[[[["}', '["\\\\\\\\", [[]]]',
+             '{"x": "unterminated [[[[', ']]]][[', '{"k": "é中\\u005b", "l": [[["\\"]"]]]}', '"\\"" [ "\\\\" [ ]',
+             '["\\[[\\"[", [', "[" * 70 + "]" * 70, '{"a":' * 65 + "1" + "}" * 65, '{"a": "x\\\\\\\\\\"[[ "} [']
+    for text in texts:
+        assert _max_depth(text) == oracle_depth(text), text
+    document = json.dumps({"L": [{"id": str(i), "s": "[{\\\"" * (i % 4), "n": {"m": [i]}} for i in range(500)]})
+    assert _max_depth(document) == oracle_depth(document) == 5
+
+
+def test_a_key_set_seen_flat_does_not_let_a_case_clash_or_a_nested_record_through():
+    from safecity.ingestion.readers import read_json
+
+    records = [{"A": {"x": 1}, "a": 2},      # nested: A.x and a, no clash; its key set (A, a) is NOT known clean
+               {"A": 1, "a": 2},             # the same keys flat: A and a clash
+               {"id": "1", "v": 1.0},        # flat and clean: (id, v) remembered
+               {"id": "2", "v": {"w": True}},  # same keys, nested: walked, v.w
+               {"id": "3", "v": [1, 2]},     # same keys again, flat
+               {"id": "4", "ID": "x"}]       # clashes in case within the record
+    raw = read_json(json.dumps({"L": records}).encode(), "utf-8", "doc.json", "L")
+    rows = raw.table.to_pylist()
+    assert [r[LINE_COLUMN] for r in rows] == [1, 3, 4, 5]
+    assert [(r["id"], r["v"], r["v.w"]) for r in rows[1:]] == [("1", "1", None), ("2", None, "true"), ("3", "[1, 2]", None)]
+    assert [(r.line, r.code) for r in raw.rejected] == [(2, "E_FIELDS"), (6, "E_FIELDS")]
+    assert json.loads(raw.rejected[0].text) == records[1]  # the text is written out only for what is rejected
