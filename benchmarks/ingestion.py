@@ -6,6 +6,9 @@ Kafka, against a plain DuckDB copy of the same data, in one run (issue 5).
   files   `ingest_source` over the same files: bronze -> conform -> silver / quarantine, three Iceberg commits a file.
   kafka   `StreamIngestor.run()` over a topic holding every record of the same files, one message each (produced
           before the measurements, not timed), the same tables.
+  consume a plain kafka-python consumer (the ingestor's fetch sizes) that reads the same topic once and decodes
+          each message with json.loads: what any ingestion from Kafka with this client pays at least, the Kafka
+          ingestion's own baseline (issue 22).
 
 The passes are those of `safecity simulate --scale city` (5 M a day in files of 100,000 records; 1 July, a summer
 day, has about 20 % more), generated once and not timed. `--fraction` takes the day's hours from midnight as long as
@@ -45,7 +48,7 @@ SEED = 11
 # The simulator's clock: the morning after the day, so its future-time faults are future to the checks too.
 AS_OF = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(6), ZoneInfo("Asia/Shanghai"))
 PARTITIONS = 3
-METHODS = ("plain", "files", "kafka")
+METHODS = ("plain", "files", "kafka", "consume")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -229,6 +232,29 @@ def run_kafka(bootstrap: str, topic: str, home: Path, poll_ms: int) -> dict:
     return _counts(StreamIngestor(catalog, catalogue, loaded, bootstrap, as_of=AS_OF, poll_ms=poll_ms).run())
 
 
+def run_consume(bootstrap: str, topic: str, records: int) -> dict:
+    import time as clock
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_partition_fetch_bytes=16 << 20,
+                             fetch_max_bytes=64 << 20)
+    rows, deadline = 0, clock.monotonic() + 600
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])])
+        while rows < records:
+            if clock.monotonic() > deadline:
+                raise RuntimeError(f"the plain consumer read {rows:,} of {records:,} messages in 600 s")
+            for batch in consumer.poll(timeout_ms=1000).values():
+                for record in batch:
+                    json.loads(record.value)
+                    rows += 1
+    finally:
+        consumer.close()
+    return {"rows": rows}
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Phase timers: where an ingest run's time goes
 # ------------------------------------------------------------------------------------------------------------------
@@ -378,6 +404,8 @@ def _arguments(method: str, work: Path, data: dict, bootstrap: str, topic: str, 
         return {"landing": str(landing), "names": data["names"], "out": str(work / f"plain-{run}.parquet")}
     if method == "files":
         return {"landing": str(landing), "names": data["names"], "home": str(work / f"home-files-{run}")}
+    if method == "consume":
+        return {"bootstrap": bootstrap, "topic": topic, "records": data["records"]}
     return {"bootstrap": bootstrap, "topic": topic, "home": str(work / f"home-kafka-{run}"), "poll_ms": poll_ms}
 
 
@@ -400,9 +428,10 @@ def check_agreement(results: dict[str, list[dict]], records: int) -> dict:
             if r["received"] != r["silver"] + r["quarantined"]:
                 problems.append(f"{method} run {number}: {r['received']:,} received != {r['silver']:,} silver + "
                                 f"{r['quarantined']:,} quarantined")
-    for number, r in enumerate(results["plain"], 1):
-        if r["rows"] != records:
-            problems.append(f"plain run {number} copied {r['rows']:,} rows of {records:,}")
+    for method in ("plain", "consume"):
+        for number, r in enumerate(results.get(method, []), 1):
+            if r["rows"] != records:
+                problems.append(f"{method} run {number} read {r['rows']:,} rows of {records:,}")
     counts = {(r["silver"], r["quarantined"], json.dumps(r["reasons"])) for m in ("files", "kafka")
               for r in results[m]}
     if len(counts) > 1:
@@ -459,7 +488,9 @@ def benchmark(work: Path, fraction: float, repeat: int, scale: str = "city", boo
     summary.update(method_summaries(results))
     plain = summary["plain"]["median_rows_per_s"]
     summary["ratios"] = {"files_vs_plain": summary["files"]["median_rows_per_s"] / plain,
-                         "kafka_vs_plain": summary["kafka"]["median_rows_per_s"] / plain}
+                         "kafka_vs_plain": summary["kafka"]["median_rows_per_s"] / plain,
+                         "kafka_vs_consume": summary["kafka"]["median_rows_per_s"]
+                         / summary["consume"]["median_rows_per_s"]}
     if profiled:
         summary["phases"] = {m: {"seconds": r["seconds"], "phases": r["phases"]} for m, r in profiled.items()}
     return summary
@@ -476,6 +507,7 @@ def print_summary(summary: dict) -> None:
         ratio = s["median_rows_per_s"] / summary["plain"]["median_rows_per_s"]
         print(f"{method:<8}{s['median_rows_per_s']:>15,.0f}{s['median_seconds']:>10.2f}{ratio:>10.1%}"
               f"{s['peak_mb']:>10,.0f}")
+    print(f"kafka vs the plain consumer of the same topic: {summary['ratios']['kafka_vs_consume']:.1%}")
     c = summary["counts"]
     print(f"silver {c['silver']:,}, quarantined {c['quarantined']:,} {c['reasons']} (files = kafka); "
           f"produce {summary['produce']['messages_per_s']:,.0f} messages/s"

@@ -18,7 +18,9 @@ def test_benchmark_on_a_small_day_counts_every_record_the_same_from_files_and_ka
         assert summary[method]["rows"] == records
         assert summary[method]["median_rows_per_s"] > 0 and summary[method]["peak_mb"] > 0
         assert len(summary["runs"][method]) == 1
-    assert set(summary["ratios"]) == {"files_vs_plain", "kafka_vs_plain"}
+    assert set(summary["ratios"]) == {"files_vs_plain", "kafka_vs_plain", "kafka_vs_consume"}
+    assert summary["ratios"]["kafka_vs_consume"] == \
+        summary["kafka"]["median_rows_per_s"] / summary["consume"]["median_rows_per_s"]
     counts = summary["counts"]
     assert counts["silver"] + counts["quarantined"] == records
     for run in summary["runs"]["files"] + summary["runs"]["kafka"]:
@@ -45,5 +47,7 @@ def test_disagreeing_counts_fail_loudly():
                                                                       "reasons": {}}]}
     with pytest.raises(AssertionError, match="files and Kafka disagree"):
         bench.check_agreement(results, 10)
+    with pytest.raises(AssertionError, match="consume run 1 read 9 rows of 10"):
+        bench.check_agreement({**results, "kafka": [run], "consume": [{"rows": 9}]}, 10)
     with pytest.raises(AssertionError, match="received 10 records of 11"):
         bench.check_agreement({**results, "kafka": [run]}, 11)
