@@ -114,16 +114,18 @@ class StreamIngestor:
             for rng in pending:
                 log.info("%s: finishing batch %d:%d-%d left by an earlier run", self.topic, rng.partition,
                          rng.first, rng.last)
-                messages = self._read(consumer, TopicPartition(self.topic, rng.partition), rng.first, rng.last + 1)
+                messages, _ = self._read(consumer, TopicPartition(self.topic, rng.partition), rng.first, rng.last + 1)
                 report.files.append(self._ingest(rng, messages))
                 report.finished_pending += 1
-            # Read each partition until it is quiet, not to the broker's end offsets: some Kafka-protocol brokers
-            # (tansu) report end offsets below what they serve.
+            # Read each partition up to the high watermark its fetches report, or until it is quiet: not to the
+            # broker's end offsets (ListOffsets), which some Kafka-protocol brokers (tansu) report below what they
+            # serve.
             for tp in partitions:
                 start = max(following.get(tp.partition, 0), consumer.beginning_offsets([tp])[tp])
                 report.resumed[tp.partition] = start
-                while True:
-                    messages = self._read(consumer, tp, start, None, self.max_batch)
+                caught_up = False
+                while not caught_up:
+                    messages, caught_up = self._read(consumer, tp, start, None, self.max_batch)
                     if not messages:
                         break
                     rng = OffsetRange(tp.partition, messages[0][0], messages[-1][0])
@@ -136,9 +138,10 @@ class StreamIngestor:
         return report
 
     def _read(self, consumer: KafkaConsumer, tp: TopicPartition, start: int, end: int | None,
-              limit: int | None = None) -> list[tuple[int, bytes]]:
+              limit: int | None = None) -> tuple[list[tuple[int, bytes]], bool]:
         """Messages of one partition with start <= offset < end (offsets may have gaps; no end: until the
-        partition is quiet), at most `limit`."""
+        partition's high watermark, or until it is quiet), at most `limit`; and whether they reach the high
+        watermark (the partition's end as its last fetch reported it: nothing more to wait for)."""
         # One partition at a time: polls then return only its records, and no other position moves.
         consumer.assign([tp])
         consumer.seek(tp, start)
@@ -159,9 +162,12 @@ class StreamIngestor:
                 messages.append((record.offset, record.value))
             if end is not None and records[-1].offset >= end - 1:
                 break
+            if end is None and messages and _at_highwater(consumer, tp, messages[-1][0] + 1):
+                # Waiting for quiet (3 empty polls, twice per partition) was most of a small topic's read.
+                break
         # Stop the consumer from holding prefetched records of this partition beyond the batch.
         consumer.seek(tp, (messages[-1][0] + 1) if messages else start)
-        return messages
+        return messages, bool(messages) and _at_highwater(consumer, tp, messages[-1][0] + 1)
 
     def _ingest(self, rng: OffsetRange, messages: list[tuple[int, bytes]]) -> FileReport:
         digest = hashlib.sha256()
@@ -176,3 +182,9 @@ class StreamIngestor:
         if done is not None:
             return done
         return self.batches.ingest(batch, lambda: read_messages(messages, self.mapping.encoding))
+
+
+def _at_highwater(consumer: KafkaConsumer, tp: TopicPartition, following: int) -> bool:
+    """True when the broker's last fetch of `tp` reported no message at or past offset `following`."""
+    highwater = consumer.highwater(tp)
+    return highwater is not None and following >= highwater
