@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -190,6 +194,9 @@ def load_yaml(path: str | Path) -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise YamlFileError([Located(str(path), None, "", "E_ENCODING",
                                      f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    cached = _parsed_cache.get(text)
+    if cached is not None:
+        return YamlDocument(path, *cached)
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)
     yaml.allow_duplicate_keys = False
@@ -206,7 +213,75 @@ def load_yaml(path: str | Path) -> YamlDocument:
     lines: dict[str, int] = {"": 1}
     raw_starts: dict[str, tuple[int, int]] = {}
     data = _plain(raw, "", lines, path, [0], raw_starts)
-    return YamlDocument(path, data, lines, _text_starts(text, raw_starts))
+    document = YamlDocument(path, data, lines, _text_starts(text, raw_starts))
+    _parsed_cache.put(text, document)
+    return document
+
+
+class ParsedYamlCache:
+    """Parsed files by their text's SHA-256 (with this module's code and ruamel's version), as JSON on disk.
+
+    Why: ruamel's round-trip parser, which gives every value its line, is slow: the standards' 119 files took 1.8 s
+    to load, and every process pays it (each Dagster step, each CLI command), which was much of the orchestration's
+    overhead (issue 22). A file's parse depends only on its text, so the key is the text: an edited file is parsed
+    anew, and nothing can go stale. Only files that parsed cleanly are kept (errors name the path, so they are always
+    produced afresh), and only when JSON gives the same values back. JSON, not pickle: reading the cache runs no code.
+    Off with SAFECITY_YAML_CACHE=off; the folder is SAFECITY_YAML_CACHE, else $XDG_CACHE_HOME/safecity/yaml (or
+    ~/.cache/...). A folder that cannot be written is skipped, and every problem only costs the parse."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self._salt: bytes | None = None
+
+    @classmethod
+    def from_environment(cls) -> "ParsedYamlCache":
+        setting = os.environ.get("SAFECITY_YAML_CACHE", "")
+        if setting.lower() == "off":
+            return cls(None)
+        if setting:
+            return cls(Path(setting).expanduser())
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return cls(Path(base) / "safecity" / "yaml")
+
+    def _file(self, text: str) -> Path | None:
+        if self.folder is None:
+            return None
+        if self._salt is None:
+            import ruamel.yaml
+            self._salt = hashlib.sha256(Path(__file__).read_bytes()).digest() + ruamel.yaml.__version__.encode()
+        return self.folder / f"{hashlib.sha256(self._salt + text.encode('utf-8')).hexdigest()}.json"
+
+    def get(self, text: str) -> tuple[Any, dict[str, int], dict[str, tuple[int, int]]] | None:
+        file = self._file(text)
+        if file is None:
+            return None
+        try:
+            kept = json.loads(file.read_text(encoding="utf-8"))
+            return kept["data"], kept["lines"], {k: (v[0], v[1]) for k, v in kept["starts"].items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None  # not there, or unreadable: parse
+
+    def put(self, text: str, document: YamlDocument) -> None:
+        file = self._file(text)
+        if file is None:
+            return
+        kept = {"data": document.data, "lines": document.lines, "starts": document.starts}
+        try:
+            encoded = json.dumps(kept, ensure_ascii=False, allow_nan=False)
+            if json.loads(encoded)["data"] != document.data:
+                return
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=file.parent, suffix=".tmp",
+                                             delete=False) as out:
+                temporary = Path(out.name)
+                out.write(encoded)
+            os.replace(temporary, file)  # whole or not at all, whoever else writes the same key
+        except (OSError, ValueError, TypeError):
+            if "temporary" in locals():
+                temporary.unlink(missing_ok=True)
+
+
+_parsed_cache = ParsedYamlCache.from_environment()
 
 
 def _text_starts(text: str, raw: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
