@@ -122,7 +122,7 @@ def batches(table: Table, the_plan: Plan, needed: dict[str, str], batch_rows: in
     try:
         con.register("stored", reader)
         sql = f"WITH source AS (SELECT {renamed} FROM stored) {the_plan.sql}"
-        result = con.execute(sql, the_plan.params).fetch_record_batch(batch_rows)
+        result = con.execute(sql, the_plan.params).to_arrow_reader(batch_rows)
         yield from result
     finally:
         con.close()
