@@ -80,10 +80,10 @@ class EventTimeMerge(Generic[Item]):
         heads = [(b[0].seconds, n, p) for n, (p, b) in enumerate(self._buffers.items()) if b]
         heapq.heapify(heads)
         order = itertools.count(len(self._buffers))
-        while heads:
-            if not everything and self._holding(assigned, more_at_broker):
-                self.waited += 1
-                break
+        # Whether a partition holds the others changes only when some buffer runs empty: it is asked then (and
+        # before the first record), not for every record released (each asks the consumer about its partitions).
+        held = bool(heads) and not everything and self._holding(assigned, more_at_broker)
+        while heads and not held:
             _, _, partition = heapq.heappop(heads)
             buffer = self._buffers[partition]
             out.append(buffer.popleft().item)
@@ -91,6 +91,9 @@ class EventTimeMerge(Generic[Item]):
                 out.append(buffer.popleft().item)
             if buffer:
                 heapq.heappush(heads, (buffer[0].seconds, next(order), partition))
+            else:
+                held = bool(heads) and not everything and self._holding(assigned, more_at_broker)
+        self.waited += held
         return out
 
     def _holding(self, assigned: list[Partition], more_at_broker: Callable[[Partition], bool]) -> bool:
