@@ -266,6 +266,7 @@ class ParsedYamlCache:
         if file is None:
             return
         kept = {"data": document.data, "lines": document.lines, "starts": document.starts}
+        temporary: Path | None = None
         try:
             encoded = json.dumps(kept, ensure_ascii=False, allow_nan=False)
             if json.loads(encoded)["data"] != document.data:
@@ -277,7 +278,7 @@ class ParsedYamlCache:
                 out.write(encoded)
             os.replace(temporary, file)  # whole or not at all, whoever else writes the same key
         except (OSError, ValueError, TypeError):
-            if "temporary" in locals():
+            if temporary is not None:
                 temporary.unlink(missing_ok=True)
 
 

@@ -423,8 +423,8 @@ def _flatten(record: dict, prefix: str = "", into: dict[str, Any] | None = None)
 
 
 # Key tuples of flat records found free of case clashes: an export's records repeat a handful of key sets, and
-# walking and case-folding every record's keys was a fifth of reading a GA/T 1400 file. Bounded: a hostile file of
-# ever-new key sets stops adding (and is merely walked, as before).
+# walking and case-folding every record's keys was a fifth of reading a GA/T 1400 file. Bounded: full, it starts
+# over, so a hostile file of ever-new key sets costs no memory (its records are walked, as before).
 _CHECKED_KEYS: dict[tuple[str, ...], None] = {}
 _CHECKED_KEYS_MAX = 10_000
 
