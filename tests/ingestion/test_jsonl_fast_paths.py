@@ -155,3 +155,32 @@ def test_a_key_set_seen_flat_does_not_let_a_case_clash_or_a_nested_record_throug
     assert [(r["id"], r["v"], r["v.w"]) for r in rows[1:]] == [("1", "1", None), ("2", None, "true"), ("3", "[1, 2]", None)]
     assert [(r.line, r.code) for r in raw.rejected] == [(2, "E_FIELDS"), (6, "E_FIELDS")]
     assert json.loads(raw.rejected[0].text) == records[1]  # the text is written out only for what is rejected
+
+
+def test_a_real_ga_t_1400_document_reads_as_an_independent_reading_of_its_raw_record():
+    """The real VIID MotorVehicles payload (tests/data/real/exports/gat1400, MANIFEST.md): numbers, booleans, empty
+    texts and a nested SubImageList, every value against the text rules spelled out here from the raw JSON."""
+    from safecity.ingestion.readers import read_json
+    from tests.real_data import REAL_DATA
+
+    path = REAL_DATA / "gat1400" / "viid_motorvehicles_community_capture.json"
+    [raw_record] = json.loads(path.read_bytes())["MotorVehicleListObject"]["MotorVehicleObject"]
+
+    def flat(record, prefix=""):
+        for key, value in record.items():
+            if isinstance(value, dict) and value:
+                yield from flat(value, f"{prefix}{key}.")
+            elif isinstance(value, bool):
+                yield prefix + key, "true" if value else "false"
+            elif isinstance(value, (list, dict)):
+                yield prefix + key, json.dumps(value, ensure_ascii=False)
+            else:
+                yield prefix + key, None if value is None else str(value)
+
+    expected = dict(flat(raw_record))
+    for _ in range(2):  # the second read meets its key set as already checked
+        batch = read_json(path.read_bytes(), "utf-8", str(path), "MotorVehicleListObject.MotorVehicleObject")
+        [row] = batch.table.to_pylist()
+        assert batch.rejected == [] and row.pop(LINE_COLUMN) == 1
+        assert row == expected and batch.header == list(expected)
+    assert expected["PlateNo"] == "浙BY6H39" and expected["InfoKind"] == "1" and "SubImageList.SubImageInfoObject" in expected
