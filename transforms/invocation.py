@@ -3,11 +3,15 @@ the executable, the profile (written into the state folder with the home's own v
 into the process environment), the build arguments and the manifest's preparation."""
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,12 @@ from safecity.transforms.dbt_vars import dbt_vars
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 FINGERPRINT_FILE = "safecity_project.sha256"
 PROFILE_FILE = "profiles.yml"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# The target folders of the Dagster steps' invocations kept in the home (their run_results.json and logs, for a look
+# after a failed run); older ones are deleted as new ones are made.
+KEPT_INVOCATIONS = 12
+# The run's days for the daily models (macros/daily_partitions.sql), in the environment rather than in --vars.
+DAY_FROM_ENV, DAY_TO_ENV = "SAFECITY_DAY_FROM", "SAFECITY_DAY_TO"
 
 
 def dbt_executable() -> str:
@@ -104,3 +114,39 @@ def prepare_manifest(settings: Settings) -> Path:
                            f"{(completed.stdout + completed.stderr)[-4000:]}")
     stamp.write_text(fingerprint)
     return manifest
+
+
+def invocation_target(settings: Settings, step: str) -> Path:
+    """A fresh target folder in the home for one dbt invocation of a Dagster step, holding the home's partial parse.
+
+    dagster-dbt's own default is a folder under `target/` of the project directory, i.e. the source tree (shared by
+    every home, unwritable in an installed package), and it seeds partial parsing from there: the home's parsed
+    project was never found, so each step parsed the whole project again (about 3 s a step on 2 cores)."""
+    runs = settings.paths.dbt_target / "runs"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = runs / f"{stamp}-{step}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    parsed = settings.paths.dbt_target / PARTIAL_PARSE_FILE
+    if parsed.exists():
+        shutil.copyfile(parsed, folder / PARTIAL_PARSE_FILE)
+    # Names sort by time; a step still running holds one of the newest.
+    for old in sorted(runs.iterdir())[:-KEPT_INVOCATIONS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+@contextlib.contextmanager
+def partition_days_environment(day_from: dt.date, day_to: dt.date):
+    """The daily models' day range (first day, the day after the last) in the environment of the dbt processes
+    started inside the block. Not --vars: dbt parses the whole project again whenever its vars differ from the
+    parse it saved, while an environment variable a macro reads at run time needs no parse at all."""
+    saved = {name: os.environ.get(name) for name in (DAY_FROM_ENV, DAY_TO_ENV)}
+    os.environ[DAY_FROM_ENV], os.environ[DAY_TO_ENV] = day_from.isoformat(), day_to.isoformat()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

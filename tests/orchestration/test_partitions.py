@@ -112,6 +112,19 @@ def stored(settings) -> dict:
     return counts
 
 
+def assert_daily_invocations_reuse_the_parse(settings, days):
+    """Each daily step ran dbt in its own folder of the home (not the source tree), seeded with the home's parse, so
+    dbt did not parse the project again; and the step's days reached the models through the environment (seen in
+    the incremental build of the fact after the first day: the first build has no day filter)."""
+    runs = sorted((settings.paths.dbt_target / "runs").glob("*-daily_models-*"))
+    assert len(runs) == len(days)
+    for folder in runs:
+        log = (folder / "dbt.log").read_text(encoding="utf-8")
+        assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log
+    compiled = next(runs[-1].rglob("compiled/**/fct_vehicle_passes.sql")).read_text(encoding="utf-8")
+    assert f"pass_time >= cast('{days[-1].isoformat()}' as timestamptz)" in compiled
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_day_by_day_and_a_backfill_in_one_run_store_the_same(two_days, tmp_path):
@@ -133,6 +146,7 @@ def test_day_by_day_and_a_backfill_in_one_run_store_the_same(two_days, tmp_path)
         assert {delivery_day(f) for f in files} == {FIRST}
         assert bronze_rows == records_in(landing, [n for n in passes if delivery_day(n) == FIRST])
         assert job.execute_in_process(instance=instance, partition_key="2026-07-16", asset_selection=SELECTION).success
+    assert_daily_invocations_reuse_the_parse(by_day, [FIRST, SECOND])
 
     in_one = home_with(two_days, tmp_path / "in_one")
     with dg.DagsterInstance.ephemeral() as instance:

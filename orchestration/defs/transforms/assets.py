@@ -24,7 +24,7 @@ from safecity.standards.catalogue import load_catalogue
 from safecity.standards.publish import publish_reference
 from safecity.transforms.dbt_vars import dbt_vars
 from safecity.transforms.gold import GOLD, MARTS, MASKED, publish
-from safecity.transforms.invocation import build_args
+from safecity.transforms.invocation import build_args, invocation_target, partition_days_environment
 
 
 class SafeCityTranslator(DagsterDbtTranslator):
@@ -49,11 +49,6 @@ def model_key(node: Mapping[str, Any]) -> dg.AssetKey:
 
 DAILY_MODELS = "tag:daily"
 
-
-def day_vars(days) -> dict[str, str]:
-    """The dbt vars of a partition run (transforms/macros/daily_partitions.sql): first day, and the day after the
-    last."""
-    return {"day_from": days[0].isoformat(), "day_to": (days[-1] + dt.timedelta(days=1)).isoformat()}
 
 
 def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
@@ -89,15 +84,21 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
         days = partition_days(context)
         prepare_sources(catalog, context.log)
         context.log.info("dbt daily models for %s … %s (%d days)", days[0], days[-1], len(days))
-        variables = {**dbt_vars(catalog.settings()), **day_vars(days)}
-        yield from dbt.cli(build_args(variables), context=context).stream()
+        settings = catalog.settings()
+        # The process starts inside the block and inherits the days; the stream is read after it.
+        with partition_days_environment(days[0], days[-1] + dt.timedelta(days=1)):
+            invocation = dbt.cli(build_args(dbt_vars(settings)), context=context,
+                                 target_path=invocation_target(settings, "daily_models"))
+        yield from invocation.stream()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
                 name="analysis_models", exclude=DAILY_MODELS, pool=WAREHOUSE_POOL)
     def analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                         catalog: IcebergCatalogResource):
         prepare_sources(catalog, context.log)
-        yield from dbt.cli(build_args(dbt_vars(catalog.settings())), context=context).stream()
+        settings = catalog.settings()
+        yield from dbt.cli(build_args(dbt_vars(settings)), context=context,
+                           target_path=invocation_target(settings, "analysis_models")).stream()
 
     return [daily_models, analysis_models, gold_assets(project)]
 
