@@ -13,10 +13,11 @@
             Both must leave the same rows in every bronze, silver and quarantine table, the same marts and the same
             outbox actions: the benchmark fails otherwise.
   city      (`--city`, opt-in: about an hour) the Dagster path on the city scale (`safecity simulate --scale city`:
-            20,000 cameras, 5 M passes a day, 1080p snapshots), on a quarter-day (hours 00-05 of the time-stamped
-            sources: pass files of those hours, heartbeat, detector, call, case, incident and work-order records
-            of those hours; catalog, snapshots, rosters and budgets are per day and stay whole) and on the full day.
-            The city day is simulated once into the work folder (kept there between runs) and both landings are
+            20,000 cameras, 5 M passes a day, 1080p snapshots), at a quarter, a half and all of its passes: the day
+            up to the hour by which that share of the passes was delivered (pass files of those hours; heartbeat,
+            detector, call, case, incident and work-order records of those hours; catalog, snapshots, rosters and
+            budgets are per day and stay whole).
+            The city day is simulated once into the work folder (kept there between runs) and the landings are
             built from it with hard links. The simulator renders the snapshots of 2,000 cameras (rendering all
             20,000 takes it over an hour here); the other cameras' pictures are links to those under their own
             IDs. `--city-diagnosed-cameras N` delivers only N cameras' snapshots: with all 20,000 the diagnosis
@@ -53,7 +54,9 @@ CITY = "qinhuangdao"
 # The main job's simulated day (orchestration/main_job.py SIMULATED_DAY, SIMULATED_SEED), also for the city scale.
 DAY = dt.date(2026, 7, 15)
 SEED = 1
-QUARTER_HOURS = range(0, 6)
+# The city day's landings by their share of the day's passes (issue 22: growth at 1/4, 1/2 and 1 of the volume): the
+# day up to the first hour by which that share of the passes was delivered, what a site holds at that hour.
+SHARES = {"quarter": 0.25, "half": 0.5, "full": 1.0}
 METHODS = ("dagster", "direct")
 # The order the job "main" runs its steps in (in process, one at a time), which the direct path follows: the
 # policies after camera_state, since they read its camera_health events and camera_down facts. If the graph changes
@@ -91,6 +94,23 @@ def _keep_line(line: bytes, hours: range) -> bool:
         return True  # a header
     day = dt.date.fromisoformat(found.group(1).decode())
     return day < DAY or (day == DAY and int(found.group(2)) in hours)
+
+
+def hours_for_share(day: Path, share: float) -> range | None:
+    """The hours 00..H-1 of the day whose pass files hold at least `share` of the day's pass bytes (records are the
+    same size, so bytes count them); None for the whole day."""
+    if share >= 1.0:
+        return None
+    by_hour: dict[int, int] = {}
+    for path in day.glob("passes/*/passes_*.json"):
+        hour = int(path.name.split("_")[1])
+        by_hour[hour] = by_hour.get(hour, 0) + path.stat().st_size
+    total, running = sum(by_hour.values()), 0
+    for hour in range(24):
+        running += by_hour.get(hour, 0)
+        if running >= share * total:
+            return range(0, hour + 1)
+    return None
 
 
 def deliver(day: Path, landing: Path, hours: range | None = None, cameras: set[str] | None = None) -> dict:
@@ -153,7 +173,8 @@ def snapshots_of(cameras: int | None):
 
 
 def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: int | None = None) -> dict:
-    """The city day, simulated once into work/city/day (reused when there), and its quarter and full landings."""
+    """The city day, simulated once into work/city/day (reused when there), and its landings by share of the passes
+    (SHARES)."""
     from safecity.simulator.run import simulate
 
     day = work / "city" / "day"
@@ -172,11 +193,13 @@ def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: i
     if diagnosed_cameras:
         cameras = set(sorted(p.stem for p in (day / "snapshots" / "reference").glob("*.jpg"))[:diagnosed_cameras])
     landings = {}
-    for name, hours in (("quarter", QUARTER_HOURS), ("full", None)):
+    for name, share in SHARES.items():
         began = time.perf_counter()
+        hours = hours_for_share(day, share)
         landing = work / "city" / name
         delivered = deliver(day, landing, hours, cameras)
         landings[name] = {"landing": str(landing), **delivered, "records": landing_records(landing),
+                          "hours": f"{hours.start:02d}-{hours.stop - 1:02d}" if hours else "00-23",
                           "seconds_to_build": time.perf_counter() - began}
     return {"simulated_seconds": simulated.get("seconds"), "diagnosed_cameras": diagnosed_cameras,
             "snapshot_cameras_rendered": simulated.get("snapshot_cameras_rendered"), **landings}
@@ -471,9 +494,9 @@ def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None 
     landings = city_landings(work, snapshot_cameras, diagnosed_cameras)
     print(f"city landings ready in {time.perf_counter() - began:.0f} s (day simulated in "
           f"{landings['simulated_seconds'] or float('nan'):.0f} s): " + "; ".join(
-              f"{n} {landings[n]['records'].get('passes', 0):,} passes, {landings[n]['files']:,} files, "
-              f"{landings[n]['bytes'] / 1e9:.2f} GB" for n in ("quarter", "full")), flush=True)
-    results: dict[str, list[dict]] = {"quarter": [], "full": []}
+              f"{n} (hours {landings[n]['hours']}) {landings[n]['records'].get('passes', 0):,} passes, "
+              f"{landings[n]['files']:,} files, {landings[n]['bytes'] / 1e9:.2f} GB" for n in SHARES), flush=True)
+    results: dict[str, list[dict]] = {name: [] for name in SHARES}
     loads = [os.getloadavg()[0]]
     for run in range(1, repeat + 1):
         for name in results:
@@ -494,10 +517,12 @@ def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None 
                          "checks_failed": sorted({c for r in runs for c in r["checks_failed"]}),
                          "layers": runs[0]["layers"], "marts": runs[0]["marts"],
                          "actions_by_policy": runs[0]["actions_by_policy"]}
-    q, f = summary["quarter"], summary["full"]
-    passes = landings["full"]["records"].get("passes", 0) / max(landings["quarter"]["records"].get("passes", 1), 1)
-    summary["growth"] = {"seconds": f["median_seconds"] / q["median_seconds"], "peak_mb": f["peak_mb"] / q["peak_mb"],
-                         "passes": passes}
+    # Each landing against the quarter: the cost should grow no faster than the data.
+    q = summary["quarter"]
+    summary["growth"] = {name: {
+        "passes": landings[name]["records"].get("passes", 0) / max(landings["quarter"]["records"].get("passes", 1), 1),
+        "seconds": summary[name]["median_seconds"] / q["median_seconds"],
+        "peak_mb": summary[name]["peak_mb"] / q["peak_mb"]} for name in SHARES}
     return summary
 
 
@@ -533,23 +558,25 @@ def print_summary(summary: dict) -> None:
         print(f"\ncity scale through Dagster ({c['repeat']} run(s) each; snapshots of "
               f"{c['landings'].get('diagnosed_cameras') or 'all'} cameras delivered; load average "
               f"{min(c['load_average']):.1f}-{max(c['load_average']):.1f})")
-        print(f"{'landing':<9}{'passes':>11}{'median s':>10}{'tree peak MB':>14}{'process MB':>12}  failed steps")
-        for name in ("quarter", "full"):
+        print(f"{'landing':<9}{'hours':>7}{'passes':>11}{'median s':>10}{'tree peak MB':>14}{'process MB':>12}"
+              "  failed steps")
+        for name in SHARES:
             s = c[name]
-            print(f"{name:<9}{c['landings'][name]['records'].get('passes', 0):>11,}{s['median_seconds']:>10.0f}"
-                  f"{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
+            print(f"{name:<9}{c['landings'][name]['hours']:>7}{c['landings'][name]['records'].get('passes', 0):>11,}"
+                  f"{s['median_seconds']:>10.0f}{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
                   f"  {', '.join(s['failed_steps']) or 'none'}")
-        g = c["growth"]
-        print(f"quarter -> full: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
-              f"x{g['peak_mb']:.2f}")
+        for name, g in c["growth"].items():
+            print(f"quarter -> {name}: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
+                  f"x{g['peak_mb']:.2f}")
         print("seconds per step (Dagster's step timings):")
-        _steps_table({"quarter": c["quarter"]["steps"], "full": c["full"]["steps"]})
+        _steps_table({name: c[name]["steps"] for name in SHARES})
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="Interleaved runs of each path (overhead).")
-    parser.add_argument("--city", action="store_true", help="Also the city quarter-day and full day (about an hour).")
+    parser.add_argument("--city", action="store_true", help="Also the city day at a quarter, a half and all of its passes "
+                        "(over an hour).")
     parser.add_argument("--city-repeat", type=int, default=1)
     parser.add_argument("--city-snapshot-cameras", type=int, default=2_000,
                         help="Cameras whose snapshots the simulator renders; the others' are links to theirs "

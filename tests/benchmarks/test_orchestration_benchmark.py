@@ -58,6 +58,18 @@ def test_disagreeing_paths_fail_loudly():
                                "direct": [same]})
 
 
+def test_a_share_of_the_day_is_the_first_hours_that_hold_that_share_of_the_passes(tmp_path):
+    day = tmp_path / "day"
+    for hour, size in ((0, 100), (7, 100), (8, 200), (17, 400)):
+        (day / "passes/20260715").mkdir(parents=True, exist_ok=True)
+        (day / f"passes/20260715/passes_{hour:02d}_001.json").write_bytes(b" " * size)
+    assert bench.hours_for_share(day, 0.25) == range(0, 8)   # 200 of 800 bytes by 07:59
+    assert bench.hours_for_share(day, 0.26) == range(0, 9)
+    assert bench.hours_for_share(day, 0.5) == range(0, 9)
+    assert bench.hours_for_share(day, 0.51) == range(0, 18)
+    assert bench.hours_for_share(day, 1.0) is None
+
+
 def test_a_quarter_day_keeps_only_the_first_six_hours(tmp_path):
     day = tmp_path / "day"
     for name, text in {"heartbeats/status_20260715.jsonl": '{"Time":"2026-07-15T05:59:00"}\n'
@@ -68,7 +80,7 @@ def test_a_quarter_day_keeps_only_the_first_six_hours(tmp_path):
                            "d,s\n2026-07-15,2026-07-15T20:00:00+08:00\n"}.items():
         (day / name).parent.mkdir(parents=True, exist_ok=True)
         (day / name).write_text(text, encoding="utf-8")
-    bench.deliver(day, tmp_path / "quarter", bench.QUARTER_HOURS)
+    bench.deliver(day, tmp_path / "quarter", range(0, 6))
     quarter = tmp_path / "quarter"
     assert (quarter / "heartbeats/status_20260715.jsonl").read_text().count("\n") == 1
     assert (quarter / "calls/calls_20260715.csv").read_text().splitlines() == ["jjdbh,bjsj", "J1,2026-07-15 00:30:43"]
