@@ -123,15 +123,16 @@ def invocation_target(settings: Settings, step: str) -> Path:
     every home, unwritable in an installed package), and it seeds partial parsing from there: the home's parsed
     project was never found, so each step parsed the whole project again (about 3 s a step on 2 cores)."""
     runs = settings.paths.dbt_target / "runs"
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    # Names sort by their time (to the microsecond); a step still running holds one of the newest.
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     folder = runs / f"{stamp}-{step}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     parsed = settings.paths.dbt_target / PARTIAL_PARSE_FILE
     if parsed.exists():
         shutil.copyfile(parsed, folder / PARTIAL_PARSE_FILE)
-    # Names sort by time; a step still running holds one of the newest.
     for old in sorted(runs.iterdir())[:-KEPT_INVOCATIONS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
