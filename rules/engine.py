@@ -10,7 +10,8 @@ durable-rules quirks handled here (shared/reference/rule-engine-notes.md):
   `_PolicyHost._run` starts none: every action runs inside `post`, on the caller's thread, in order.
 - An event matching no rule raises MessageNotHandledException: normal, counted per (policy, event type), as are
   events consumed by a policy's catch-all rule (see compiler.py).
-- An exception inside an action is swallowed into the sid's state['exception']: read after every post.
+- An exception inside an action is swallowed into the sid's state['exception']: read after a post in which an
+  action raised or saw one (every action passes through our dispatcher, which notes it), and only then.
 - Without an explicit `id` durable hashes the content and drops identical events: events must carry an `id`.
 - At most 1024 live sids per ruleset (MemoryError after that). A policy without windows, facts or states never needs
   earlier events, so its sid's state is deleted right after each post. Stateful policies are sharded over several
@@ -190,6 +191,9 @@ class PolicyEngine:
         self._closed = False
         self._current: dict[str, Any] = {}
         self._posted = 0
+        # Set when an action raised or found an exception in its context: only then can durable have stored one in
+        # a partition's state, so only then is the state read (see _call).
+        self._exception_seen = False
         self._firings: list[tuple[_Slot, int, dict[str, dict[str, Any]], str]] = []
         self.now: float | None = None  # event-time clock: the latest event time seen
         self.before_post: Callable[[str, Mapping[str, Any]], None] | None = None  # worker's crash marker
@@ -434,7 +438,10 @@ class PolicyEngine:
                 self._result.errors.append(RuleError(firing[0].loaded.id, firing[0].loaded.version, firing[3],
                                                      sorted(str(m["id"]) for m in firing[2].values()),
                                                      "E_ACTION_EXCEPTION", f"{type(exc).__name__}: {exc}"))
-        state = self._host.get_state(name, sid)
+        state: Mapping[str, Any] = {}
+        if self._exception_seen:  # else no action stored an exception: the state read would find none
+            self._exception_seen = False
+            state = self._host.get_state(name, sid)
         if state.get("exception"):
             self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
@@ -592,18 +599,30 @@ class PolicyEngine:
         policy_id, rule_index = parse_action_ref(ref)
 
         def fire(c: Any) -> None:
-            slot = self._slots.get(policy_id)
-            if slot is None or rule_index in ("start", EVICT, RESUME):
-                return
-            if rule_index == DISCARD:
-                if self._current.get("type") != EVICT:
-                    self._result.unhandled[(policy_id, self._current.get("type"))] += 1
-                return
-            # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
-            matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}
-            self._firings.append((slot, rule_index, matched, str(c.s.sid)))
+            # Every rule's and transition's "run" resolves here and is the last link of its chain (a chart's
+            # transition runs durable's own step first, which stores what it raises in c.s), so what durable can
+            # swallow into a state's "exception" passes this point: raised below, or already in c.s.
+            try:
+                self._record(policy_id, rule_index, c)
+            except BaseException:
+                self._exception_seen = True
+                raise
+            if "exception" in c.s._d:
+                self._exception_seen = True
 
         return fire
+
+    def _record(self, policy_id: str, rule_index: int | str, c: Any) -> None:
+        slot = self._slots.get(policy_id)
+        if slot is None or rule_index in ("start", EVICT, RESUME):
+            return
+        if rule_index == DISCARD:
+            if self._current.get("type") != EVICT:
+                self._result.unhandled[(policy_id, self._current.get("type"))] += 1
+            return
+        # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
+        matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}
+        self._firings.append((slot, rule_index, matched, str(c.s.sid)))
 
     def _fired_at(self, matched: dict[str, dict[str, Any]]) -> dt.datetime:
         if self._clock == EVENT_TIME:

@@ -1,0 +1,75 @@
+"""The engine's shortcuts (issue 22) keep what they skip: a swallowed exception is still reported though the state is
+no longer read after every post, and the same events give the same results as before the shortcuts."""
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from rules_testkit import T0, camera, fixed_clock
+
+from safecity.rules.engine import EVENT_TIME, PolicyEngine
+from safecity.rules.loader import load_policy
+
+POLICIES = Path(__file__).resolve().parents[2] / "rules" / "policies"
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+class RaisingEngine(PolicyEngine):
+    """Raises inside durable's action (where durable swallows it into the partition's state) for the events named,
+    or, with `in_context`, leaves an exception in the action's context as a chart's transition step does when the
+    step itself fails."""
+
+    def __init__(self, *args, raise_for=(), in_context=False, **kwargs):
+        self.raise_for, self.in_context = set(raise_for), in_context
+        super().__init__(*args, **kwargs)
+
+    def _record(self, policy_id, rule_index, c):
+        super()._record(policy_id, rule_index, c)
+        ids = {m.get("id") for m in dict(getattr(c, "_m", {})).values() if isinstance(m, dict)}
+        if ids & self.raise_for:
+            if self.in_context:
+                c.s.exception = "exception caught transition failed, traceback []"
+            else:
+                raise RuntimeError("boom inside durable")
+
+
+def run(engine_class, policies, events, **kwargs):
+    with engine_class(policies, **kwargs) as engine:
+        engine.post_many(events)
+        return engine.result()
+
+
+def test_exception_swallowed_by_durable_in_a_stateless_policy_is_reported(shipped):
+    events = [camera("e1", "13030200001320000001"), camera("e2", "13030200001320000001")]
+    result = run(RaisingEngine, [shipped], events, clock=fixed_clock(T0), raise_for={"e1"})
+    assert [(e.code, e.partition_key, e.event_ids) for e in result.errors] == [
+        ("E_ACTION_EXCEPTION", "13030200001320000001", ["e1"])]
+    assert "boom inside durable" in result.errors[0].message
+    assert len(result.outbox) == 2  # the firing was recorded before the raise; e2 fires as usual
+
+
+def assessed(event_id, incident, deaths, minute):
+    return {"type": "incident_assessed", "id": event_id, "incident_id": incident, "casualties": deaths,
+            "deaths": deaths, "serious_injuries": 0, "ts": (T0.astimezone(CST) + dt.timedelta(minutes=minute)).isoformat()}
+
+
+@pytest.mark.parametrize("in_context", [False, True])
+def test_exception_in_a_chart_transition_is_reported_once(in_context):
+    chart = load_policy(POLICIES / "emergency" / "incident_escalation.yaml")
+    events = [assessed("a1", "E1", 1, 0), assessed("a2", "E1", 4, 10), assessed("a3", "E2", 1, 20)]
+    result = run(RaisingEngine, [chart], events, clock=EVENT_TIME, raise_for={"a2"}, in_context=in_context)
+    assert [(e.code, e.partition_key, e.event_ids) for e in result.errors] == [("E_ACTION_EXCEPTION", "E1", ["a2"])]
+    clean = run(PolicyEngine, [chart], events, clock=EVENT_TIME)
+    assert clean.errors == [] and len(clean.outbox) == len(result.outbox)
+
+
+def test_exception_in_a_window_is_reported_and_cleared():
+    window = load_policy(POLICIES / "command" / "junction_congestion.yaml")
+    readings = [{"type": "congestion_reading", "id": f"r{i}", "junction_id": "J1", "congestion_index": 9.0,
+                 "ts": (T0.astimezone(CST) + dt.timedelta(minutes=i)).isoformat()} for i in range(9)]
+    clean = run(PolicyEngine, [window], readings, clock=EVENT_TIME)
+    assert clean.outbox and clean.errors == []
+    fired = clean.outbox[0].matched_event_ids
+    result = run(RaisingEngine, [window], readings, clock=EVENT_TIME, raise_for={fired[-1]})
+    assert [(e.code, e.event_ids) for e in result.errors] == [("E_ACTION_EXCEPTION", [fired[-1]])]
+    # Once reported the exception is cleared: no later post reports it again.
+    assert len(result.errors) == 1 and len(result.outbox) == len(clean.outbox)
