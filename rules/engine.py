@@ -150,6 +150,9 @@ class _Slot:
     resting: dict[str, tuple[str, float]] = field(default_factory=dict)
     resumed: dict[str, str] = field(default_factory=dict)  # charts resumed for the post under way -> their state
     finished: dict[str, float] = field(default_factory=dict)  # statechart partitions in a final state -> seen
+    # Windowed policies: sid -> earliest event time posted into the partition since it was created or compacted, a
+    # floor under its pending events' times; while it is inside the window, compaction has nothing to drop.
+    oldest: dict[str, float] = field(default_factory=dict)
 
     @property
     def final_states(self) -> frozenset[str]:
@@ -416,6 +419,10 @@ class PolicyEngine:
             self.before_post(slot.loaded.id, message)
         self._current = dict(message)
         self._firings = []
+        if slot.policy.window_seconds:
+            seen = message.get(TS, 0)
+            if seen < slot.oldest.get(sid, seen + 1):
+                slot.oldest[sid] = seen
         try:
             operation(name)
         except durable.MessageNotHandledException:
@@ -494,6 +501,7 @@ class PolicyEngine:
                 if seen < self.now - idle and sid not in slot.facts:
                     self._delete_partition(slot.ruleset(sid), sid)
                     del slot.last_seen[sid]
+                    slot.oldest.pop(sid, None)
                     self._result.evicted[slot.loaded.id] += 1
                 elif slot.policy.window_seconds:
                     self._compact(slot, sid)
@@ -501,6 +509,9 @@ class PolicyEngine:
     def _compact(self, slot: _Slot, sid: str) -> None:
         name = slot.ruleset(sid)
         window = slot.policy.window_seconds or 0
+        oldest = slot.oldest.get(sid)
+        if oldest is not None and oldest >= (self.now or 0) - window:
+            return  # no pending event can be older than `oldest`: reading them all (JSON) would find none stale
         try:
             pending = self._host.get_pending_events(name, sid)
         except durable_rules_engine.error:
@@ -511,6 +522,7 @@ class PolicyEngine:
         # A subset of events that did not complete a match cannot complete one: posting the fresh ones again
         # into an empty partition fires nothing and leaves only them pending.
         self._delete_partition(name, sid)
+        slot.oldest.pop(sid, None)  # the re-posts below set it again
         for event in sorted((e for e in pending if e not in stale), key=lambda e: e.get(TS, 0)):
             self._call(slot, sid, event, lambda n, e=event: self._host.post(n, e))
         for fact in slot.facts.get(sid, {}).values():

@@ -73,3 +73,23 @@ def test_exception_in_a_window_is_reported_and_cleared():
     assert [(e.code, e.event_ids) for e in result.errors] == [("E_ACTION_EXCEPTION", [fired[-1]])]
     # Once reported the exception is cleared: no later post reports it again.
     assert len(result.errors) == 1 and len(result.outbox) == len(clean.outbox)
+
+
+def reading(event_id, junction, minute):
+    return {"type": "congestion_reading", "id": event_id, "junction_id": junction, "congestion_index": 9.0,
+            "ts": (T0.astimezone(CST) + dt.timedelta(minutes=minute)).isoformat()}
+
+
+def test_compaction_skips_only_partitions_whose_events_are_all_inside_the_window():
+    window = load_policy(POLICIES / "command" / "junction_congestion.yaml")
+    pending = {}
+    with PolicyEngine([window], clock=EVENT_TIME, sweep_every=10_000) as engine:
+        for event in (reading("a0", "J0", 0), reading("a1", "J0", 25), reading("a2", "J0", 28),
+                      reading("b0", "J1", 27), reading("now", "J9", 36)):
+            engine.post(event)
+        engine.sweep()  # window floor at minute 21: J0's a0 goes, J1 and J9 hold nothing stale
+        pending["first"] = {j: sorted(e["id"] for e in engine.pending_events(window.id, j)) for j in ("J0", "J1")}
+        engine.post(reading("later", "J9", 41))
+        engine.sweep()  # floor at minute 26: the re-posted a1 (25) is stale now, a2 (28) and b0 (27) are not
+        pending["second"] = {j: sorted(e["id"] for e in engine.pending_events(window.id, j)) for j in ("J0", "J1")}
+    assert pending == {"first": {"J0": ["a1", "a2"], "J1": ["b0"]}, "second": {"J0": ["a2"], "J1": ["b0"]}}
