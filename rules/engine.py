@@ -197,6 +197,7 @@ class PolicyEngine:
         # Set when an action raised or found an exception in its context: only then can durable have stored one in
         # a partition's state, so only then is the state read (see _call).
         self._exception_seen = False
+        self._acted = False  # an action ran during the post under way (in its partition: durable runs no other's)
         self._firings: list[tuple[_Slot, int, dict[str, dict[str, Any]], str]] = []
         self.now: float | None = None  # event-time clock: the latest event time seen
         self.before_post: Callable[[str, Mapping[str, Any]], None] | None = None  # worker's crash marker
@@ -419,6 +420,7 @@ class PolicyEngine:
             self.before_post(slot.loaded.id, message)
         self._current = dict(message)
         self._firings = []
+        self._acted = False
         if slot.policy.window_seconds:
             seen = message.get(TS, 0)
             if seen < slot.oldest.get(sid, seen + 1):
@@ -470,7 +472,7 @@ class PolicyEngine:
         targets = [slot.rules[index].target for _, index, _, _ in firings if isinstance(index, int)]
         state = targets[-1] if targets else slot.resumed.get(sid)
         slot.resumed.pop(sid, None)
-        self._delete_partition(slot.ruleset(sid), sid)
+        self._delete_partition(slot.ruleset(sid), sid, acted=self._acted)
         slot.last_seen.pop(sid, None)
         seen = message.get(TS, self.now or 0.0)
         if state in slot.final_states:
@@ -528,8 +530,13 @@ class PolicyEngine:
         for fact in slot.facts.get(sid, {}).values():
             self._call(slot, sid, fact, lambda n, f=fact: self._host.assert_fact(n, f))
 
-    def _delete_partition(self, name: str, sid: str) -> None:
+    def _delete_partition(self, name: str, sid: str, acted: bool = False) -> None:
         # durable crashes (SIGSEGV) deleting a partition in which no action has run yet; the marker's rule runs one.
+        # `acted`: one just ran in it (a chart's every event runs a transition, its discard one at least), so the
+        # marker would be a post that changes nothing.
+        if acted:
+            self._host.delete_state(name, sid)
+            return
         self._evictions = getattr(self, "_evictions", 0) + 1
         self._current = {"type": EVICT}
         try:
@@ -614,6 +621,7 @@ class PolicyEngine:
             # Every rule's and transition's "run" resolves here and is the last link of its chain (a chart's
             # transition runs durable's own step first, which stores what it raises in c.s), so what durable can
             # swallow into a state's "exception" passes this point: raised below, or already in c.s.
+            self._acted = True
             try:
                 self._record(policy_id, rule_index, c)
             except BaseException:

@@ -93,3 +93,33 @@ def test_compaction_skips_only_partitions_whose_events_are_all_inside_the_window
         engine.sweep()  # floor at minute 26: the re-posted a1 (25) is stale now, a2 (28) and b0 (27) are not
         pending["second"] = {j: sorted(e["id"] for e in engine.pending_events(window.id, j)) for j in ("J0", "J1")}
     assert pending == {"first": {"J0": ["a1", "a2"], "J1": ["b0"]}, "second": {"J0": ["a2"], "J1": ["b0"]}}
+
+
+class DeletionLog(PolicyEngine):
+    def __init__(self, *args, **kwargs):
+        self.deletions = []
+        super().__init__(*args, **kwargs)
+
+    def _delete_partition(self, name, sid, acted=False):
+        self.deletions.append((sid, acted))
+        super()._delete_partition(name, sid, acted)
+
+
+def test_a_chart_partition_is_deleted_after_each_event_without_the_marker_post():
+    """The marker post before a deletion exists for partitions in which no action ran (durable crashes deleting
+    those); every chart event runs a transition, so a chart's partition is deleted straight away, and is gone."""
+    chart = load_policy(POLICIES / "emergency" / "incident_escalation.yaml")
+    events = [assessed("a1", "E1", 1, 0), assessed("a2", "E1", 4, 10), assessed("a3", "E1", 4, 11),
+              {"type": "incident_closed", "id": "c1", "incident_id": "E1", "ts": "2025-03-01T09:00:00+08:00"},
+              assessed("a4", "E2", 0, 20)]
+    with DeletionLog([chart], clock=EVENT_TIME) as engine:
+        engine.post_many(events)
+        for sid in ("E1", "E2"):
+            with pytest.raises(Exception, match="error code: 309"):  # no such partition in durable
+                engine._host.get_state(engine._slots[chart.id].ruleset(sid), sid)
+        result = engine.result()
+    # one deletion per event, each after an action ran in the partition
+    assert engine.deletions == [("E1", True)] * 4 + [("E2", True)]
+    assert [(r.params["incident_id"], r.params["level"]) for r in result.outbox
+            if r.action == "activate_emergency_plan"] == [("E1", "IV"), ("E1", "III")]
+    assert result.errors == []
