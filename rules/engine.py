@@ -153,6 +153,7 @@ class _Slot:
     # Windowed policies: sid -> earliest event time posted into the partition since it was created or compacted, a
     # floor under its pending events' times; while it is inside the window, compaction has nothing to drop.
     oldest: dict[str, float] = field(default_factory=dict)
+    acted: set[str] = field(default_factory=set)  # sids whose durable partition has run an action since created
 
     @property
     def final_states(self) -> frozenset[str]:
@@ -437,6 +438,8 @@ class PolicyEngine:
                 slot.loaded.id, slot.loaded.version, sid, [str(message["id"])], "E_PARTITION_LIMIT",
                 f"规则集 {name} 的分区数已达上限 1024 / ruleset {name} holds 1024 live partitions"))
             return
+        if self._acted and not slot.policy.stateless and not slot.policy.is_chart:
+            slot.acted.add(sid)
         # Firings are rendered only now, outside durable's callback: allocating much Python memory inside the
         # action (rendering, pydantic) crashed the process with SIGSEGV in later posts in our tests.
         firings, self._firings = self._firings, []
@@ -501,7 +504,8 @@ class PolicyEngine:
                     self._result.evicted[slot.loaded.id] += 1
             for sid, seen in list(slot.last_seen.items()):
                 if seen < self.now - idle and sid not in slot.facts:
-                    self._delete_partition(slot.ruleset(sid), sid)
+                    self._delete_partition(slot.ruleset(sid), sid, acted=sid in slot.acted)
+                    slot.acted.discard(sid)
                     del slot.last_seen[sid]
                     slot.oldest.pop(sid, None)
                     self._result.evicted[slot.loaded.id] += 1
@@ -523,7 +527,8 @@ class PolicyEngine:
             return
         # A subset of events that did not complete a match cannot complete one: posting the fresh ones again
         # into an empty partition fires nothing and leaves only them pending.
-        self._delete_partition(name, sid)
+        self._delete_partition(name, sid, acted=sid in slot.acted)
+        slot.acted.discard(sid)
         slot.oldest.pop(sid, None)  # the re-posts below set it again
         for event in sorted((e for e in pending if e not in stale), key=lambda e: e.get(TS, 0)):
             self._call(slot, sid, event, lambda n, e=event: self._host.post(n, e))
@@ -532,8 +537,9 @@ class PolicyEngine:
 
     def _delete_partition(self, name: str, sid: str, acted: bool = False) -> None:
         # durable crashes (SIGSEGV) deleting a partition in which no action has run yet; the marker's rule runs one.
-        # `acted`: one just ran in it (a chart's every event runs a transition, its discard one at least), so the
-        # marker would be a post that changes nothing.
+        # `acted`: one has run in it (a chart's every event runs a transition, its discard one at least; a window's
+        # or join's partition is noted in _Slot.acted when one does), so the marker would be a post that changes
+        # nothing.
         if acted:
             self._host.delete_state(name, sid)
             return

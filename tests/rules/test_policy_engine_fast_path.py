@@ -123,3 +123,22 @@ def test_a_chart_partition_is_deleted_after_each_event_without_the_marker_post()
     assert [(r.params["incident_id"], r.params["level"]) for r in result.outbox
             if r.action == "activate_emergency_plan"] == [("E1", "IV"), ("E1", "III")]
     assert result.errors == []
+
+
+def test_a_window_partition_skips_the_marker_only_once_an_action_ran_in_it():
+    window = load_policy(POLICIES / "command" / "junction_congestion.yaml")
+    calm = {**reading("c0", "J1", 0), "congestion_index": 4.0}  # fails the test: the catch-all rule runs on it
+    with DeletionLog([window], clock=EVENT_TIME, sweep_every=10_000) as engine:
+        for event in (reading("a0", "J0", 0), calm, reading("b0", "J2", 0), reading("b1", "J2", 1),
+                      reading("b2", "J2", 2), reading("now", "J9", 40)):
+            engine.post(event)
+        engine.sweep()  # J0, J1, J2 idle for more than 30 minutes
+        for sid in ("J0", "J1", "J2"):
+            with pytest.raises(Exception, match="error code: 309"):
+                engine._host.get_state(engine._slots[window.id].ruleset(sid), sid)
+        assert engine._slots[window.id].acted == set()  # J9 holds a pending reading and ran nothing
+        result = engine.result()
+    # J0 holds one pending reading and ran nothing: the marker goes first; J1 ran the catch-all, J2 fired.
+    assert sorted(engine.deletions) == [("J0", False), ("J1", True), ("J2", True)]
+    assert [r.matched_event_ids for r in result.outbox if r.action == "dispatch_order"] == [["b0", "b1", "b2"]]
+    assert result.evicted[window.id] == 3
