@@ -40,7 +40,7 @@ from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, parse_action_ref,
                                      resumable_states, ruleset_name)
 from safecity.rules.events import event_time
-from safecity.rules.fields import value_problem
+from safecity.rules.fields import fits_type, value_problem
 from safecity.rules.lateness import TOO_LATE, LateEvent, classify
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
@@ -193,7 +193,8 @@ class PolicyEngine:
         self._result = EvaluationResult()
         self._host = _PolicyHost(self._dispatcher)
         self._closed = False
-        self._current: dict[str, Any] = {}
+        self._current_type: Any = None  # the type of the message being posted: the catch-all counts it
+        self._event_fields: dict[str, tuple[tuple[str, str, Any], ...]] = {}  # event type -> (id, type, element)
         self._posted = 0
         # Set when an action raised or found an exception in its context: only then can durable have stored one in
         # a partition's state, so only then is the state read (see _call).
@@ -345,12 +346,15 @@ class PolicyEngine:
         return True
 
     def _type_problem(self, event_type: str, event: Mapping[str, Any]) -> str | None:
-        for element in self._catalogue.event_fields(event_type):
-            value = event.get(element.id)
-            if value is not None:
-                problem = value_problem(element, value, self._catalogue, full=False)
-                if problem:
-                    return problem
+        fields = self._event_fields.get(event_type)
+        if fields is None:
+            fields = self._event_fields[event_type] = tuple(
+                (e.id, e.type, e) for e in self._catalogue.event_fields(event_type))
+        # value_problem(full=False) finds a problem exactly when the type does not fit; asked only then.
+        for field_id, kind, element in fields:
+            value = event.get(field_id)
+            if value is not None and not fits_type(kind, value):
+                return value_problem(element, value, self._catalogue, full=False)
         return None
 
     def _partition(self, slot: _Slot, message: Mapping[str, Any]) -> str | None:
@@ -411,7 +415,7 @@ class PolicyEngine:
         marker = {"id": f"{RESUME}:{self._resumes}", "sid": sid, "type": RESUME, "state": state}
         if self.before_post is not None:
             self.before_post(slot.loaded.id, marker)
-        self._current = dict(marker)
+        self._current_type = RESUME
         self._host.post(slot.ruleset(sid), marker)
         slot.resumed[sid] = state
 
@@ -419,7 +423,7 @@ class PolicyEngine:
         name = slot.ruleset(sid)
         if self.before_post is not None:
             self.before_post(slot.loaded.id, message)
-        self._current = dict(message)
+        self._current_type = message.get("type")
         self._firings = []
         self._acted = False
         if slot.policy.window_seconds:
@@ -544,7 +548,7 @@ class PolicyEngine:
             self._host.delete_state(name, sid)
             return
         self._evictions = getattr(self, "_evictions", 0) + 1
-        self._current = {"type": EVICT}
+        self._current_type = EVICT
         try:
             self._host.post(name, {"id": f"{EVICT}:{self._evictions}", "sid": sid, "type": EVICT})
         except durable.MessageNotHandledException:
@@ -643,8 +647,8 @@ class PolicyEngine:
         if slot is None or rule_index in ("start", EVICT, RESUME):
             return
         if rule_index == DISCARD:
-            if self._current.get("type") != EVICT:
-                self._result.unhandled[(policy_id, self._current.get("type"))] += 1
+            if self._current_type != EVICT:
+                self._result.unhandled[(policy_id, self._current_type)] += 1
             return
         # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
         matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}

@@ -142,3 +142,19 @@ def test_a_window_partition_skips_the_marker_only_once_an_action_ran_in_it():
     assert sorted(engine.deletions) == [("J0", False), ("J1", True), ("J2", True)]
     assert [r.matched_event_ids for r in result.outbox if r.action == "dispatch_order"] == [["b0", "b1", "b2"]]
     assert result.evicted[window.id] == 3
+
+
+def test_events_of_the_wrong_type_are_rejected_with_the_catalogue_check_message():
+    from safecity.rules.fields import value_problem
+    window = load_policy(POLICIES / "command" / "junction_congestion.yaml")
+    bad = [{**reading("t1", "J1", 0), "congestion_index": "9"},  # text for a number
+           {**reading("t2", "J1", 1), "congestion_index": True},  # a bool is no number
+           {**reading("t3", "J1", 2), "junction_id": 7}]  # a number for text
+    with PolicyEngine([window], clock=EVENT_TIME) as engine:
+        engine.post_many([*bad, reading("ok", "J1", 3)])
+        result = engine.result()
+        fields = {e.id: e for e in engine._catalogue.event_fields("congestion_reading")}
+        expected = [value_problem(fields[name], event[name], engine._catalogue, full=False)
+                    for event, name in zip(bad, ("congestion_index", "congestion_index", "junction_id"))]
+    assert [(r.event_id, r.reason) for r in result.rejected] == list(zip(("t1", "t2", "t3"), expected))
+    assert all(expected) and result.unhandled == {} and result.outbox == []
