@@ -171,7 +171,8 @@ def _result_digest(result) -> tuple[int, str]:
     import dataclasses
     import hashlib
     text = json.dumps({
-        "outbox": [dataclasses.asdict(r) for r in result.outbox], "errors": [dataclasses.asdict(e) for e in result.errors],
+        "outbox": [dataclasses.asdict(r) for r in result.outbox],
+        "errors": [dataclasses.asdict(e) for e in result.errors],
         "rejected": [dataclasses.asdict(r) for r in result.rejected],
         "unhandled": sorted([*key, n] for key, n in result.unhandled.items()), "unrouted": dict(result.unrouted),
         "evicted": dict(result.evicted), "throttled": dict(result.throttled),

@@ -49,7 +49,8 @@ def test_exception_swallowed_by_durable_in_a_stateless_policy_is_reported(shippe
 
 def assessed(event_id, incident, deaths, minute):
     return {"type": "incident_assessed", "id": event_id, "incident_id": incident, "casualties": deaths,
-            "deaths": deaths, "serious_injuries": 0, "ts": (T0.astimezone(CST) + dt.timedelta(minutes=minute)).isoformat()}
+            "deaths": deaths, "serious_injuries": 0,
+            "ts": (T0.astimezone(CST) + dt.timedelta(minutes=minute)).isoformat()}
 
 
 @pytest.mark.parametrize("in_context", [False, True])
