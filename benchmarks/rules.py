@@ -14,7 +14,10 @@ Each throughput and memory measurement runs in a fresh process (its own peak RSS
 medians are reported. Streaming (route + serve on a broker: latency, throughput, lag) is benchmarks/rules_stream.py.
 
     python -m benchmarks.rules [--events 50000] [--repeat 3] [--long 300000] [--out DIR]
-                               [--passes 1500000] [--only-batch]
+                               [--passes 1500000] [--only-batch | --only-throughput]
+
+Before timing anything the run checks that the engine in process, the supervised worker and a reference engine
+without issue 22's per-post shortcuts give the same actions, errors and counters for the workload, and fails if not.
 """
 from __future__ import annotations
 
@@ -136,6 +139,68 @@ def run_engine(events: list[dict], policies) -> int:
     with PolicyEngine(policies, clock=EVENT_TIME) as engine:
         engine.post_many(events)
     return len(events)
+
+
+def reference_engine_class():
+    """The engine with the per-post shortcuts of issue 22 turned off, as it ran before them: the partition's state
+    read after every post, the marker posted before every deletion, every window partition's pending events read
+    at every sweep. The benchmark's results must equal its results."""
+    from safecity.rules.engine import PolicyEngine
+
+    class ReferenceEngine(PolicyEngine):
+        @property
+        def _exception_seen(self) -> bool:
+            return True
+
+        @_exception_seen.setter
+        def _exception_seen(self, value: bool) -> None:
+            pass
+
+        def _delete_partition(self, name: str, sid: str, acted: bool = False) -> None:
+            super()._delete_partition(name, sid, acted=False)
+
+        def _compact(self, slot, sid: str) -> None:
+            slot.oldest.pop(sid, None)
+            super()._compact(slot, sid)
+
+    return ReferenceEngine
+
+
+def _result_digest(result) -> tuple[int, str]:
+    """(outbox records, sha256 over everything the run produced: records in order, errors, counters)."""
+    import dataclasses
+    import hashlib
+    text = json.dumps({
+        "outbox": [dataclasses.asdict(r) for r in result.outbox],
+        "errors": [dataclasses.asdict(e) for e in result.errors],
+        "rejected": [dataclasses.asdict(r) for r in result.rejected],
+        "unhandled": sorted([*key, n] for key, n in result.unhandled.items()), "unrouted": dict(result.unrouted),
+        "evicted": dict(result.evicted), "throttled": dict(result.throttled),
+        "triggered_at": result.triggered_at}, sort_keys=True, default=str, ensure_ascii=False)
+    return len(result.outbox), hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_actions(count: int, batch: int = 1000, engine_class=None) -> dict:
+    """The same events through the engine in process (`engine_class`, PolicyEngine by default), in the supervised
+    worker and through the reference engine; raises when their results differ (a faster path that changes an
+    action is a bug, not a speed-up)."""
+    from safecity.rules.engine import EVENT_TIME, EvaluationResult, PolicyEngine
+    from safecity.rules.worker import SupervisedEngine
+
+    events, policies = workload(count), setup_engine()
+    digests = {}
+    for label, engine_class in (("engine", engine_class or PolicyEngine), ("reference", reference_engine_class())):
+        with engine_class(policies, clock=EVENT_TIME) as engine:
+            engine.post_many(events)
+            digests[label] = _result_digest(engine.result())
+    supervised = EvaluationResult()
+    with SupervisedEngine(policies, clock=EVENT_TIME) as engine:
+        for first in range(0, len(events), batch):
+            supervised.extend(engine.post(events[first:first + batch]))
+    digests["supervised"] = _result_digest(supervised)
+    if len(set(digests.values())) != 1:
+        raise RuntimeError(f"the engines' results differ on {count:,} events: {digests}")
+    return {"events": count, "outbox_records": digests["engine"][0], "sha256": digests["engine"][1]}
 
 
 def run_supervised(events: list[dict], policies, batch: int = 1000) -> int:
@@ -362,6 +427,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--long", type=int, default=300_000, help="Events of the memory run.")
     parser.add_argument("--passes", type=int, default=1_500_000, help="Vehicle passes in the batch step's silver.")
     parser.add_argument("--only-batch", action="store_true", help="Measure the batch step only.")
+    parser.add_argument("--only-throughput", action="store_true",
+                        help="Check the actions and measure throughput only (no memory run, no batch step).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.only_batch:
@@ -369,6 +436,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(summary, indent=1))
         return summary
     print(f"{args.events:,} events, {args.repeat} repeats, {os.cpu_count()} cores", flush=True)
+    checked = _measure(f"import json; import benchmarks.rules as b; print(json.dumps(b.check_actions({args.events})))")
+    print(f"  actions: engine, supervised worker and reference engine agree: {checked}", flush=True)
     runs: dict[str, list[dict]] = {"baseline": [], "engine": [], "supervised": []}
     for repeat in range(args.repeat):
         for method in runs:
@@ -381,6 +450,11 @@ def main(argv: list[str] | None = None) -> dict:
                          "peak_mb": max(r["peak_mb"] for r in rs)} for m, rs in runs.items()}
     summary["ratios"] = {f"{m}_vs_baseline": summary[m]["median_events_per_s"] /
                          summary["baseline"]["median_events_per_s"] for m in ("engine", "supervised")}
+    summary["actions"] = checked
+    if args.only_throughput:
+        print(json.dumps(summary, indent=1))
+        write_results(args.out, "rules", summary)
+        return summary
     # The statechart's live partitions (open incidents) cost ~750 KB each in durable and last until the incident
     # closes or idles for 7 days; without it the runs show what pending events and partitions of windows cost.
     for without in ((), ("statechart", "escalation")):

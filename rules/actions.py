@@ -7,6 +7,7 @@ orders only ever receives well-formed requests. `summary_zh` is the one-line Chi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
@@ -102,7 +103,7 @@ class ActionSpec:
     def validate(self, params: Mapping[str, Any]) -> BaseModel:
         return self.params.model_validate(dict(params))
 
-    @property
+    @cached_property  # asked on every firing; the model's fields never change
     def optional(self) -> frozenset[str]:
         """The parameters the action does not require (templates.render leaves them out when unfillable)."""
         return frozenset(name for name, field in self.params.model_fields.items() if not field.is_required())

@@ -10,7 +10,8 @@ durable-rules quirks handled here (shared/reference/rule-engine-notes.md):
   `_PolicyHost._run` starts none: every action runs inside `post`, on the caller's thread, in order.
 - An event matching no rule raises MessageNotHandledException: normal, counted per (policy, event type), as are
   events consumed by a policy's catch-all rule (see compiler.py).
-- An exception inside an action is swallowed into the sid's state['exception']: read after every post.
+- An exception inside an action is swallowed into the sid's state['exception']: read after a post in which an
+  action raised or saw one (every action passes through our dispatcher, which notes it), and only then.
 - Without an explicit `id` durable hashes the content and drops identical events: events must carry an `id`.
 - At most 1024 live sids per ruleset (MemoryError after that). A policy without windows, facts or states never needs
   earlier events, so its sid's state is deleted right after each post. Stateful policies are sharded over several
@@ -39,7 +40,7 @@ from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, parse_action_ref,
                                      resumable_states, ruleset_name)
 from safecity.rules.events import event_time
-from safecity.rules.fields import value_problem
+from safecity.rules.fields import fits_type, value_problem
 from safecity.rules.lateness import TOO_LATE, LateEvent, classify
 from safecity.rules.loader import LoadedPolicy
 from safecity.rules.outbox import OutboxRecord, idempotency_key
@@ -149,6 +150,10 @@ class _Slot:
     resting: dict[str, tuple[str, float]] = field(default_factory=dict)
     resumed: dict[str, str] = field(default_factory=dict)  # charts resumed for the post under way -> their state
     finished: dict[str, float] = field(default_factory=dict)  # statechart partitions in a final state -> seen
+    # Windowed policies: sid -> earliest event time posted into the partition since it was created or compacted, a
+    # floor under its pending events' times; while it is inside the window, compaction has nothing to drop.
+    oldest: dict[str, float] = field(default_factory=dict)
+    acted: set[str] = field(default_factory=set)  # sids whose durable partition has run an action since created
 
     @property
     def final_states(self) -> frozenset[str]:
@@ -188,8 +193,13 @@ class PolicyEngine:
         self._result = EvaluationResult()
         self._host = _PolicyHost(self._dispatcher)
         self._closed = False
-        self._current: dict[str, Any] = {}
+        self._current_type: Any = None  # the type of the message being posted: the catch-all counts it
+        self._event_fields: dict[str, tuple[tuple[str, str, Any], ...]] = {}  # event type -> (id, type, element)
         self._posted = 0
+        # Set when an action raised or found an exception in its context: only then can durable have stored one in
+        # a partition's state, so only then is the state read (see _call).
+        self._exception_seen = False
+        self._acted = False  # an action ran during the post under way (in its partition: durable runs no other's)
         self._firings: list[tuple[_Slot, int, dict[str, dict[str, Any]], str]] = []
         self.now: float | None = None  # event-time clock: the latest event time seen
         self.before_post: Callable[[str, Mapping[str, Any]], None] | None = None  # worker's crash marker
@@ -336,12 +346,15 @@ class PolicyEngine:
         return True
 
     def _type_problem(self, event_type: str, event: Mapping[str, Any]) -> str | None:
-        for element in self._catalogue.event_fields(event_type):
-            value = event.get(element.id)
-            if value is not None:
-                problem = value_problem(element, value, self._catalogue, full=False)
-                if problem:
-                    return problem
+        fields = self._event_fields.get(event_type)
+        if fields is None:
+            fields = self._event_fields[event_type] = tuple(
+                (e.id, e.type, e) for e in self._catalogue.event_fields(event_type))
+        # value_problem(full=False) finds a problem exactly when the type does not fit; asked only then.
+        for field_id, kind, element in fields:
+            value = event.get(field_id)
+            if value is not None and not fits_type(kind, value):
+                return value_problem(element, value, self._catalogue, full=False)
         return None
 
     def _partition(self, slot: _Slot, message: Mapping[str, Any]) -> str | None:
@@ -402,7 +415,7 @@ class PolicyEngine:
         marker = {"id": f"{RESUME}:{self._resumes}", "sid": sid, "type": RESUME, "state": state}
         if self.before_post is not None:
             self.before_post(slot.loaded.id, marker)
-        self._current = dict(marker)
+        self._current_type = RESUME
         self._host.post(slot.ruleset(sid), marker)
         slot.resumed[sid] = state
 
@@ -410,8 +423,13 @@ class PolicyEngine:
         name = slot.ruleset(sid)
         if self.before_post is not None:
             self.before_post(slot.loaded.id, message)
-        self._current = dict(message)
+        self._current_type = message.get("type")
         self._firings = []
+        self._acted = False
+        if slot.policy.window_seconds:
+            seen = message.get(TS, 0)
+            if seen < slot.oldest.get(sid, seen + 1):
+                slot.oldest[sid] = seen
         try:
             operation(name)
         except durable.MessageNotHandledException:
@@ -424,6 +442,8 @@ class PolicyEngine:
                 slot.loaded.id, slot.loaded.version, sid, [str(message["id"])], "E_PARTITION_LIMIT",
                 f"规则集 {name} 的分区数已达上限 1024 / ruleset {name} holds 1024 live partitions"))
             return
+        if self._acted and not slot.policy.stateless and not slot.policy.is_chart:
+            slot.acted.add(sid)
         # Firings are rendered only now, outside durable's callback: allocating much Python memory inside the
         # action (rendering, pydantic) crashed the process with SIGSEGV in later posts in our tests.
         firings, self._firings = self._firings, []
@@ -434,7 +454,10 @@ class PolicyEngine:
                 self._result.errors.append(RuleError(firing[0].loaded.id, firing[0].loaded.version, firing[3],
                                                      sorted(str(m["id"]) for m in firing[2].values()),
                                                      "E_ACTION_EXCEPTION", f"{type(exc).__name__}: {exc}"))
-        state = self._host.get_state(name, sid)
+        state: Mapping[str, Any] = {}
+        if self._exception_seen:  # else no action stored an exception: the state read would find none
+            self._exception_seen = False
+            state = self._host.get_state(name, sid)
         if state.get("exception"):
             self._result.errors.append(RuleError(slot.loaded.id, slot.loaded.version, sid, [str(message["id"])],
                                                  "E_ACTION_EXCEPTION", str(state["exception"])))
@@ -456,7 +479,7 @@ class PolicyEngine:
         targets = [slot.rules[index].target for _, index, _, _ in firings if isinstance(index, int)]
         state = targets[-1] if targets else slot.resumed.get(sid)
         slot.resumed.pop(sid, None)
-        self._delete_partition(slot.ruleset(sid), sid)
+        self._delete_partition(slot.ruleset(sid), sid, acted=self._acted)
         slot.last_seen.pop(sid, None)
         seen = message.get(TS, self.now or 0.0)
         if state in slot.final_states:
@@ -485,8 +508,10 @@ class PolicyEngine:
                     self._result.evicted[slot.loaded.id] += 1
             for sid, seen in list(slot.last_seen.items()):
                 if seen < self.now - idle and sid not in slot.facts:
-                    self._delete_partition(slot.ruleset(sid), sid)
+                    self._delete_partition(slot.ruleset(sid), sid, acted=sid in slot.acted)
+                    slot.acted.discard(sid)
                     del slot.last_seen[sid]
+                    slot.oldest.pop(sid, None)
                     self._result.evicted[slot.loaded.id] += 1
                 elif slot.policy.window_seconds:
                     self._compact(slot, sid)
@@ -494,6 +519,9 @@ class PolicyEngine:
     def _compact(self, slot: _Slot, sid: str) -> None:
         name = slot.ruleset(sid)
         window = slot.policy.window_seconds or 0
+        oldest = slot.oldest.get(sid)
+        if oldest is not None and oldest >= (self.now or 0) - window:
+            return  # no pending event can be older than `oldest`: reading them all (JSON) would find none stale
         try:
             pending = self._host.get_pending_events(name, sid)
         except durable_rules_engine.error:
@@ -503,16 +531,24 @@ class PolicyEngine:
             return
         # A subset of events that did not complete a match cannot complete one: posting the fresh ones again
         # into an empty partition fires nothing and leaves only them pending.
-        self._delete_partition(name, sid)
+        self._delete_partition(name, sid, acted=sid in slot.acted)
+        slot.acted.discard(sid)
+        slot.oldest.pop(sid, None)  # the re-posts below set it again
         for event in sorted((e for e in pending if e not in stale), key=lambda e: e.get(TS, 0)):
             self._call(slot, sid, event, lambda n, e=event: self._host.post(n, e))
         for fact in slot.facts.get(sid, {}).values():
             self._call(slot, sid, fact, lambda n, f=fact: self._host.assert_fact(n, f))
 
-    def _delete_partition(self, name: str, sid: str) -> None:
+    def _delete_partition(self, name: str, sid: str, acted: bool = False) -> None:
         # durable crashes (SIGSEGV) deleting a partition in which no action has run yet; the marker's rule runs one.
+        # `acted`: one has run in it (a chart's every event runs a transition, its discard one at least; a window's
+        # or join's partition is noted in _Slot.acted when one does), so the marker would be a post that changes
+        # nothing.
+        if acted:
+            self._host.delete_state(name, sid)
+            return
         self._evictions = getattr(self, "_evictions", 0) + 1
-        self._current = {"type": EVICT}
+        self._current_type = EVICT
         try:
             self._host.post(name, {"id": f"{EVICT}:{self._evictions}", "sid": sid, "type": EVICT})
         except durable.MessageNotHandledException:
@@ -592,18 +628,31 @@ class PolicyEngine:
         policy_id, rule_index = parse_action_ref(ref)
 
         def fire(c: Any) -> None:
-            slot = self._slots.get(policy_id)
-            if slot is None or rule_index in ("start", EVICT, RESUME):
-                return
-            if rule_index == DISCARD:
-                if self._current.get("type") != EVICT:
-                    self._result.unhandled[(policy_id, self._current.get("type"))] += 1
-                return
-            # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
-            matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}
-            self._firings.append((slot, rule_index, matched, str(c.s.sid)))
+            # Every rule's and transition's "run" resolves here and is the last link of its chain (a chart's
+            # transition runs durable's own step first, which stores what it raises in c.s), so what durable can
+            # swallow into a state's "exception" passes this point: raised below, or already in c.s.
+            self._acted = True
+            try:
+                self._record(policy_id, rule_index, c)
+            except BaseException:
+                self._exception_seen = True
+                raise
+            if "exception" in c.s._d:
+                self._exception_seen = True
 
         return fire
+
+    def _record(self, policy_id: str, rule_index: int | str, c: Any) -> None:
+        slot = self._slots.get(policy_id)
+        if slot is None or rule_index in ("start", EVICT, RESUME):
+            return
+        if rule_index == DISCARD:
+            if self._current_type != EVICT:
+                self._result.unhandled[(policy_id, self._current_type)] += 1
+            return
+        # Closure._m is durable's alias -> matched message dict for rules whose patterns are not batches.
+        matched = {alias: dict(m) for alias, m in dict(c._m).items() if alias != "chart_context"}
+        self._firings.append((slot, rule_index, matched, str(c.s.sid)))
 
     def _fired_at(self, matched: dict[str, dict[str, Any]]) -> dt.datetime:
         if self._clock == EVENT_TIME:

@@ -19,7 +19,7 @@ TYPE_ZH = {"string": "文本", "integer": "整数", "number": "数值", "boolean
 NUMERIC = frozenset({"integer", "number"})
 
 
-def _fits_type(kind: str, value: Any) -> bool:
+def fits_type(kind: str, value: Any) -> bool:
     if isinstance(value, bool):
         return kind == "boolean"
     if kind in ("string", "timestamp"):
@@ -33,13 +33,14 @@ def _fits_type(kind: str, value: Any) -> bool:
 
 def value_problem(element: Element, value: Any, catalogue: Catalogue, *, full: bool = True) -> str | None:
     """A bilingual description of why `value` cannot be a value of `element`, or None when it fits."""
-    label = f"{element.id}（{element.name_zh}）"
-    if not _fits_type(element.type, value):
+    if not fits_type(element.type, value):
         hint_zh = "；代码请加引号" if element.type == "string" and isinstance(value, (int, float)) else ""
-        return (f"{label} 应为{TYPE_ZH[element.type]}，实际为 {value!r}{hint_zh} / "
+        return (f"{element.id}（{element.name_zh}） 应为{TYPE_ZH[element.type]}，实际为 {value!r}{hint_zh} / "
                 f"{element.id} must be a {element.type}, got {value!r}")
     if not full:
         return None
+    # Built only past the type test: the engine asks about every field of every live event, nearly all fitting.
+    label = f"{element.id}（{element.name_zh}）"
     if element.type == "timestamp":
         try:
             parsed = dt.datetime.fromisoformat(value)

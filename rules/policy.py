@@ -404,7 +404,7 @@ class Policy(_Strict):
             return ladder_states(self)
         return dict(self.states or {})
 
-    @property
+    @cached_property  # asked per event by the engine; frozen model, as chart_states
     def stateless(self) -> bool:
         """True when no rule needs earlier events or facts of the partition, so its engine state may be dropped."""
         return self.kind in ("rule", "decision_table") and isinstance(self.when, Condition) \
@@ -426,7 +426,7 @@ class Policy(_Strict):
     def fact_types(self) -> frozenset[str]:
         return frozenset(c.fact for c in self.conditions if isinstance(c, Pattern) and c.fact is not None)
 
-    @property
+    @cached_property  # asked per event by the engine; frozen model, as chart_states
     def window_seconds(self) -> int | None:
         return self.when.window.seconds if isinstance(self.when, Condition) and self.when.window else None
 
@@ -434,7 +434,7 @@ class Policy(_Strict):
     def throttle_key(self) -> str | None:
         return (self.throttle.by or self.partition_by) if self.throttle else None
 
-    @property
+    @cached_property  # asked per event by the engine; frozen model, as chart_states
     def idle_seconds(self) -> int | None:
         if self.idle_after:
             return duration_seconds(self.idle_after)

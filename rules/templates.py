@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Collection, Iterator, Mapping
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*"
@@ -131,7 +132,23 @@ def render(value: Any, bindings: Mapping[str, Mapping[str, Any]], variables: Map
         return [render(item, bindings, variables) for item in value]
     if not isinstance(value, str):
         return value
-    whole = PLACEHOLDER.fullmatch(value.strip())
+    whole, parts = _parsed(value)
+    if whole is not None:
+        return _lookup(bindings, variables, whole)
+    return "".join(part if isinstance(part, str) else str(_lookup(bindings, variables, part)) for part in parts)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[Placeholder | None, tuple[str | Placeholder, ...]]:
+    """The text as one whole placeholder, or as literal pieces and placeholders in order. Cached: the engine renders
+    the same few policy texts on every firing, and matching them was most of rendering's cost."""
+    whole = PLACEHOLDER.fullmatch(text.strip())
     if whole:
-        return _lookup(bindings, variables, _placeholder(whole))
-    return PLACEHOLDER.sub(lambda m: str(_lookup(bindings, variables, _placeholder(m))), value)
+        return _placeholder(whole), ()
+    parts: list[str | Placeholder] = []
+    at = 0
+    for match in PLACEHOLDER.finditer(text):
+        parts += [text[at:match.start()], _placeholder(match)]
+        at = match.end()
+    parts.append(text[at:])
+    return None, tuple(parts)
