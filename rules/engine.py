@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from safecity.rules.actions import ACTIONS
 from safecity.rules.compiler import (EVICT, RESUME, TS, TS_END, compile_policy, parse_action_ref,
-                                     resumable_states, ruleset_name)
+                                     resumable_states)
 from safecity.rules.events import event_time
 from safecity.rules.fields import fits_type, value_problem
 from safecity.rules.lateness import TOO_LATE, LateEvent, classify
