@@ -4,6 +4,9 @@ independent oracle here (a character loop for the depth, json.loads with its own
 rules spelled out) reads the same lines."""
 import json
 
+import pytest
+
+from safecity.ingestion import readers
 from safecity.ingestion.readers import LINE_COLUMN, MAX_JSON_DEPTH, read_jsonl
 
 
@@ -184,3 +187,25 @@ def test_a_real_ga_t_1400_document_reads_as_an_independent_reading_of_its_raw_re
         assert batch.rejected == [] and row.pop(LINE_COLUMN) == 1
         assert row == expected and batch.header == list(expected)
     assert expected["PlateNo"] == "浙BY6H39" and expected["InfoKind"] == "1" and "SubImageList.SubImageInfoObject" in expected
+
+
+@pytest.mark.parametrize("part", [1, 2, 3, 7])
+def test_a_file_read_in_parts_is_the_file_read_whole(monkeypatch, part):
+    """Rows, columns (in order of first appearance: a name first met in a later part, one a later part lacks),
+    rejections (a case clash with a name met in an earlier part) and blank lines as in one reading, and as the
+    oracle decides them."""
+    lines = ['{"agent": "a1", "ifName": "x"}', "", '{"agent": "a2"}', '{"time": "t3", "agent": "a3"}',
+             '{"Agent": "clash with line 1"}', "   ", *hostile_lines(), '{"late": "new column", "agent": "a9"}']
+    data = ("\n".join(lines) + "\n").encode()
+    monkeypatch.setattr(readers, "JSONL_PART_LINES", 10**9)
+    whole = read_jsonl(data, "utf-8", "parts.jsonl")
+    monkeypatch.setattr(readers, "JSONL_PART_LINES", part)
+    parts = read_jsonl(data, "utf-8", "parts.jsonl")
+    assert parts.table.equals(whole.table) and parts.header == whole.header
+    assert parts.rejected == whole.rejected and parts.blank_lines == whole.blank_lines == 2
+    assert parts.header == ["agent", "ifName", "time", "ifHCInOctets", "b" + ".b" * (MAX_JSON_DEPTH - 1), "text",
+                            "n", "ifHCOutOctets", "late"]
+    kept, rejected = oracle(lines)
+    blank = {n for n, line in enumerate(lines, 1) if not line.strip()}
+    assert sorted((r.line, r.code) for r in parts.rejected) == [(n, c) for n, c in rejected if n not in blank]
+    assert parts.table.column(LINE_COLUMN).to_pylist() == [n for n, _ in kept if n not in blank]
