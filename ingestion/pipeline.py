@@ -329,6 +329,7 @@ class BatchIngestor:
         self._already_in_silver(con)
         con.execute(f"INSERT INTO received SELECT {lineage_sql}, {quote(LINE_COLUMN)}, record FROM {rejected_relation}")
         con.execute("CREATE TEMP TABLE hashed AS SELECT *, sha256(coalesce(record, '')) AS _record_sha256 FROM received")
+        con.execute("DROP TABLE received")  # every record's text, held twice until now
         ts = f"TIMESTAMPTZ '{now.isoformat()}'"
         bronze = con.sql(f"SELECT _source, _batch_id, _file, _line, _record_sha256, '{content_sha}' AS _file_sha256, "
                          f"{ts} AS _received_at, record FROM hashed ORDER BY _line").to_arrow_table()
