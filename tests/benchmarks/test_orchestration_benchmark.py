@@ -70,7 +70,7 @@ def test_a_share_of_the_day_is_the_first_hours_that_hold_that_share_of_the_passe
     assert bench.hours_for_share(day, 1.0) is None
 
 
-def test_a_quarter_day_keeps_only_the_first_six_hours(tmp_path):
+def test_delivering_the_first_six_hours_keeps_only_their_records(tmp_path):
     day = tmp_path / "day"
     for name, text in {"heartbeats/status_20260715.jsonl": '{"Time":"2026-07-15T05:59:00"}\n'
                                                            '{"Time":"2026-07-15T06:00:00"}\n',
