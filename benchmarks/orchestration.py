@@ -96,6 +96,11 @@ def _keep_line(line: bytes, hours: range) -> bool:
     return day < DAY or (day == DAY and int(found.group(2)) in hours)
 
 
+def _pass_hour(name: str) -> int:
+    # The simulator's pass files: passes_<HH>_<NNN>.json
+    return int(name.split("_")[1])
+
+
 def hours_for_share(day: Path, share: float) -> range | None:
     """The hours 00..H-1 of the day whose pass files hold at least `share` of the day's pass bytes (records are the
     same size, so bytes count them); None for the whole day."""
@@ -103,7 +108,7 @@ def hours_for_share(day: Path, share: float) -> range | None:
         return None
     by_hour: dict[int, int] = {}
     for path in day.glob("passes/*/passes_*.json"):
-        hour = int(path.name.split("_")[1])
+        hour = _pass_hour(path.name)
         by_hour[hour] = by_hour.get(hour, 0) + path.stat().st_size
     total, running = sum(by_hour.values()), 0
     for hour in range(24):
@@ -127,7 +132,7 @@ def deliver(day: Path, landing: Path, hours: range | None = None, cameras: set[s
         target = landing / ("cameras/" + rel.name if rel.parts[0] == "catalog" and rel.suffix == ".csv"
                             else rel.as_posix())
         target.parent.mkdir(parents=True, exist_ok=True)
-        if hours is not None and rel.parts[0] == "passes" and int(rel.name.split("_")[1]) not in hours:
+        if hours is not None and rel.parts[0] == "passes" and _pass_hour(rel.name) not in hours:
             continue
         if hours is not None and rel.suffix in (".csv", ".jsonl") and (
                 rel.parts[0] in TIMED_FOLDERS or rel.as_posix().startswith(TIMED_FILES)):
@@ -566,6 +571,8 @@ def print_summary(summary: dict) -> None:
                   f"{s['median_seconds']:>10.0f}{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
                   f"  {', '.join(s['failed_steps']) or 'none'}")
         for name, g in c["growth"].items():
+            if name == "quarter":
+                continue  # the measure itself
             print(f"quarter -> {name}: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
                   f"x{g['peak_mb']:.2f}")
         print("seconds per step (Dagster's step timings):")

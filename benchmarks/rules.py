@@ -189,8 +189,8 @@ def check_actions(count: int, batch: int = 1000, engine_class=None) -> dict:
 
     events, policies = workload(count), setup_engine()
     digests = {}
-    for label, engine_class in (("engine", engine_class or PolicyEngine), ("reference", reference_engine_class())):
-        with engine_class(policies, clock=EVENT_TIME) as engine:
+    for label, kind in (("engine", engine_class or PolicyEngine), ("reference", reference_engine_class())):
+        with kind(policies, clock=EVENT_TIME) as engine:
             engine.post_many(events)
             digests[label] = _result_digest(engine.result())
     supervised = EvaluationResult()

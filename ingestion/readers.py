@@ -635,7 +635,7 @@ JSONL_PART_LINES = 50_000
 
 def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = None) -> RawBatch:
     """JSON Lines: one object per line, lines split at line feeds only (U+2028 or a lone CR inside a string is
-    data, as JSON allows); a line that is not an object is rejected alone. Read in parts of JSONL_PART_LINES lines,
+    data, as JSON allows); a line that is not an object is rejected alone. Read in parts of JSONL_PART_LINES records,
     each turned into Arrow before the next is parsed; the table is the one a single part would give."""
     text, used, where = _text(source, encoding, where)
     rejected: list[RejectedLine] = []
@@ -675,7 +675,7 @@ def _joined_parts(parts: list[pa.Table]) -> tuple[pa.Table, list[str]]:
     part lacks null in its rows."""
     header = list(dict.fromkeys(name for part in parts for name in part.column_names if name != LINE_COLUMN))
     if len(parts) == 1:
-        return parts[0].select([*header, LINE_COLUMN]), header
+        return parts[0], header  # records_table's own order: the header, then the line
     aligned = [pa.table({name: part.column(name) if name in part.column_names else pa.nulls(part.num_rows, pa.string())
                          for name in header} | {LINE_COLUMN: part.column(LINE_COLUMN)}) for part in parts]
     return pa.concat_tables(aligned), header

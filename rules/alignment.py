@@ -82,7 +82,10 @@ class EventTimeMerge(Generic[Item]):
         order = itertools.count(len(self._buffers))
         # Whether a partition holds the others changes only when some buffer runs empty: it is asked then (and
         # before the first record), not for every record released (each asks the consumer about its partitions).
-        held = bool(heads) and not everything and self._holding(assigned, more_at_broker)
+        def holding() -> bool:
+            return bool(heads) and not everything and self._holding(assigned, more_at_broker)
+
+        held = holding()
         while heads and not held:
             _, _, partition = heapq.heappop(heads)
             buffer = self._buffers[partition]
@@ -92,7 +95,7 @@ class EventTimeMerge(Generic[Item]):
             if buffer:
                 heapq.heappush(heads, (buffer[0].seconds, next(order), partition))
             else:
-                held = bool(heads) and not everything and self._holding(assigned, more_at_broker)
+                held = holding()
         self.waited += held
         return out
 

@@ -50,7 +50,6 @@ def model_key(node: Mapping[str, Any]) -> dg.AssetKey:
 DAILY_MODELS = "tag:daily"
 
 
-
 def prepare_sources(catalog: IcebergCatalogResource, log) -> None:
     """Every entity's silver table exists and is visible to dbt, empty for what the site does not send, and so do
     the network step's derived tables (empty on a site without a network registry); the reference tables the dbt
