@@ -209,3 +209,37 @@ def test_a_file_read_in_parts_is_the_file_read_whole(monkeypatch, part):
     blank = {n for n, line in enumerate(lines, 1) if not line.strip()}
     assert sorted((r.line, r.code) for r in parts.rejected) == [(n, c) for n, c in rejected if n not in blank]
     assert parts.table.column(LINE_COLUMN).to_pylist() == [n for n, _ in kept if n not in blank]
+
+
+def test_real_camera_records_as_json_lines_read_in_parts_match_an_independent_reading(monkeypatch):
+    """The real Maryland CHART camera records (tests/data/real/exports/cameras, MANIFEST.md; the export is JSONP),
+    one JSON object a line as a feed would send them, read in parts of 7 records: every row, every value and the
+    column order as spelled out here from the raw JSON (numbers as JSON writes them, whole ones without ".0",
+    booleans lower case, nested objects by dotted names, lists as JSON text)."""
+    from tests.real_data import REAL_DATA
+
+    text = (REAL_DATA / "cameras" / "maryland_chart_getCameraMapDataJSON.do").read_text(encoding="utf-8")
+    records = json.loads(text[text.index("(") + 1:text.rindex(")")])["data"]
+
+    def flat(record, prefix=""):
+        for key, value in record.items():
+            if isinstance(value, dict) and value:
+                yield from flat(value, f"{prefix}{key}.")
+            elif isinstance(value, bool):
+                yield prefix + key, "true" if value else "false"
+            elif isinstance(value, (list, dict)):
+                yield prefix + key, json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, float):  # a whole number without ".0" (the raw file has "milePost":0.0)
+                yield prefix + key, str(int(value)) if value.is_integer() else repr(value)
+            else:
+                yield prefix + key, None if value is None else str(value)
+
+    expected = [dict(flat(r)) for r in records]
+    monkeypatch.setattr(readers, "JSONL_PART_LINES", 7)
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode("utf-8")
+    batch = read_jsonl(data, "utf-8", "maryland.jsonl")
+    rows = batch.table.to_pylist()
+    assert batch.rejected == [] and len(records) > 7 * 3
+    assert [row.pop(LINE_COLUMN) for row in rows] == list(range(1, len(records) + 1))
+    assert batch.header == list(dict.fromkeys(name for record in expected for name in record))
+    assert rows == [{name: record.get(name) for name in batch.header} for record in expected]
