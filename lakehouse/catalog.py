@@ -6,13 +6,16 @@ Spark or Trino at a larger site) reads them through the same catalog.
 """
 from __future__ import annotations
 
+import itertools
 import time
+import uuid
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
-from pyiceberg.table import Table
+from pyiceberg.io.pyarrow import _dataframe_to_data_files, bin_pack_record_batches
+from pyiceberg.table import Table, TableProperties
 from pyiceberg.transforms import DayTransform
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -80,18 +83,28 @@ def ensure_table(catalog: Catalog, identifier: str, schema: pa.Schema, day_parti
     return table
 
 
-def iceberg_ready(table: pa.Table) -> pa.Table:
+def iceberg_schema(schema: pa.Schema) -> pa.Schema:
     """Iceberg has no unsigned or 8/16-bit integers, stores timestamps in microseconds and time-zoned ones in UTC
     (the same instants; readers show them in their own zone)."""
     fields = []
-    for field in table.schema:
+    for field in schema:
         kind = field.type
         if pa.types.is_integer(kind) and (pa.types.is_unsigned_integer(kind) or kind.bit_width < 32):
             kind = pa.int64() if kind.bit_width >= 32 else pa.int32()
         elif pa.types.is_timestamp(kind):
             kind = pa.timestamp("us", tz="UTC" if kind.tz else None)
         fields.append(pa.field(field.name, kind))
-    return table.cast(pa.schema(fields))
+    return pa.schema(fields)
+
+
+def iceberg_ready(table: pa.Table) -> pa.Table:
+    return table.cast(iceberg_schema(table.schema))
+
+
+def iceberg_ready_batches(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """iceberg_ready one batch at a time, for a write that must not hold the whole table in memory."""
+    schema = iceberg_schema(reader.schema)
+    return pa.RecordBatchReader.from_batches(schema, (batch.cast(schema) for batch in reader))
 
 
 def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table, *, unless_equal_by: tuple[str, ...] = ()) -> Table:
@@ -107,6 +120,28 @@ def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table, *, unless_eq
         if table.scan().to_arrow().sort_by(order).equals(rows.sort_by(order)):
             return table
     table.overwrite(rows)
+    return table
+
+
+def overwrite_batches(table: Table, rows: pa.RecordBatchReader, properties: dict[str, str],
+                      file_bytes: int | None = None) -> Table:
+    """Replace every row of an unpartitioned table with `rows` in one commit (a single overwrite snapshot carrying
+    `properties`), holding one data file's worth of batches at a time: `file_bytes` of Arrow (pyiceberg measures a
+    file's target in memory, not on disk), by default the table's target file size.
+
+    Why not pyiceberg's overwrite of a RecordBatchReader: its writer hands every file's batches to a thread pool at
+    once (Executor.map drains the reader), so the whole input is held after all."""
+    target = file_bytes or int(table.properties.get(TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
+                                                    TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT))
+    commit_uuid, counter = uuid.uuid4(), itertools.count(0)
+    with table.transaction() as tx:
+        with tx.update_snapshot(snapshot_properties=properties).overwrite(commit_uuid) as replace:
+            for task in table.scan().plan_files():
+                replace.delete_data_file(task.file)
+            for batches in bin_pack_record_batches(rows, target):
+                for data_file in _dataframe_to_data_files(table.metadata, pa.Table.from_batches(batches, rows.schema),
+                                                          table.io, commit_uuid, counter):
+                    replace.append_data_file(data_file)
     return table
 
 

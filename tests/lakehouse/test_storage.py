@@ -2,7 +2,8 @@
 import pyarrow as pa
 
 from safecity.lakehouse.warehouse import EXTENSIONS, connect, prepare_extension_directory
-from safecity.lakehouse.catalog import ensure_table, open_catalog
+from safecity.lakehouse import catalog as catalog_module
+from safecity.lakehouse.catalog import ensure_table, open_catalog, overwrite_batches
 from safecity.lakehouse.exactly_once import BATCH_PROPERTY, append_once, committed_batches
 from safecity.lakehouse.views import publish_views
 
@@ -61,3 +62,40 @@ def test_a_table_gains_the_columns_a_standard_adds(settings):
     append_once(table, pa.table({"id": ["b"], "n": [2], "edition": ["2022"]}, schema=wider), "b2")
     rows = sorted(catalog.load_table("silver.t").scan().to_arrow().to_pylist(), key=lambda r: r["id"])
     assert rows == [{"id": "a", "n": 1, "edition": None}, {"id": "b", "n": 2, "edition": "2022"}]
+
+
+def _reader(batches: list[pa.RecordBatch], pulled: list[int]) -> pa.RecordBatchReader:
+    """The batches as a one-pass reader that notes how many have been pulled."""
+    def stream():
+        for batch in batches:
+            pulled.append(1)
+            yield batch
+    return pa.RecordBatchReader.from_batches(SCHEMA, stream())
+
+
+def test_overwrite_in_batches_replaces_every_row_in_one_commit_holding_one_file_at_a_time(settings, monkeypatch):
+    catalog = open_catalog(settings)
+    table = ensure_table(catalog, "gold.t", SCHEMA)
+    table.append(pa.table({"id": ["old"], "n": [0]}, schema=SCHEMA))
+    before = table.current_snapshot().snapshot_id
+    batches = [pa.record_batch({"id": [f"r{i}", f"s{i}"], "n": [i, -i]}, schema=SCHEMA) for i in range(4)]
+    pulled, pulled_at_each_file = [], []
+    original = catalog_module._dataframe_to_data_files
+
+    def noting(*args, **kwargs):
+        pulled_at_each_file.append(len(pulled))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(catalog_module, "_dataframe_to_data_files", noting)
+    table = overwrite_batches(table, _reader(batches, pulled), {"safecity.source": "marts.t"}, file_bytes=1)
+    # A file per batch (each passes one byte), written before the next batch is read.
+    assert pulled_at_each_file == [1, 2, 3, 4]
+    table = catalog.load_table("gold.t")
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == sorted(
+        (r for b in batches for r in b.to_pylist()), key=lambda r: r["id"])
+    snapshot = table.current_snapshot()
+    assert snapshot.parent_snapshot_id == before                      # one commit after the old rows
+    assert snapshot.summary.additional_properties["safecity.source"] == "marts.t"
+    assert table.scan(snapshot_id=before).to_arrow()["id"].to_pylist() == ["old"]
+    # No rows at all: the table is emptied, not left as it was.
+    table = overwrite_batches(table, _reader([], []), {})
+    assert catalog.load_table("gold.t").scan().to_arrow().num_rows == 0

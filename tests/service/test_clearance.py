@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import duckdb
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
@@ -20,7 +21,7 @@ from safecity.lakehouse.warehouse import connect
 from safecity.service import query, rights
 from safecity.service.audit import read_audit
 from safecity.service.catalogue import Column, TableInfo
-from safecity.transforms.gold import restricted_rows
+from safecity.transforms import gold as gold_module
 from tests.service.conftest import SECRET, _client, read_arrow
 
 # The marts gold masks, their row key and the columns the standards mark sensitive.
@@ -162,24 +163,54 @@ RAW = pa.table({"id": [1, 2, 3], "phone": ["13800001111", "13900002222", None], 
 MASKED = pa.table({"id": [1, 2, 3], "phone": ["138****1111", "139****2222", None], "dossier": ["****", "****", "****"]})
 
 
+def _warehouse(raw: pa.Table, masked: pa.Table):
+    """A DuckDB of its own with a mart `t` holding `raw` and its masked form holding `masked`."""
+    con = duckdb.connect()
+    for schema, rows in (("marts", raw), ("gold_masked", masked)):
+        con.execute(f"CREATE SCHEMA {schema}")
+        con.register("rows", rows)
+        con.execute(f"CREATE TABLE {schema}.t AS SELECT * FROM rows")
+        con.unregister("rows")
+    return con
+
+
+def restricted_rows(raw: pa.Table, masked: pa.Table, companions: set[str] = frozenset()) -> pa.Table:
+    return gold_module.restricted_rows(_warehouse(raw, masked), "t", companions).read_all()
+
+
 def test_restricted_rows_pair_raw_and_masked_values_and_refuse_another_order():
-    rows = restricted_rows("t", RAW, MASKED)
+    rows = restricted_rows(RAW, MASKED)
     assert rows.column_names == ["id", "phone", "dossier", "phone__masked", "dossier__masked"]
     assert rows.select(["id", "phone", "dossier"]).equals(RAW)
     assert rows["phone__masked"].equals(MASKED["phone"]) and rows["dossier__masked"].equals(MASKED["dossier"])
     with pytest.raises(ValueError, match="row for row"):
-        restricted_rows("t", RAW, MASKED.take([1, 0, 2]))
+        restricted_rows(RAW, MASKED.take([1, 0, 2]))
+    with pytest.raises(ValueError, match="columns and rows"):
+        restricted_rows(RAW, MASKED.take([0, 1]))
     # A column the view left as it was (all null today) gets a companion only if it had one before.
     blank = RAW.set_column(1, "phone", pa.array([None] * 3, pa.string()))
     masked_blank = MASKED.set_column(1, "phone", pa.array([None] * 3, pa.string()))
-    assert "phone__masked" not in restricted_rows("t", blank, masked_blank).column_names
-    assert "phone__masked" in restricted_rows("t", blank, masked_blank, {"phone"}).column_names
+    assert "phone__masked" not in restricted_rows(blank, masked_blank).column_names
+    assert "phone__masked" in restricted_rows(blank, masked_blank, {"phone"}).column_names
+
+
+def test_restricted_rows_read_in_batches_stay_paired(monkeypatch):
+    """A mart longer than a batch: every batch pairs the same rows as one whole read would."""
+    ids = list(range(1, 11))
+    raw = pa.table({"id": ids, "phone": [f"1380000{i:04d}" for i in ids]})
+    masked = pa.table({"id": ids, "phone": [f"138****{i:04d}" for i in ids]})
+    monkeypatch.setattr(gold_module, "BATCH_ROWS", 3)
+    batches = list(gold_module.restricted_rows(_warehouse(raw, masked), "t"))
+    assert len(batches) == 4
+    got = pa.Table.from_batches(batches)
+    assert got["id"].to_pylist() == ids and got["phone"].equals(raw["phone"])
+    assert got["phone__masked"].equals(masked["phone"])
 
 
 def test_mixed_clearance_takes_each_column_by_its_class(tmp_path):
     catalog = SqlCatalog("safecity", uri=f"sqlite:///{tmp_path}/catalog.sqlite", warehouse=f"file://{tmp_path}")
     catalog.create_namespace("gold_restricted")
-    rows = restricted_rows("t", RAW, MASKED)
+    rows = restricted_rows(RAW, MASKED)
     table = catalog.create_table("gold_restricted.t", schema=rows.schema)
     table.overwrite(rows)
     table = catalog.load_table("gold_restricted.t")
