@@ -177,9 +177,10 @@ def snapshots_of(cameras: int | None):
         snapshots.write_snapshots = original
 
 
-def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: int | None = None) -> dict:
+def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: int | None = None,
+                  shares: tuple[str, ...] = tuple(SHARES)) -> dict:
     """The city day, simulated once into work/city/day (reused when there), and its landings by share of the passes
-    (SHARES)."""
+    (names of SHARES)."""
     from safecity.simulator.run import simulate
 
     day = work / "city" / "day"
@@ -198,9 +199,9 @@ def city_landings(work: Path, snapshot_cameras: int | None, diagnosed_cameras: i
     if diagnosed_cameras:
         cameras = set(sorted(p.stem for p in (day / "snapshots" / "reference").glob("*.jpg"))[:diagnosed_cameras])
     landings = {}
-    for name, share in SHARES.items():
+    for name in shares:
         began = time.perf_counter()
-        hours = hours_for_share(day, share)
+        hours = hours_for_share(day, SHARES[name])
         landing = work / "city" / name
         delivered = deliver(day, landing, hours, cameras)
         landings[name] = {"landing": str(landing), **delivered, "records": landing_records(landing),
@@ -287,12 +288,13 @@ def run_dagster(home: Path) -> dict:
     seconds = time.perf_counter() - began
     with dg.DagsterInstance.get() as instance:
         stats = instance.get_run_step_stats(summary.run_id)
-    steps = {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
+    spans = {s.step_key: (s.start_time, s.end_time) for s in stats if s.end_time and s.start_time}
+    steps = {key: end - start for key, (start, end) in spans.items()}
     order = [s.step_key for s in sorted(stats, key=lambda s: s.start_time or 0)]
     parts.seconds["outside steps and the parts above"] = seconds - sum(steps.values()) - sum(parts.seconds.values())
     return {"seconds": seconds, "success": summary.success, "failed_steps": summary.failed_steps,
             "checks_failed": sorted(k for k, passed in summary.checks.items() if not passed),
-            "steps": {**steps, **parts.seconds}, "order": order, **outcome(summary)}
+            "steps": {**steps, **parts.seconds}, "spans": spans, "order": order, **outcome(summary)}
 
 
 class _Steps:
@@ -414,9 +416,10 @@ def measure(method: str, home: Path, limit_gb: float) -> dict:
     with open(log, "w") as handle:
         process = subprocess.Popen([sys.executable, "-c", code, str(home)], cwd=ROOT, stdout=handle,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-        peak, killed = 0.0, False
+        peak, killed, samples = 0.0, False, []
         while process.poll() is None:
-            peak = max(peak, _tree_rss_mb(process.pid))
+            samples.append((time.time(), _tree_rss_mb(process.pid)))
+            peak = max(peak, samples[-1][1])
             if peak > limit_gb * 1024 and not killed:
                 os.killpg(process.pid, signal.SIGKILL)
                 killed = True
@@ -431,7 +434,19 @@ def measure(method: str, home: Path, limit_gb: float) -> dict:
     # The poll can miss a short peak between two looks; the process's own high-water mark cannot.
     result["tree_peak_mb"] = peak
     result["peak_mb"] = max(peak, result["process_maxrss_mb"])
+    result["step_peak_mb"] = step_peaks(samples, result.get("spans", {}))
     return result
+
+
+def step_peaks(samples: list[tuple[float, float]], spans: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """The largest polled tree memory while each step ran (steps run one at a time in the in-process executor); a
+    step shorter than the poll interval may have no sample and is left out."""
+    peaks = {}
+    for step, (start, end) in spans.items():
+        seen = [mb for at, mb in samples if start <= at <= end]
+        if seen:
+            peaks[step] = max(seen)
+    return peaks
 
 
 def check_agreement(results: dict[str, list[dict]]) -> dict:
@@ -468,7 +483,9 @@ def _median(runs: list[dict]) -> dict:
             "peak_mb": max(r["peak_mb"] for r in runs),
             "process_maxrss_mb": max(r["process_maxrss_mb"] for r in runs),
             "import_seconds": statistics.median(r["import_seconds"] for r in runs),
-            "steps": {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in steps}}
+            "steps": {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in steps},
+            "step_peak_mb": {s: max(r.get("step_peak_mb", {}).get(s, 0.0) for r in runs)
+                             for s in sorted({s for r in runs for s in r.get("step_peak_mb", {})})}}
 
 
 def overhead(work: Path, repeat: int, limit_gb: float) -> dict:
@@ -494,14 +511,14 @@ def overhead(work: Path, repeat: int, limit_gb: float) -> dict:
 
 
 def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None = 2_000,
-         diagnosed_cameras: int | None = None) -> dict:
+         diagnosed_cameras: int | None = None, shares: tuple[str, ...] = tuple(SHARES)) -> dict:
     began = time.perf_counter()
-    landings = city_landings(work, snapshot_cameras, diagnosed_cameras)
+    landings = city_landings(work, snapshot_cameras, diagnosed_cameras, shares)
     print(f"city landings ready in {time.perf_counter() - began:.0f} s (day simulated in "
           f"{landings['simulated_seconds'] or float('nan'):.0f} s): " + "; ".join(
               f"{n} (hours {landings[n]['hours']}) {landings[n]['records'].get('passes', 0):,} passes, "
-              f"{landings[n]['files']:,} files, {landings[n]['bytes'] / 1e9:.2f} GB" for n in SHARES), flush=True)
-    results: dict[str, list[dict]] = {name: [] for name in SHARES}
+              f"{landings[n]['files']:,} files, {landings[n]['bytes'] / 1e9:.2f} GB" for n in shares), flush=True)
+    results: dict[str, list[dict]] = {name: [] for name in shares}
     loads = [os.getloadavg()[0]]
     for run in range(1, repeat + 1):
         for name in results:
@@ -522,12 +539,13 @@ def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None 
                          "checks_failed": sorted({c for r in runs for c in r["checks_failed"]}),
                          "layers": runs[0]["layers"], "marts": runs[0]["marts"],
                          "actions_by_policy": runs[0]["actions_by_policy"]}
-    # Each landing against the quarter: the cost should grow no faster than the data.
-    q = summary["quarter"]
+    # Each landing against the smallest: the cost should grow no faster than the data.
+    q, passes = summary[shares[0]], max(landings[shares[0]]["records"].get("passes", 1), 1)
+    summary["shares"] = list(shares)
     summary["growth"] = {name: {
-        "passes": landings[name]["records"].get("passes", 0) / max(landings["quarter"]["records"].get("passes", 1), 1),
+        "passes": landings[name]["records"].get("passes", 0) / passes,
         "seconds": summary[name]["median_seconds"] / q["median_seconds"],
-        "peak_mb": summary[name]["peak_mb"] / q["peak_mb"]} for name in SHARES}
+        "peak_mb": summary[name]["peak_mb"] / q["peak_mb"]} for name in shares}
     return summary
 
 
@@ -535,12 +553,14 @@ def city(work: Path, repeat: int, limit_gb: float, snapshot_cameras: int | None 
 # Report
 # ------------------------------------------------------------------------------------------------------------------
 
-def _steps_table(columns: dict[str, dict[str, float]]) -> None:
+def _steps_table(columns: dict[str, dict[str, float]], unit: str = "s") -> None:
     names = sorted({s for steps in columns.values() for s in steps},
                    key=lambda s: -max(steps.get(s, 0.0) for steps in columns.values()))
     print(f"  {'step':<34}" + "".join(f"{c:>14}" for c in columns))
     for name in names:
-        print(f"  {name:<34}" + "".join(f"{columns[c].get(name, float('nan')):>12.1f} s" for c in columns))
+        cells = (columns[c].get(name) for c in columns)
+        print(f"  {name:<34}" + "".join(f"{'-':>14}" if v is None else f"{v:>{13 - len(unit)},.1f} {unit}"
+                                        for v in cells))
 
 
 def print_summary(summary: dict) -> None:
@@ -565,18 +585,21 @@ def print_summary(summary: dict) -> None:
               f"{min(c['load_average']):.1f}-{max(c['load_average']):.1f})")
         print(f"{'landing':<9}{'hours':>7}{'passes':>11}{'median s':>10}{'tree peak MB':>14}{'process MB':>12}"
               "  failed steps")
-        for name in SHARES:
+        shares = c.get("shares", list(SHARES))
+        for name in shares:
             s = c[name]
             print(f"{name:<9}{c['landings'][name]['hours']:>7}{c['landings'][name]['records'].get('passes', 0):>11,}"
                   f"{s['median_seconds']:>10.0f}{s['peak_mb']:>14,.0f}{s['process_maxrss_mb']:>12,.0f}"
                   f"  {', '.join(s['failed_steps']) or 'none'}")
         for name, g in c["growth"].items():
-            if name == "quarter":
+            if name == shares[0]:
                 continue  # the measure itself
-            print(f"quarter -> {name}: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
+            print(f"{shares[0]} -> {name}: passes x{g['passes']:.1f}, wall time x{g['seconds']:.2f}, peak memory "
                   f"x{g['peak_mb']:.2f}")
         print("seconds per step (Dagster's step timings):")
-        _steps_table({name: c[name]["steps"] for name in SHARES})
+        _steps_table({name: c[name]["steps"] for name in shares})
+        print("peak memory of the run's process tree while each step ran (polled every 0.2 s):")
+        _steps_table({name: c[name]["step_peak_mb"] for name in shares}, "MB")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -585,6 +608,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--city", action="store_true", help="Also the city day at a quarter, a half and all of its passes "
                         "(over an hour).")
     parser.add_argument("--city-repeat", type=int, default=1)
+    parser.add_argument("--city-shares", default=",".join(SHARES),
+                        help=f"Which landings of the city day to run, smallest first ({', '.join(SHARES)}).")
     parser.add_argument("--city-snapshot-cameras", type=int, default=2_000,
                         help="Cameras whose snapshots the simulator renders; the others' are links to theirs "
                              "(0: render all 20,000, over an hour).")
@@ -605,7 +630,7 @@ def main(argv: list[str] | None = None) -> dict:
             summary["overhead"] = overhead(work, args.repeat, args.memory_limit_gb)
         if args.city:
             summary["city"] = city(work, args.city_repeat, args.memory_limit_gb, args.city_snapshot_cameras or None,
-                                   args.city_diagnosed_cameras or None)
+                                   args.city_diagnosed_cameras or None, tuple(args.city_shares.split(",")))
     print_summary(summary)
     write_results(args.out, "orchestration", summary)
     return summary

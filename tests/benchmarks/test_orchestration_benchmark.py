@@ -27,6 +27,10 @@ def test_both_paths_run_once_and_report_time_memory_and_steps(summary):
         # Where the time goes: the same step names on both sides.
         assert {"reference_tables", "ingest_vehicle_pass", "silver__snapshot_diagnosis", "camera_state",
                 "analysis_models", "ops__outbox"} <= set(measured["steps"])
+    # Memory per step: the Dagster run's longer steps were sampled, never above the run's peak.
+    peaks = overhead["runs"]["dagster"][0]["step_peak_mb"]
+    assert {"ingest_vehicle_pass", "analysis_models"} <= set(peaks)
+    assert all(0 < mb <= overhead["dagster"]["peak_mb"] for mb in peaks.values())
     assert overhead["ratio_dagster_vs_direct"] == pytest.approx(
         overhead["dagster"]["median_seconds"] / overhead["direct"]["median_seconds"])
     assert json.loads((root / "out" / "orchestration.json").read_text(encoding="utf-8"))["overhead"]["counts"] \
@@ -45,6 +49,12 @@ def test_dagster_and_direct_paths_leave_the_same_silver_rows(summary):
     dagster, direct = ({k: runs[m][0][k] for k in ("layers", "marts", "actions_by_policy")} for m in bench.METHODS)
     assert dagster["layers"]["silver"] == direct["layers"]["silver"] == silver
     assert dagster == direct
+
+
+def test_a_steps_peak_is_the_largest_sample_inside_its_span():
+    samples = [(10.0, 100.0), (10.2, 900.0), (10.4, 300.0), (10.6, 250.0), (10.8, 700.0)]
+    spans = {"ingest": (10.0, 10.3), "gold": (10.35, 10.65), "quick": (10.61, 10.7)}
+    assert bench.step_peaks(samples, spans) == {"ingest": 900.0, "gold": 300.0}
 
 
 def test_disagreeing_paths_fail_loudly():
