@@ -61,9 +61,9 @@ def _columns(con, schema: str, table: str) -> list[str]:
                                       "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
 
 
-# A publication holds a few batches of BATCH_ROWS rows and one data file's worth of them (FILE_BYTES of Arrow, about
-# a fifth on disk), never a whole mart: read whole, masked and raw, the full day's fct_vehicle_passes (6 M rows) had
-# taken 3.0 GB. The file size is pyiceberg's default (512 MB) divided by four: 1.2 GB → 0.9 GB for that mart.
+# A publication holds a few batches of BATCH_ROWS rows and one data file's worth of them (FILE_BYTES of Arrow in
+# memory), never a whole mart: read whole, masked and raw, the full day's fct_vehicle_passes (6 M rows) had
+# taken 3.0 GB. With pyiceberg's default file size (512 MB) the restricted copy of that mart still took 2.8 GB.
 BATCH_ROWS = 100_000
 FILE_BYTES = 128 * 2**20
 
