@@ -1,8 +1,8 @@
 """Publishing gold (`transforms.gold.publish`: every mart to Iceberg, masked; the masked marts' raw rows beside their
 masked values to gold_restricted; the row scopes) against a plain DuckDB COPY of the same rows to Parquet.
 
-Needs a home where the main job has run (`safecity run --home H`). The home is copied into the work folder and its
-fct_vehicle_passes grown to `--rows` by repeating its rows under new keys (the masked view follows), so that the
+Needs a home where the main job has run (`safecity run --home H`). The home's warehouse is copied into the work folder
+(each gold run publishes into an empty catalog of its own there) and its fct_vehicle_passes grown to `--rows` by repeating its rows under new keys (the masked view follows), so that the
 pass fact has a city day's size. Each run is a fresh interpreter; the runs are interleaved. `--python` runs the gold
 method with another checkout's interpreter (its virtualenv imports its own code): the same home and baseline for a
 before and an after.
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     with work_folder(args.work, "safecity-bench-gold-") as work:
         home = work / "home"
         shutil.rmtree(home, ignore_errors=True)
-        shutil.copytree(args.home, home, ignore=shutil.ignore_patterns("landing", "dagster", "reports"))
+        # Not the lakehouse: its catalog names the source home's table folders, which gold would then write into.
+        shutil.copytree(args.home, home, ignore=shutil.ignore_patterns("landing", "dagster", "reports", "lakehouse"))
         began = time.perf_counter()
         fact_rows = grow(home, args.rows)
         print(f"{FACT}: {fact_rows:,} rows (grown in {time.perf_counter() - began:.0f} s); {os.cpu_count()} cores; "
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         results: dict[str, list[dict]] = {"plain": [], "gold": []}
         for run in range(1, args.repeat + 1):
             for method in results:
+                shutil.rmtree(home / "lakehouse", ignore_errors=True)  # each publication into a catalog of its own
                 r = measure(method, home, args.python if method == "gold" else sys.executable)
                 results[method].append(r)
                 print(f"  run {run} {method:<6} {r['rows']:>11,} rows {r['seconds']:7.1f} s  peak "
