@@ -231,12 +231,12 @@ class Conformer:
         layer4 = [f"{self.typed_from(p, self.v(p.element.id))} AS {self._col('t', p.element.id)}"
                   for p in self.plan.elements]
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
-        join = ""
+        join, repeats = "", []
         if batch:
-            repeats, join = self._repeated_keys(relation, order_by)
-            layer1.append(repeats)
+            first, join, repeats = self._repeated_keys(relation, order_by)
+            layer1.append(first)
         query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
-        for layer in (layer2, layer2b, layer3, layer4, layer5):
+        for layer in (repeats, layer2, layer2b, layer3, layer4, layer5):
             if layer:
                 query = f"SELECT *, {', '.join(layer)} FROM ({query})"
         carried = [quote(c) for c in carry]
@@ -262,28 +262,41 @@ class Conformer:
             typed = f"CASE WHEN {' OR '.join(f'{n} IS NOT NULL' for n in hits)} THEN NULL ELSE {typed} END"
         return f"{typed} AS {quote(element_id)}"
 
-    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str]:  # (select items, join)
+    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str, list[str]]:
         """Whether a row repeats an earlier row's key and whether it is an exact copy of the first row with that key
-        (every source element's text the same), and the join they need: the keys that occur more than once with
-        their first row and its content hash, a narrow aggregate joined back (a window over the wide rows costs
-        several times the whole check)."""
+        (every source element's text the same): the layer-1 item, the join and the items of the layer after it.
+
+        The row's own content hash is taken from its layer-1 text, and only where it repeats a key (most rows do not;
+        hashing every row's trimmed text again had cost as much as all the element checks)."""
         keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
         key_names = [f"__k{i}" for i in range(len(keys))]
-        content = self._content_hash()
-        version = self._source_text(self.plan.element(self.entity.version_field)) if self.entity.version_field \
-            else "NULL::VARCHAR"
-        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first, "
-                    f"arg_min({content}, {order_by}) AS __first_content, arg_min({version}, {order_by}) AS __first_version "
-                    f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
+        sources = [p for p in self.plan.elements if p.derive_from is None]
         joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
+        version = self.v(self.entity.version_field) if self.entity.version_field else "NULL::VARCHAR"
         return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate, "
-                f"({content} = __dups.__first_content) AS __is_copy, "
-                f"coalesce({version} <> __dups.__first_version, FALSE) AS __is_version",
-                f" LEFT JOIN ({repeated}) AS __dups ON {joined}")
+                f"__dups.__first_content AS __first_content, __dups.__first_version AS __first_version",
+                f" LEFT JOIN ({self._first_rows(relation, order_by, keys, key_names)}) AS __dups ON {joined}",
+                [f"CASE WHEN __is_duplicate THEN {self._content_hash([self.v(p.element.id) for p in sources])} "
+                 f"= __first_content END AS __is_copy",
+                 f"coalesce({version} <> __first_version, FALSE) AS __is_version"])
 
-    def _content_hash(self) -> str:
-        texts = ", ".join(self._source_text(p) for p in self.plan.elements if p.derive_from is None)
-        return f"hash([{texts}])"
+    def _first_rows(self, relation: str, order_by: str, keys: list[str], key_names: list[str]) -> str:
+        """The keys that occur more than once, with their first row, its content hash and version: a narrow
+        aggregate joined back (a window over the wide rows costs several times the whole check). A count of the
+        keys alone finds them first, so that only their rows are trimmed whole and hashed."""
+        named = ", ".join(f"{k} AS {n}" for k, n in zip(keys, key_names))
+        content = self._content_hash([self._source_text(p) for p in self.plan.elements if p.derive_from is None])
+        version_field = self.entity.version_field
+        version = self._source_text(self.plan.element(version_field)) if version_field else "NULL::VARCHAR"
+        repeated = f"SELECT {named} FROM {relation} GROUP BY ALL HAVING count(*) > 1"
+        on = " AND ".join(f"{k} = __repeated.{n}" for k, n in zip(keys, key_names))
+        return (f"SELECT {named}, min({order_by}) AS __first, arg_min({content}, {order_by}) AS __first_content, "
+                f"arg_min({version}, {order_by}) AS __first_version "
+                f"FROM {relation} SEMI JOIN ({repeated}) AS __repeated ON {on} GROUP BY ALL")
+
+    @staticmethod
+    def _content_hash(texts: list[str]) -> str:
+        return f"hash([{', '.join(texts)}])"
 
     def _ok(self, element_id: str) -> str:
         return f"{self._col('r', element_id)} IS NULL"
