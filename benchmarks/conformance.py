@@ -108,7 +108,8 @@ def _measure(method: str, path: Path, out: Path) -> dict:
         f"t = time.perf_counter(); "
         f"n = b.run_{method}(Path({str(path)!r}), Path({str(out)!r})); "
         "s = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_SELF); "
-        "print(json.dumps({'seconds': s, 'rows': n, 'peak_mb': u.ru_maxrss / 1024, 'cpu_seconds': u.ru_utime + u.ru_stime}))")
+        "print(json.dumps({'seconds': s, 'rows': n, 'peak_mb': u.ru_maxrss / 1024, "
+        "'cpu_seconds': u.ru_utime + u.ru_stime}))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                cwd=Path(__file__).resolve().parent.parent, check=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
