@@ -37,9 +37,23 @@ def _in_list(codes) -> str:
     return ", ".join(literal(c) for c in sorted(codes))
 
 
-def _trimmed(column: str) -> str:
-    # DuckDB's trim() takes exactly the BLANKS of checks.py (Unicode space separators).
-    return f"NULLIF(trim(CAST({quote(column)} AS VARCHAR)), '')"
+def _member(value: str, codes) -> str:
+    # Not `IN (...)`: DuckDB turns a long IN list into a join of its own against every row (one per coded field and
+    # part); looking the value up in a constant list costs a third of that, and is NULL for NULL alike.
+    return f"list_contains([{_in_list(codes)}], {value})"
+
+
+def _trimmed(column: str, batch: bool = True) -> str:
+    # DuckDB's trim() takes exactly the BLANKS of checks.py (Unicode space separators). It decodes every character
+    # of every cell, the costliest step of a batch; a cell of ASCII only (as many characters as bytes), whose one
+    # possible blank is the space, with none at either end, is what trim would return unchanged, at a third of the
+    # cost. One row (batch=False) keeps the plain trim: its statement is parsed anew for each row, and the longer
+    # text costs more than the test saves.
+    text = f"CAST({quote(column)} AS VARCHAR)"
+    if not batch:
+        return f"NULLIF(trim({text}), '')"
+    unchanged = f"NOT prefix({text}, ' ') AND NOT suffix({text}, ' ') AND length({text}) = strlen({text})"
+    return f"NULLIF(CASE WHEN {unchanged} THEN {text} ELSE trim({text}) END, '')"
 
 
 def _listed(columns: list[str], name: str) -> str:
@@ -89,10 +103,10 @@ class Conformer:
         return self._col("v", element_id)
 
     # -- layer 1 and 2: text, pattern match, groups, derived text ------------------------------------------
-    def _source_text(self, p: ElementPlan) -> str:
+    def _source_text(self, p: ElementPlan, batch: bool = True) -> str:
         if p.element.default is not None:
-            return f"coalesce({_trimmed(p.element.id)}, {literal(p.element.default)})"
-        return _trimmed(p.element.id)
+            return f"coalesce({_trimmed(p.element.id, batch)}, {literal(p.element.default)})"
+        return _trimmed(p.element.id, batch)
 
     def _groups(self, element_id: str) -> str:
         """The pattern's groups as a struct (g1, g2, ...), plus `whole`: the full match, '' when there is none.
@@ -176,9 +190,9 @@ class Conformer:
                 piece = self.part(element.id, part.group)
                 whens.append((f"try_strptime({piece}, {literal(part.timestamp_format)}) IS NULL", "E_FORMAT"))
         if p.codes is not None:
-            allowed = f"{v} IN ({_in_list(p.codes[None])})"
+            allowed = _member(v, p.codes[None])
             if p.edition_from:
-                cases = " ".join(f"WHEN {literal(ed)} THEN {v} IN ({_in_list(codes)})"
+                cases = " ".join(f"WHEN {literal(ed)} THEN {_member(v, codes)}"
                                  for ed, codes in p.codes.items() if ed is not None)
                 if cases:
                     allowed = f"(CASE {self.v(p.edition_from)} {cases} ELSE {allowed} END)"
@@ -186,7 +200,7 @@ class Conformer:
         for part in p.part_checks:
             if part.codes is not None:
                 piece = self.part(element.id, part.group)
-                whens.append((f"{piece} NOT IN ({_in_list(part.codes)})", "E_CODE"))
+                whens.append((f"NOT {_member(piece, part.codes)}", "E_CODE"))
         if element.type in ("integer", "number"):
             bounds = []
             if element.minimum is not None:
@@ -221,7 +235,7 @@ class Conformer:
         """
         sources = [p for p in self.plan.elements if p.derive_from is None]
         derived = [p for p in self.plan.elements if p.derive_from is not None]
-        layer1 = [f"{self._source_text(p)} AS {self.v(p.element.id)}" for p in sources]
+        layer1 = [f"{self._source_text(p, batch)} AS {self.v(p.element.id)}" for p in sources]
         layer2 = [f"{self._groups(e)} AS {self._col('g', e)}" for e in sorted(self._grouped)]
         layer2b = [f"regexp_full_match({self.v(p.element.id)}, {literal(p.pattern)}) AS {self._col('ok', p.element.id)}"
                    for p in sources if p.pattern and p.element.id not in self._grouped]
@@ -231,12 +245,12 @@ class Conformer:
         layer4 = [f"{self.typed_from(p, self.v(p.element.id))} AS {self._col('t', p.element.id)}"
                   for p in self.plan.elements]
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
-        join = ""
+        join, repeats = "", []
         if batch:
-            repeats, join = self._repeated_keys(relation, order_by)
-            layer1.append(repeats)
+            first, join, repeats = self._repeated_keys(relation, order_by)
+            layer1.append(first)
         query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
-        for layer in (layer2, layer2b, layer3, layer4, layer5):
+        for layer in (repeats, layer2, layer2b, layer3, layer4, layer5):
             if layer:
                 query = f"SELECT *, {', '.join(layer)} FROM ({query})"
         carried = [quote(c) for c in carry]
@@ -262,28 +276,41 @@ class Conformer:
             typed = f"CASE WHEN {' OR '.join(f'{n} IS NOT NULL' for n in hits)} THEN NULL ELSE {typed} END"
         return f"{typed} AS {quote(element_id)}"
 
-    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str]:  # (select items, join)
+    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str, list[str]]:
         """Whether a row repeats an earlier row's key and whether it is an exact copy of the first row with that key
-        (every source element's text the same), and the join they need: the keys that occur more than once with
-        their first row and its content hash, a narrow aggregate joined back (a window over the wide rows costs
-        several times the whole check)."""
+        (every source element's text the same): the layer-1 item, the join and the items of the layer after it.
+
+        The row's own content hash is taken from its layer-1 text, and only where it repeats a key (most rows do not;
+        hashing every row's trimmed text again had cost as much as all the element checks)."""
         keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
         key_names = [f"__k{i}" for i in range(len(keys))]
-        content = self._content_hash()
-        version = self._source_text(self.plan.element(self.entity.version_field)) if self.entity.version_field \
-            else "NULL::VARCHAR"
-        repeated = (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, key_names))}, min({order_by}) AS __first, "
-                    f"arg_min({content}, {order_by}) AS __first_content, arg_min({version}, {order_by}) AS __first_version "
-                    f"FROM {relation} GROUP BY ALL HAVING count(*) > 1")
+        sources = [p for p in self.plan.elements if p.derive_from is None]
         joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
+        version = self.v(self.entity.version_field) if self.entity.version_field else "NULL::VARCHAR"
         return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate, "
-                f"({content} = __dups.__first_content) AS __is_copy, "
-                f"coalesce({version} <> __dups.__first_version, FALSE) AS __is_version",
-                f" LEFT JOIN ({repeated}) AS __dups ON {joined}")
+                f"__dups.__first_content AS __first_content, __dups.__first_version AS __first_version",
+                f" LEFT JOIN ({self._first_rows(relation, order_by, keys, key_names)}) AS __dups ON {joined}",
+                [f"CASE WHEN __is_duplicate THEN {self._content_hash([self.v(p.element.id) for p in sources])} "
+                 f"= __first_content END AS __is_copy",
+                 f"coalesce({version} <> __first_version, FALSE) AS __is_version"])
 
-    def _content_hash(self) -> str:
-        texts = ", ".join(self._source_text(p) for p in self.plan.elements if p.derive_from is None)
-        return f"hash([{texts}])"
+    def _first_rows(self, relation: str, order_by: str, keys: list[str], key_names: list[str]) -> str:
+        """The keys that occur more than once, with their first row, its content hash and version: a narrow
+        aggregate joined back (a window over the wide rows costs several times the whole check). A count of the
+        keys alone finds them first, so that only their rows are trimmed whole and hashed."""
+        named = ", ".join(f"{k} AS {n}" for k, n in zip(keys, key_names))
+        content = self._content_hash([self._source_text(p) for p in self.plan.elements if p.derive_from is None])
+        version_field = self.entity.version_field
+        version = self._source_text(self.plan.element(version_field)) if version_field else "NULL::VARCHAR"
+        repeated = f"SELECT {named} FROM {relation} GROUP BY ALL HAVING count(*) > 1"
+        on = " AND ".join(f"{k} = __repeated.{n}" for k, n in zip(keys, key_names))
+        return (f"SELECT {named}, min({order_by}) AS __first, arg_min({content}, {order_by}) AS __first_content, "
+                f"arg_min({version}, {order_by}) AS __first_version "
+                f"FROM {relation} SEMI JOIN ({repeated}) AS __repeated ON {on} GROUP BY ALL")
+
+    @staticmethod
+    def _content_hash(texts: list[str]) -> str:
+        return f"hash([{', '.join(texts)}])"
 
     def _ok(self, element_id: str) -> str:
         return f"{self._col('r', element_id)} IS NULL"
