@@ -20,11 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import write_results
+from benchmarks.harness import work_folder, write_results
 
 ENTITY = "vehicle_pass"
 NOW = "2026-11-26T12:00:00+08:00"
@@ -121,21 +120,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="Where to write the JSON result.")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="safecity-bench-"))
-    csv_path = work / "vehicle_pass.csv"
-    started = time.perf_counter()
-    generate(csv_path, args.rows)
-    print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) in "
-          f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores", flush=True)
-    results: dict[str, list[dict]] = {"plain": [], "vectorised": []}
-    for repeat in range(args.repeat):
-        for method in results:  # interleaved, so that machine noise falls on all methods alike
-            measured = _measure(method, csv_path, work / f"{method}.parquet")
-            measured["rows_per_s"] = measured["rows"] / measured["seconds"]
-            results[method].append(measured)
-            print(f"  run {repeat + 1} {method:<10} {measured['rows']:>10,} rows {measured['seconds']:7.2f} s "
-                  f"(cpu {measured['cpu_seconds']:7.2f} s) "
-                  f"{measured['rows_per_s'] / 1e6:6.3f} M rows/s  peak {measured['peak_mb']:7.0f} MB", flush=True)
+    with work_folder(None, "safecity-bench-conformance-") as work:  # removed after, with its CSV of up to 1.1 GB
+        csv_path = work / "vehicle_pass.csv"
+        started = time.perf_counter()
+        generate(csv_path, args.rows)
+        print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) in "
+              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores", flush=True)
+        results: dict[str, list[dict]] = {"plain": [], "vectorised": []}
+        for repeat in range(args.repeat):
+            for method in results:  # interleaved, so that machine noise falls on all methods alike
+                measured = _measure(method, csv_path, work / f"{method}.parquet")
+                measured["rows_per_s"] = measured["rows"] / measured["seconds"]
+                results[method].append(measured)
+                print(f"  run {repeat + 1} {method:<10} {measured['rows']:>10,} rows {measured['seconds']:7.2f} s "
+                      f"(cpu {measured['cpu_seconds']:7.2f} s) "
+                      f"{measured['rows_per_s'] / 1e6:6.3f} M rows/s  peak {measured['peak_mb']:7.0f} MB", flush=True)
     summary = {m: {"median_rows_per_s": statistics.median(r["rows_per_s"] for r in runs),
                    "median_seconds": statistics.median(r["seconds"] for r in runs),
                    "median_cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
