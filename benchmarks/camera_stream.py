@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import pyarrow as pa
 
+from benchmarks.harness import work_folder
 from safecity.analytics.camera_state import camera_states
 from safecity.analytics.camera_stream import CameraWatch, Published, memory_inputs
 from safecity.config.profiles import load_settings
@@ -99,21 +98,22 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    settings = load_settings("local", Path(tempfile.mkdtemp()) / "home")
-    reg = registry(args.cameras)
-    ids = reg["device_id"].to_pylist()
-    everything = keepalives(ids, args.days, args.step)
-    one = [r for r in everything if r[3] < T0 + dt.timedelta(days=1)]
-    end = {1: T0 + dt.timedelta(days=1, minutes=-args.step), args.days: T0 + dt.timedelta(days=args.days,
-                                                                                           minutes=-args.step)}
-    results: dict[str, list[float]] = {}
-    for _ in range(args.repeat):
-        for days, rows in ((1, one), (args.days, everything)):
-            results.setdefault(f"batch camera_states, {days} day(s), {len(rows):,} messages", []).append(
-                batch(reg, rows, args.step, end[days]))
-            results.setdefault(f"watcher tick, {days} day(s), {len(rows):,} messages", []).append(
-                one_tick(settings, reg, rows, args.step, end[days]))
-    seconds, ticks = last_day(settings, reg, everything, args.step, args.days)
+    with work_folder(None, "safecity-bench-camera-stream-") as work:  # the watcher's home, removed after
+        settings = load_settings("local", work / "home")
+        reg = registry(args.cameras)
+        ids = reg["device_id"].to_pylist()
+        everything = keepalives(ids, args.days, args.step)
+        one = [r for r in everything if r[3] < T0 + dt.timedelta(days=1)]
+        end = {1: T0 + dt.timedelta(days=1, minutes=-args.step), args.days: T0 + dt.timedelta(days=args.days,
+                                                                                               minutes=-args.step)}
+        results: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            for days, rows in ((1, one), (args.days, everything)):
+                results.setdefault(f"batch camera_states, {days} day(s), {len(rows):,} messages", []).append(
+                    batch(reg, rows, args.step, end[days]))
+                results.setdefault(f"watcher tick, {days} day(s), {len(rows):,} messages", []).append(
+                    one_tick(settings, reg, rows, args.step, end[days]))
+        seconds, ticks = last_day(settings, reg, everything, args.step, args.days)
     print(f"{args.cameras:,} cameras, keepalive every {args.step} min, {args.days} days, {args.repeat} runs")
     print("| measure | median s |\n|---|---:|")
     for name, values in results.items():
