@@ -34,6 +34,7 @@ from safecity.config.profiles import Settings
 from safecity.lakehouse.catalog import iceberg_ready_batches, open_catalog, overwrite_batches
 from safecity.lakehouse.views import publish_views
 from safecity.lakehouse.warehouse import connect
+from safecity.standards.conform import quote
 
 GOLD = "gold"
 MARTS = "marts"
@@ -68,10 +69,6 @@ BATCH_ROWS = 100_000
 FILE_BYTES = 128 * 2**20
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _overwrite(catalog: Catalog, identifier: str, rows: pa.RecordBatchReader, properties: dict[str, str]):
     """Replace the table's rows in one commit, batch by batch; a table whose columns changed is recreated for the
     new shape."""
@@ -87,13 +84,13 @@ def _batches(con, sql: str) -> pa.RecordBatchReader:
 
 
 def _count(con, schema: str, table: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {schema}.{_quoted(table)}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {schema}.{quote(table)}").fetchone()[0]
 
 
 def _value_sums(con, schema: str, mart: str, columns: list[str]) -> tuple:
     """Per column, the sum of its values' hashes: equal for a column the masked view passes through unchanged."""
-    sums = ", ".join(f"sum(hash({_quoted(n)}))" for n in columns)
-    return con.execute(f"SELECT {sums} FROM {schema}.{_quoted(mart)}").fetchone() if columns else ()
+    sums = ", ".join(f"sum(hash({quote(n)}))" for n in columns)
+    return con.execute(f"SELECT {sums} FROM {schema}.{quote(mart)}").fetchone() if columns else ()
 
 
 def _in_step(left: Iterator[pa.RecordBatch], right: Iterator[pa.RecordBatch]):
@@ -127,10 +124,10 @@ def restricted_rows(con, mart: str, companions: set[str] = frozenset()) -> pa.Re
     another row's raw one or store a masked value as raw. Which columns the view masks is found before, from
     order-free sums over each column, so nothing is held back to decide it."""
     columns = _columns(con, MARTS, mart)
-    if _columns(con, MASKED, mart) != columns or _count(con, MARTS, mart) != _count(con, MASKED, mart):
-        raise ValueError(f"{MASKED}.{mart} does not have the columns and rows of {MARTS}.{mart}")
     kinds = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
-                             "AND table_name = ?", [MASKED, mart]).fetchall())
+                             "AND table_name = ? ORDER BY ordinal_position", [MASKED, mart]).fetchall())
+    if list(kinds) != columns or _count(con, MARTS, mart) != _count(con, MASKED, mart):
+        raise ValueError(f"{MASKED}.{mart} does not have the columns and rows of {MARTS}.{mart}")
     text = [n for n in columns if kinds[n] == "VARCHAR"]
     refused = ValueError(f"{MASKED}.{mart} and {MARTS}.{mart} cannot be paired row for row (rows read in another "
                          f"order, or no column but text to prove the order by): {RESTRICTED}.{mart} not written")
@@ -140,9 +137,9 @@ def restricted_rows(con, mart: str, companions: set[str] = frozenset()) -> pa.Re
                                                    _value_sums(con, MASKED, mart, text))
               if raw_sum != masked_sum or n in companions]
     equal = [n for n in columns if n not in masked]
-    raw_rows = _batches(con, f"SELECT * FROM {MARTS}.{_quoted(mart)}")
+    raw_rows = _batches(con, f"SELECT * FROM {MARTS}.{quote(mart)}")
     view_con = con.cursor()     # a second connection: both reads stream at once
-    masked_rows = _batches(view_con, f"SELECT * FROM {MASKED}.{_quoted(mart)}")
+    masked_rows = _batches(view_con, f"SELECT * FROM {MASKED}.{quote(mart)}")
     schema = pa.schema([*raw_rows.schema, *(pa.field(n + MASKED_SUFFIX, masked_rows.schema.field(n).type)
                                             for n in masked)])
 
@@ -164,7 +161,7 @@ def publish_gold(con, catalog: Catalog) -> list[Published]:
     published = []
     for mart in _tables(con, MARTS):
         schema = MASKED if mart in masked else MARTS
-        table = _overwrite(catalog, f"{GOLD}.{mart}", _batches(con, f"SELECT * FROM {schema}.{_quoted(mart)}"),
+        table = _overwrite(catalog, f"{GOLD}.{mart}", _batches(con, f"SELECT * FROM {schema}.{quote(mart)}"),
                            {"safecity.source": f"{schema}.{mart}"})
         restricted = None
         if mart in masked:
@@ -173,8 +170,9 @@ def publish_gold(con, catalog: Catalog) -> list[Published]:
                        if n.endswith(MASKED_SUFFIX)} if catalog.table_exists(identifier) else set())
             restricted = _overwrite(catalog, identifier, restricted_rows(con, mart, before),
                                     {"safecity.source": f"{MARTS}.{mart}"}).metadata_location
-        published.append(Published(mart, _count(con, schema, mart), mart in masked, table.metadata_location,
-                                   restricted))
+        # The rows gold.<mart> now holds, as its commit recorded them (no second read of the mart).
+        rows = int(table.current_snapshot().summary["total-records"])
+        published.append(Published(mart, rows, mart in masked, table.metadata_location, restricted))
     publish_views(con, catalog, (GOLD,))
     return published
 
