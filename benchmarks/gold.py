@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.harness import work_folder, write_results
+from benchmarks.harness import method_summaries, work_folder, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "local"
@@ -115,12 +114,11 @@ def main(argv: list[str] | None = None) -> dict:
             for method in results:
                 shutil.rmtree(home / "lakehouse", ignore_errors=True)  # each publication into a catalog of its own
                 r = measure(method, home, args.python if method == "gold" else sys.executable)
+                r["rows_per_s"] = r["rows"] / r["seconds"]
                 results[method].append(r)
                 print(f"  run {run} {method:<6} {r['rows']:>11,} rows {r['seconds']:7.1f} s  peak "
                       f"{r['peak_mb']:7,.0f} MB", flush=True)
-    summary = {m: {"median_seconds": statistics.median(r["seconds"] for r in runs),
-                   "peak_mb": max(r["peak_mb"] for r in runs), "rows": runs[0]["rows"], "runs": runs}
-               for m, runs in results.items()}
+    summary = {m: {**s, "runs": results[m]} for m, s in method_summaries(results).items()}
     if len({r["rows"] for runs in results.values() for r in runs}) != 1:
         raise AssertionError(f"the methods published different row counts: {results}")
     summary["fact_rows"] = fact_rows

@@ -10,6 +10,23 @@ from safecity.ingestion import readers
 from safecity.ingestion.readers import LINE_COLUMN, MAX_JSON_DEPTH, read_jsonl
 
 
+def flat(record: dict, prefix: str = ""):
+    """A parsed JSON record's (name, text) pairs by the reader's text rules, spelled out independently: nested
+    objects by dotted names, booleans lower case, lists as JSON text, numbers as JSON writes them (a whole float
+    without ".0": a real export has "milePost":0.0)."""
+    for key, value in record.items():
+        if isinstance(value, dict) and value:
+            yield from flat(value, f"{prefix}{key}.")
+        elif isinstance(value, bool):
+            yield prefix + key, "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            yield prefix + key, json.dumps(value, ensure_ascii=False)
+        elif isinstance(value, float):
+            yield prefix + key, str(int(value)) if value.is_integer() else repr(value)
+        else:
+            yield prefix + key, None if value is None else str(value)
+
+
 def oracle_depth(text: str) -> int:
     depth = deepest = 0
     inside = escaped = False
@@ -169,17 +186,6 @@ def test_a_real_ga_t_1400_document_reads_as_an_independent_reading_of_its_raw_re
     path = REAL_DATA / "gat1400" / "viid_motorvehicles_community_capture.json"
     [raw_record] = json.loads(path.read_bytes())["MotorVehicleListObject"]["MotorVehicleObject"]
 
-    def flat(record, prefix=""):
-        for key, value in record.items():
-            if isinstance(value, dict) and value:
-                yield from flat(value, f"{prefix}{key}.")
-            elif isinstance(value, bool):
-                yield prefix + key, "true" if value else "false"
-            elif isinstance(value, (list, dict)):
-                yield prefix + key, json.dumps(value, ensure_ascii=False)
-            else:
-                yield prefix + key, None if value is None else str(value)
-
     expected = dict(flat(raw_record))
     for _ in range(2):  # the second read meets its key set as already checked
         batch = read_json(path.read_bytes(), "utf-8", str(path), "MotorVehicleListObject.MotorVehicleObject")
@@ -220,19 +226,6 @@ def test_real_camera_records_as_json_lines_read_in_parts_match_an_independent_re
 
     text = (REAL_DATA / "cameras" / "maryland_chart_getCameraMapDataJSON.do").read_text(encoding="utf-8")
     records = json.loads(text[text.index("(") + 1:text.rindex(")")])["data"]
-
-    def flat(record, prefix=""):
-        for key, value in record.items():
-            if isinstance(value, dict) and value:
-                yield from flat(value, f"{prefix}{key}.")
-            elif isinstance(value, bool):
-                yield prefix + key, "true" if value else "false"
-            elif isinstance(value, (list, dict)):
-                yield prefix + key, json.dumps(value, ensure_ascii=False)
-            elif isinstance(value, float):  # a whole number without ".0" (the raw file has "milePost":0.0)
-                yield prefix + key, str(int(value)) if value.is_integer() else repr(value)
-            else:
-                yield prefix + key, None if value is None else str(value)
 
     expected = [dict(flat(r)) for r in records]
     monkeypatch.setattr(readers, "JSONL_PART_LINES", 7)
