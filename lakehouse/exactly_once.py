@@ -23,7 +23,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 
-from safecity.lakehouse.catalog import table_name
+from safecity.lakehouse.catalog import append_in_files, table_name
 
 BATCH_PROPERTY = "safecity.batch-id"
 # Batch ids of expired snapshots, one row per (table, batch); written by maintenance only, before it expires.
@@ -92,7 +92,7 @@ def append_once(table: Table, data: pa.Table, batch_id: str, properties: dict[st
     summary = {BATCH_PROPERTY: batch_id, **(properties or {})}
     # An empty batch still commits, so that the batch is recorded as done (a file with no valid rows is a result).
     data = data.cast(table.schema().as_arrow()) if data.schema != table.schema().as_arrow() else data
-    table.append(data, snapshot_properties=summary)
+    append_in_files(table, data, summary)
     return CommitResult(name, batch_id, data.num_rows, skipped=False)
 
 

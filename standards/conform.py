@@ -227,11 +227,14 @@ class Conformer:
         limit = ((self.now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SKEW).isoformat()
         return f"TIMESTAMPTZ {literal(limit)}"
 
-    def sql(self, relation: str, carry: tuple[str, ...], order_by: str, batch: bool = True) -> ConformSql:
+    def sql(self, relation: str, carry: tuple[str, ...], order_by: str, batch: bool = True,
+            repeats: str | None = None) -> ConformSql:
         """SELECT over `relation` (text columns named by element id): typed columns, carried columns, reasons.
 
         `carry` pass through unchanged (lineage); `order_by` decides which of two rows with the same key is first.
         `batch=False` (a single row, which has no other row to repeat its key) leaves out the duplicate check.
+        `repeats` names a table of `repeats_sql` over the whole batch when `relation` is one part of it, so that a
+        key repeated across parts is found as it is within one.
         """
         sources = [p for p in self.plan.elements if p.derive_from is None]
         derived = [p for p in self.plan.elements if p.derive_from is not None]
@@ -245,12 +248,12 @@ class Conformer:
         layer4 = [f"{self.typed_from(p, self.v(p.element.id))} AS {self._col('t', p.element.id)}"
                   for p in self.plan.elements]
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
-        join, repeats = "", []
+        join, repeated = "", []
         if batch:
-            first, join, repeats = self._repeated_keys(relation, order_by)
+            first, join, repeated = self._repeated_keys(repeats or f"({self.repeats_sql(relation, order_by)})", order_by)
             layer1.append(first)
         query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
-        for layer in (repeats, layer2, layer2b, layer3, layer4, layer5):
+        for layer in (repeated, layer2, layer2b, layer3, layer4, layer5):
             if layer:
                 query = f"SELECT *, {', '.join(layer)} FROM ({query})"
         carried = [quote(c) for c in carry]
@@ -276,28 +279,34 @@ class Conformer:
             typed = f"CASE WHEN {' OR '.join(f'{n} IS NOT NULL' for n in hits)} THEN NULL ELSE {typed} END"
         return f"{typed} AS {quote(element_id)}"
 
-    def _repeated_keys(self, relation: str, order_by: str) -> tuple[str, str, list[str]]:
+    def _key_texts(self) -> tuple[list[str], list[str]]:
+        """The key elements' source texts (SQL) and the names they have in `repeats_sql`."""
+        keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
+        return keys, [f"__k{i}" for i in range(len(keys))]
+
+    def _repeated_keys(self, first_rows: str, order_by: str) -> tuple[str, str, list[str]]:
         """Whether a row repeats an earlier row's key and whether it is an exact copy of the first row with that key
-        (every source element's text the same): the layer-1 item, the join and the items of the layer after it.
+        (every source element's text the same): the layer-1 item, the join to `first_rows` (`repeats_sql`) and the
+        items of the layer after it.
 
         The row's own content hash is taken from its layer-1 text, and only where it repeats a key (most rows do not;
         hashing every row's trimmed text again had cost as much as all the element checks)."""
-        keys = [self._source_text(self.plan.element(k)) for k in self.entity.key]
-        key_names = [f"__k{i}" for i in range(len(keys))]
+        keys, key_names = self._key_texts()
         sources = [p for p in self.plan.elements if p.derive_from is None]
         joined = " AND ".join(f"{k} = __dups.{n}" for k, n in zip(keys, key_names))
         version = self.v(self.entity.version_field) if self.entity.version_field else "NULL::VARCHAR"
         return (f"(__dups.__first IS NOT NULL AND {order_by} > __dups.__first) AS __is_duplicate, "
                 f"__dups.__first_content AS __first_content, __dups.__first_version AS __first_version",
-                f" LEFT JOIN ({self._first_rows(relation, order_by, keys, key_names)}) AS __dups ON {joined}",
+                f" LEFT JOIN {first_rows} AS __dups ON {joined}",
                 [f"CASE WHEN __is_duplicate THEN {self._content_hash([self.v(p.element.id) for p in sources])} "
                  f"= __first_content END AS __is_copy",
                  f"coalesce({version} <> __first_version, FALSE) AS __is_version"])
 
-    def _first_rows(self, relation: str, order_by: str, keys: list[str], key_names: list[str]) -> str:
-        """The keys that occur more than once, with their first row, its content hash and version: a narrow
-        aggregate joined back (a window over the wide rows costs several times the whole check). A count of the
-        keys alone finds them first, so that only their rows are trimmed whole and hashed."""
+    def repeats_sql(self, relation: str, order_by: str) -> str:
+        """The keys that occur more than once in `relation`, with their first row, its content hash and version: a
+        narrow aggregate joined back (a window over the wide rows costs several times the whole check). A count of
+        the keys alone finds them first, so that only their rows are trimmed whole and hashed."""
+        keys, key_names = self._key_texts()
         named = ", ".join(f"{k} AS {n}" for k, n in zip(keys, key_names))
         content = self._content_hash([self._source_text(p) for p in self.plan.elements if p.derive_from is None])
         version_field = self.entity.version_field

@@ -62,11 +62,9 @@ def _columns(con, schema: str, table: str) -> list[str]:
                                       "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
 
 
-# A publication holds a few batches of BATCH_ROWS rows and one data file's worth of them (FILE_BYTES of Arrow in
-# memory), never a whole mart: read whole, masked and raw, the full day's fct_vehicle_passes (6 M rows) had
-# taken 3.0 GB. With pyiceberg's default file size (512 MB) the restricted copy of that mart still took 2.8 GB.
+# A publication holds a few batches of BATCH_ROWS rows and one data file's worth of them (lakehouse FILE_BYTES),
+# never a whole mart: read whole, masked and raw, the full day's fct_vehicle_passes (6 M rows) had taken 3.0 GB.
 BATCH_ROWS = 100_000
-FILE_BYTES = 128 * 2**20
 
 
 def _overwrite(catalog: Catalog, identifier: str, rows: pa.RecordBatchReader, properties: dict[str, str]):
@@ -76,7 +74,7 @@ def _overwrite(catalog: Catalog, identifier: str, rows: pa.RecordBatchReader, pr
     if [f.name for f in table.schema().fields] != rows.schema.names:
         catalog.drop_table(identifier)
         table = catalog.create_table(identifier, schema=rows.schema)
-    return overwrite_batches(table, rows, properties, FILE_BYTES)
+    return overwrite_batches(table, rows, properties)
 
 
 def _batches(con, sql: str) -> pa.RecordBatchReader:

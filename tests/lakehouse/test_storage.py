@@ -3,7 +3,7 @@ import pyarrow as pa
 
 from safecity.lakehouse.warehouse import EXTENSIONS, connect, prepare_extension_directory
 from safecity.lakehouse import catalog as catalog_module
-from safecity.lakehouse.catalog import ensure_table, open_catalog, overwrite_batches
+from safecity.lakehouse.catalog import append_in_files, ensure_table, open_catalog, overwrite_batches
 from safecity.lakehouse.exactly_once import BATCH_PROPERTY, append_once, committed_batches
 from safecity.lakehouse.views import publish_views
 
@@ -99,3 +99,35 @@ def test_overwrite_in_batches_replaces_every_row_in_one_commit_holding_one_file_
     # No rows at all: the table is emptied, not left as it was.
     table = overwrite_batches(table, _reader([], []), {})
     assert catalog.load_table("gold.t").scan().to_arrow().num_rows == 0
+
+
+def test_append_in_files_partitions_a_slice_at_a_time_in_one_commit(settings, monkeypatch):
+    import datetime as dt
+
+    schema = pa.schema([pa.field("id", pa.string()), pa.field("at", pa.timestamp("us", tz="UTC"))])
+    catalog = open_catalog(settings)
+    table = ensure_table(catalog, "silver.t", schema, day_partition="at")
+    before = len(table.snapshots())
+    days = [dt.datetime(2026, 7, d, 12, tzinfo=dt.timezone.utc) for d in (14, 15, 15, 14, 16, 15)]
+    data = pa.table({"id": [f"r{i}" for i in range(len(days))], "at": days}, schema=schema)
+    sizes = []
+    original = catalog_module._dataframe_to_data_files
+
+    def noting(metadata, df, *args):
+        sizes.append(df.num_rows)
+        return original(metadata, df, *args)
+    monkeypatch.setattr(catalog_module, "_dataframe_to_data_files", noting)
+    # Two rows' worth of Arrow per file: three slices, each split by day on its own.
+    table = append_in_files(table, data, {"safecity.batch-id": "b1"}, file_bytes=data.nbytes // 3)
+    assert sizes == [2, 2, 2]
+    table = catalog.load_table("silver.t")
+    assert len(table.snapshots()) == before + 1
+    assert table.current_snapshot().summary.additional_properties["safecity.batch-id"] == "b1"
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == data.to_pylist()
+    files = [task.file for task in table.scan().plan_files()]
+    # Slices of days (14, 15), (15, 14), (16, 15): each split by day into two files; pyiceberg's own append would
+    # have written one file per day (three) from one sorted copy of the whole input.
+    assert sorted(f.record_count for f in files) == [1] * 6
+    # No rows: still one commit, so the batch is recorded as done.
+    append_in_files(table, data.slice(0, 0), {"safecity.batch-id": "b2"})
+    assert catalog.load_table("silver.t").current_snapshot().summary.additional_properties["safecity.batch-id"] == "b2"
