@@ -32,6 +32,7 @@ from safecity.ingestion.id_allocation import IdAllocator
 from safecity.ingestion.landing import Landing, LocalLanding, delivery_day
 from safecity.ingestion.derive import create_derived_view
 from safecity.ingestion.mapping import LoadedMapping, create_mapped_view
+from safecity.ingestion.read_ahead import ReadAhead
 from safecity.ingestion.readers import LINE_COLUMN, POSITION, RawBatch, UnreadableFile
 from safecity.ingestion.unit_cells import PART, explode
 from safecity.ingestion.tables import (BRONZE_SCHEMA, FLAGS_SCHEMA, REASON_TYPE, REJECTED_FILES_SCHEMA,
@@ -424,8 +425,13 @@ class FileIngestor:
     def tables(self):
         return self.batches.tables
 
-    def ingest(self, name: str | Path, now: dt.datetime | None = None) -> FileReport:
+    def ingest(self, name: str | Path, now: dt.datetime | None = None, ahead: ReadAhead | None = None) -> FileReport:
+        """`ahead`: where the file's read may have been started (ReadAhead.start)."""
         name = self._name(name)
+        started = ahead.take(name) if ahead is not None else None
+        if started is not None:
+            data, read = started
+            return self.ingest_bytes(name, data, now, read)
         where = self.landing.uri(name)
         try:
             data = self.landing.read(name)
@@ -433,10 +439,12 @@ class FileIngestor:
             raise UnreadableFile(where, "E_FILE", exc.strerror or str(exc)) from None
         return self.ingest_bytes(name, data, now)
 
-    def ingest_bytes(self, name: str, data: bytes, now: dt.datetime | None = None) -> FileReport:
+    def ingest_bytes(self, name: str, data: bytes, now: dt.datetime | None = None,
+                     read: Callable[[], RawBatch] | None = None) -> FileReport:
         """Ingest `data`, the content of landing file `name`, once per content and mapping version: a file read
         (even partly quarantined) by any version of the mapping is done; one only rejected whole so far is read
-        again when the mapping changed, and the newest attempt supersedes the earlier whole rejections."""
+        again when the mapping changed, and the newest attempt supersedes the earlier whole rejections. `read`:
+        the file's read if it was started elsewhere (the mapping's reader over `data` otherwise)."""
         file_sha, batch_id = _file_batch(self.mapping.id, data, self.batches.loaded.sha256)
         batch = Batch(batch_id, name, file_sha, raw=data)
         done = self._done(batch)
@@ -446,9 +454,14 @@ class FileIngestor:
             return done
         m = self.mapping
         where = self.landing.uri(name) if self.landing is not None else name
-        report = self.batches.ingest(batch, lambda: m.read(data, where), now)
+        report = self.batches.ingest(batch, read or (lambda: m.read(data, where)), now)
         self._supersede(batch_id)
         return report
+
+    def needs_reading(self, name: str, data: bytes) -> bool:
+        """Whether landing file `name` with content `data` is still to be ingested (not done by any mapping version)."""
+        file_sha, batch_id = _file_batch(self.mapping.id, data, self.batches.loaded.sha256)
+        return self._done(Batch(batch_id, name, file_sha)) is None
 
     def _attempts(self, batch_id: str, expired_too: bool = True) -> dict[str, dict[str, str]]:
         """The committed batches of the same file (source and content) under any mapping version; without
@@ -547,12 +560,15 @@ def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing:
     ingestor = FileIngestor(catalog, catalogue, loaded, landing, as_of)
     report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
     files = names if names is not None else landing_files(ingestor.landing, loaded, days)
-    for number, name in enumerate(files, 1):
-        log.info("[%d/%d] %s", number, len(files), name)
-        try:
-            report.files.append(ingestor.ingest(name))
-        except UnreadableFile as exc:
-            # No bytes, so no batch: the file stays in landing and is listed, and the other files go on.
-            log.warning("%s", exc)
-            report.files.append(FileReport(str(name), "", rejected_whole=exc.code, error=str(exc)))
+    with ReadAhead(loaded.mapping, ingestor.landing, ingestor.needs_reading) as ahead:
+        for number, name in enumerate(files, 1):
+            log.info("[%d/%d] %s", number, len(files), name)
+            if number < len(files):
+                ahead.start(ingestor._name(files[number]))  # the next file, read while this one is judged
+            try:
+                report.files.append(ingestor.ingest(name, ahead=ahead))
+            except UnreadableFile as exc:
+                # No bytes, so no batch: the file stays in landing and is listed, and the other files go on.
+                log.warning("%s", exc)
+                report.files.append(FileReport(str(name), "", rejected_whole=exc.code, error=str(exc)))
     return report
