@@ -89,8 +89,8 @@ def _part_bounds(lines: pa.ChunkedArray | None) -> list[tuple[int | None, int | 
     reader rejected (kept apart from the table) falls in one of them whatever its number."""
     if lines is None or len(lines) <= PART_LINES:
         return [(None, None)]
-    ordered = pc.sort_indices(lines)
-    cuts = [lines[ordered[i].as_py()].as_py() for i in range(PART_LINES, len(lines), PART_LINES)]
+    ordered = lines.take(pc.sort_indices(lines))
+    cuts = [ordered[i].as_py() for i in range(PART_LINES, len(lines), PART_LINES)]
     return list(zip([None, *cuts], [*cuts, None]))
 
 

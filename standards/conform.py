@@ -250,7 +250,8 @@ class Conformer:
         layer5 = [f"{self.element_reason(p) or 'NULL'} AS {self._col('r', p.element.id)}" for p in self.plan.elements]
         join, repeated = "", []
         if batch:
-            first, join, repeated = self._repeated_keys(repeats or f"({self.repeats_sql(relation, order_by)})", order_by)
+            first_rows = repeats or f"({self.repeats_sql(relation, order_by)})"
+            first, join, repeated = self._repeated_keys(first_rows, order_by)
             layer1.append(first)
         query = f"SELECT {INPUT_ALIAS}.*, {', '.join(layer1)} FROM {relation} AS {INPUT_ALIAS}{join}"
         for layer in (repeated, layer2, layer2b, layer3, layer4, layer5):
