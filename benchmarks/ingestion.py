@@ -15,8 +15,9 @@ day, has about 20 % more), generated once and not timed. `--fraction` takes the 
 their expected traffic stays within that share of the day's (whole hours, so the real share is reported): a fraction
 holds the files a real day holds up to that hour, and a larger fraction ingests onto a fuller silver table.
 
-Each measurement runs in a fresh process (peak memory is its own) with a fresh SAFECITY home and catalog; the
-methods are interleaved and repeated, and medians and ratios come from the same run. The files and Kafka runs
+Each measurement runs in a fresh process (peak memory is its own plus its largest child's: the files path reads
+ahead in a worker) with a fresh SAFECITY home and catalog; the methods are interleaved and repeated, and medians
+and ratios come from the same run. The files and Kafka runs
 must put the same numbers of records in silver and quarantine, and every generated record must be received: the
 benchmark fails otherwise. `--phases` adds one files and one Kafka run with timers around the ingestion's phases.
 
@@ -379,14 +380,16 @@ def preload(method: str) -> None:
 
 
 def _measure(method: str, arguments: dict, phases: bool = False) -> dict:
-    """One measurement in a fresh interpreter: seconds, counts and that process's peak RSS."""
+    """One measurement in a fresh interpreter: seconds, counts and its peak RSS: the process's own plus the largest
+    of its children's (the files path reads ahead in a worker process; the sum of the two peaks is an upper bound)."""
     code = (
         "import json, resource, sys, time; from pathlib import Path; import benchmarks.ingestion as b; "
         "a = json.loads(sys.argv[1]); phases = a.pop('_phases'); "
         "a = {k: Path(v) if k in ('landing', 'home', 'out') else v for k, v in a.items()}; "
         f"b.preload({method!r}); timers = b.install_timers() if phases else None; "
         f"t = time.perf_counter(); r = b.run_{method}(**a); s = time.perf_counter() - t; "
-        "r.update(seconds=s, peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); "
+        "r.update(seconds=s, peak_mb=(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024); "
         "r['phases'] = b.phases_of(timers, s) if phases else None; "
         "print(json.dumps(r))")
     completed = subprocess.run([sys.executable, "-c", code, json.dumps({**arguments, "_phases": phases})],
