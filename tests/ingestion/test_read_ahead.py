@@ -100,3 +100,14 @@ def test_a_worker_that_dies_leaves_the_files_to_be_read_in_process(settings, cat
         ahead.start("detectors/flows_02.csv")
         assert ahead.take("detectors/flows_02.csv") is None  # no worker any more: read in turn, in process
 
+
+
+def test_files_already_ingested_are_not_read_again(settings, catalogue, monkeypatch, taken):
+    _write_day(settings.paths.landing, hours=3)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_BYTES", 0)
+    first, _ = _run(settings, catalogue)
+    assert len(taken) == 3  # flows_01, flows_02, flows_02b: all but the first
+    taken.clear()
+    again, _ = _run(settings, catalogue)
+    assert taken == []      # every file is done: none was handed to the worker
+    assert [f[:4] for f in again] == [f[:4] for f in first]
