@@ -426,7 +426,7 @@ class FileIngestor:
         return self.batches.tables
 
     def ingest(self, name: str | Path, now: dt.datetime | None = None, ahead: ReadAhead | None = None) -> FileReport:
-        """`ahead`: where the file's read may have been started (ReadAhead.start)."""
+        """`ahead`: the source's read-ahead, which may have read the file already (ReadAhead.take)."""
         name = self._name(name)
         started = ahead.take(name) if ahead is not None else None
         if started is not None:
@@ -560,11 +560,11 @@ def ingest_source(catalog, catalogue: Catalogue, loaded: LoadedMapping, landing:
     ingestor = FileIngestor(catalog, catalogue, loaded, landing, as_of)
     report = SourceReport(loaded.mapping.id, loaded.mapping.entity)
     files = names if names is not None else landing_files(ingestor.landing, loaded, days)
-    with ReadAhead(loaded.mapping, ingestor.landing, ingestor.needs_reading) as ahead:
+    # Each file's successor is read in a worker while the file is judged.
+    with ReadAhead(loaded.mapping, ingestor.landing, ingestor.needs_reading,
+                   [ingestor._name(name) for name in files]) as ahead:
         for number, name in enumerate(files, 1):
             log.info("[%d/%d] %s", number, len(files), name)
-            if number < len(files):
-                ahead.start(ingestor._name(files[number]))  # the next file, read while this one is judged
             try:
                 report.files.append(ingestor.ingest(name, ahead=ahead))
             except UnreadableFile as exc:

@@ -42,13 +42,9 @@ class UnreadableFile(ValueError):
     """The file as a whole cannot be read; the message names the file and where reading stopped."""
 
     def __init__(self, path: Path | str, code: str, message: str, line: int | None = None):
-        self.path, self.code, self.line, self.detail = path, code, line, message
+        self.path, self.code, self.line = path, code, line
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: {code}: {message}")
-
-    def __reduce__(self):
-        # Raised in a read-ahead worker (ingestion/read_ahead.py) and rebuilt in the ingesting process.
-        return type(self), (self.path, self.code, self.detail, self.line)
 
 
 @dataclass(frozen=True)

@@ -89,17 +89,55 @@ def test_a_worker_that_dies_leaves_the_files_to_be_read_in_process(settings, cat
     loaded = load_mapping(mapping_path("detector_flows_csv"), catalogue)
     monkeypatch.setattr(read_ahead, "READ_AHEAD_BYTES", 0)
     landing = LocalLanding(settings.paths.landing)
-    with read_ahead.ReadAhead(loaded.mapping, landing, lambda name, data: True) as ahead:
-        ahead.start("detectors/flows_01.csv")
-        for pid in list(ahead._pool._processes):
-            os.kill(pid, signal.SIGKILL)
-        data, read = ahead.take("detectors/flows_01.csv")
-        assert data == (settings.paths.landing / "detectors/flows_01.csv").read_bytes()
-        batch = read()  # read again in process
-        assert batch.table.num_rows == 36
-        ahead.start("detectors/flows_02.csv")
-        assert ahead.take("detectors/flows_02.csv") is None  # no worker any more: read in turn, in process
+    names = [f"detectors/flows_{hour:02d}.csv" for hour in range(4)]
+    with read_ahead.ReadAhead(loaded.mapping, landing, lambda name, data: True, names) as ahead:
+        assert ahead.take(names[0]) is None     # the first is read in process; the worker starts on the second
+        ahead._worker.process.kill()
+        data, read = ahead.take(names[1])
+        assert data == (settings.paths.landing / names[1]).read_bytes()
+        assert read().table.num_rows == 36      # read again in process
+        assert ahead.take(names[2]) is None     # no worker any more: every file is read in turn, in process
+        assert ahead.take(names[3]) is None
 
+
+SCRIPT = """
+import datetime as dt
+from safecity.config.profiles import load_settings
+from safecity.ingestion import read_ahead
+from safecity.ingestion.landing import LocalLanding
+from safecity.ingestion.mapping import load_mapping, mapping_path
+from safecity.ingestion.pipeline import ingest_source
+from safecity.lakehouse.catalog import open_catalog
+from safecity.standards.catalogue import load_catalogue
+
+read_ahead.READ_AHEAD_BYTES = 0
+taken = []
+original = read_ahead.ReadAhead.take
+read_ahead.ReadAhead.take = lambda self, name: (r := original(self, name), r is not None and taken.append(name))[0]
+settings = load_settings("local", {home!r})
+catalogue = load_catalogue("qinhuangdao")
+report = ingest_source(open_catalog(settings), catalogue, load_mapping(mapping_path("detector_flows_csv"), catalogue),
+                       LocalLanding(settings.paths.landing), as_of=dt.datetime(2026, 7, 16, tzinfo=dt.timezone.utc))
+print("RESULT", len(taken), report.received, report.silver, flush=True)
+"""
+
+
+def test_a_script_without_a_main_guard_ingests_once(tmp_path, monkeypatch):
+    """A data engineer's script calling ingest_source at top level: the worker must not run it again (a spawned
+    multiprocessing child imports the parent's main script first, and would have ingested the day a second time)."""
+    import subprocess
+    import sys
+
+    from safecity.config.profiles import load_settings
+
+    home = tmp_path / "home"
+    _write_day(load_settings("local", home).paths.landing)
+    script = tmp_path / "ingest_day.py"
+    script.write_text(SCRIPT.format(home=str(home)), encoding="utf-8")
+    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert [line for line in completed.stdout.splitlines() if line.startswith("RESULT")] == ["RESULT 4 145 140"]
+    assert "read-ahead worker stopped" not in completed.stderr
 
 
 def test_files_already_ingested_are_not_read_again(settings, catalogue, monkeypatch, taken):
