@@ -367,7 +367,7 @@ class BatchIngestor:
         else:
             con.execute("CREATE TEMP TABLE received (_source VARCHAR, _batch_id VARCHAR, _file VARCHAR, "
                         "_line BIGINT, record VARCHAR)")
-        part = mapped if repeats is None else f"(SELECT * FROM {mapped} WHERE {_line_range(POSITION, low, high)})"
+        part = f"(SELECT * FROM {mapped} WHERE {_line_range(POSITION, low, high)})"
         conformed = self.conformer.sql(part, (POSITION, PART), order, repeats=repeats).sql
         con.execute(f"CREATE TEMP TABLE conformed AS {conformed}")
         self._already_in_silver(con)
