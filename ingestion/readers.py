@@ -324,7 +324,9 @@ def _read_csv_records(text: str, used: str, path: str, dialect: CsvDialect = RFC
                 done = consumed
                 continue
             first, done = done + 1, start + reader.line_num
-            if not "".join(lines[first - 1:done]).strip():
+            # A line of blanks is empty where it lacks the columns; in a one-column file it is a record of blanks,
+            # as the line-per-record path reads it.
+            if not "".join(lines[first - 1:done]).strip("\r\n" if width == 1 else None):
                 blank += 1
                 continue
             if not rows and not rejected and (header is None or not dialect.header):
