@@ -8,8 +8,10 @@ from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
 import pyarrow.compute as pc
+import pytest
 
 from safecity.ingestion.landing import LocalLanding
+from safecity.ingestion import pipeline
 from safecity.ingestion.mapping import load_mapping
 from safecity.ingestion.pipeline import ingest_source
 from safecity.lakehouse.catalog import open_catalog
@@ -49,7 +51,11 @@ def test_taiwan_headerless_five_minute_files(tmp_path, settings, catalogue, real
     assert set(silver.column("interval_minutes").to_pylist()) == {5}
 
 
-def test_hourly_volumes_count_each_hour_once(tmp_path, settings, catalogue, real_data):
+# Judged whole, and in parts of 5,000 lines (pipeline.PART_LINES): an hour's repeated rows then fall in different
+# parts, and must still be found as duplicates of the hour's first row.
+@pytest.mark.parametrize("part_lines", [pipeline.PART_LINES, 5_000])
+def test_hourly_volumes_count_each_hour_once(tmp_path, settings, catalogue, real_data, monkeypatch, part_lines):
+    monkeypatch.setattr(pipeline, "PART_LINES", part_lines)
     path = real_data / "detectors" / "minnesota_i94_atr301_Metro_Interstate_Traffic_Volume.csv"
     with path.open(encoding="ascii", newline="") as f:
         rows = list(csv.DictReader(f))
