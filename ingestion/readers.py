@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from safecity.ingestion.dialect import RFC4180, CsvDialect, delimiter_hint
+from safecity.ingestion.json_documents import read_records
 
 # The raw table's position column. Its name starts with a control character, so that no export column (a header
 # cell, a JSON key) can be named like it: such names are refused by check_header.
@@ -553,6 +554,11 @@ def _json_error(where: str, exc: json.JSONDecodeError, line_offset: int = 0) -> 
     return UnreadableFile(where, "E_JSON", f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno + line_offset)
 
 
+# Documents of this many characters or more are parsed by DuckDB when they allow it (json_documents); below it the
+# parser's start (a connection, a temporary file) costs more than it saves.
+DUCKDB_DOCUMENT_CHARS = 1_000_000
+
+
 def read_json(source: Path | str | bytes, encoding: str, where: str | None = None,
               records: str | None = None) -> RawBatch:
     """A JSON document holding a list of records, at the dotted path `records` (GA/T 1400 wraps its lists:
@@ -561,6 +567,10 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
     if not text.strip():
         return RawBatch(pa.table({LINE_COLUMN: pa.array([], pa.int64())}), [], used)
     text = _unwrap_callback(text)
+    if len(text) >= DUCKDB_DOCUMENT_CHARS:
+        parsed = read_records(text, records, LINE_COLUMN)
+        if parsed is not None:
+            return RawBatch(*parsed, used)
     try:
         document = _loads(text)
     except json.JSONDecodeError as exc:
