@@ -19,8 +19,10 @@ import pyarrow as pa
 _WS = r"[ \t\n\r]*"
 # What DuckDB's parser accepts and Python's json refuses: a comma before a closing bracket, and control characters
 # (other than JSON's whitespace) between values or inside strings. A match inside a string only sends the document
-# to the Python reading, which is always right.
-_LENIENT = re.compile(r",[ \t\n\r]*[}\]]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# to the Python reading, which is always right. (Two checks over bytes: one regular expression with both took 0.45 s
+# of a 52 MB file, these 0.06 s.)
+_TRAILING_COMMA = re.compile(rb",[ \t\n\r]*[}\]]")
+_NOT_CONTROL = bytes(range(0x20, 0x100)) + b"\t\n\r"
 # Value types read as the Python reading writes them (readers._cell): text as is, whole numbers in decimal, booleans
 # lower case. A float (its text differs: 1.0 against 1), a nested object or list, NaN and inf go to Python.
 _PLAIN_TYPES = {"VARCHAR", "BIGINT", "UBIGINT", "BOOLEAN", "NULL", None}
@@ -64,11 +66,13 @@ def read_records(text: str, records: str | None, position: str) -> tuple[pa.Tabl
     """The records at the dotted path `records` of the JSON document `text` as an all-text table with each record's
     number in the list in `position`, and the field names; None if the document must be read in Python."""
     array = _array_text(text, records)
-    if array is None or _LENIENT.search(array):
+    if array is None:
         return None
     try:
         data = array.encode("utf-8")
     except UnicodeEncodeError:
+        return None
+    if _TRAILING_COMMA.search(data) or data.translate(None, _NOT_CONTROL):
         return None
     with tempfile.TemporaryDirectory(prefix="safecity-json-") as folder:
         path = Path(folder) / "records.json"
