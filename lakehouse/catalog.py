@@ -11,11 +11,15 @@ import time
 import uuid
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
-from pyiceberg.io.pyarrow import _dataframe_to_data_files, bin_pack_record_batches
-from pyiceberg.table import Table
+from pyiceberg.io.pyarrow import (_dataframe_to_data_files, bin_pack_arrow_table, bin_pack_record_batches,
+                                  pyarrow_to_schema, write_file)
+from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+from pyiceberg.table import Table, TableProperties, WriteTask
+from pyiceberg.utils.properties import property_as_int
 from pyiceberg.transforms import DayTransform
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -128,6 +132,41 @@ def replace_rows(catalog: Catalog, identifier: str, rows: pa.Table, *, unless_eq
 FILE_BYTES = 128 * 2**20
 
 
+def _only_partition(metadata, data: pa.Table) -> PartitionKey | None:
+    """The partition every row of `data` falls in, if they all fall in one (None: several, none, or unpartitioned)."""
+    spec, schema = metadata.spec(), metadata.schema()
+    if spec.is_unpartitioned() or data.num_rows == 0:
+        return None
+    values = []
+    for field in spec.fields:
+        name = schema.find_column_name(field.source_id)
+        if name not in data.column_names:
+            return None
+        transform = field.transform.pyarrow_transform(schema.find_field(field.source_id).field_type)
+        found = pc.unique(transform(data.column(name)))
+        if len(found) != 1:
+            return None
+        values.append(PartitionFieldValue(field, found[0].as_py()))
+    return PartitionKey(field_values=values, partition_spec=spec, schema=schema)
+
+
+def data_files(metadata, data: pa.Table, io, commit_uuid: uuid.UUID, counter: itertools.count):
+    """Data files of `data` for a table with `metadata`, split by partition (not yet committed).
+
+    Why not always pyiceberg's writer: it filters the input once per partition it holds, a full copy even when
+    every row falls in one (an hour's pass file, a day's detector flows): 0.24 s of each pass file's commit."""
+    key = _only_partition(metadata, data)
+    if key is None:
+        return _dataframe_to_data_files(metadata, data, io, commit_uuid, counter)
+    task_schema = pyarrow_to_schema(data.schema, name_mapping=metadata.schema().name_mapping,
+                                    format_version=metadata.format_version)
+    target = property_as_int(metadata.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
+                             TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT)
+    return write_file(io, metadata, (WriteTask(write_uuid=commit_uuid, task_id=next(counter), record_batches=batches,
+                                               partition_key=key, schema=task_schema)
+                                     for batches in bin_pack_arrow_table(data, target)))
+
+
 def append_in_files(table: Table, data: pa.Table, properties: dict[str, str], file_bytes: int = FILE_BYTES) -> Table:
     """Append `data` in one commit (one snapshot carrying `properties`, even when `data` is empty), partitioning and
     writing one file's worth of rows at a time.
@@ -139,8 +178,8 @@ def append_in_files(table: Table, data: pa.Table, properties: dict[str, str], fi
     with table.transaction() as tx:
         with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
             for offset in range(0, data.num_rows, rows):
-                for data_file in _dataframe_to_data_files(tx.table_metadata, data.slice(offset, rows), table.io,
-                                                          append.commit_uuid, counter):
+                for data_file in data_files(tx.table_metadata, data.slice(offset, rows), table.io,
+                                            append.commit_uuid, counter):
                     append.append_data_file(data_file)
     return table
 

@@ -28,10 +28,10 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import Table, TableProperties
 
-from safecity.lakehouse.catalog import NAMESPACES, ensure_table, table_name
+from safecity.lakehouse.catalog import NAMESPACES, data_files, ensure_table, table_name
 from safecity.lakehouse.exactly_once import BATCH_PROPERTY, LEDGER_SCHEMA, LEDGER_TABLE, batch_properties, ledger_entries
 
 # Marks maintenance commits in snapshot summaries, so that history shows why a snapshot exists.
@@ -103,7 +103,7 @@ def compact(table: Table, min_files: int = 2) -> tuple[int, int]:
                 if rows.num_rows != expected:
                     raise RuntimeError(f"compaction of {table_name(table)} read {rows.num_rows} rows from files "
                                        f"that record {expected}; nothing was committed")
-                new_files = list(_dataframe_to_data_files(table.metadata, rows, table.io, commit_uuid, counter))
+                new_files = list(data_files(table.metadata, rows, table.io, commit_uuid, counter))
                 if sum(f.record_count for f in new_files) != expected:
                     raise RuntimeError(f"compaction of {table_name(table)} wrote a different row count; "
                                        f"nothing was committed")

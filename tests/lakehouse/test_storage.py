@@ -131,3 +131,43 @@ def test_append_in_files_partitions_a_slice_at_a_time_in_one_commit(settings, mo
     # No rows: still one commit, so the batch is recorded as done.
     append_in_files(table, data.slice(0, 0), {"safecity.batch-id": "b2"})
     assert catalog.load_table("silver.t").current_snapshot().summary.additional_properties["safecity.batch-id"] == "b2"
+
+
+def test_rows_of_one_day_are_written_without_pyiceberg_splitting_them_and_land_in_that_day(settings, monkeypatch):
+    """data_files writes a slice whose rows all fall in one partition straight to it (pyiceberg's writer copies
+    the slice once per partition): the same partition, the same rows, and a day's filter still prunes the file."""
+    import datetime as dt
+
+    from pyiceberg.expressions import GreaterThanOrEqual
+
+    schema = pa.schema([pa.field("id", pa.string()), pa.field("at", pa.timestamp("us", tz="UTC"))])
+    catalog = open_catalog(settings)
+    ours = ensure_table(catalog, "silver.one_day", schema, day_partition="at")
+    theirs = ensure_table(catalog, "silver.one_day_pyiceberg", schema, day_partition="at")
+    day = [dt.datetime(2026, 7, 15, h, tzinfo=dt.timezone.utc) for h in (0, 5, 23)]
+    data = pa.table({"id": ["a", "b", "c"], "at": day}, schema=schema)
+    split = []
+    original = catalog_module._dataframe_to_data_files
+    monkeypatch.setattr(catalog_module, "_dataframe_to_data_files",
+                        lambda *args: split.append(args[1].num_rows) or original(*args))
+    append_in_files(ours, data, {"safecity.batch-id": "b1"})
+    assert split == []                           # not through pyiceberg's split
+    monkeypatch.undo()
+    theirs.append(data)
+    ours, theirs = catalog.load_table("silver.one_day"), catalog.load_table("silver.one_day_pyiceberg")
+    [mine] = [task.file for task in ours.scan().plan_files()]
+    [reference] = [task.file for task in theirs.scan().plan_files()]
+    assert mine.partition == reference.partition and mine.record_count == 3
+    assert "at_day=2026-07-15" in mine.file_path
+    assert ours.scan().to_arrow().sort_by("id").equals(data)
+    later = GreaterThanOrEqual("at", "2026-07-16T00:00:00+00:00")
+    assert list(ours.scan(row_filter=later).plan_files()) == []
+    # A slice of two days still goes through pyiceberg's split, into two files.
+    two = pa.table({"id": ["d", "e"], "at": [day[0], day[0] + dt.timedelta(days=1)]}, schema=schema)
+    append_in_files(ours, two, {"safecity.batch-id": "b2"})
+    theirs.append(two)
+
+    def partitions(name):
+        return sorted(tuple(t.file.partition) for t in catalog.load_table(name).scan().plan_files())
+    assert partitions("silver.one_day") == partitions("silver.one_day_pyiceberg")
+    assert len(set(partitions("silver.one_day"))) == 2
