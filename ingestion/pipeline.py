@@ -11,6 +11,7 @@ check (an entity's `flags`) leaves the field out of silver and records the flag 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from typing import Callable, Collection
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEqual
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEqual, Or
 
 from safecity.lakehouse.catalog import ensure_table
 from safecity.lakehouse.servers import unreachable_server
@@ -104,6 +105,31 @@ def _line_range(column: str, low: int | None, high: int | None) -> str:
     terms = ([f"{quote(column)} >= {low}"] if low is not None else []) + \
             ([f"{quote(column)} < {high}"] if high is not None else [])
     return " AND ".join(terms) or "TRUE"
+
+
+# A batch's event times more than this apart are looked up in silver as separate ranges (_time_ranges_filter).
+TIME_RANGE_GAP = dt.timedelta(hours=1)
+# More ranges than this are looked up as one, from the first time to the last.
+MAX_TIME_RANGES = 32
+
+
+def _time_ranges_filter(con, time_field: str, where: str):
+    """The Iceberg filter of the ranges the conformed rows' times (`where`) fall in: times within TIME_RANGE_GAP of
+    each other share a range. Why not one range from the first time to the last: a batch of one hour with a few
+    records of a camera whose clock is a year behind would read back every silver file of that year, every batch."""
+    field = quote(time_field)
+    ranges = con.execute(
+        f"SELECT min(t), max(t) FROM (SELECT t, sum(starts) OVER (ORDER BY t) AS range_number FROM ("
+        f"  SELECT t, CASE WHEN t - lag(t) OVER (ORDER BY t) > INTERVAL '{int(TIME_RANGE_GAP.total_seconds())} "
+        f"seconds' THEN 1 ELSE 0 END AS starts FROM (SELECT DISTINCT {field} AS t FROM conformed "
+        f"  WHERE {where} AND {field} IS NOT NULL))) GROUP BY range_number ORDER BY 1").fetchall()
+    if not ranges:
+        return None
+    if len(ranges) > MAX_TIME_RANGES:
+        ranges = [(ranges[0][0], ranges[-1][1])]
+    terms = [And(GreaterThanOrEqual(time_field, low.isoformat()), LessThanOrEqual(time_field, high.isoformat()))
+             for low, high in ranges]
+    return functools.reduce(Or, terms)
 
 
 def _file_batch(source_id: str, data: bytes, mapping_sha256: str) -> tuple[str, str]:
@@ -283,7 +309,7 @@ class BatchIngestor:
         """`silver_duplicates`: conforming event rows whose key an earlier batch already put in silver (a record
         sent twice in two files, or again on a stream). They are quarantined as recorded duplicates, not dropped.
 
-        Only keys in the batch's time range are read back, so the cost follows the batch, not the table."""
+        Only keys in the batch's time ranges are read back, so the cost follows the batch, not the table."""
         keys = list(self.entity.key)
         time_field = self.entity.time_field
         ok = f"len({REASONS_COLUMN}) = 0"
@@ -292,16 +318,11 @@ class BatchIngestor:
             con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, _part BIGINT, reasons STRUCT(code VARCHAR, "
                         "field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)[])")
             return
-        scan_filter = None
-        if time_field:
-            low, high = con.execute(f"SELECT min({quote(time_field)}), max({quote(time_field)}) FROM conformed "
-                                    f"WHERE {ok}").fetchone()
-            if low is not None:
-                scan_filter = And(GreaterThanOrEqual(time_field, low.isoformat()),
-                                  LessThanOrEqual(time_field, high.isoformat()))
+        scan_filter = _time_ranges_filter(con, time_field, ok) if time_field else None
         silver = self.tables["silver"]
         fields = (*keys, "_record_sha256")
-        if silver.current_snapshot() is None:
+        nothing_to_look_up = not con.execute(f"SELECT count(*) FROM conformed WHERE {ok}").fetchone()[0]
+        if silver.current_snapshot() is None or nothing_to_look_up:
             schema = silver.schema().as_arrow()
             existing = pa.table({k: pa.array([], schema.field(k).type) for k in fields})
         else:
