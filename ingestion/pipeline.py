@@ -120,8 +120,8 @@ def _time_ranges_filter(con, time_field: str, where: str):
     field = quote(time_field)
     ranges = con.execute(
         f"SELECT min(t), max(t) FROM (SELECT t, sum(starts) OVER (ORDER BY t) AS range_number FROM ("
-        f"  SELECT t, CASE WHEN t - lag(t) OVER (ORDER BY t) > INTERVAL '{int(TIME_RANGE_GAP.total_seconds())} "
-        f"seconds' THEN 1 ELSE 0 END AS starts FROM (SELECT DISTINCT {field} AS t FROM conformed "
+        f"  SELECT t, CASE WHEN epoch(t) - lag(epoch(t)) OVER (ORDER BY t) > {TIME_RANGE_GAP.total_seconds()} "
+        f"THEN 1 ELSE 0 END AS starts FROM (SELECT DISTINCT {field} AS t FROM conformed "
         f"  WHERE {where} AND {field} IS NOT NULL))) GROUP BY range_number ORDER BY 1").fetchall()
     if not ranges:
         return None

@@ -45,3 +45,31 @@ def test_only_the_batchs_time_ranges_are_read_back_and_an_old_copy_is_still_foun
     # (08:00-08:05), which one range from January to today would all have read.
     assert read == [2, 2]
     assert len(list(silver.scan().plan_files())) == 5
+
+
+def test_time_ranges_split_at_gaps_over_an_hour_and_many_fall_back_to_one(monkeypatch):
+    import duckdb
+
+    from safecity.ingestion import pipeline
+
+    def ranges(values, kind="TIMESTAMPTZ"):
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE conformed AS SELECT CAST(v AS {kind}) AS t, len(v) AS n FROM (SELECT unnest(?) v)",
+                    [values])
+        found = pipeline._time_ranges_filter(con, "t", "n > 0")
+        terms, stack = [], [found]
+        while stack:  # the Or tree's ranges, as (low, high) texts
+            node = stack.pop()
+            if hasattr(node, "left") and type(node).__name__ == "Or":
+                stack += [node.left, node.right]
+            elif node is not None:
+                terms.append((str(node.left.literal.value), str(node.right.literal.value)))
+        return sorted(terms)
+
+    hour = ["2026-07-15 08:00:00+00", "2026-07-15 08:40:00+00", "2026-07-15 09:40:00+00"]  # gaps of 40 and 60 min
+    assert len(ranges(hour)) == 1
+    assert len(ranges([*hour, "2026-07-15 10:40:01+00"])) == 2                          # 61 minutes later
+    assert len(ranges(["2026-07-15", "2026-07-16", "2026-01-01"], "DATE")) == 3            # dates: a day apart
+    many = [f"2026-07-{day:02d} 00:00:00+00" for day in range(1, 31)] + [f"2026-06-{day:02d} 00:00:00+00"
+                                                                        for day in range(1, 11)]
+    assert len(ranges(many)) == 1 and len(many) > pipeline.MAX_TIME_RANGES
