@@ -262,9 +262,8 @@ def run_consume(bootstrap: str, topic: str, records: int) -> dict:
 
 # DuckDB statements of the pipeline, named by what they do (first match on the statement's text).
 _STATEMENTS = (
-    ("CREATE TEMP TABLE received", "bronze: record text (to_json)"),
+    ("CREATE TEMP TABLE hashed", "bronze: record text (to_json) and sha256"),
     ("CREATE TEMP TABLE conformed", "conform SQL (checks, typing)"),
-    ("CREATE TEMP TABLE hashed", "bronze: record sha256"),
     ("silver_duplicates AS", "duplicate keys vs silver: join"),
     ("FROM hashed ORDER BY _line", "bronze rows to Arrow"),
     ("AS _ingested_at FROM conformed", "silver rows to Arrow"),

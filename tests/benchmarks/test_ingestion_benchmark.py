@@ -36,7 +36,7 @@ def test_benchmark_on_a_small_day_counts_every_record_the_same_from_files_and_ka
     for method, own in (("files", "read file + parse JSON + Arrow table"), ("kafka", "Kafka: poll (incl. waits for quiet)")):
         phases = summary["phases"][method]["phases"]
         for name in (own, "conform SQL (checks, typing)", "Iceberg: staged appends and their commit",
-                     "bronze: record text (to_json)"):
+                     "bronze: record text (to_json) and sha256"):
             assert phases[name] > 0, (method, name, phases)
         assert sum(phases.values()) == pytest.approx(summary["phases"][method]["seconds"])
 
