@@ -514,6 +514,34 @@ def records_table(records: Iterable[tuple[int, dict]], header: list[str] | None 
     return table, names
 
 
+def _text_table(records: list[tuple[int, dict]], rejected: list[RejectedLine]) -> tuple[pa.Table, list[str]]:
+    """records_table, rejecting alone (E_ENCODING, with its field) a record holding text that is not Unicode: Python's
+    json reads an escaped lone surrogate ("\\ud800") into a str that Arrow cannot store, which failed the whole file."""
+    try:
+        return records_table(records)
+    except UnicodeEncodeError:
+        pass
+    kept = []
+    for position, record in records:
+        field = next((name for name, value in record.items() if not _unicode(_cell(value))), None)
+        if field is None:
+            kept.append((position, record))
+            continue
+        text = json.dumps(record, default=str)[:MAX_KEPT_TEXT]  # ASCII escapes: the surrogate kept as written
+        rejected.append(RejectedLine(position, text, "E_ENCODING",
+                                     f"field {field!r} holds a lone surrogate (an escape such as \\ud800 that is "
+                                     f"half of a character): not Unicode text"))
+    return records_table(kept)
+
+
+def _unicode(text: str | None) -> bool:
+    try:
+        text is None or text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text_column(values: list[Any]) -> pa.Array:
     """Values as the conformer's text; Arrow takes a column of only text and nulls as it is (C speed), and refuses
     any other value, which then goes through `_cell` one by one."""
@@ -596,7 +624,7 @@ def read_json(source: Path | str | bytes, encoding: str, where: str | None = Non
         else:
             rejected.append(RejectedLine(number, json.dumps(item, ensure_ascii=False)[:MAX_KEPT_TEXT], "E_RECORD",
                                          f"record {number} is a {type(item).__name__}, not an object"))
-    table, header = records_table(_keyed_records(good, rejected))
+    table, header = _text_table(_keyed_records(good, rejected), rejected)
     return RawBatch(table, header, used, rejected)
 
 
@@ -662,10 +690,10 @@ def read_jsonl(source: Path | str | bytes, encoding: str, where: str | None = No
             continue
         _judge_object(number, line, good, rejected)
         if len(good) >= JSONL_PART_LINES:
-            parts.append(records_table(_keyed_records(good, clashes, names))[0])
+            parts.append(_text_table(_keyed_records(good, clashes, names), rejected)[0])
             good = []
     if good or not parts:
-        parts.append(records_table(_keyed_records(good, clashes, names))[0])
+        parts.append(_text_table(_keyed_records(good, clashes, names), rejected)[0])
     table, header = _joined_parts(parts)
     return RawBatch(table, header, used, rejected + clashes, blank)
 
@@ -782,5 +810,5 @@ def read_messages(messages: Iterable[tuple[int, bytes | None]], encoding: str = 
             rejected.append(RejectedLine(offset, repr(value[:200]), "E_ENCODING", f"not {encoding} text ({exc.reason})"))
             continue
         _judge_object(offset, text, good, rejected)
-    table, header = records_table(_keyed_records(good, rejected))
+    table, header = _text_table(_keyed_records(good, rejected), rejected)
     return RawBatch(table, header, encoding, rejected)

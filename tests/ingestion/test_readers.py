@@ -1,6 +1,7 @@
 import pytest
 
-from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read_csv
+from safecity.ingestion import readers
+from safecity.ingestion.readers import LINE_COLUMN, UnreadableFile, read_csv, read_json, read_jsonl, read_messages
 from tests.conftest import write_gb18030
 
 HEADER = "设备编码,设备名称\n"
@@ -60,3 +61,20 @@ def test_duplicate_header_is_refused(tmp_path):
     with pytest.raises(UnreadableFile) as info:
         read_csv(path, "gb18030")
     assert info.value.code == "E_HEADER" and info.value.line == 1
+
+
+@pytest.mark.parametrize("reader, data", [
+    (lambda d: read_json(d, "utf-8", "doc.json", "L.R"),
+     b'{"L": {"R": [{"a": "ok"}, {"a": "x\\ud800y", "b": 1}, {"a": "fine"}]}}'),
+    (lambda d: read_jsonl(d, "utf-8", "doc.jsonl"), b'{"a": "ok"}\n{"a": ["\\udc00"], "b": 1}\n{"a": "fine"}\n'),
+    (lambda d: read_messages([(1, b'{"a": "ok"}'), (2, d), (3, b'{"a": "fine"}')]), b'{"b": 1, "a": "\\ud83d"}'),
+], ids=["document", "JSON Lines", "messages"])
+def test_a_lone_surrogate_rejects_its_record_alone_naming_the_field(reader, data):
+    """Python's json reads an escaped half of a character ("\\ud800") into text Arrow cannot store: that record is
+    rejected (E_ENCODING, its field named, its text kept with the escape as written), the others are read."""
+    batch = reader(data)
+    assert batch.table.column("a").to_pylist() == ["ok", "fine"]
+    assert batch.table.column(readers.LINE_COLUMN).to_pylist() == [1, 3]
+    [rejected] = batch.rejected
+    assert (rejected.line, rejected.code) == (2, "E_ENCODING") and "'a'" in rejected.message
+    assert "\\ud" in rejected.text and rejected.text.encode("utf-8")
