@@ -318,7 +318,6 @@ class BatchIngestor:
             con.execute("CREATE TEMP TABLE silver_duplicates (_line BIGINT, _part BIGINT, reasons STRUCT(code VARCHAR, "
                         "field VARCHAR, value VARCHAR, message_zh VARCHAR, message_en VARCHAR)[])")
             return
-        scan_filter = _time_ranges_filter(con, time_field, ok) if time_field else None
         silver = self.tables["silver"]
         fields = (*keys, "_record_sha256")
         nothing_to_look_up = not con.execute(f"SELECT count(*) FROM conformed WHERE {ok}").fetchone()[0]
@@ -326,6 +325,7 @@ class BatchIngestor:
             schema = silver.schema().as_arrow()
             existing = pa.table({k: pa.array([], schema.field(k).type) for k in fields})
         else:
+            scan_filter = _time_ranges_filter(con, time_field, ok) if time_field else None
             scan = silver.scan(row_filter=scan_filter, selected_fields=fields) if scan_filter is not None \
                 else silver.scan(selected_fields=fields)
             existing = scan.to_arrow()

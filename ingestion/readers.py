@@ -535,8 +535,10 @@ def _text_table(records: list[tuple[int, dict]], rejected: list[RejectedLine]) -
 
 
 def _unicode(text: str | None) -> bool:
+    if text is None:
+        return True
     try:
-        text is None or text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True

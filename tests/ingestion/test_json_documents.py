@@ -145,14 +145,20 @@ RECORDS = st.lists(st.one_of(st.dictionaries(NAMES, VALUES, max_size=4), st.inte
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=RECORDS, indent=st.sampled_from([None, 0, 2]), ascii_only=st.booleans())
 def test_any_written_document_reads_the_same_both_ways(monkeypatch, records, indent, ascii_only):
+    written_reads_the_same(monkeypatch, records, indent, ascii_only)
+
+
+def written_reads_the_same(monkeypatch, records, indent, ascii_only) -> str:
+    """`records` written as a document (json.dumps), read both ways: the same; the document's text."""
     text = wrapped(json.dumps(records, indent=indent, ensure_ascii=ascii_only))
     fast, plain = read_both(monkeypatch, text)
     assert fast == plain
+    return text
 
 
+# No comma in the texts: a comma before a closing bracket, even inside a text, rightly sends a document to Python,
+# and the test below asserts the DuckDB path.
 PLAIN_VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**63, max_value=2**64 - 1),
-                         # no comma: a comma before a closing bracket inside a text rightly sends a document to Python (the test asserts the
-# DuckDB path)
                          st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=","), max_size=8))
 PLAIN_RECORDS = st.lists(st.dictionaries(st.sampled_from(["a", "b", "PlateNo", "车牌", "x_1"]), PLAIN_VALUES, max_size=5),
                          max_size=6)
@@ -161,7 +167,5 @@ PLAIN_RECORDS = st.lists(st.dictionaries(st.sampled_from(["a", "b", "PlateNo", "
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=PLAIN_RECORDS, indent=st.sampled_from([None, 0, 2]), ascii_only=st.booleans())
 def test_any_plain_document_is_parsed_by_duckdb_to_the_same_table(monkeypatch, records, indent, ascii_only):
-    text = wrapped(json.dumps(records, indent=indent, ensure_ascii=ascii_only))
-    fast, plain = read_both(monkeypatch, text)
-    assert fast == plain
+    text = written_reads_the_same(monkeypatch, records, indent, ascii_only)
     assert read_records(text, PATH, LINE_COLUMN) is not None

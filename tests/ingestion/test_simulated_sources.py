@@ -187,17 +187,15 @@ def test_cases_carry_no_fault_and_none_is_filed_after_the_clock(day):
 def test_pass_documents_are_parsed_by_duckdb_to_the_same_table(day, monkeypatch):
     """The day's GA/T 1400 pass files, faults and all, take the DuckDB parse (json_documents) and read to the table
     Python's record-by-record reading gives."""
-    from safecity.ingestion import readers
     from safecity.ingestion.json_documents import read_records
+    from safecity.ingestion.readers import LINE_COLUMN
+    from tests.ingestion.test_json_documents import PATH, read_both
 
     files = sorted((day["out"] / "passes").rglob("*.json"))
     assert files
     for path in files:
         text = path.read_text("utf-8")
-        assert read_records(text, "MotorVehicleListObject.MotorVehicleObject", readers.LINE_COLUMN) is not None, path
-        tables = []
-        for threshold in (0, 10**12):
-            monkeypatch.setattr(readers, "DUCKDB_DOCUMENT_CHARS", threshold)
-            batch = readers.read(path.read_bytes(), "json", "utf-8", str(path), "MotorVehicleListObject.MotorVehicleObject")
-            tables.append((batch.table, batch.header, batch.rejected))
-        assert tables[0][0].equals(tables[1][0]) and tables[0][1:] == tables[1][1:], path
+        assert read_records(text, PATH, LINE_COLUMN) is not None, path
+        fast, plain = read_both(monkeypatch, text)
+        assert not isinstance(plain, str), (path, plain)  # read, not refused
+        assert fast == plain and plain[0], path
